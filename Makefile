@@ -1,0 +1,135 @@
+# smtpcluster — one entry point: deps, build, run, test, bench, lint, fuzz.
+#
+#   make run    install what is missing, build, start a 3-node cluster
+#   make test   install what is missing, build, run every test
+#
+# Objects go to build/ (release) and build/asan/ (ASan+UBSan, unit tests).
+# Sources are found by wildcard: a new .c in spool/, raft/, src/ or cli/ is
+# built without touching this file; tests/unit/test_<module>.c becomes a
+# unit test binary.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+CLANG    ?= clang
+BUILD    := build
+ASAN     := $(BUILD)/asan
+
+PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CSTD     := -std=c11 -D_GNU_SOURCE
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_CFLAGS = $(CSTD) $(WARN) -O1 -g $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
+
+SPOOL_SRC := $(sort $(wildcard spool/*.c))
+RAFT_SRC  := $(sort $(wildcard raft/*.c))
+SRC_SRC   := $(sort $(filter-out src/main.c,$(wildcard src/*.c)))
+CLI_SRC   := $(sort $(filter-out cli/smtpctl.c,$(wildcard cli/*.c)))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+
+SPOOL_OBJ := $(SPOOL_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ  := $(SPOOL_OBJ) $(RAFT_SRC:%.c=$(BUILD)/%.o) $(SRC_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+ASAN_LIB_OBJ := $(SPOOL_SRC:%.c=$(ASAN)/%.o) $(RAFT_SRC:%.c=$(ASAN)/%.o) \
+		$(SRC_SRC:%.c=$(ASAN)/%.o) $(CLI_SRC:%.c=$(ASAN)/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
+
+BINS := $(if $(wildcard src/main.c),$(BUILD)/smtpclusterd) \
+	$(if $(wildcard cli/smtpctl.c),$(BUILD)/smtpctl)
+
+FUZZ_SECONDS ?= 60
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all deps test unit integration run bench lint format fuzz install clean check-format
+
+all: $(BINS) $(BUILD)/libspool.a
+
+deps:
+	@sh deploy/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(ASAN)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+$(BUILD)/libspool.a: $(SPOOL_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/smtpclusterd: $(BUILD)/src/main.o $(CORE_OBJ) $(CLI_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(SPOOL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(ASAN)/libcore.a: $(ASAN_LIB_OBJ)
+	ar rcs $@ $^
+
+$(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Itests/unit -o $@ $< $(ASAN)/libcore.a -lcmocka $(PKG_LIBS) -lm
+
+unit: $(UNIT_BIN)
+	@sh tests/unit/run.sh $(UNIT_BIN)
+
+integration: all
+	@if [ -f tests/integration/run.sh ]; then sh tests/integration/run.sh; \
+	else echo "integration: no integration tests yet"; fi
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@if [ -f deploy/run-local.sh ]; then sh deploy/run-local.sh; \
+	else echo "make run: the cluster daemon is not built yet (issue #3); only the spool library exists"; exit 1; fi
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh
+
+LINT_SRC = $(SPOOL_SRC) $(RAFT_SRC) $(wildcard src/*.c) $(wildcard cli/*.c)
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -I. -D__GNUC__ $(LINT_SRC)
+	@$(MAKE) --no-print-directory check-format
+
+FORMAT_SRC = $(wildcard spool/*.[ch] raft/*.[ch] src/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
+format:
+	clang-format -i $(FORMAT_SRC)
+
+check-format:
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format: clean"
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(SPOOL_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ $< $(SPOOL_SRC) $(shell pkg-config --libs lmdb 2>/dev/null || echo -llmdb)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=2048 \
+			$(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
+	done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	$(if $(wildcard $(BUILD)/smtpclusterd),install -m 755 $(BUILD)/smtpclusterd $(DESTDIR)$(PREFIX)/sbin/)
+	$(if $(wildcard $(BUILD)/smtpctl),install -m 755 $(BUILD)/smtpctl $(DESTDIR)$(PREFIX)/sbin/)
+	$(if $(wildcard docs/*.8),install -m 644 docs/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
