@@ -20,8 +20,8 @@ struct aliases {
 	size_t n;
 	char **names;
 	/* on error: */
-	int err_line;       /* 1-based line number of the problem, 0 if none */
-	char err[160];      /* human-readable reason */
+	int err_line;  /* 1-based line number of the problem, 0 if none */
+	char err[160]; /* human-readable reason */
 };
 
 /* 0, or SPOOL_E_INVAL with err_line/err set, or SPOOL_E_NOMEM. */

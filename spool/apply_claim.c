@@ -241,9 +241,8 @@ int apply_complete(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 					continue;
 				rec.rcpt[i].state = RCPT_FAILED;
 				rec.rcpt[i].last_ms = c->stamp;
-				rec.rcpt[i].reply =
-					"retry time exceeded "
-					"(/INTERVAL=MAXIMUM)";
+				rec.rcpt[i].reply = "retry time exceeded "
+						    "(/INTERVAL=MAXIMUM)";
 			}
 			pending = 0;
 		}

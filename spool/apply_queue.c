@@ -109,9 +109,8 @@ static int do_remove(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 }
 
 /* SEND MAIL: due now (or at after_ms), released from hold. */
-static int do_requeue(struct spool *sp, MDB_txn *txn,
-		      const struct spool_cmd *c, struct spool_ctl *f,
-		      struct spool_result *res)
+static int do_requeue(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
+		      struct spool_ctl *f, struct spool_result *res)
 {
 	struct spool_rec rec = f->rec;
 

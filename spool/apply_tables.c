@@ -88,7 +88,8 @@ static int set_config(struct spool *sp, MDB_txn *txn,
 		const struct spool_cfg_item *it = &sc->items[i];
 
 		if (it->key >= CFG__COUNT ||
-		    (!it->reset && spool_cfg_check(it->key, it->num, it->str))) {
+		    (!it->reset &&
+		     spool_cfg_check(it->key, it->num, it->str))) {
 			res->status = SPOOL_E_INVAL;
 			return 0;
 		}
@@ -302,8 +303,8 @@ static int user_ok(const char *s)
 	return 1;
 }
 
-static int forward_op(struct spool *sp, MDB_txn *txn,
-		      const struct spool_cmd *c, struct spool_result *res)
+static int forward_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
+		      struct spool_result *res)
 {
 	const struct spool_cmd_forward *f = &c->u.forward;
 	char low[SPOOL_KEY_MAX + 1], tlow[SPOOL_ADDR_MAX + 1];
@@ -359,8 +360,10 @@ static int node_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		}
 		return rc;
 	}
-	if (((ns->mask & NODE_F_NAME) && strlen(ns->name) >= sizeof(node.name)) ||
-	    ((ns->mask & NODE_F_SMTP) && strlen(ns->smtp) >= sizeof(node.smtp)) ||
+	if (((ns->mask & NODE_F_NAME) &&
+	     strlen(ns->name) >= sizeof(node.name)) ||
+	    ((ns->mask & NODE_F_SMTP) &&
+	     strlen(ns->smtp) >= sizeof(node.smtp)) ||
 	    ((ns->mask & NODE_F_CLUSTER) &&
 	     strlen(ns->cluster) >= sizeof(node.cluster))) {
 		res->status = SPOOL_E_INVAL;

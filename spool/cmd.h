@@ -24,8 +24,8 @@
 
 #define SPOOL_CMD_VERSION 1
 #define SPOOL_CMD_HDR_LEN 28
-#define SPOOL_CLAIM_MAX 1024   /* names in one CLAIM */
-#define SPOOL_LIST_MAX 4096    /* aliases, addresses, config items */
+#define SPOOL_CLAIM_MAX 1024 /* names in one CLAIM */
+#define SPOOL_LIST_MAX 4096  /* aliases, addresses, config items */
 
 enum spool_cmd_type {
 	CMD_NOOP = 0,
@@ -55,8 +55,8 @@ enum spool_cmd_type {
 
 /* ENQUEUE: a new control file. created_ms = stamp; next attempt = stamp. */
 struct spool_cmd_enqueue {
-	const char *name;        /* control-file name (idempotency key) */
-	struct spool_rec rec;    /* envelope; state fields are ignored and set
+	const char *name;     /* control-file name (idempotency key) */
+	struct spool_rec rec; /* envelope; state fields are ignored and set
 				    by apply: created, next, attempts, claim,
 				    hold, rcpt state/attempts/reply */
 	const void *body;
@@ -66,7 +66,7 @@ struct spool_cmd_enqueue {
 /* CLAIM: a batch of names for one node, each with the same lease. */
 struct spool_cmd_claim {
 	uint64_t node;
-	uint64_t lease_ms;       /* lease length; lease_end = stamp + lease_ms */
+	uint64_t lease_ms; /* lease length; lease_end = stamp + lease_ms */
 	uint32_t n;
 	const char **names;
 };
@@ -86,9 +86,9 @@ enum spool_outcome {
 };
 
 struct spool_outcome_item {
-	uint32_t rcpt;           /* index into the record's recipients */
-	uint8_t outcome;         /* enum spool_outcome */
-	const char *reply;       /* remote reply or reason */
+	uint32_t rcpt;	   /* index into the record's recipients */
+	uint8_t outcome;   /* enum spool_outcome */
+	const char *reply; /* remote reply or reason */
 };
 
 /* COMPLETE flags */
@@ -105,7 +105,7 @@ struct spool_cmd_complete {
 	const char *name;
 	uint64_t node;
 	uint64_t fence;
-	uint32_t flags;          /* COMPLETE_* */
+	uint32_t flags; /* COMPLETE_* */
 	uint32_t n;
 	struct spool_outcome_item *items;
 	int has_bounce;
@@ -132,8 +132,8 @@ struct spool_cmd_name {
 };
 
 struct spool_cfg_item {
-	uint16_t key;            /* enum spool_cfg_key */
-	uint8_t reset;           /* 1 = back to the default */
+	uint16_t key;  /* enum spool_cfg_key */
+	uint8_t reset; /* 1 = back to the default */
 	uint64_t num;
 	const char *str;
 };
@@ -181,24 +181,24 @@ enum {
 /* NODE_SET: fields named by mask; NODE_REMOVE: id only. */
 struct spool_cmd_node {
 	uint64_t id;
-	uint32_t mask;           /* NODE_F_* */
+	uint32_t mask; /* NODE_F_* */
 	const char *name;
-	const char *smtp;        /* HOST:PORT */
-	const char *cluster;     /* HOST:PORT */
+	const char *smtp;    /* HOST:PORT */
+	const char *cluster; /* HOST:PORT */
 	uint8_t mail_started;
 	uint8_t service_enabled;
 };
 
 /* REPAIR: fix what spool_analyze() would report. */
 struct spool_cmd_repair {
-	uint32_t flags;          /* reserved, 0 */
+	uint32_t flags; /* reserved, 0 */
 };
 
 struct spool_cmd {
-	uint8_t type;            /* enum spool_cmd_type */
-	uint64_t stamp;          /* ms, the only clock the FSM knows */
-	uint64_t node;           /* proposing node */
-	uint64_t req;            /* proposer's request id */
+	uint8_t type;	/* enum spool_cmd_type */
+	uint64_t stamp; /* ms, the only clock the FSM knows */
+	uint64_t node;	/* proposing node */
+	uint64_t req;	/* proposer's request id */
 	union {
 		struct spool_cmd_enqueue enqueue;
 		struct spool_cmd_claim claim;
@@ -206,7 +206,7 @@ struct spool_cmd {
 		struct spool_cmd_complete complete;
 		struct spool_cmd_remove remove;
 		struct spool_cmd_requeue requeue;
-		struct spool_cmd_name hold;     /* HOLD and RELEASE */
+		struct spool_cmd_name hold; /* HOLD and RELEASE */
 		struct spool_cmd_set_config set_config;
 		struct spool_cmd_alias alias;
 		struct spool_cmd_mx mx;

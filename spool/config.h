@@ -14,48 +14,51 @@
 #include <stdint.h>
 
 enum spool_cfg_key {
-	CFG_ADDRESS_RETRIES = 0,   /* /ADDRESS_RETRIES, 16 */
-	CFG_GATEWAY_ALTERNATE,     /* /GATEWAY=ALTERNATE=host, "" */
-	CFG_HOP_COUNT_MAXIMUM,     /* /HOP_COUNT_MAXIMUM, 16 */
-	CFG_INTERVAL_INITIAL,      /* ms, 30 min */
-	CFG_INTERVAL_RETRY,        /* ms, 60 min */
-	CFG_INTERVAL_MAXIMUM,      /* ms, 3 days */
-	CFG_LOG,                   /* /LOG=file, "" = node default */
-	CFG_OPT_EIGHT_BIT,         /* /OPTIONS=[NO]EIGHT_BIT, 0 */
-	CFG_OPT_HEADERS,           /* /OPTIONS=HEADERS|TOP_HEADERS|NOHEADERS */
-	CFG_OPT_RELAY,             /* /OPTIONS=[NO]RELAY, 0 */
-	CFG_QUEUES,                /* /QUEUES, 1 */
-	CFG_RECEIVE_TIMEOUT,       /* ms, 5 min */
-	CFG_SEND_TIMEOUT_DATA,     /* ms, 3 min */
-	CFG_SEND_TIMEOUT_INITIAL,  /* ms, 5 min */
-	CFG_SEND_TIMEOUT_MAIL,     /* ms, 5 min */
-	CFG_SEND_TIMEOUT_RECEIPT,  /* ms, 5 min */
+	CFG_ADDRESS_RETRIES = 0,  /* /ADDRESS_RETRIES, 16 */
+	CFG_GATEWAY_ALTERNATE,	  /* /GATEWAY=ALTERNATE=host, "" */
+	CFG_HOP_COUNT_MAXIMUM,	  /* /HOP_COUNT_MAXIMUM, 16 */
+	CFG_INTERVAL_INITIAL,	  /* ms, 30 min */
+	CFG_INTERVAL_RETRY,	  /* ms, 60 min */
+	CFG_INTERVAL_MAXIMUM,	  /* ms, 3 days */
+	CFG_LOG,		  /* /LOG=file, "" = node default */
+	CFG_OPT_EIGHT_BIT,	  /* /OPTIONS=[NO]EIGHT_BIT, 0 */
+	CFG_OPT_HEADERS,	  /* /OPTIONS=HEADERS|TOP_HEADERS|NOHEADERS */
+	CFG_OPT_RELAY,		  /* /OPTIONS=[NO]RELAY, 0 */
+	CFG_QUEUES,		  /* /QUEUES, 1 */
+	CFG_RECEIVE_TIMEOUT,	  /* ms, 5 min */
+	CFG_SEND_TIMEOUT_DATA,	  /* ms, 3 min */
+	CFG_SEND_TIMEOUT_INITIAL, /* ms, 5 min */
+	CFG_SEND_TIMEOUT_MAIL,	  /* ms, 5 min */
+	CFG_SEND_TIMEOUT_RECEIPT, /* ms, 5 min */
 	CFG_SEND_TIMEOUT_TERMINATION, /* ms, 10 min */
-	CFG_SUBSTITUTE_DOMAIN,     /* /SUBSTITUTE_DOMAIN=NAME=fqdn, "" */
-	CFG_ZONE,                  /* /ZONE=domain, "" = none */
-	CFG_MAX_MESSAGE_SIZE,      /* SIZE limit in bytes, 10 MiB */
-	CFG_MAX_RECIPIENTS,        /* per message, 100 */
-	CFG_POSTMASTER_ALIAS,      /* TCPIP$SMTP_POSTMASTER_ALIAS, "" */
-	CFG_CLUSTER_DOMAIN,        /* the cluster's own mail domain, "" */
+	CFG_SUBSTITUTE_DOMAIN,	      /* /SUBSTITUTE_DOMAIN=NAME=fqdn, "" */
+	CFG_ZONE,		      /* /ZONE=domain, "" = none */
+	CFG_MAX_MESSAGE_SIZE,	      /* SIZE limit in bytes, 10 MiB */
+	CFG_MAX_RECIPIENTS,	      /* per message, 100 */
+	CFG_POSTMASTER_ALIAS,	      /* TCPIP$SMTP_POSTMASTER_ALIAS, "" */
+	CFG_CLUSTER_DOMAIN,	      /* the cluster's own mail domain, "" */
 	CFG__COUNT
 };
 
 enum spool_cfg_kind { CFG_KIND_NUM = 0, CFG_KIND_STR = 1 };
 
 /* Values of CFG_OPT_HEADERS. */
-enum spool_cfg_headers { CFG_HEADERS_ALL = 0, CFG_HEADERS_TOP = 1,
-			 CFG_HEADERS_NONE = 2 };
+enum spool_cfg_headers {
+	CFG_HEADERS_ALL = 0,
+	CFG_HEADERS_TOP = 1,
+	CFG_HEADERS_NONE = 2
+};
 
 #define SPOOL_CFG_STR_MAX 255
 
 struct spool_cfg_def {
-	const char *name;    /* stable key name, "interval_initial" */
-	const char *vms;     /* OpenVMS spelling, "/INTERVAL=INITIAL" */
+	const char *name; /* stable key name, "interval_initial" */
+	const char *vms;  /* OpenVMS spelling, "/INTERVAL=INITIAL" */
 	enum spool_cfg_kind kind;
 	uint64_t def_num;    /* default for numbers */
 	const char *def_str; /* default for strings */
 	uint64_t min, max;   /* allowed range for numbers */
-	int is_time;         /* number is milliseconds */
+	int is_time;	     /* number is milliseconds */
 };
 
 /* The table, indexed by enum spool_cfg_key. */

@@ -20,10 +20,10 @@
 #include "spool_impl.h"
 
 const char *const spool_table_names[T__COUNT] = {
-	[T_CTL] = "ctl",         [T_BODY] = "body",   [T_DUE] = "due",
-	[T_BYUSER] = "byuser",   [T_CONFIG] = "config",
-	[T_ALIASES] = "aliases", [T_MX] = "mx",       [T_HOSTS] = "hosts",
-	[T_FORWARD] = "forward", [T_NODES] = "nodes", [T_META] = "meta",
+    [T_CTL] = "ctl",	   [T_BODY] = "body",	  [T_DUE] = "due",
+    [T_BYUSER] = "byuser", [T_CONFIG] = "config", [T_ALIASES] = "aliases",
+    [T_MX] = "mx",	   [T_HOSTS] = "hosts",	  [T_FORWARD] = "forward",
+    [T_NODES] = "nodes",   [T_META] = "meta",
 };
 
 int spool_mdb_err(int rc)
@@ -148,8 +148,7 @@ err_after_txn:
 	return spool_mdb_err(rc);
 }
 
-int spool_open(struct spool **out, const char *dir,
-	       const struct spool_opts *o)
+int spool_open(struct spool **out, const char *dir, const struct spool_opts *o)
 {
 	struct spool *sp;
 	size_t map = (o && o->map_size) ? o->map_size : (size_t)16 << 30;
@@ -269,8 +268,7 @@ int spool_ctl_get(struct spool *sp, const char *name, struct spool_ctl *out)
 	return rc;
 }
 
-int spool_body_get(struct spool *sp, const char *name, void **body,
-		   size_t *len)
+int spool_body_get(struct spool *sp, const char *name, void **body, size_t *len)
 {
 	MDB_txn *txn;
 	MDB_val k = {strlen(name), (void *)name}, v;
@@ -407,8 +405,8 @@ static int table_foreach(struct spool *sp, int t, const void *prefix,
 	k.mv_size = plen;
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if (plen && (k.mv_size < plen ||
-			     memcmp(k.mv_data, prefix, plen) != 0))
+		if (plen &&
+		    (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
 			break;
 		if (cb(&k, &v, arg))
 			break;
@@ -463,8 +461,8 @@ int spool_alias_has(struct spool *sp, const char *domain)
 		return 0;
 	for (size_t i = 0; i <= n; i++)
 		low[i] = (domain[i] >= 'A' && domain[i] <= 'Z')
-				 ? (char)(domain[i] - 'A' + 'a')
-				 : domain[i];
+			     ? (char)(domain[i] - 'A' + 'a')
+			     : domain[i];
 	if (n > 1 && low[n - 1] == '.')
 		low[--n] = 0;
 	if ((rc = rtxn(sp, &txn)) != 0)
@@ -507,8 +505,8 @@ int spool_mx_foreach(struct spool *sp, const char *domain, spool_kv_cb cb,
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		pre[i] = (uint8_t)((domain[i] >= 'A' && domain[i] <= 'Z')
-					   ? domain[i] - 'A' + 'a'
-					   : domain[i]);
+				       ? domain[i] - 'A' + 'a'
+				       : domain[i]);
 	if (n > 1 && pre[n - 1] == '.')
 		n--;
 	pre[n] = 0;
@@ -574,8 +572,8 @@ static int get_lower(struct spool *sp, int t, const char *key, int domain,
 		return SPOOL_E_NOTFOUND;
 	for (size_t i = 0; i < n; i++)
 		low[i] = (key[i] >= 'A' && key[i] <= 'Z')
-				 ? (char)(key[i] - 'A' + 'a')
-				 : key[i];
+			     ? (char)(key[i] - 'A' + 'a')
+			     : key[i];
 	if (domain && n > 1 && low[n - 1] == '.')
 		n--;
 	if ((rc = rtxn(sp, &txn)) != 0)
@@ -588,8 +586,7 @@ static int get_lower(struct spool *sp, int t, const char *key, int domain,
 	return rc;
 }
 
-int spool_host_get(struct spool *sp, const char *name, char *buf,
-		   size_t size)
+int spool_host_get(struct spool *sp, const char *name, char *buf, size_t size)
 {
 	return get_lower(sp, T_HOSTS, name, 1, host_addrs, buf, size);
 }
@@ -633,9 +630,8 @@ static int node_visit(const MDB_val *k, const MDB_val *v, void *arg)
 	struct node_arg *a = arg;
 	struct spool_node n;
 
-	if (k->mv_size != 8 ||
-	    spool_node_decode(&n, be64_get(k->mv_data), v->mv_data,
-			      v->mv_size) != 0)
+	if (k->mv_size != 8 || spool_node_decode(&n, be64_get(k->mv_data),
+						 v->mv_data, v->mv_size) != 0)
 		return 0;
 	return a->cb(&n, a->arg);
 }

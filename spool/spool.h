@@ -31,8 +31,8 @@
 struct spool; /* opaque; owns the LMDB environment */
 
 struct spool_opts {
-	size_t map_size;   /* LMDB map size in bytes; 0 = 16 GiB */
-	int keep;          /* 1 = keep existing contents, 0 = start empty */
+	size_t map_size; /* LMDB map size in bytes; 0 = 16 GiB */
+	int keep;	 /* 1 = keep existing contents, 0 = start empty */
 };
 
 /* Open (creating the directory's data.mdb) the spool in dir. */
@@ -41,26 +41,26 @@ void spool_close(struct spool *sp);
 
 /* Result of one item of a batch command (CLAIM). */
 struct spool_item_result {
-	int status;              /* 0 = granted, else SPOOL_E_* */
-	uint64_t fence;          /* granted fencing number */
+	int status;	/* 0 = granted, else SPOOL_E_* */
+	uint64_t fence; /* granted fencing number */
 };
 
 enum {
-	RES_F_DUPLICATE = 1,     /* ENQUEUE of a name already present, or
+	RES_F_DUPLICATE = 1, /* ENQUEUE of a name already present, or
 				    COMPLETE repeated with the last fence */
-	RES_F_DELETED = 2,       /* COMPLETE removed the finished file */
-	RES_F_BOUNCED = 4,       /* COMPLETE enqueued its bounce */
+	RES_F_DELETED = 2,   /* COMPLETE removed the finished file */
+	RES_F_BOUNCED = 4,   /* COMPLETE enqueued its bounce */
 };
 
 /* The outcome of one command. spool_apply() fills it; the caller releases
  * it with spool_result_free(). It is also what a proposer gets back, so it
  * has an encoding. */
 struct spool_result {
-	int status;              /* 0 or SPOOL_E_*: the business outcome */
-	uint32_t flags;          /* RES_F_* */
-	uint64_t value;          /* command-specific: fence (RENEW), next
+	int status;	/* 0 or SPOOL_E_*: the business outcome */
+	uint32_t flags; /* RES_F_* */
+	uint64_t value; /* command-specific: fence (RENEW), next
 				    attempt (COMPLETE), count (REPAIR) */
-	uint32_t n;              /* CLAIM: one result per name */
+	uint32_t n;	/* CLAIM: one result per name */
 	struct spool_item_result *items;
 };
 
@@ -97,7 +97,7 @@ int spool_config_load(struct spool *sp, struct spool_config *cfg);
 struct spool_ctl {
 	char name[SPOOL_NAME_MAX + 1];
 	struct spool_rec rec;
-	void *raw;               /* owned copy of the record bytes */
+	void *raw; /* owned copy of the record bytes */
 	size_t raw_len;
 };
 int spool_ctl_get(struct spool *sp, const char *name, struct spool_ctl *out);
@@ -120,15 +120,18 @@ int spool_ctl_foreach(struct spool *sp, const char *user, spool_ctl_cb cb,
 int spool_due_list(struct spool *sp, uint64_t now, char **names, int max);
 
 /* Tables: visit each entry as strings (key parts and value). */
-typedef int (*spool_kv_cb)(const char *a, const char *b, uint64_t n,
-			   void *arg);
-int spool_alias_foreach(struct spool *sp, spool_kv_cb cb, void *arg);   /* a=domain */
-int spool_alias_has(struct spool *sp, const char *domain);              /* 1/0/neg */
-int spool_mx_foreach(struct spool *sp, const char *domain, spool_kv_cb cb,
-		     void *arg); /* a=domain b=gateway n=pref; domain NULL = all */
-int spool_host_foreach(struct spool *sp, spool_kv_cb cb, void *arg);    /* a=name b=addrs (space separated) */
+typedef int (*spool_kv_cb)(const char *a, const char *b, uint64_t n, void *arg);
+int spool_alias_foreach(struct spool *sp, spool_kv_cb cb,
+			void *arg);			   /* a=domain */
+int spool_alias_has(struct spool *sp, const char *domain); /* 1/0/neg */
+int spool_mx_foreach(
+    struct spool *sp, const char *domain, spool_kv_cb cb,
+    void *arg); /* a=domain b=gateway n=pref; domain NULL = all */
+int spool_host_foreach(struct spool *sp, spool_kv_cb cb,
+		       void *arg); /* a=name b=addrs (space separated) */
 int spool_host_get(struct spool *sp, const char *name, char *buf, size_t size);
-int spool_forward_foreach(struct spool *sp, spool_kv_cb cb, void *arg); /* a=user b=target */
+int spool_forward_foreach(struct spool *sp, spool_kv_cb cb,
+			  void *arg); /* a=user b=target */
 int spool_forward_get(struct spool *sp, const char *user, char *buf,
 		      size_t size); /* 0 found, SPOOL_E_NOTFOUND */
 
@@ -162,27 +165,27 @@ int spool_restore(struct spool *sp, const void *buf, size_t len);
 /* ---- ANALYZE ---- */
 
 enum spool_problem_kind {
-	PROB_DUE_MISSING = 1,    /* non-held ctl without its due entry */
-	PROB_DUE_ORPHAN,         /* due entry without ctl, or a wrong time,
+	PROB_DUE_MISSING = 1,	 /* non-held ctl without its due entry */
+	PROB_DUE_ORPHAN,	 /* due entry without ctl, or a wrong time,
 				    or a held file in due */
-	PROB_BYUSER_MISSING,     /* ctl without its byuser entry */
-	PROB_BYUSER_ORPHAN,      /* byuser entry without ctl, wrong user */
-	PROB_BODY_MISSING,       /* ctl without a body, or size mismatch */
-	PROB_BODY_ORPHAN,        /* body without ctl */
-	PROB_CTL_CORRUPT,        /* ctl record that does not decode */
+	PROB_BYUSER_MISSING,	 /* ctl without its byuser entry */
+	PROB_BYUSER_ORPHAN,	 /* byuser entry without ctl, wrong user */
+	PROB_BODY_MISSING,	 /* ctl without a body, or size mismatch */
+	PROB_BODY_ORPHAN,	 /* body without ctl */
+	PROB_CTL_CORRUPT,	 /* ctl record that does not decode */
 	PROB_CLAIM_UNKNOWN_NODE, /* claim by a node not in `nodes` */
-	PROB_CTL_DONE,           /* ctl with no pending/failed recipient */
+	PROB_CTL_DONE,		 /* ctl with no pending/failed recipient */
 };
 
 struct spool_problem {
-	int kind;                /* enum spool_problem_kind */
+	int kind;		       /* enum spool_problem_kind */
 	char name[SPOOL_NAME_MAX + 1]; /* control file concerned */
 };
 
 struct spool_report {
 	uint64_t files_checked;
-	uint64_t counts[16];     /* per problem kind */
-	uint32_t n;              /* problems listed (at most max_list) */
+	uint64_t counts[16]; /* per problem kind */
+	uint32_t n;	     /* problems listed (at most max_list) */
 	uint32_t cap;
 	struct spool_problem *list;
 };

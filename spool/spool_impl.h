@@ -95,8 +95,7 @@ int spool_ctl_load(struct spool *sp, MDB_txn *txn, const char *name,
 		   struct spool_ctl *out);
 
 /* Config from an open transaction. */
-int spool_config_read(struct spool *sp, MDB_txn *txn,
-		      struct spool_config *cfg);
+int spool_config_read(struct spool *sp, MDB_txn *txn, struct spool_config *cfg);
 
 /* Per-command appliers (apply_*.c); each runs inside the write txn and sets
  * res->status. Return 0, or a negative LMDB-level error that aborts. */
@@ -110,8 +109,9 @@ int apply_complete(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		   struct spool_result *res);
 int apply_queue_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		   struct spool_result *res); /* REMOVE REQUEUE HOLD RELEASE */
-int apply_table_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
-		   struct spool_result *res); /* config, alias, mx, host, forward, node */
+int apply_table_op(
+    struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
+    struct spool_result *res); /* config, alias, mx, host, forward, node */
 int apply_repair(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		 struct spool_result *res);
 

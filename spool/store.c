@@ -118,8 +118,7 @@ int spool_ctl_read(struct spool *sp, MDB_txn *txn, const char *name,
 							   : 0;
 }
 
-int spool_config_read(struct spool *sp, MDB_txn *txn,
-		      struct spool_config *cfg)
+int spool_config_read(struct spool *sp, MDB_txn *txn, struct spool_config *cfg)
 {
 	spool_config_defaults(cfg);
 	for (int i = 0; i < CFG__COUNT; i++) {

@@ -150,7 +150,7 @@ uint32_t rbuf_u32(struct rbuf *rb)
 	const uint8_t *q = rbuf_raw(rb, 4);
 
 	return q ? ((uint32_t)q[0] << 24) | ((uint32_t)q[1] << 16) |
-			   ((uint32_t)q[2] << 8) | q[3]
+		       ((uint32_t)q[2] << 8) | q[3]
 		 : 0;
 }
 

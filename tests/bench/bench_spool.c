@@ -41,14 +41,13 @@ int main(int argc, char **argv)
 	struct spool_opts o = {.map_size = (size_t)4 << 30};
 	struct spool *sp;
 	static char body[4096];
-	char (*names)[64];
+	char(*names)[64];
 	uint64_t *fence, t = 1700000000000ull;
-	struct spool_rcpt r = {.addr = "rcpt@remote.test", .orcpt = "",
-			       .reply = ""};
+	struct spool_rcpt r = {
+	    .addr = "rcpt@remote.test", .orcpt = "", .reply = ""};
 	double t0, t1, t2, t3;
 
-	if (n <= 0 || mkdtemp(dir) == NULL ||
-	    spool_open(&sp, dir, &o) != 0)
+	if (n <= 0 || mkdtemp(dir) == NULL || spool_open(&sp, dir, &o) != 0)
 		return 1;
 	names = calloc((size_t)n, sizeof(*names));
 	fence = calloc((size_t)n, sizeof(*fence));
@@ -58,7 +57,8 @@ int main(int argc, char **argv)
 		struct spool_cmd c = {.type = CMD_ENQUEUE, .stamp = t};
 		struct spool_result res;
 
-		ctlname_make(names[i], 64, t, "TCPIP$SMTP", (uint32_t)i, "BENCH");
+		ctlname_make(names[i], 64, t, "TCPIP$SMTP", (uint32_t)i,
+			     "BENCH");
 		c.u.enqueue.name = names[i];
 		c.u.enqueue.rec.user = "TCPIP$SMTP";
 		c.u.enqueue.rec.sender = "bench@example.com";

@@ -76,13 +76,13 @@ static inline int fx_status(struct spool *sp, const struct spool_cmd *c)
 /* A control-file name for sequence seq. */
 static inline void fx_name(char *buf, size_t size, uint32_t seq)
 {
-	assert_int_equal(ctlname_make(buf, size, T0, "TCPIP$SMTP", seq, "NODE1"),
-			 0);
+	assert_int_equal(
+	    ctlname_make(buf, size, T0, "TCPIP$SMTP", seq, "NODE1"), 0);
 }
 
 /* ENQUEUE name at stamp with nrcpt recipients rcptN@remote.test. */
-static inline int fx_enqueue(struct spool *sp, const char *name,
-			     uint64_t stamp, uint32_t nrcpt)
+static inline int fx_enqueue(struct spool *sp, const char *name, uint64_t stamp,
+			     uint32_t nrcpt)
 {
 	struct spool_rcpt r[16];
 	char addrs[16][32];
@@ -142,10 +142,9 @@ static inline int fx_claim(struct spool *sp, const char *name, uint64_t node,
 }
 
 /* COMPLETE with one outcome for every recipient (all the same). */
-static inline int fx_complete(struct spool *sp, const char *name,
-			      uint64_t node, uint64_t fence, uint64_t stamp,
-			      uint32_t nrcpt, int outcome,
-			      struct spool_result *res_out)
+static inline int fx_complete(struct spool *sp, const char *name, uint64_t node,
+			      uint64_t fence, uint64_t stamp, uint32_t nrcpt,
+			      int outcome, struct spool_result *res_out)
 {
 	struct spool_outcome_item it[16];
 	struct spool_cmd c;

@@ -53,7 +53,7 @@ static void next_cmd(struct gen *g, struct wbuf *wb)
 	if (k < 25) {
 		uint32_t nr = 1 + rnd(g, 3);
 		for (uint32_t j = 0; j < nr; j++) {
-			r[j].addr = j == 0 ? "x@remote.test"
+			r[j].addr = j == 0   ? "x@remote.test"
 				    : j == 1 ? "y@other.test"
 					     : "z@local.test";
 			r[j].orcpt = "";
@@ -158,8 +158,9 @@ static void gen_init(struct gen *g, unsigned seed)
 	g->now = T0;
 	for (int i = 0; i < POOL; i++)
 		assert_int_equal(ctlname_make(g->names[i], sizeof(g->names[i]),
-					      T0 + (uint64_t)i * 10, "TCPIP$SMTP",
-					      (uint32_t)i, "NODE1"),
+					      T0 + (uint64_t)i * 10,
+					      "TCPIP$SMTP", (uint32_t)i,
+					      "NODE1"),
 				 0);
 }
 
@@ -349,10 +350,10 @@ static void test_malformed_commands_change_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_same_stream_gives_identical_snapshots),
-		cmocka_unit_test(test_different_streams_give_different_snapshots),
-		cmocka_unit_test(test_restore_then_continue_matches),
-		cmocka_unit_test(test_malformed_commands_change_nothing),
+	    cmocka_unit_test(test_same_stream_gives_identical_snapshots),
+	    cmocka_unit_test(test_different_streams_give_different_snapshots),
+	    cmocka_unit_test(test_restore_then_continue_matches),
+	    cmocka_unit_test(test_malformed_commands_change_nothing),
 	};
 
 	return cmocka_run_group_tests_name("apply", tests, NULL, NULL);

@@ -73,8 +73,7 @@ static void test_claim_refused_for_missing_held_or_not_due(void **state)
 	assert_int_equal(fx_claim(f.sp, n, 1, T0, LEASE, NULL),
 			 SPOOL_E_NOTFOUND);
 	fx_enqueue(f.sp, n, T0 + 5000, 1);
-	assert_int_equal(fx_claim(f.sp, n, 1, T0, LEASE, NULL),
-			 SPOOL_E_NOTDUE);
+	assert_int_equal(fx_claim(f.sp, n, 1, T0, LEASE, NULL), SPOOL_E_NOTDUE);
 	fx_enqueue(f.sp, m, T0, 1);
 	memset(&c, 0, sizeof(c));
 	c.type = CMD_HOLD;
@@ -238,8 +237,8 @@ static void test_complete_delivered_deletes_file(void **state)
 	fx_enqueue(f.sp, n, T0, 2);
 	fx_claim(f.sp, n, 1, T0, LEASE, &fence);
 	assert_int_equal(
-		fx_complete(f.sp, n, 1, fence, T0 + 100, 2, OUT_DELIVERED, &res),
-		0);
+	    fx_complete(f.sp, n, 1, fence, T0 + 100, 2, OUT_DELIVERED, &res),
+	    0);
 	assert_true(res.flags & RES_F_DELETED);
 	spool_result_free(&res);
 	assert_int_equal(spool_ctl_get(f.sp, n, &c), SPOOL_E_NOTFOUND);
@@ -262,17 +261,17 @@ static void test_complete_refused_from_stale_holder(void **state)
 	fx_claim(f.sp, n, 1, T0, LEASE, &f1);
 	/* node 1 stalls past its lease; node 2 takes over */
 	fx_claim(f.sp, n, 2, T0 + LEASE + 5, LEASE, &f2);
-	assert_int_equal(fx_complete(f.sp, n, 1, f1, T0 + LEASE + 6, 1,
-				     OUT_DELIVERED, NULL),
-			 SPOOL_E_STALE);
+	assert_int_equal(
+	    fx_complete(f.sp, n, 1, f1, T0 + LEASE + 6, 1, OUT_DELIVERED, NULL),
+	    SPOOL_E_STALE);
 	/* the file is untouched and still node 2's */
 	fx_get(f.sp, n, &c);
 	assert_int_equal(c.rec.claim.node, 2);
 	assert_int_equal(c.rec.rcpt[0].state, RCPT_PENDING);
 	spool_ctl_free(&c);
-	assert_int_equal(fx_complete(f.sp, n, 2, f2, T0 + LEASE + 7, 1,
-				     OUT_DELIVERED, NULL),
-			 0);
+	assert_int_equal(
+	    fx_complete(f.sp, n, 2, f2, T0 + LEASE + 7, 1, OUT_DELIVERED, NULL),
+	    0);
 	fx_close(&f);
 }
 
@@ -286,9 +285,9 @@ static void test_complete_refused_after_own_lease_ended(void **state)
 	fx_name(n, sizeof(n), 1);
 	fx_enqueue(f.sp, n, T0, 1);
 	fx_claim(f.sp, n, 1, T0, LEASE, &f1);
-	assert_int_equal(fx_complete(f.sp, n, 1, f1, T0 + LEASE, 1,
-				     OUT_DELIVERED, NULL),
-			 SPOOL_E_EXPIRED);
+	assert_int_equal(
+	    fx_complete(f.sp, n, 1, f1, T0 + LEASE, 1, OUT_DELIVERED, NULL),
+	    SPOOL_E_EXPIRED);
 	fx_close(&f);
 }
 
@@ -404,11 +403,9 @@ static void test_claim_exclusive_among_three_nodes(void **state)
 					live++;
 			assert_true(live <= 1);
 		} else if (fence[node][i]) {
-			int st = fx_complete(f.sp, names[i], (uint64_t)node,
-					     fence[node][i], now, 1,
-					     what == 2 ? OUT_DELIVERED
-						       : OUT_DEFERRED,
-					     NULL);
+			int st = fx_complete(
+			    f.sp, names[i], (uint64_t)node, fence[node][i], now,
+			    1, what == 2 ? OUT_DELIVERED : OUT_DEFERRED, NULL);
 			if (st == 0) {
 				assert_true(now < holder_until[node][i]);
 				if (what == 2)
@@ -430,21 +427,23 @@ static void test_claim_exclusive_among_three_nodes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_claim_granted_when_due_and_free),
-		cmocka_unit_test(test_claim_refused_while_lease_live),
-		cmocka_unit_test(test_claim_expired_lease_hands_over_with_new_fence),
-		cmocka_unit_test(test_claim_refused_for_missing_held_or_not_due),
-		cmocka_unit_test(test_claim_retry_by_same_holder_keeps_fence),
-		cmocka_unit_test(test_claim_batch_reports_each_name),
-		cmocka_unit_test(test_claim_invalid_lease_refused),
-		cmocka_unit_test(test_renew_extends_live_lease),
-		cmocka_unit_test(test_renew_refused_for_stale_fence_expiry_or_no_claim),
-		cmocka_unit_test(test_complete_delivered_deletes_file),
-		cmocka_unit_test(test_complete_refused_from_stale_holder),
-		cmocka_unit_test(test_complete_refused_after_own_lease_ended),
-		cmocka_unit_test(test_complete_retried_is_duplicate_not_error),
-		cmocka_unit_test(test_complete_bad_recipient_index_changes_nothing),
-		cmocka_unit_test(test_claim_exclusive_among_three_nodes),
+	    cmocka_unit_test(test_claim_granted_when_due_and_free),
+	    cmocka_unit_test(test_claim_refused_while_lease_live),
+	    cmocka_unit_test(
+		test_claim_expired_lease_hands_over_with_new_fence),
+	    cmocka_unit_test(test_claim_refused_for_missing_held_or_not_due),
+	    cmocka_unit_test(test_claim_retry_by_same_holder_keeps_fence),
+	    cmocka_unit_test(test_claim_batch_reports_each_name),
+	    cmocka_unit_test(test_claim_invalid_lease_refused),
+	    cmocka_unit_test(test_renew_extends_live_lease),
+	    cmocka_unit_test(
+		test_renew_refused_for_stale_fence_expiry_or_no_claim),
+	    cmocka_unit_test(test_complete_delivered_deletes_file),
+	    cmocka_unit_test(test_complete_refused_from_stale_holder),
+	    cmocka_unit_test(test_complete_refused_after_own_lease_ended),
+	    cmocka_unit_test(test_complete_retried_is_duplicate_not_error),
+	    cmocka_unit_test(test_complete_bad_recipient_index_changes_nothing),
+	    cmocka_unit_test(test_claim_exclusive_among_three_nodes),
 	};
 
 	return cmocka_run_group_tests_name("apply_claim", tests, NULL, NULL);

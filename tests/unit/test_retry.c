@@ -36,9 +36,9 @@ static void set_intervals(struct spool *sp, uint64_t ini, uint64_t retry,
 			  uint64_t max)
 {
 	struct spool_cfg_item it[3] = {
-		{CFG_INTERVAL_INITIAL, 0, ini, ""},
-		{CFG_INTERVAL_RETRY, 0, retry, ""},
-		{CFG_INTERVAL_MAXIMUM, 0, max, ""},
+	    {CFG_INTERVAL_INITIAL, 0, ini, ""},
+	    {CFG_INTERVAL_RETRY, 0, retry, ""},
+	    {CFG_INTERVAL_MAXIMUM, 0, max, ""},
 	};
 	struct spool_cmd c;
 
@@ -132,17 +132,16 @@ static void test_failed_recipient_bounce_enqueued_in_same_complete(void **state)
 	uint64_t fence;
 	struct spool_result res;
 	struct spool_ctl c;
-	struct spool_rcpt br = {.addr = "alice@example.org", .orcpt = "",
-				.reply = ""};
+	struct spool_rcpt br = {
+	    .addr = "alice@example.org", .orcpt = "", .reply = ""};
 	struct spool_outcome_item it[2] = {{0, OUT_DELIVERED, "250 ok"},
 					   {1, OUT_FAILED, "550 no such user"}};
 	struct spool_cmd cmd;
 
 	fx_open(&f);
 	fx_name(n, sizeof(n), 1);
-	assert_int_equal(ctlname_make(bn, sizeof(bn), T0 + 5, "SYSTEM", 9,
-				      "NODE1"),
-			 0);
+	assert_int_equal(
+	    ctlname_make(bn, sizeof(bn), T0 + 5, "SYSTEM", 9, "NODE1"), 0);
 	fx_enqueue(f.sp, n, T0, 2);
 	fx_claim(f.sp, n, 1, T0, LEASE, &fence);
 	memset(&cmd, 0, sizeof(cmd));
@@ -262,13 +261,15 @@ static void test_outcomes_are_per_recipient(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_retry_next_uses_initial_then_retry),
-		cmocka_unit_test(test_retry_next_capped_at_maximum_then_zero),
-		cmocka_unit_test(test_deferred_recipient_follows_schedule),
-		cmocka_unit_test(test_deferral_past_maximum_fails_and_bounce_is_due),
-		cmocka_unit_test(test_failed_recipient_bounce_enqueued_in_same_complete),
-		cmocka_unit_test(test_failure_without_bounce_keeps_file_due),
-		cmocka_unit_test(test_outcomes_are_per_recipient),
+	    cmocka_unit_test(test_retry_next_uses_initial_then_retry),
+	    cmocka_unit_test(test_retry_next_capped_at_maximum_then_zero),
+	    cmocka_unit_test(test_deferred_recipient_follows_schedule),
+	    cmocka_unit_test(
+		test_deferral_past_maximum_fails_and_bounce_is_due),
+	    cmocka_unit_test(
+		test_failed_recipient_bounce_enqueued_in_same_complete),
+	    cmocka_unit_test(test_failure_without_bounce_keeps_file_due),
+	    cmocka_unit_test(test_outcomes_are_per_recipient),
 	};
 
 	return cmocka_run_group_tests_name("retry", tests, NULL, NULL);
