@@ -127,6 +127,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
 	$(if $(wildcard $(BUILD)/smtpclusterd),install -m 755 $(BUILD)/smtpclusterd $(DESTDIR)$(PREFIX)/sbin/)
 	$(if $(wildcard $(BUILD)/smtpctl),install -m 755 $(BUILD)/smtpctl $(DESTDIR)$(PREFIX)/sbin/)
+	$(if $(wildcard $(BUILD)/smtpctl),ln -sf smtpctl $(DESTDIR)$(PREFIX)/sbin/sendmail)
 	$(if $(wildcard docs/*.8),install -m 644 docs/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/)
 
 clean:

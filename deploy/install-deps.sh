@@ -11,7 +11,8 @@ set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libc-ares-dev libssl-dev \
 liblmdb-dev lmdb-utils libcmocka-dev libinih-dev libjson-c-dev \
-clang libclang-rt-14-dev cppcheck clang-format clang-tidy python3 iproute2 procps"
+clang libclang-rt-14-dev cppcheck clang-format clang-tidy python3 iproute2 procps \
+openssl swaks libnet-ssleay-perl postfix dnsmasq-base dovecot-lmtpd"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
@@ -21,6 +22,10 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix (for the test tools smtp-sink / smtp-source and the benchmark
+# baseline) must not configure itself as this machine's MTA
+echo "postfix postfix/main_mailer_type select No configuration" |
+	$SUDO debconf-set-selections 2>/dev/null || true
 
 missing=
 for p in $PKGS; do

@@ -6,10 +6,10 @@
  * command (its stamp is the only clock). A business refusal aborts the
  * transaction, so a refused command changes nothing; CLAIM commits the
  * names it granted and reports the others per item. A malformed command is
- * refused before any transaction. Only an LMDB failure is returned as an
- * error; a full map is a business refusal (SPOOL_E_FULL) so that the
- * replicated log is never stuck on it (all nodes must use the same map
- * size, see docs/).
+ * refused before any transaction. An LMDB failure, a full map or a full
+ * disk included, is returned as an error: it is this node's environment,
+ * not the command, so refusing would make this node diverge from the
+ * others. The receiver checks for room before it proposes (452 4.3.1).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +54,9 @@ int spool_apply_cmd(struct spool *sp, const struct spool_cmd *cmd,
 	if (rc)
 		return spool_mdb_err(rc);
 	rc = dispatch(sp, txn, cmd, res);
-	if (rc == SPOOL_E_FULL || rc == SPOOL_E_LIMIT) {
-		/* the write did not fit: refuse the command, change nothing */
+	if (rc == SPOOL_E_LIMIT) {
+		/* a key or value LMDB cannot hold (the same on every node):
+		 * refuse the command, change nothing */
 		mdb_txn_abort(txn);
 		spool_result_free(res);
 		res->status = rc;
@@ -75,10 +76,7 @@ int spool_apply_cmd(struct spool *sp, const struct spool_cmd *cmd,
 		rc = mdb_txn_commit(txn);
 		if (rc) {
 			spool_result_free(res);
-			rc = spool_mdb_err(rc);
-			if (rc != SPOOL_E_FULL)
-				return rc;
-			res->status = rc;
+			return spool_mdb_err(rc);
 		}
 	}
 	sp->applied++;

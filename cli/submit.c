@@ -1,0 +1,671 @@
+/*
+ * submit.c — smtpctl's client-side commands (submit.h): submit, the
+ * sendmail entry point, import aliases.
+ *
+ * Owns: reading the message (file or stdin; in sendmail mode a line of one
+ * "." ends it unless -i), the -t header rule (To:, Cc:, Bcc: recipients;
+ * Bcc: fields removed), the chunked "submit" requests on one connection,
+ * sendmail's option syntax, and finding and parsing the alias file (seed
+ * 18.3: TCPIP$SMTP_LOCAL_ALIASES.TXT, then UCX$SMTP_LOCAL_ALIASES.TXT).
+ * Does not own: the control file (the node builds it: user-name from the
+ * socket's credentials, Received: header, hop count) or the alias format
+ * (spool/aliases.c).
+ *
+ * Fails with a message on stderr and smtpctl's exit status; in sendmail
+ * mode usage errors exit with EX_USAGE (64), as sendmail does.
+ */
+#include "cli/submit.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli/client.h"
+#include "cli/exec.h"
+#include "cli/output.h"
+#include "spool/aliases.h"
+#include "spool/err.h"
+
+#define DEFAULT_SOCKET "/run/smtpcluster/control.sock"
+
+/* ---- recipients ---- */
+
+int submit_rcpt_add(struct submit_rcpts *r, const char *addr, size_t len)
+{
+	char *s;
+
+	while (len > 0 && isspace((unsigned char)*addr)) {
+		addr++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)addr[len - 1]))
+		len--;
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (strlen(r->v[i]) == len &&
+		    strncasecmp(r->v[i], addr, len) == 0)
+			return 0;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		char **v = realloc(r->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		r->v = v;
+		r->cap = cap;
+	}
+	s = strndup(addr, len);
+	if (s == NULL)
+		return -1;
+	r->v[r->n++] = s;
+	return 0;
+}
+
+void submit_rcpts_free(struct submit_rcpts *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i]);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+/* One element of an address list: the <angle> address, else the text
+ * without comments and quoted parts. */
+static int take_element(const char *p, size_t len, struct submit_rcpts *r)
+{
+	const char *lt = NULL, *gt = NULL;
+	char buf[1100];
+	size_t n = 0;
+	int depth = 0, quote = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (quote) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				quote = 0;
+			continue;
+		}
+		if (depth > 0) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == '"')
+			quote = 1;
+		else if (c == '(')
+			depth = 1;
+		else if (c == '<')
+			lt = p + i;
+		else if (c == '>' && lt != NULL)
+			gt = p + i;
+	}
+	if (lt != NULL && gt != NULL && gt > lt)
+		return submit_rcpt_add(r, lt + 1, (size_t)(gt - lt - 1));
+	/* a bare addr-spec: drop comments and white space */
+	depth = 0;
+	for (size_t i = 0; i < len && n < sizeof(buf) - 1; i++) {
+		char c = p[i];
+		if (depth > 0) {
+			if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == '(') {
+			depth = 1;
+			continue;
+		}
+		if (!isspace((unsigned char)c))
+			buf[n++] = c;
+	}
+	return submit_rcpt_add(r, buf, n);
+}
+
+int submit_parse_addresses(const char *value, size_t len,
+			   struct submit_rcpts *r)
+{
+	size_t start = 0;
+	int depth = 0, quote = 0, angle = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		char c = i < len ? value[i] : ',';
+		if (quote) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				quote = 0;
+			continue;
+		}
+		if (depth > 0) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			quote = 1;
+			break;
+		case '(':
+			depth = 1;
+			break;
+		case '<':
+			angle = 1;
+			break;
+		case '>':
+			angle = 0;
+			break;
+		case ':': /* "group: a, b;": the display name goes */
+			if (!angle)
+				start = i + 1;
+			break;
+		case ',':
+		case ';':
+			if (angle)
+				break;
+			if (take_element(value + start, i - start, r) != 0)
+				return -1;
+			start = i + 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Length of the line at p (up to and including its LF, or to end). */
+static size_t line_len(const char *p, size_t left)
+{
+	const char *nl = memchr(p, '\n', left);
+
+	return nl != NULL ? (size_t)(nl - p) + 1 : left;
+}
+
+/* 1 if the line (len bytes, with its line end) is empty. */
+static int line_empty(const char *p, size_t len)
+{
+	return len == 0 || (len == 1 && p[0] == '\n') ||
+	       (len == 2 && p[0] == '\r' && p[1] == '\n');
+}
+
+/* The field name of a header line, or 0 if it is not one. */
+static size_t field_name_len(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == ':')
+			return i;
+		if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] > '~')
+			return 0;
+	}
+	return 0;
+}
+
+int submit_read_headers(char *msg, size_t *len, struct submit_rcpts *r)
+{
+	size_t pos = 0, out = 0, n = *len;
+
+	while (pos < n) {
+		size_t fl = line_len(msg + pos, n - pos), end = pos + fl;
+		size_t nl = field_name_len(msg + pos, fl);
+		int want, bcc;
+		if (line_empty(msg + pos, fl) || nl == 0)
+			break;
+		while (end < n && (msg[end] == ' ' || msg[end] == '\t'))
+			end += line_len(msg + end, n - end);
+		bcc = nl == 3 && strncasecmp(msg + pos, "bcc", 3) == 0;
+		want =
+		    bcc || (nl == 2 && (strncasecmp(msg + pos, "to", 2) == 0 ||
+					strncasecmp(msg + pos, "cc", 2) == 0));
+		if (want && r != NULL) {
+			/* unfold: line ends become spaces */
+			size_t vl = end - pos - nl - 1;
+			char *v = malloc(vl + 1);
+			if (v == NULL)
+				return -1;
+			memcpy(v, msg + pos + nl + 1, vl);
+			for (size_t i = 0; i < vl; i++)
+				if (v[i] == '\r' || v[i] == '\n')
+					v[i] = ' ';
+			v[vl] = '\0';
+			if (submit_parse_addresses(v, vl, r) != 0) {
+				free(v);
+				return -1;
+			}
+			free(v);
+		}
+		if (!bcc) {
+			memmove(msg + out, msg + pos, end - pos);
+			out += end - pos;
+		}
+		pos = end;
+	}
+	memmove(msg + out, msg + pos, n - pos);
+	*len = out + (n - pos);
+	return 0;
+}
+
+/* ---- reading the message ---- */
+
+/* Read f to its end (or, with dot_ends, to a line of one "."). 0 or -1
+ * after a message. */
+static int read_message(FILE *f, const char *what, int dot_ends, char **out,
+			size_t *outlen)
+{
+	size_t cap = 65536, n = 0, line_start = 0;
+	char *buf = malloc(cap);
+	int c;
+
+	if (buf == NULL)
+		goto err_nomem;
+	while ((c = getc(f)) != EOF) {
+		if (n + 2 > cap) {
+			char *p;
+			if (cap >= SUBMIT_MAX) {
+				fprintf(stderr,
+					"smtpctl: %s: message larger than "
+					"%u bytes\n",
+					what, SUBMIT_MAX);
+				free(buf);
+				return -1;
+			}
+			p = realloc(buf, cap * 2);
+			if (p == NULL)
+				goto err_nomem;
+			buf = p;
+			cap *= 2;
+		}
+		buf[n++] = (char)c;
+		if (c != '\n')
+			continue;
+		if (dot_ends &&
+		    ((n - line_start == 2 && buf[line_start] == '.') ||
+		     (n - line_start == 3 && buf[line_start] == '.' &&
+		      buf[line_start + 1] == '\r'))) {
+			n = line_start;
+			break;
+		}
+		line_start = n;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "smtpctl: reading %s: %s\n", what,
+			strerror(errno));
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*outlen = n;
+	return 0;
+err_nomem:
+	free(buf);
+	fprintf(stderr, "smtpctl: out of memory reading %s\n", what);
+	return -1;
+}
+
+/* ---- sending ---- */
+
+/* base64 of n bytes as a JSON string. */
+static json_object *b64(const char *p, size_t n)
+{
+	size_t cap = 4 * ((n + 2) / 3) + 1;
+	unsigned char *out = malloc(cap);
+	json_object *s;
+
+	if (out == NULL)
+		return NULL;
+	EVP_EncodeBlock(out, (const unsigned char *)p, (int)n);
+	s = json_object_new_string((const char *)out);
+	free(out);
+	return s;
+}
+
+struct submission {
+	const char *sock;
+	const char *sender; /* NULL: the node's default */
+	struct submit_rcpts rcpts;
+	char *msg;
+	size_t len;
+	int json;
+	int quiet; /* sendmail: print nothing on success */
+};
+
+/* Send the message in chunks on one connection; the exit status. */
+static int submission_send(struct submission *s)
+{
+	struct client_conn *c = NULL;
+	json_object *answer = NULL;
+	size_t off = 0, ri = 0;
+	char err[512];
+	int rc;
+
+	rc = client_open(s->sock, &c, err, sizeof(err));
+	if (rc != 0)
+		return exec_client_error("submit", rc, err);
+	for (;;) {
+		json_object *args = json_object_new_object(), *list;
+		size_t rbytes = 0, chunk;
+		int last;
+
+		list = json_object_new_array();
+		while (ri < s->rcpts.n && rbytes < SUBMIT_RCPT_BATCH) {
+			rbytes += strlen(s->rcpts.v[ri]) * 6 + 4;
+			json_object_array_add(
+			    list, json_object_new_string(s->rcpts.v[ri++]));
+		}
+		json_object_object_add(args, "recipients", list);
+		chunk = ri < s->rcpts.n ? 0 : s->len - off;
+		if (chunk > SUBMIT_CHUNK)
+			chunk = SUBMIT_CHUNK;
+		last = ri == s->rcpts.n && off + chunk == s->len;
+		json_object_object_add(args, "body", b64(s->msg + off, chunk));
+		off += chunk;
+		if (!last)
+			json_object_object_add(args, "more",
+					       json_object_new_boolean(1));
+		else if (s->sender != NULL)
+			json_object_object_add(
+			    args, "sender", json_object_new_string(s->sender));
+		rc = client_request(c, "submit", args, exec_timeout_ms(),
+				    &answer, err, sizeof(err));
+		json_object_put(args);
+		if (rc != 0) {
+			client_close(c);
+			return exec_client_error("submit", rc, err);
+		}
+		if (last || !json_object_get_boolean(
+				json_object_object_get(answer, "ok")))
+			break;
+		json_object_put(answer);
+		answer = NULL;
+	}
+	client_close(c);
+	rc = exec_answer(answer, output_submit, s->json, s->quiet);
+	json_object_put(answer);
+	return rc;
+}
+
+static void submission_free(struct submission *s)
+{
+	submit_rcpts_free(&s->rcpts);
+	free(s->msg);
+}
+
+/* Read the message from path ("-" or NULL: stdin), apply -t, send. */
+static int submission_run(struct submission *s, const char *path, int dot_ends,
+			  int read_rcpts, int usage_status)
+{
+	FILE *f = stdin;
+	int rc;
+
+	if (path != NULL && strcmp(path, "-") != 0) {
+		f = fopen(path, "rb");
+		if (f == NULL) {
+			fprintf(stderr, "smtpctl: cannot open %s: %s\n", path,
+				strerror(errno));
+			return EXEC_FAILED;
+		}
+	}
+	rc = read_message(
+	    f, path != NULL && strcmp(path, "-") ? path : "standard input",
+	    dot_ends, &s->msg, &s->len);
+	if (f != stdin)
+		fclose(f);
+	if (rc != 0)
+		return EXEC_FAILED;
+	/* Bcc: is always removed; its recipients are added only with -t */
+	if (submit_read_headers(s->msg, &s->len,
+				read_rcpts ? &s->rcpts : NULL) != 0) {
+		fprintf(stderr, "smtpctl: out of memory\n");
+		return EXEC_FAILED;
+	}
+	if (s->rcpts.n == 0) {
+		fprintf(stderr,
+			"smtpctl: submit: no recipients (give them as "
+			"arguments, or -t to read To:, Cc: and Bcc:)\n");
+		return usage_status;
+	}
+	return submission_send(s);
+}
+
+/* 1 if the last argument names the message file. */
+static int is_message_file(const char *s)
+{
+	struct stat st;
+
+	if (strcmp(s, "-") == 0)
+		return 1;
+	return strchr(s, '@') == NULL && stat(s, &st) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+int submit_run(const char *sock, const struct grammar_match *m, int json)
+{
+	struct submission s;
+	json_object *v, *list = NULL;
+	const char *path = NULL;
+	size_t n = 0;
+	int read_rcpts = 0, rc;
+
+	memset(&s, 0, sizeof(s));
+	s.sock = sock;
+	s.json = json;
+	if (json_object_object_get_ex(m->args, "sender", &v))
+		s.sender = json_object_get_string(v);
+	if (json_object_object_get_ex(m->args, "read_recipients", &v))
+		read_rcpts = json_object_get_boolean(v);
+	if (json_object_object_get_ex(m->args, "file", &v))
+		path = json_object_get_string(v);
+	if (json_object_object_get_ex(m->args, "recipients", &list))
+		n = json_object_array_length(list);
+	if (path == NULL && n > 0 &&
+	    is_message_file(
+		json_object_get_string(json_object_array_get_idx(list, n - 1))))
+		path = json_object_get_string(
+		    json_object_array_get_idx(list, --n));
+	for (size_t i = 0; i < n; i++) {
+		const char *a =
+		    json_object_get_string(json_object_array_get_idx(list, i));
+		if (submit_rcpt_add(&s.rcpts, a, strlen(a)) != 0) {
+			submission_free(&s);
+			fprintf(stderr, "smtpctl: out of memory\n");
+			return EXEC_FAILED;
+		}
+	}
+	rc = submission_run(&s, path, 0, read_rcpts, EXEC_USAGE);
+	submission_free(&s);
+	return rc;
+}
+
+/* ---- sendmail ---- */
+
+static int sendmail_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sendmail: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nusage: sendmail [-t] [-i] [-f SENDER] [-F NAME] "
+			"[RECIPIENT...] < MESSAGE\n");
+	return EX_USAGE;
+}
+
+int sendmail_main(int argc, char **argv)
+{
+	struct submission s;
+	const char *sock = getenv("SMTPCTL_SOCKET");
+	int read_rcpts = 0, dot_ends = 1, i, rc;
+
+	memset(&s, 0, sizeof(s));
+	s.sock = sock != NULL && *sock != '\0' ? sock : DEFAULT_SOCKET;
+	s.quiet = 1;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || a[1] == '\0')
+			break;
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		for (const char *c = a + 1; *c != '\0'; c++) {
+			const char *val = NULL;
+			switch (*c) {
+			case 't':
+				read_rcpts = 1;
+				continue;
+			case 'i':
+				dot_ends = 0;
+				continue;
+			case 'v':
+			case 'n':
+			case 'm':
+			case 'U':
+				continue; /* verbose, no aliasing, me too,
+					     initial submission: no effect */
+			case 'o':
+				/* -oi; -odq, -oem, -oX... are ignored */
+				if (c[1] == 'i' && c[2] == '\0')
+					dot_ends = 0;
+				else if (c[1] == '\0' && i + 1 < argc)
+					i++;
+				break;
+			case 'b':
+				if (strcmp(c, "bm") == 0)
+					break;
+				if (strcmp(c, "bp") == 0) {
+					/* mailq: this user's queue */
+					return exec_request(
+					    s.sock, "show mail", NULL,
+					    output_show_mail, 0);
+				}
+				return sendmail_usage("-%s is not supported",
+						      c);
+			case 'f':
+			case 'r':
+			case 'F':
+			case 'B':
+			case 'N':
+			case 'R':
+			case 'V':
+			case 'X':
+			case 'L':
+				if (c[1] != '\0')
+					val = c + 1;
+				else if (i + 1 < argc)
+					val = argv[++i];
+				else
+					return sendmail_usage(
+					    "option -%s needs a value", c);
+				if (*c == 'f' || *c == 'r')
+					s.sender = val;
+				break;
+			default:
+				return sendmail_usage("unknown option -%s", c);
+			}
+			break; /* the rest of the word was a value */
+		}
+	}
+	for (; i < argc; i++) {
+		if (submit_rcpt_add(&s.rcpts, argv[i], strlen(argv[i])) != 0) {
+			submission_free(&s);
+			return EX_OSERR;
+		}
+	}
+	if (s.sender != NULL && strcmp(s.sender, "<>") == 0)
+		s.sender = "";
+	rc = submission_run(&s, NULL, dot_ends, read_rcpts, EX_USAGE);
+	submission_free(&s);
+	return rc == EXEC_USAGE ? EX_USAGE : rc;
+}
+
+/* ---- import aliases ---- */
+
+/* The alias file: the one named, else the seed's names in the current
+ * directory. NULL after a message. */
+static const char *aliases_path(const struct grammar_match *m)
+{
+	static const char *const names[] = {
+	    "TCPIP$SMTP_LOCAL_ALIASES.TXT", "UCX$SMTP_LOCAL_ALIASES.TXT",
+	    "tcpip$smtp_local_aliases.txt", "ucx$smtp_local_aliases.txt"};
+	json_object *v;
+
+	if (json_object_object_get_ex(m->args, "file", &v))
+		return json_object_get_string(v);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (access(names[i], R_OK) == 0)
+			return names[i];
+	fprintf(stderr,
+		"smtpctl: import aliases: no file named and neither "
+		"TCPIP$SMTP_LOCAL_ALIASES.TXT nor UCX$SMTP_LOCAL_ALIASES.TXT "
+		"is in the current directory\n");
+	return NULL;
+}
+
+int import_aliases_run(const char *sock, const struct grammar_match *m,
+		       int json)
+{
+	struct aliases al;
+	json_object *args, *list;
+	const char *path = aliases_path(m);
+	FILE *f;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (path == NULL)
+		return EXEC_USAGE;
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "smtpctl: cannot open %s: %s\n", path,
+			strerror(errno));
+		return EXEC_FAILED;
+	}
+	rc = read_message(f, path, 0, &text, &len);
+	fclose(f);
+	if (rc != 0)
+		return EXEC_FAILED;
+	if (len > ALIASES_FILE_MAX) {
+		fprintf(stderr, "smtpctl: %s: larger than %u bytes\n", path,
+			ALIASES_FILE_MAX);
+		free(text);
+		return EXEC_USAGE;
+	}
+	memset(&al, 0, sizeof(al));
+	rc = aliases_parse(text, len, &al);
+	free(text);
+	if (rc != 0) {
+		if (rc == SPOOL_E_INVAL)
+			fprintf(stderr, "smtpctl: %s: %s\n", path,
+				al.err); /* "line N: why" */
+		else
+			fprintf(stderr, "smtpctl: %s: %s\n", path,
+				spool_strerror(rc));
+		aliases_free(&al);
+		return rc == SPOOL_E_INVAL ? EXEC_USAGE : EXEC_FAILED;
+	}
+	args = json_object_new_object();
+	list = json_object_new_array();
+	for (size_t i = 0; i < al.n; i++)
+		json_object_array_add(list,
+				      json_object_new_string(al.names[i]));
+	json_object_object_add(args, "domains", list);
+	json_object_object_add(args, "source", json_object_new_string(path));
+	aliases_free(&al);
+	rc = exec_request(sock, m->name, args, m->cmd->print, json);
+	json_object_put(args);
+	return rc;
+}

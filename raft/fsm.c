@@ -1,0 +1,260 @@
+/*
+ * fsm.c — libraft FSM (version 3) over the spool: apply a batch entry,
+ * take an async snapshot, restore one. Owns the snapshot read transaction
+ * and the snapshot buffer between snapshot() and snapshot_finalize().
+ * Does not own the spool. See fsm.h for who frees what.
+ */
+#include "raft/fsm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "raft/batch.h"
+#include "spool/wire.h"
+#include "src/log.h"
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Record a spool environment failure: sticky, reported once. */
+static int fsm_fail(struct rfsm *f, int err, const char *what)
+{
+	if (!f->failed) {
+		f->failed = err;
+		log_error("FSM: spool environment failure in %s: %s (%d); "
+			  "this node stops applying",
+			  what, spool_strerror(err), err);
+		if (f->on_fatal != NULL) {
+			f->on_fatal(f->fatal_arg, err);
+		}
+	}
+	return RAFT_IOERR;
+}
+
+/* 1 when the results of the entry being applied are wanted. */
+static int results_wanted(const struct rfsm *f)
+{
+	unsigned long long index;
+
+	if (f->raft == NULL || f->want_index == 0) {
+		return 0;
+	}
+	/* libraft applies entry last_applied + 1 and only then advances. */
+	index = raft_last_applied(f->raft) + 1;
+	return index == f->want_index && raft_state(f->raft) == RAFT_LEADER;
+}
+
+/* Apply one batch entry; see fsm.h. */
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+		     void **result)
+{
+	struct rfsm *f = fsm->data;
+	struct rbatch_results *res = NULL;
+	struct rbatch_iter it;
+	const void *p;
+	size_t len;
+
+	*result = NULL;
+	if (f->failed) {
+		return RAFT_IOERR;
+	}
+	if (rbatch_iter_init(&it, buf->base, buf->len) != 0) {
+		f->malformed_entries++;
+		log_error("FSM: malformed raft entry at index %llu (%zu bytes) "
+			  "ignored",
+			  f->raft ? raft_last_applied(f->raft) + 1 : 0,
+			  buf->len);
+		return 0;
+	}
+	if (results_wanted(f)) {
+		res = rbatch_results_new(it.count);
+		if (res == NULL) {
+			return fsm_fail(f, SPOOL_E_NOMEM, "apply");
+		}
+	}
+	while (rbatch_iter_next(&it, &p, &len)) {
+		struct spool_result sr;
+		int rv;
+
+		memset(&sr, 0, sizeof(sr));
+		if (len >= RBATCH_CMD_MIN_LEN) {
+			uint64_t st =
+			    be64_get((const uint8_t *)p + RBATCH_CMD_STAMP_OFF);
+			if (st > f->max_stamp) {
+				f->max_stamp = st;
+			}
+		}
+		rv = spool_apply(f->sp, p, len, &sr);
+		if (rv != 0) {
+			spool_result_free(&sr);
+			rbatch_results_free(res);
+			return fsm_fail(f, rv, "apply");
+		}
+		f->applied_cmds++;
+		if (sr.status == SPOOL_E_MALFORMED ||
+		    sr.status == SPOOL_E_VERSION) {
+			log_error("FSM: malformed spool command in entry "
+				  "(%zu bytes): %s",
+				  len, spool_strerror(sr.status));
+		}
+		if (res != NULL) {
+			struct wbuf wb;
+			wbuf_init(&wb);
+			if (spool_result_encode(&sr, &wb) != 0 ||
+			    rbatch_results_add(res, wb.p, wb.len) != 0) {
+				/* the proposer gets an empty result and
+				 * reports a failure; the spool is fine */
+				log_error("FSM: cannot encode a result");
+				rbatch_results_add(res, NULL, 0);
+			}
+			wbuf_free(&wb);
+		}
+		spool_result_free(&sr);
+	}
+	f->applied_entries++;
+	*result = res;
+	return 0;
+}
+
+/* Loop thread: pin the spool's state in a read transaction. */
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+			unsigned *n_bufs)
+{
+	struct rfsm *f = fsm->data;
+	int rv;
+
+	*bufs = NULL;
+	*n_bufs = 0;
+	if (f->snap != NULL) {
+		/* left over by a snapshot_async failure without finalize */
+		spool_snapshot_end(f->snap);
+		f->snap = NULL;
+	}
+	f->snap_started_ms = mono_ms();
+	f->snap_bytes = 0;
+	rv = spool_snapshot_begin(f->sp, &f->snap);
+	if (rv != 0) {
+		log_error("FSM: cannot begin snapshot: %s", spool_strerror(rv));
+		f->snap = NULL;
+		return RAFT_IOERR;
+	}
+	return 0;
+}
+
+/* Thread pool: serialize the pinned state into one buffer. */
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+			      unsigned *n_bufs)
+{
+	struct rfsm *f = fsm->data;
+	struct raft_buffer *arr;
+	struct wbuf wb;
+	size_t len;
+	int rv;
+
+	*bufs = NULL;
+	*n_bufs = 0;
+	if (f->snap == NULL) {
+		return RAFT_INVALID;
+	}
+	arr = raft_malloc(sizeof(*arr));
+	if (arr == NULL) {
+		return RAFT_NOMEM;
+	}
+	wbuf_init(&wb);
+	rv = spool_snapshot_write(f->snap, &wb);
+	if (rv != 0) {
+		wbuf_free(&wb);
+		raft_free(arr);
+		return rv == SPOOL_E_NOMEM ? RAFT_NOMEM : RAFT_IOERR;
+	}
+	arr[0].base = wbuf_take(&wb, &len);
+	arr[0].len = len;
+	f->snap_bytes = len;
+	f->snap_serialize_ms = mono_ms() - f->snap_started_ms;
+	*bufs = arr;
+	*n_bufs = 1;
+	return 0;
+}
+
+/* Loop thread: release the transaction and the buffers. */
+static int fsm_snapshot_finalize(struct raft_fsm *fsm,
+				 struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct rfsm *f = fsm->data;
+
+	if (*bufs != NULL) {
+		for (unsigned i = 0; i < *n_bufs; i++) {
+			free((*bufs)[i].base); /* from wbuf_take */
+		}
+		raft_free(*bufs);
+	}
+	*bufs = NULL;
+	*n_bufs = 0;
+	if (f->snap != NULL) {
+		spool_snapshot_end(f->snap);
+		f->snap = NULL;
+	}
+	f->snapshots++;
+	log_info("FSM: snapshot of %zu bytes: serialized in %llu ms, stored "
+		 "in %llu ms",
+		 f->snap_bytes, (unsigned long long)f->snap_serialize_ms,
+		 (unsigned long long)(mono_ms() - f->snap_started_ms));
+	return 0;
+}
+
+/* Replace the spool with a snapshot image. */
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct rfsm *f = fsm->data;
+	int rv;
+
+	if (f->failed) {
+		return RAFT_IOERR;
+	}
+	rv = spool_restore(f->sp, buf->base, buf->len);
+	if (rv != 0) {
+		log_error("FSM: cannot restore a snapshot of %zu bytes: %s",
+			  buf->len, spool_strerror(rv));
+		fsm_fail(f, rv, "restore");
+		return rv == SPOOL_E_IO || rv == SPOOL_E_FULL ? RAFT_IOERR
+							      : RAFT_CORRUPT;
+	}
+	raft_free(buf->base);
+	f->restores++;
+	log_info("FSM: restored a snapshot of %zu bytes", buf->len);
+	return 0;
+}
+
+void rfsm_init(struct rfsm *f, struct spool *sp,
+	       void (*on_fatal)(void *arg, int err), void *fatal_arg)
+{
+	memset(f, 0, sizeof(*f));
+	f->sp = sp;
+	f->on_fatal = on_fatal;
+	f->fatal_arg = fatal_arg;
+	f->fsm.version = 3;
+	f->fsm.data = f;
+	f->fsm.apply = fsm_apply;
+	f->fsm.snapshot = fsm_snapshot;
+	f->fsm.restore = fsm_restore;
+	f->fsm.snapshot_finalize = fsm_snapshot_finalize;
+	f->fsm.snapshot_async = fsm_snapshot_async;
+}
+
+void rfsm_set_raft(struct rfsm *f, struct raft *r)
+{
+	f->raft = r;
+}
+
+void rfsm_close(struct rfsm *f)
+{
+	if (f->snap != NULL) {
+		spool_snapshot_end(f->snap);
+		f->snap = NULL;
+	}
+}

@@ -1,0 +1,63 @@
+/*
+ * fsm.h — the raft state machine over the spool (libraft FSM version 3).
+ *
+ * A raft entry is a batch of spool commands (batch.h). apply() hands each
+ * command to spool_apply() in order. Business outcomes and malformed
+ * entries never fail the apply (they are logged); only a spool environment
+ * failure does, and that failure is sticky: every later apply fails too,
+ * so a half-applied batch is never applied twice, and on_fatal is called
+ * once so the owner can stop the node (the spool is rebuilt from the raft
+ * log at the next start).
+ *
+ * Results: libraft hands apply's *result only to the raft_apply() request
+ * of that index, and drops it otherwise. So the FSM builds a results array
+ * (struct rbatch_results, freed by the receiver with rbatch_results_free)
+ * only for the entry at want_index while this node leads; every other
+ * apply gives back NULL.
+ *
+ * Snapshots (async): snapshot() opens the spool read transaction on the
+ * loop, snapshot_async() serializes it (libuv thread pool) into one malloc'd
+ * buffer, snapshot_finalize() (loop, always after a successful snapshot())
+ * ends the transaction and frees the buffer — with finalize set, raft owns
+ * none of the snapshot buffers. restore() replaces the spool and, on
+ * success only, frees the buffer with raft_free() (raft frees it on
+ * failure).
+ */
+#ifndef RAFT_FSM_H
+#define RAFT_FSM_H
+
+#include <raft.h>
+#include <stdint.h>
+
+#include "spool/spool.h"
+
+struct rfsm {
+	struct raft_fsm fsm; /* fsm.data points back here */
+	struct spool *sp;
+	struct raft *raft;	       /* set once raft_init ran */
+	struct spool_snap *snap;       /* open snapshot read transaction */
+	unsigned long long want_index; /* index whose results are wanted */
+	int failed;		       /* sticky spool environment failure */
+	uint64_t max_stamp;	       /* highest command stamp applied */
+	void (*on_fatal)(void *arg, int err);
+	void *fatal_arg;
+	/* counters, for status and tests */
+	uint64_t applied_entries;
+	uint64_t applied_cmds;
+	uint64_t malformed_entries;
+	uint64_t snapshots;
+	uint64_t restores;
+	uint64_t snap_started_ms; /* monotonic, for the log line */
+	size_t snap_bytes;
+	uint64_t snap_serialize_ms;
+};
+
+/* Prepare f over sp. The raft pointer is set later with rfsm_set_raft. */
+void rfsm_init(struct rfsm *f, struct spool *sp,
+	       void (*on_fatal)(void *arg, int err), void *fatal_arg);
+void rfsm_set_raft(struct rfsm *f, struct raft *r);
+
+/* Release an open snapshot transaction, if any (at close). */
+void rfsm_close(struct rfsm *f);
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * transport.c — raft TCP transport with a checked handshake (see
+ * transport.h). Owns the listener, the connections whose handshake is in
+ * progress, and libraft's TCP transport used for outgoing connections.
+ * A bad handshake closes that connection with one log line; nothing a
+ * peer sends before its handshake is complete reaches libraft.
+ *
+ * Handshake (libraft's, little-endian): u64 protocol (1), u64 server id,
+ * u64 address length (padded to 8, NUL included), the address.
+ */
+#include "raft/transport.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/log.h"
+
+#define HS_PREAMBLE 24
+#define HS_PROTOCOL 1
+
+struct hs {
+	struct rtransport *t;
+	uv_tcp_t *tcp; /* raft_malloc'd: libraft frees it after accept */
+	uint8_t buf[HS_PREAMBLE + RTRANSPORT_ADDRESS_MAX];
+	size_t got, need;
+	uint64_t started;
+	char peer[64];
+	struct hs *next, *prev;
+};
+
+struct rtransport {
+	struct raft_uv_transport outer; /* what raft_uv_init uses */
+	struct raft_uv_transport inner; /* libraft's TCP transport */
+	uv_loop_t *loop;
+	char address[RTRANSPORT_ADDRESS_MAX];
+	raft_uv_accept_cb accept_cb;
+	uv_tcp_t listener;
+	uv_timer_t timer;
+	int listener_open, timer_open, inner_open;
+	struct hs *pending; /* handshakes being read */
+	unsigned npending;
+	unsigned nclosing; /* handshakes being closed */
+	int closing;
+	raft_uv_transport_close_cb close_cb;
+	unsigned long long refused;
+};
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--) {
+		v = v << 8 | p[i];
+	}
+	return v;
+}
+
+static void maybe_closed(struct rtransport *t)
+{
+	if (t->closing && !t->listener_open && !t->timer_open &&
+	    !t->inner_open && t->pending == NULL && t->nclosing == 0 &&
+	    t->close_cb != NULL) {
+		raft_uv_transport_close_cb cb = t->close_cb;
+		t->close_cb = NULL;
+		cb(&t->outer);
+	}
+}
+
+static void hs_link(struct rtransport *t, struct hs *h)
+{
+	h->prev = NULL;
+	h->next = t->pending;
+	if (t->pending != NULL) {
+		t->pending->prev = h;
+	}
+	t->pending = h;
+	t->npending++;
+}
+
+static void hs_unlink(struct rtransport *t, struct hs *h)
+{
+	if (h->prev != NULL) {
+		h->prev->next = h->next;
+	} else {
+		t->pending = h->next;
+	}
+	if (h->next != NULL) {
+		h->next->prev = h->prev;
+	}
+	h->next = h->prev = NULL;
+	t->npending--;
+}
+
+static void hs_closed(uv_handle_t *handle)
+{
+	struct hs *h = handle->data;
+	struct rtransport *t = h->t;
+
+	t->nclosing--;
+	raft_free(h->tcp);
+	free(h);
+	maybe_closed(t);
+}
+
+/* Close a connection whose handshake failed, timed out or was cut short
+ * (why NULL: no log line). */
+static void hs_drop(struct hs *h, const char *why)
+{
+	struct rtransport *t = h->t;
+
+	if (why != NULL) {
+		t->refused++;
+		log_warn("raft transport: dropping connection from %s: %s",
+			 h->peer, why);
+	}
+	hs_unlink(t, h);
+	t->nclosing++;
+	uv_read_stop((uv_stream_t *)h->tcp);
+	uv_close((uv_handle_t *)h->tcp, hs_closed);
+}
+
+static void hs_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	struct hs *h = handle->data;
+	(void)suggested;
+	buf->base = (char *)h->buf + h->got;
+	buf->len = h->need - h->got;
+}
+
+/* 0 when the address bytes hold a printable, NUL-terminated address. */
+static int address_ok(const uint8_t *a, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && a[n] != '\0') {
+		if (a[n] < 0x21 || a[n] > 0x7e) {
+			return -1;
+		}
+		n++;
+	}
+	return n > 0 && n < len ? 0 : -1;
+}
+
+static void hs_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct hs *h = s->data;
+	struct rtransport *t = h->t;
+	uint64_t id, alen;
+	uv_stream_t *stream;
+
+	(void)buf;
+	if (nread == 0) {
+		return;
+	}
+	if (nread < 0) {
+		hs_drop(h, h->got > 0 ? "closed during the handshake" : NULL);
+		return;
+	}
+	h->got += (size_t)nread;
+	if (h->got < h->need) {
+		return;
+	}
+	if (h->need == HS_PREAMBLE) {
+		if (le64(h->buf) != HS_PROTOCOL) {
+			hs_drop(h, "not a raft handshake (protocol)");
+			return;
+		}
+		alen = le64(h->buf + 16);
+		if (le64(h->buf + 8) == 0 || alen < 8 ||
+		    alen > RTRANSPORT_ADDRESS_MAX || alen % 8 != 0) {
+			hs_drop(h, "bad handshake (server id or address "
+				   "length)");
+			return;
+		}
+		h->need = HS_PREAMBLE + (size_t)alen;
+		return;
+	}
+	if (address_ok(h->buf + HS_PREAMBLE, h->need - HS_PREAMBLE) != 0) {
+		hs_drop(h, "bad handshake (address)");
+		return;
+	}
+	id = le64(h->buf + 8);
+	uv_read_stop(s);
+	hs_unlink(t, h);
+	stream = (uv_stream_t *)h->tcp;
+	stream->data = NULL;
+	/* libraft owns the stream from here (closes and frees it) */
+	t->accept_cb(&t->outer, id, (const char *)h->buf + HS_PREAMBLE, stream);
+	free(h);
+}
+
+static void peer_name(uv_tcp_t *tcp, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+			uv_ip4_name(in, ip, sizeof(ip));
+			port = ntohs(in->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+			uv_ip6_name(in6, ip, sizeof(ip));
+			port = ntohs(in6->sin6_port);
+		}
+	}
+	snprintf(out, size, "%s:%d", ip, port);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct rtransport *t = server->data;
+	struct hs *h;
+
+	if (status != 0 || t->closing) {
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		return;
+	}
+	h->tcp = raft_malloc(sizeof(*h->tcp));
+	if (h->tcp == NULL) {
+		free(h);
+		return;
+	}
+	h->t = t;
+	h->need = HS_PREAMBLE;
+	h->started = uv_now(t->loop);
+	uv_tcp_init(t->loop, h->tcp);
+	h->tcp->data = h;
+	if (uv_accept(server, (uv_stream_t *)h->tcp) != 0) {
+		t->nclosing++;
+		uv_close((uv_handle_t *)h->tcp, hs_closed);
+		return;
+	}
+	peer_name(h->tcp, h->peer, sizeof(h->peer));
+	hs_link(t, h);
+	if (t->npending > RTRANSPORT_PENDING_MAX) {
+		hs_drop(h, "too many handshakes in progress");
+		return;
+	}
+	uv_read_start((uv_stream_t *)h->tcp, hs_alloc, hs_read);
+}
+
+/* Handshakes that take too long are dropped. */
+static void timer_cb(uv_timer_t *timer)
+{
+	struct rtransport *t = timer->data;
+	uint64_t now = uv_now(t->loop);
+	struct hs *h = t->pending;
+
+	while (h != NULL) {
+		struct hs *next = h->next;
+		if (now - h->started > RTRANSPORT_HANDSHAKE_MS) {
+			hs_drop(h, "handshake not finished in time");
+		}
+		h = next;
+	}
+}
+
+static int t_init(struct raft_uv_transport *outer, raft_id id,
+		  const char *address)
+{
+	struct rtransport *t = outer->impl;
+	int rv;
+
+	if (strlen(address) >= sizeof(t->address)) {
+		snprintf(outer->errmsg, sizeof(outer->errmsg),
+			 "address too long");
+		return RAFT_NAMETOOLONG;
+	}
+	snprintf(t->address, sizeof(t->address), "%s", address);
+	t->inner.data = outer->data; /* as if raft_uv_init had set it */
+	rv = t->inner.init(&t->inner, id, address);
+	if (rv != 0) {
+		snprintf(outer->errmsg, sizeof(outer->errmsg), "%s",
+			 t->inner.errmsg);
+	}
+	return rv;
+}
+
+/* Resolve HOST:PORT (numeric, or a name through getaddrinfo). */
+static int resolve(const char *address, struct sockaddr_storage *ss)
+{
+	char host[RTRANSPORT_ADDRESS_MAX];
+	const char *colon = strrchr(address, ':');
+	struct addrinfo hints, *res = NULL;
+	size_t hlen;
+	int port;
+
+	if (colon == NULL ||
+	    (hlen = (size_t)(colon - address)) >= sizeof(host) || hlen == 0) {
+		return -1;
+	}
+	memcpy(host, address, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	port = atoi(colon + 1);
+	if (port <= 0 || port > 65535) {
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0 ||
+	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) {
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	if (ss->ss_family == AF_INET) {
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	} else {
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int t_listen(struct raft_uv_transport *outer, raft_uv_accept_cb cb)
+{
+	struct rtransport *t = outer->impl;
+	struct sockaddr_storage ss;
+	int rv;
+
+	t->accept_cb = cb;
+	if (resolve(t->address, &ss) != 0) {
+		snprintf(outer->errmsg, sizeof(outer->errmsg),
+			 "cannot resolve %.200s", t->address);
+		return RAFT_IOERR;
+	}
+	uv_tcp_init(t->loop, &t->listener);
+	t->listener.data = t;
+	t->listener_open = 1;
+	rv = uv_tcp_bind(&t->listener, (const struct sockaddr *)&ss, 0);
+	if (rv == 0) {
+		rv = uv_listen((uv_stream_t *)&t->listener, 64, on_connection);
+	}
+	if (rv != 0) {
+		snprintf(outer->errmsg, sizeof(outer->errmsg),
+			 "listen on %.200s: %s", t->address, uv_strerror(rv));
+		return RAFT_IOERR;
+	}
+	uv_timer_init(t->loop, &t->timer);
+	t->timer.data = t;
+	t->timer_open = 1;
+	uv_timer_start(&t->timer, timer_cb, 1000, 1000);
+	return 0;
+}
+
+static int t_connect(struct raft_uv_transport *outer,
+		     struct raft_uv_connect *req, raft_id id,
+		     const char *address, raft_uv_connect_cb cb)
+{
+	struct rtransport *t = outer->impl;
+	int rv = t->inner.connect(&t->inner, req, id, address, cb);
+
+	if (rv != 0) {
+		snprintf(outer->errmsg, sizeof(outer->errmsg), "%s",
+			 t->inner.errmsg);
+	}
+	return rv;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	struct rtransport *t = h->data;
+	t->listener_open = 0;
+	maybe_closed(t);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct rtransport *t = h->data;
+	t->timer_open = 0;
+	maybe_closed(t);
+}
+
+static void inner_closed(struct raft_uv_transport *inner)
+{
+	struct rtransport *t =
+	    (struct rtransport *)((char *)inner -
+				  offsetof(struct rtransport, inner));
+	t->inner_open = 0;
+	maybe_closed(t);
+}
+
+static void t_close(struct raft_uv_transport *outer,
+		    raft_uv_transport_close_cb cb)
+{
+	struct rtransport *t = outer->impl;
+
+	t->closing = 1;
+	t->close_cb = cb;
+	while (t->pending != NULL) {
+		hs_drop(t->pending, NULL);
+	}
+	if (t->listener_open) {
+		uv_close((uv_handle_t *)&t->listener, listener_closed);
+	}
+	if (t->timer_open) {
+		uv_close((uv_handle_t *)&t->timer, timer_closed);
+	}
+	if (t->inner_open) {
+		t->inner.close(&t->inner, inner_closed);
+	}
+	maybe_closed(t);
+}
+
+struct rtransport *rtransport_new(uv_loop_t *loop)
+{
+	struct rtransport *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		return NULL;
+	}
+	t->loop = loop;
+	t->inner.version = 1;
+	if (raft_uv_tcp_init(&t->inner, loop) != 0) {
+		free(t);
+		return NULL;
+	}
+	t->inner_open = 1;
+	t->outer.version = 1;
+	t->outer.impl = t;
+	t->outer.init = t_init;
+	t->outer.listen = t_listen;
+	t->outer.connect = t_connect;
+	t->outer.close = t_close;
+	return t;
+}
+
+struct raft_uv_transport *rtransport_iface(struct rtransport *t)
+{
+	return &t->outer;
+}
+
+unsigned long long rtransport_refused(const struct rtransport *t)
+{
+	return t->refused;
+}
+
+void rtransport_free(struct rtransport *t)
+{
+	if (t == NULL) {
+		return;
+	}
+	raft_uv_tcp_close(&t->inner);
+	free(t);
+}

@@ -1,0 +1,118 @@
+/*
+ * nodeconf.h — the node's own configuration file (INI, read with libinih).
+ *
+ *   [node]     id = 1               (required, 1..2^63)
+ *              name = NODE1         (the seed's SCSNODE; [A-Za-z0-9_-], <= 64)
+ *              data_dir = run/node1 (raft log, snapshots, LMDB)
+ *              domain = node1.cluster.test (the node's own mail domain)
+ *   [smtp]     listen = 127.0.0.1:2525
+ *              tls_cert = (empty: no STARTTLS)   PEM certificate chain
+ *              tls_key = (empty)                 PEM private key
+ *              trusted = 127.0.0.1/32    (CIDRs allowed to relay, "none")
+ *              max_sessions = 100        (concurrent sessions per node)
+ *              max_per_ip = 20           (concurrent sessions per client)
+ *              reply_timeout_ms = 30000  (wait for the quorum before 451)
+ *              aliases_file = (empty)    (node-local alias file, seed 18.3)
+ *   [delivery] enabled = true            (false: no symbiont on this node)
+ *              backend = maildir         (maildir|lmtp: local delivery)
+ *              mail_root = (empty: local delivery disabled, local
+ *                           recipients deferred)   <root>/<user>/new ...
+ *              lmtp = (empty)            (HOST:PORT or unix:/path)
+ *              dns_servers = (empty: resolv.conf)  IP:PORT,IP:PORT
+ *              helo = (node domain)      (EHLO name for remote delivery)
+ *              max_per_host = 10         (connections per destination)
+ *              smtp_port = 25            (port of remote MX hosts)
+ *              lease_ms = 120000         (claim lease)
+ *              grace_ms = 30000          (take any due file after this)
+ *              scan_interval_ms = 500    (due scan period)
+ *              claim_batch = 16          (names in one CLAIM at most)
+ *              activity_log = data_dir/activity.log (seed's
+ *                           TCPIP$SMTP_LOGFILE; "none" = no log)
+ *   [cluster]  address = 127.0.0.1:7001  (raft transport; forwarding
+ *                                          listens on the same host, port+1)
+ *              bootstrap = false         (one-node cluster on first start)
+ *              peer = 1 127.0.0.1:7001   (repeatable: static initial members,
+ *                                          identical on every node)
+ *              election_timeout_ms = 1000
+ *              heartbeat_timeout_ms = 100
+ *              snapshot_threshold = 256
+ *              snapshot_trailing = 128
+ *              propose_timeout_ms = 10000
+ *              max_frame = 33554432
+ *   [control]  socket = run/node1/control.sock
+ *              admin_group = smtpadm
+ *   [log]      level = info              (debug|info|warn|error)
+ *              file = (empty: stderr)
+ *
+ * Errors name the file, line and key: "node.conf:7: [cluster] peer: ...".
+ * Ownership: strings are fixed arrays inside the struct.
+ */
+#ifndef SRC_NODECONF_H
+#define SRC_NODECONF_H
+
+#include <stdint.h>
+
+#define NODECONF_PEERS_MAX 16
+#define NODECONF_STR 256
+
+struct nodeconf_peer {
+	uint64_t id;
+	char address[NODECONF_STR]; /* HOST:PORT of its raft transport */
+};
+
+struct nodeconf {
+	char path[NODECONF_STR];
+	uint64_t id;
+	char name[65];
+	char data_dir[NODECONF_STR];
+	char domain[NODECONF_STR];
+	char smtp_listen[NODECONF_STR];
+	char smtp_tls_cert[NODECONF_STR];
+	char smtp_tls_key[NODECONF_STR];
+	char smtp_trusted[NODECONF_STR];
+	unsigned smtp_max_sessions;
+	unsigned smtp_max_per_ip;
+	unsigned smtp_reply_timeout_ms;
+	char smtp_aliases_file[NODECONF_STR];
+	int dlv_enabled;
+	char dlv_backend[16]; /* "maildir" or "lmtp" */
+	char dlv_mail_root[NODECONF_STR];
+	char dlv_lmtp[NODECONF_STR];
+	char dlv_dns_servers[NODECONF_STR];
+	char dlv_helo[NODECONF_STR];
+	unsigned dlv_max_per_host;
+	unsigned dlv_smtp_port;
+	unsigned dlv_lease_ms;
+	unsigned dlv_grace_ms;
+	unsigned dlv_scan_interval_ms;
+	unsigned dlv_claim_batch;
+	char dlv_activity_log[NODECONF_STR];
+	char cluster_address[NODECONF_STR];
+	int bootstrap;
+	unsigned npeers;
+	struct nodeconf_peer peers[NODECONF_PEERS_MAX];
+	unsigned election_timeout_ms;
+	unsigned heartbeat_timeout_ms;
+	unsigned snapshot_threshold;
+	unsigned snapshot_trailing;
+	unsigned propose_timeout_ms;
+	uint64_t max_frame;
+	char control_socket[NODECONF_STR];
+	char admin_group[64];
+	char log_level[16];
+	char log_file[NODECONF_STR];
+};
+
+/* Defaults for every field (id 0 = not set). */
+void nodeconf_defaults(struct nodeconf *c);
+
+/* Load path into c (after defaults). 0, or -1 with a message "FILE:LINE:
+ * [section] key: reason" in err. */
+int nodeconf_load(struct nodeconf *c, const char *path, char *err,
+		  unsigned errsize);
+
+/* Split "HOST:PORT" ("[v6]:PORT" too). 0 or -1. */
+int nodeconf_split_addr(const char *addr, char *host, unsigned hostsize,
+			int *port);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * tls.h — server-side TLS (OpenSSL 3) over memory BIOs, for the SMTP
+ * receiver's STARTTLS. The caller moves the bytes: ciphertext from the
+ * socket goes in with tls_conn_feed(), plaintext comes out of
+ * tls_conn_read(); plaintext goes in with tls_conn_write() and the
+ * ciphertext to send comes out of tls_conn_take(). So TLS runs on the
+ * libuv stream without OpenSSL ever touching a file descriptor.
+ *
+ * Ownership: a tls_ctx holds the certificate and key and outlives its
+ * connections; each tls_conn owns its SSL and both BIOs. Neither is
+ * thread-safe; use them on the loop thread.
+ * Errors: negative TLS_E_*; tls_conn_error() gives OpenSSL's reason.
+ */
+#ifndef SRC_TLS_H
+#define SRC_TLS_H
+
+#include <stddef.h>
+
+enum tls_err {
+	TLS_E_FAILED = -1, /* handshake or protocol failure: close */
+	TLS_E_CLOSED = -2, /* the peer sent close_notify */
+	TLS_E_NOMEM = -3,
+	TLS_E_CONFIG = -4, /* certificate or key could not be loaded */
+};
+
+struct tls_ctx;
+struct tls_conn;
+
+/* A server context from PEM files (cert may hold the chain). TLS 1.2 or
+ * later, no renegotiation, no compression. On failure err gets the
+ * reason. */
+int tls_ctx_new_server(struct tls_ctx **out, const char *cert_file,
+		       const char *key_file, char *err, size_t errsize);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/* A server connection in the handshake state; NULL when out of memory. */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
+void tls_conn_free(struct tls_conn *c);
+
+/* Ciphertext received from the peer. 0 or TLS_E_NOMEM. */
+int tls_conn_feed(struct tls_conn *c, const void *p, size_t n);
+
+/* Advance the handshake, then decrypt: > 0 plaintext octets in buf, 0 when
+ * more input is needed, TLS_E_FAILED or TLS_E_CLOSED. Check
+ * tls_conn_take() for output after every call (handshake messages). */
+int tls_conn_read(struct tls_conn *c, void *buf, size_t size);
+
+/* 1 once the handshake has completed. */
+int tls_conn_established(const struct tls_conn *c);
+
+/* Encrypt n octets of plaintext (after the handshake). 0 or TLS_E_*. */
+int tls_conn_write(struct tls_conn *c, const void *p, size_t n);
+
+/* Send close_notify (queued as output). */
+void tls_conn_close_notify(struct tls_conn *c);
+
+/* Octets of ciphertext waiting to be sent. */
+size_t tls_conn_pending(const struct tls_conn *c);
+
+/* Move up to size octets of waiting ciphertext into buf; returns how
+ * many. */
+size_t tls_conn_take(struct tls_conn *c, void *buf, size_t size);
+
+/* Negotiated protocol and cipher ("TLSv1.3", ...), or "" before the
+ * handshake. */
+const char *tls_conn_version(const struct tls_conn *c);
+const char *tls_conn_cipher(const struct tls_conn *c);
+
+/* The last failure's reason (never NULL). */
+const char *tls_conn_error(const struct tls_conn *c);
+
+#endif

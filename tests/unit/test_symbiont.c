@@ -1,0 +1,213 @@
+/*
+ * test_symbiont.c — the symbiont's pure decisions (src/symbiont.c): which
+ * node prefers a control file (rendezvous hashing), the grace rule that
+ * lets any node take a file a dead or stopped node left, when a lease is
+ * renewed, where a bounce goes and when none is sent, and the postmaster
+ * address.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "src/symbiont.h"
+
+#define NAMES 3000
+
+/* The i-th test control-file name. */
+static void name_of(int i, char *buf, size_t size)
+{
+	snprintf(buf, size, "261123%08d_TCPIP$SMTP_%08x.TCPIP_NODE%d", i,
+		 (unsigned)(i * 2654435761u), i % 3 + 1);
+}
+
+static void test_preferred_node_is_a_member_and_stable(void **state)
+{
+	const uint64_t nodes[] = {1, 2, 3};
+	const uint64_t shuffled[] = {3, 1, 2};
+	char name[128];
+
+	for (int i = 0; i < 200; i++) {
+		uint64_t p;
+		name_of(i, name, sizeof(name));
+		p = symbiont_preferred(name, nodes, 3);
+		assert_true(p == 1 || p == 2 || p == 3);
+		/* the same answer every time, whatever the list order */
+		assert_int_equal(symbiont_preferred(name, nodes, 3), p);
+		assert_int_equal(symbiont_preferred(name, shuffled, 3), p);
+	}
+}
+
+static void test_preferences_spread_over_the_nodes(void **state)
+{
+	const uint64_t nodes[] = {1, 2, 3};
+	unsigned count[4] = {0};
+	char name[128];
+
+	for (int i = 0; i < NAMES; i++) {
+		name_of(i, name, sizeof(name));
+		count[symbiont_preferred(name, nodes, 3)]++;
+	}
+	for (int n = 1; n <= 3; n++) {
+		/* a third each, give or take 15% */
+		assert_true(count[n] > NAMES / 3 * 85 / 100);
+		assert_true(count[n] < NAMES / 3 * 115 / 100);
+	}
+}
+
+static void test_stopping_a_node_moves_only_its_share(void **state)
+{
+	const uint64_t all[] = {1, 2, 3};
+	const uint64_t without2[] = {1, 3};
+	char name[128];
+	int moved = 0;
+
+	for (int i = 0; i < NAMES; i++) {
+		uint64_t before, after;
+		name_of(i, name, sizeof(name));
+		before = symbiont_preferred(name, all, 3);
+		after = symbiont_preferred(name, without2, 2);
+		assert_true(after == 1 || after == 3);
+		if (before != 2)
+			assert_int_equal(after, before);
+		else
+			moved++;
+	}
+	assert_true(moved > 0);
+}
+
+static void test_no_started_node_prefers_nobody(void **state)
+{
+	assert_int_equal(symbiont_preferred("x", NULL, 0), 0);
+}
+
+static void test_preferred_node_claims_at_once(void **state)
+{
+	assert_int_equal(symbiont_should_claim(2, 2, 1000, 1000, 30000), 1);
+	/* no started node at all: take it */
+	assert_int_equal(symbiont_should_claim(2, 0, 1000, 1000, 30000), 1);
+}
+
+static void test_other_nodes_wait_for_the_grace_period(void **state)
+{
+	/* due at 1000, grace 30 s: another node's file */
+	assert_int_equal(symbiont_should_claim(2, 1, 1000, 1000, 30000), 0);
+	assert_int_equal(symbiont_should_claim(2, 1, 1000, 30999, 30000), 0);
+	assert_int_equal(symbiont_should_claim(2, 1, 1000, 31000, 30000), 1);
+	assert_int_equal(symbiont_should_claim(2, 1, 1000, 99000, 30000), 1);
+	/* a file due in the future (clock skew) is not taken early */
+	assert_int_equal(symbiont_should_claim(2, 1, 50000, 1000, 30000), 0);
+	/* grace 0: everybody takes every due file */
+	assert_int_equal(symbiont_should_claim(2, 1, 1000, 1000, 0), 1);
+}
+
+static void test_lease_is_renewed_after_half_of_it(void **state)
+{
+	assert_int_equal(symbiont_should_renew(10000, 120000, 10000), 0);
+	assert_int_equal(symbiont_should_renew(10000, 120000, 69999), 0);
+	assert_int_equal(symbiont_should_renew(10000, 120000, 70000), 1);
+	assert_int_equal(symbiont_should_renew(10000, 120000, 200000), 1);
+	/* a clock behind the grant never renews early */
+	assert_int_equal(symbiont_should_renew(10000, 120000, 5000), 0);
+}
+
+static void test_mail_bounces_to_its_sender(void **state)
+{
+	assert_int_equal(symbiont_bounce_kind(KIND_MAIL, "alice@example.org"),
+			 KIND_BOUNCE);
+}
+
+static void test_null_sender_mail_goes_to_the_postmaster(void **state)
+{
+	assert_int_equal(symbiont_bounce_kind(KIND_MAIL, ""), KIND_POSTMASTER);
+	assert_int_equal(symbiont_bounce_kind(KIND_MAIL, "<>"),
+			 KIND_POSTMASTER);
+	assert_int_equal(symbiont_bounce_kind(KIND_MAIL, NULL),
+			 KIND_POSTMASTER);
+}
+
+static void test_failed_bounce_goes_to_the_postmaster(void **state)
+{
+	assert_int_equal(symbiont_bounce_kind(KIND_BOUNCE, ""),
+			 KIND_POSTMASTER);
+}
+
+static void test_failed_postmaster_copy_is_dropped_not_looped(void **state)
+{
+	assert_int_equal(symbiont_bounce_kind(KIND_POSTMASTER, ""), -1);
+	assert_int_equal(symbiont_bounce_kind(KIND_POSTMASTER, "x@y"), -1);
+}
+
+static void test_notify_never_suppresses_the_bounce(void **state)
+{
+	struct spool_rcpt r;
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(symbiont_rcpt_wants_bounce(&r), 1); /* default */
+	r.notify = DSN_NOTIFY_NEVER;
+	assert_int_equal(symbiont_rcpt_wants_bounce(&r), 0);
+	r.notify = DSN_NOTIFY_SUCCESS;
+	assert_int_equal(symbiont_rcpt_wants_bounce(&r), 0);
+	r.notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE;
+	assert_int_equal(symbiont_rcpt_wants_bounce(&r), 1);
+	r.notify = DSN_NOTIFY_DELAY | DSN_NOTIFY_FAILURE;
+	assert_int_equal(symbiont_rcpt_wants_bounce(&r), 1);
+}
+
+static void test_postmaster_address_follows_the_seed(void **state)
+{
+	char b[256];
+
+	symbiont_postmaster("", "", "node1.example.org", b, sizeof(b));
+	assert_string_equal(b, "TCPIP$SMTP@node1.example.org");
+	symbiont_postmaster("", "cluster.test", "node1.cluster.test", b,
+			    sizeof(b));
+	assert_string_equal(b, "TCPIP$SMTP@cluster.test");
+	symbiont_postmaster("mailadm", "cluster.test", "node1.cluster.test", b,
+			    sizeof(b));
+	assert_string_equal(b, "mailadm@cluster.test");
+	symbiont_postmaster("ops@example.net", "cluster.test",
+			    "node1.cluster.test", b, sizeof(b));
+	assert_string_equal(b, "ops@example.net");
+}
+
+static void test_postmaster_copy_at_node_domain_is_a_bare_user(void **state)
+{
+	char b[256];
+
+	symbiont_postmaster_rcpt("TCPIP$SMTP@node1.example.org",
+				 "node1.example.org", b, sizeof(b));
+	assert_string_equal(b, "TCPIP$SMTP");
+	symbiont_postmaster_rcpt("TCPIP$SMTP@cluster.test",
+				 "node1.cluster.test", b, sizeof(b));
+	assert_string_equal(b, "TCPIP$SMTP@cluster.test");
+	symbiont_postmaster_rcpt("ops@example.net", "node1.cluster.test", b,
+				 sizeof(b));
+	assert_string_equal(b, "ops@example.net");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_preferred_node_is_a_member_and_stable),
+	    cmocka_unit_test(test_preferences_spread_over_the_nodes),
+	    cmocka_unit_test(test_stopping_a_node_moves_only_its_share),
+	    cmocka_unit_test(test_no_started_node_prefers_nobody),
+	    cmocka_unit_test(test_preferred_node_claims_at_once),
+	    cmocka_unit_test(test_other_nodes_wait_for_the_grace_period),
+	    cmocka_unit_test(test_lease_is_renewed_after_half_of_it),
+	    cmocka_unit_test(test_mail_bounces_to_its_sender),
+	    cmocka_unit_test(test_null_sender_mail_goes_to_the_postmaster),
+	    cmocka_unit_test(test_failed_bounce_goes_to_the_postmaster),
+	    cmocka_unit_test(test_failed_postmaster_copy_is_dropped_not_looped),
+	    cmocka_unit_test(test_notify_never_suppresses_the_bounce),
+	    cmocka_unit_test(test_postmaster_address_follows_the_seed),
+	    cmocka_unit_test(
+		test_postmaster_copy_at_node_domain_is_a_bare_user),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
