@@ -45,6 +45,14 @@ int cluster_is_leader(const struct cluster *c)
 	       raft_state(c->raft) == RAFT_LEADER;
 }
 
+uint64_t cluster_max_body(const struct cluster *c)
+{
+	const uint64_t envelope = 1024 * 1024; /* recipients, Received: */
+
+	return c->conf.max_frame > 2 * envelope ? c->conf.max_frame - envelope
+						: c->conf.max_frame / 2;
+}
+
 int cluster_is_ready_leader(const struct cluster *c)
 {
 	return cluster_is_leader(c) && c->ready;

@@ -64,6 +64,10 @@ int cluster_transfer(struct cluster *c, uint64_t id, cluster_done_cb cb,
 typedef void (*cluster_status_cb)(void *arg, int status, char *json);
 int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg);
 
+/* The largest message body a proposal can carry: the cluster's frame
+ * limit less room for the envelope (the receiver caps SIZE with it). */
+uint64_t cluster_max_body(const struct cluster *c);
+
 /* 1 when this node is the leader and has applied its barrier. */
 int cluster_is_ready_leader(const struct cluster *c);
 

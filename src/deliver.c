@@ -304,6 +304,15 @@ static void group_done(struct group *g)
 	release(dv);
 }
 
+/* Give every recipient of g the same outcome and finish the group. */
+static void group_settle_all(struct group *g, int outcome, const char *reply,
+			     const char *relay)
+{
+	for (uint32_t j = 0; j < g->nit; j++)
+		settle(g->dv, g->it[j], outcome, reply, relay);
+	group_done(g);
+}
+
 /* ---- per-host connection cap ---- */
 
 static struct host_slot *host_get(struct deliverer *d, const char *ip,
@@ -549,10 +558,8 @@ static void try_next(struct group *g)
 	}
 	h = host_get(d, g->hops[g->hi].ip, d->o.smtp_port);
 	if (h == NULL) {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.3.0 out of memory", "none");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED, "451 4.3.0 out of memory",
+				 "none");
 		return;
 	}
 	if (d->o.max_per_host > 0 && h->active >= d->o.max_per_host) {
@@ -573,22 +580,17 @@ static void try_next(struct group *g)
 static void on_route(void *arg, const struct route_result *res)
 {
 	struct group *g = arg;
-	struct delivery *dv = g->dv;
 
 	if (res->status != ROUTE_OK) {
 		int out = res->status == ROUTE_FAIL ? OUT_FAILED : OUT_DEFERRED;
 
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], out, res->reply, "none");
-		group_done(g);
+		group_settle_all(g, out, res->reply, "none");
 		return;
 	}
 	g->hops = calloc(res->n, sizeof(*g->hops));
 	if (g->hops == NULL) {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.3.0 out of memory", "none");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED, "451 4.3.0 out of memory",
+				 "none");
 		return;
 	}
 	memcpy(g->hops, res->hop, res->n * sizeof(*g->hops));
@@ -616,10 +618,8 @@ static void start_remote(struct group *g)
 	p.self = &dv->self;
 	p.seed = dv->seed ^ (uint64_t)(uintptr_t)g;
 	if (route_start(&d->rv, &p, on_route, g, &g->rq) != 0) {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.3.0 out of memory", "none");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED, "451 4.3.0 out of memory",
+				 "none");
 	}
 }
 
@@ -668,18 +668,14 @@ static void start_maildir(struct group *g)
 	struct deliverer *d = dv->d;
 
 	if (d->s_root[0] == '\0') {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.3.5 no mail root configured", "local");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED,
+				 "451 4.3.5 no mail root configured", "local");
 		return;
 	}
 	g->jobs = calloc(g->nit, sizeof(*g->jobs));
 	if (g->jobs == NULL) {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.3.0 out of memory", "local");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED, "451 4.3.0 out of memory",
+				 "local");
 		return;
 	}
 	for (uint32_t j = 0; j < g->nit; j++)
@@ -687,10 +683,9 @@ static void start_maildir(struct group *g)
 	g->njobs = g->nit;
 	g->work.data = g;
 	if (uv_queue_work(d->loop, &g->work, maildir_work, maildir_done) != 0) {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.3.0 cannot queue the delivery", "local");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED,
+				 "451 4.3.0 cannot queue the delivery",
+				 "local");
 		return;
 	}
 	g->work_queued = 1;
@@ -721,10 +716,8 @@ static void start_lmtp(struct group *g)
 
 	memset(&t, 0, sizeof(t));
 	if (local_lmtp_parse(d->s_lmtp, ip, sizeof(ip), &port, &path) != 0) {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.3.5 bad lmtp_address", "lmtp");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED, "451 4.3.5 bad lmtp_address",
+				 "lmtp");
 		return;
 	}
 	t.ip = path != NULL ? NULL : ip;
@@ -736,11 +729,9 @@ static void start_lmtp(struct group *g)
 	rc = smtp_conn_start(d->loop, &t, NULL, &cfg, g->cr, g->ncr, on_lmtp, g,
 			     &g->conn);
 	if (rc != 0) {
-		for (uint32_t j = 0; j < g->nit; j++)
-			settle(dv, g->it[j], OUT_DEFERRED,
-			       "451 4.4.1 cannot start the LMTP session",
-			       "lmtp");
-		group_done(g);
+		group_settle_all(g, OUT_DEFERRED,
+				 "451 4.4.1 cannot start the LMTP session",
+				 "lmtp");
 	}
 }
 

@@ -330,6 +330,9 @@ static void session_conf(struct smtp_server *s, struct srv_conn *c,
 	sc->client_ip = c->ip;
 	sc->node_id = s->node_id;
 	sc->max_size = cfg->num[CFG_MAX_MESSAGE_SIZE];
+	/* never advertise more than one proposal can carry */
+	if (s->cl != NULL && sc->max_size > cluster_max_body(s->cl))
+		sc->max_size = cluster_max_body(s->cl);
 	sc->max_rcpt = (uint32_t)cfg->num[CFG_MAX_RECIPIENTS];
 	sc->hop_max = (uint32_t)cfg->num[CFG_HOP_COUNT_MAXIMUM];
 	sc->relay_allowed = cfg->num[CFG_OPT_RELAY] != 0 ||
