@@ -341,6 +341,7 @@ static int node_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		   struct spool_result *res)
 {
 	const struct spool_cmd_node *ns = &c->u.node_set;
+	const char *dom = ns->domain != NULL ? ns->domain : "";
 	struct spool_node node;
 	uint8_t key[8];
 	MDB_val k = {8, key}, v;
@@ -365,7 +366,9 @@ static int node_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 	    ((ns->mask & NODE_F_SMTP) &&
 	     strlen(ns->smtp) >= sizeof(node.smtp)) ||
 	    ((ns->mask & NODE_F_CLUSTER) &&
-	     strlen(ns->cluster) >= sizeof(node.cluster))) {
+	     strlen(ns->cluster) >= sizeof(node.cluster)) ||
+	    ((ns->mask & NODE_F_DOMAIN) &&
+	     strlen(dom) >= sizeof(node.domain))) {
 		res->status = SPOOL_E_INVAL;
 		return 0;
 	}
@@ -393,6 +396,8 @@ static int node_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		node.mail_started = ns->mail_started ? 1 : 0;
 	if (ns->mask & NODE_F_SERVICE)
 		node.service_enabled = ns->service_enabled ? 1 : 0;
+	if (ns->mask & NODE_F_DOMAIN)
+		memcpy(node.domain, dom, strlen(dom) + 1);
 	wbuf_init(&wb);
 	rc = spool_node_encode(&node, &wb);
 	if (rc == 0)

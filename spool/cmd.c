@@ -35,7 +35,7 @@
 	 DSN_NOTIFY_DELAY)
 #define NODE_F_ALL                                                             \
 	(NODE_F_NAME | NODE_F_SMTP | NODE_F_CLUSTER | NODE_F_MAIL |            \
-	 NODE_F_SERVICE)
+	 NODE_F_SERVICE | NODE_F_DOMAIN)
 
 static const char *const cmd_names[CMD__COUNT] = {
     [CMD_NOOP] = "NOOP",
@@ -219,6 +219,8 @@ static void enc_node(struct enc *e, int type, const struct spool_cmd_node *n)
 	e_str(e, n->cluster, SPOOL_NAME_MAX, 0);
 	e_u8(e, n->mail_started, 1);
 	e_u8(e, n->service_enabled, 1);
+	if (n->mask & NODE_F_DOMAIN)
+		e_str(e, n->domain, SPOOL_NAME_MAX, 0);
 }
 
 /* The payload of cmd->type. */
@@ -500,6 +502,9 @@ static void dec_node(struct dec *d, int type, struct spool_cmd_node *n)
 	n->cluster = d_str(d, SPOOL_NAME_MAX, 0);
 	n->mail_started = d_u8(d, 1);
 	n->service_enabled = d_u8(d, 1);
+	n->domain = "";
+	if ((n->mask & NODE_F_DOMAIN) && !d->rb.err)
+		n->domain = d_str(d, SPOOL_NAME_MAX, 0);
 }
 
 /* The payload of cmd->type (already checked to be known). */

@@ -176,9 +176,13 @@ enum {
 	NODE_F_CLUSTER = 4,
 	NODE_F_MAIL = 8,
 	NODE_F_SERVICE = 16,
+	NODE_F_DOMAIN = 32,
 };
 
-/* NODE_SET: fields named by mask; NODE_REMOVE: id only. */
+/* NODE_SET: fields named by mask; NODE_REMOVE: id only. The domain is on
+ * the wire only when the mask has NODE_F_DOMAIN (so NODE_SET entries
+ * written before it existed still decode, and the encoding stays
+ * canonical); without the bit it is not encoded and decodes as "". */
 struct spool_cmd_node {
 	uint64_t id;
 	uint32_t mask; /* NODE_F_* */
@@ -187,6 +191,7 @@ struct spool_cmd_node {
 	const char *cluster; /* HOST:PORT */
 	uint8_t mail_started;
 	uint8_t service_enabled;
+	const char *domain; /* the node's mail domain, "" = none */
 };
 
 /* REPAIR: fix what spool_analyze() would report. */

@@ -142,6 +142,7 @@ struct spool_node {
 	char cluster[128];
 	uint8_t mail_started;
 	uint8_t service_enabled;
+	char domain[256]; /* the node's mail domain, "" = not registered */
 };
 typedef int (*spool_node_cb)(const struct spool_node *n, void *arg);
 int spool_node_foreach(struct spool *sp, spool_node_cb cb, void *arg);

@@ -151,7 +151,9 @@ int spool_config_read(struct spool *sp, MDB_txn *txn, struct spool_config *cfg)
 	return 0;
 }
 
-#define NODE_REC_VERSION 1
+/* Version 2 appends the domain; version 1 records (no domain) still
+ * decode, with domain "". Records are always written as version 2. */
+#define NODE_REC_VERSION 2
 
 int spool_node_encode(const struct spool_node *n, struct wbuf *wb)
 {
@@ -161,6 +163,7 @@ int spool_node_encode(const struct spool_node *n, struct wbuf *wb)
 	wbuf_str(wb, n->cluster);
 	wbuf_u8(wb, n->mail_started ? 1 : 0);
 	wbuf_u8(wb, n->service_enabled ? 1 : 0);
+	wbuf_str(wb, n->domain);
 	return wb->err;
 }
 
@@ -168,23 +171,28 @@ int spool_node_decode(struct spool_node *n, uint64_t id, const void *p,
 		      size_t len)
 {
 	struct rbuf rb;
-	const char *name, *smtp, *cl;
+	const char *name, *smtp, *cl, *dom = "";
+	uint8_t version;
 
 	memset(n, 0, sizeof(*n));
 	rbuf_init(&rb, p, len);
-	if (rbuf_u8(&rb) != NODE_REC_VERSION)
+	version = rbuf_u8(&rb);
+	if (version != 1 && version != NODE_REC_VERSION)
 		return SPOOL_E_VERSION;
 	name = rbuf_str(&rb, sizeof(n->name) - 1);
 	smtp = rbuf_str(&rb, sizeof(n->smtp) - 1);
 	cl = rbuf_str(&rb, sizeof(n->cluster) - 1);
 	n->mail_started = rbuf_u8(&rb);
 	n->service_enabled = rbuf_u8(&rb);
+	if (version >= 2)
+		dom = rbuf_str(&rb, sizeof(n->domain) - 1);
 	if (rbuf_done(&rb) != 0)
 		return SPOOL_E_MALFORMED;
 	n->id = id;
 	memcpy(n->name, name, strlen(name) + 1);
 	memcpy(n->smtp, smtp, strlen(smtp) + 1);
 	memcpy(n->cluster, cl, strlen(cl) + 1);
+	memcpy(n->domain, dom, strlen(dom) + 1);
 	return 0;
 }
 

@@ -278,8 +278,9 @@ static void node_set_cb(void *arg, int status, const struct spool_result *res)
 	c->node_set_retry_at = cluster_now(c) + 2000;
 }
 
-/* Propose NODE_SET with this node's name and addresses, once a leader can
- * take it. */
+/* Propose NODE_SET with this node's name, addresses and mail domain (every
+ * node treats every registered domain as local), once a leader can take
+ * it. */
 static void self_register(struct cluster *c, uint64_t now)
 {
 	struct spool_cmd cmd;
@@ -302,8 +303,10 @@ static void self_register(struct cluster *c, uint64_t now)
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.type = CMD_NODE_SET;
 	cmd.u.node_set.id = c->conf.id;
-	cmd.u.node_set.mask = NODE_F_NAME | NODE_F_SMTP | NODE_F_CLUSTER;
+	cmd.u.node_set.mask =
+	    NODE_F_NAME | NODE_F_SMTP | NODE_F_CLUSTER | NODE_F_DOMAIN;
 	cmd.u.node_set.name = c->conf.name;
+	cmd.u.node_set.domain = c->conf.domain;
 	cmd.u.node_set.smtp = c->conf.smtp_listen;
 	cmd.u.node_set.cluster = c->conf.cluster_address;
 	wbuf_init(&wb);

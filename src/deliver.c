@@ -751,6 +751,15 @@ static int env_node_alias(void *arg, const char *domain)
 	return d->o.local_alias_has(d->o.local_alias_arg, domain);
 }
 
+/* Every registered node's domain is local: any node's symbiont may hold
+ * mail received for another node's domain. */
+static int env_node_domain(void *arg, const char *domain)
+{
+	struct deliverer *d = arg;
+
+	return local_spool_node_domain_has(d->sp, domain);
+}
+
 static int env_forward(void *arg, const char *user, char *buf, size_t size)
 {
 	struct deliverer *d = arg;
@@ -1224,6 +1233,7 @@ int deliver_start(struct deliverer *d, const struct spool_ctl *ctl,
 	env.alias_has = env_alias;
 	env.node_alias_has = d->o.local_alias_has ? env_node_alias : NULL;
 	env.forward_get = env_forward;
+	env.node_domain_has = env_node_domain;
 	for (uint32_t i = 0; i < dv->n; i++)
 		classify(dv, i, &env);
 

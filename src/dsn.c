@@ -2,7 +2,8 @@
  * dsn.c — the bounce message (see dsn.h): RFC 3464 multipart/report with a
  * human-readable part, a message/delivery-status part (one per-recipient
  * block per failed recipient) and the original headers (text/rfc822-
- * headers) or, for RET=FULL, the whole original message (message/rfc822).
+ * headers) or, for RET=FULL, the whole original message (message/rfc822)
+ * when it is within DSN_RETURN_MAX (its headers only when it is not).
  *
  * Owns: the layout and wording of bounces, the status code taken from a
  * reply, the dates. Does not own: who gets a bounce or when (symbiont.c),
@@ -171,6 +172,32 @@ static void put_crlf(struct wbuf *wb, const char *m, size_t len)
 	}
 }
 
+/* Length of the first len bytes of m once put_crlf() has written them.
+ * When cap is not 0, *cut gets the longest prefix ending at a line end
+ * whose written length is at most cap (0 when not even the first line
+ * fits). */
+static size_t crlf_len(const char *m, size_t len, size_t cap, size_t *cut)
+{
+	size_t out = 0, good = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (m[i] != '\r' && m[i] != '\n') {
+			out++;
+			continue;
+		}
+		if (m[i] == '\r' && i + 1 < len && m[i + 1] == '\n')
+			i++;
+		out += 2;
+		if (cap != 0 && out <= cap)
+			good = i + 1;
+	}
+	if (len > 0 && m[len - 1] != '\r' && m[len - 1] != '\n')
+		out += 2; /* the CRLF put_crlf adds at the end */
+	if (cut != NULL)
+		*cut = out <= cap ? len : good;
+	return out;
+}
+
 /* The address an ORCPT names, as "type; addr" ("rfc822; a@b"). */
 static void put_orcpt(struct wbuf *wb, const char *orcpt)
 {
@@ -186,9 +213,46 @@ static void put_orcpt(struct wbuf *wb, const char *orcpt)
 	put(wb, "\r\n");
 }
 
-/* The human-readable first part. */
-static void put_notice(struct wbuf *wb, const struct dsn_in *in)
+/* What the third part returns of the original message. */
+struct returned {
+	int full;	  /* the whole message (message/rfc822) */
+	int reduced;	  /* RET=FULL asked, headers only: over the cap */
+	size_t hlen;	  /* bytes of headers returned when !full */
+	int headers_cut;  /* headers cut short at the cap */
+	size_t cap;	  /* the cap applied */
+	size_t full_size; /* the message's size after CRLF conversion */
+};
+
+/* Decide what the bounce returns of the original (see DSN_RETURN_MAX). */
+static void plan_return(const struct dsn_in *in, const char *body,
+			struct returned *r)
 {
+	size_t whole, cut;
+
+	memset(r, 0, sizeof(*r));
+	r->cap = in->return_max != 0 ? in->return_max : DSN_RETURN_MAX;
+	r->full = in->rec->ret == DSN_RET_FULL;
+	if (r->full) {
+		r->full_size = crlf_len(body, in->body_len, 0, NULL);
+		if (r->full_size <= r->cap)
+			return;
+		r->full = 0;
+		r->reduced = 1;
+	}
+	r->hlen = header_len(body, in->body_len);
+	whole = crlf_len(body, r->hlen, r->cap, &cut);
+	if (whole > r->cap) {
+		r->hlen = cut;
+		r->headers_cut = 1;
+	}
+}
+
+/* The human-readable first part. */
+static void put_notice(struct wbuf *wb, const struct dsn_in *in,
+		       const struct returned *ret)
+{
+	char line[200];
+
 	put(wb, "Content-Type: text/plain; charset=us-ascii\r\n"
 		"Content-Description: Notification\r\n"
 		"\r\n"
@@ -215,6 +279,21 @@ static void put_notice(struct wbuf *wb, const struct dsn_in *in)
 		put(wb, "\r\n");
 	}
 	put(wb, "\r\n");
+	if (ret->reduced) {
+		snprintf(line, sizeof(line),
+			 "The message (%zu octets) is over the %zu octet "
+			 "limit for returning\r\nit in full: only its "
+			 "headers are attached.\r\n\r\n",
+			 ret->full_size, ret->cap);
+		put(wb, line);
+	}
+	if (ret->headers_cut) {
+		snprintf(line, sizeof(line),
+			 "The message's headers are over the %zu octet "
+			 "limit: they are cut\r\nshort.\r\n\r\n",
+			 ret->cap);
+		put(wb, line);
+	}
 }
 
 /* The message/delivery-status part. */
@@ -266,8 +345,7 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 {
 	char seed[SEED_MAX + 1], date[48];
 	const char *to, *body = in->body;
-	size_t hlen;
-	int full = in->rec->ret == DSN_RET_FULL;
+	struct returned ret;
 
 	if (in->nfail == 0 || in->fail == NULL)
 		return SPOOL_E_INVAL;
@@ -277,6 +355,7 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 	if (body == NULL)
 		body = "";
 	clean_seed(in->boundary_seed, seed, sizeof(seed));
+	plan_return(in, body, &ret);
 	to = in->to != NULL ? in->to : in->rec->sender;
 
 	dsn_date(in->now_ms, date, sizeof(date));
@@ -309,7 +388,7 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 	put(wb, "--DSN=_");
 	put(wb, seed);
 	put(wb, "\r\n");
-	put_notice(wb, in);
+	put_notice(wb, in, &ret);
 
 	put(wb, "--DSN=_");
 	put(wb, seed);
@@ -319,17 +398,16 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 	put(wb, "--DSN=_");
 	put(wb, seed);
 	put(wb, "\r\n");
-	if (full) {
+	if (ret.full) {
 		put(wb, "Content-Type: message/rfc822\r\n"
 			"Content-Description: Undelivered Message\r\n"
 			"\r\n");
 		put_crlf(wb, body, in->body_len);
 	} else {
-		hlen = header_len(body, in->body_len);
 		put(wb, "Content-Type: text/rfc822-headers\r\n"
 			"Content-Description: Undelivered Message Headers\r\n"
 			"\r\n");
-		put_crlf(wb, body, hlen);
+		put_crlf(wb, body, ret.hlen);
 	}
 	put(wb, "\r\n--DSN=_");
 	put(wb, seed);

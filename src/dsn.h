@@ -19,6 +19,15 @@
 
 #include "spool/spool.h"
 
+/* The most of the original message a bounce returns, in octets after its
+ * line ends are made CRLF. A bounce travels inside the COMPLETE entry that
+ * records the failure, and a RET=FULL copy of a message near the cluster's
+ * frame limit would make that entry too big to propose: the file would be
+ * retried forever. Over the cap, RET=FULL returns only the headers
+ * (text/rfc822-headers), and headers over the cap are cut at a line end;
+ * the human-readable part says so. */
+#define DSN_RETURN_MAX (1024 * 1024)
+
 struct dsn_failure {
 	uint32_t rcpt;		/* index into rec->rcpt */
 	const char *reply;	/* the reason (remote reply) */
@@ -39,6 +48,8 @@ struct dsn_in {
 	const char *boundary_seed; /* unique text for the MIME boundary and
 				      the Message-ID (characters a boundary
 				      may not hold are replaced) */
+	size_t return_max;	   /* cap on the returned original (octets after
+			      CRLF conversion); 0 = DSN_RETURN_MAX */
 };
 
 /* Build the DSN message into wb (appends). 0, SPOOL_E_INVAL (no failure

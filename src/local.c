@@ -28,6 +28,7 @@
 #include "spool/cmd.h"
 #include "spool/err.h"
 #include "spool/sender.h"
+#include "spool/spool.h"
 
 /* ---- local domains ---- */
 
@@ -55,6 +56,11 @@ int local_domain_is_local(const struct local_env *e, const char *domain)
 		return 1;
 	if (e->cluster_domain != NULL && domain_eq(domain, e->cluster_domain))
 		return 1;
+	if (e->node_domain_has != NULL) {
+		rc = e->node_domain_has(e->arg, domain);
+		if (rc != 0)
+			return rc;
+	}
 	if (e->alias_has != NULL) {
 		rc = e->alias_has(e->arg, domain);
 		if (rc != 0)
@@ -66,6 +72,36 @@ int local_domain_is_local(const struct local_env *e, const char *domain)
 			return rc;
 	}
 	return 0;
+}
+
+/* spool_node_foreach state: the domain sought, and whether it was seen. */
+struct node_dom_find {
+	const char *domain;
+	int found;
+};
+
+static int node_dom_visit(const struct spool_node *n, void *arg)
+{
+	struct node_dom_find *f = arg;
+
+	if (domain_eq(f->domain, n->domain)) {
+		f->found = 1;
+		return 1; /* stop */
+	}
+	return 0;
+}
+
+int local_spool_node_domain_has(struct spool *sp, const char *domain)
+{
+	struct node_dom_find f = {domain, 0};
+	int rc;
+
+	if (sp == NULL || domain == NULL || domain[0] == '\0')
+		return 0;
+	rc = spool_node_foreach(sp, node_dom_visit, &f);
+	if (f.found)
+		return 1;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- forwarding ---- */
@@ -313,6 +349,36 @@ static int user_ok(const char *u)
 		    (unsigned char)*u == 0x7f)
 			return 0;
 	return 1;
+}
+
+int local_maildir_exists(const char *root, const char *user)
+{
+	char path[4096];
+	struct stat st;
+	int n;
+
+	if (root == NULL || root[0] == '\0' || !user_ok(user))
+		return 0;
+	n = snprintf(path, sizeof(path), "%s/%s", root, user);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return 0;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int local_rcpt_known(const struct local_env *e, const char *root,
+		     const char *addr)
+{
+	struct local_target t;
+
+	local_resolve(e, addr, &t);
+	switch (t.kind) {
+	case LOCAL_MAILBOX:
+		return local_maildir_exists(root, t.user);
+	case LOCAL_TEMPFAIL:
+		return SPOOL_E_IO;
+	default: /* remote, forwarded away, or failing for another reason */
+		return 1;
+	}
 }
 
 /* Write all of n bytes. */

@@ -2,9 +2,10 @@
  * local.h — local delivery, OpenVMS Mail's role: which recipients are
  * ours, the forward table (MAIL SET FORWARD), and the two backends.
  *
- * Local: the recipient's domain is the node's domain, the cluster domain,
- * a cluster-wide alias (spool `aliases`) or a node-local alias; a bare
- * local part ("postmaster") is local too.
+ * Local: the recipient's domain is the node's domain, the domain of any
+ * node registered in the spool's `nodes` table, the cluster domain, a
+ * cluster-wide alias (spool `aliases`) or a node-local alias; a bare local
+ * part ("postmaster") is local too.
  *
  * Forwarding, applied to the (lower-cased) local part:
  *   - an entry of the forward table wins;
@@ -49,6 +50,10 @@ struct local_env {
 	int (*node_alias_has)(void *arg, const char *domain);
 	/* 0 found, SPOOL_E_NOTFOUND, or another negative on failure */
 	int (*forward_get)(void *arg, const char *user, char *buf, size_t size);
+	/* 1 when domain is some node's registered domain, 0 if not,
+	 * negative on failure; NULL = only node_domain counts
+	 * (local_spool_node_domain_has() does it for a spool) */
+	int (*node_domain_has)(void *arg, const char *domain);
 };
 
 enum local_kind {
@@ -71,6 +76,12 @@ struct local_target {
 /* 1 when domain is local under e, 0 if not, negative when a lookup
  * failed. */
 int local_domain_is_local(const struct local_env *e, const char *domain);
+
+struct spool;
+
+/* 1 when domain equals (case, one trailing dot ignored) the domain of a
+ * node in sp's `nodes` table, 0 if none does, negative on failure. */
+int local_spool_node_domain_has(struct spool *sp, const char *domain);
 
 /* Classify one recipient address and follow its forwards. */
 void local_resolve(const struct local_env *e, const char *addr,
@@ -97,6 +108,19 @@ struct maildir_req {
  * file name written goes to name (may be NULL). */
 int local_maildir_deliver(const struct maildir_req *m, char *reply, size_t size,
 			  char *name, size_t name_size);
+
+/* 1 when <root>/<user> is an existing directory and user a usable
+ * mailbox name (what local_maildir_deliver() needs), else 0. Blocking. */
+int local_maildir_exists(const char *root, const char *user);
+
+/* The RCPT-time check of issue #4 with the maildir backend: resolve addr
+ * (local rules, forwards) and look for its mailbox under root. 1 = the
+ * mailbox exists, or the address is not local, forwards to a remote
+ * address or fails for another reason (left to delivery); 0 = a local
+ * mailbox that does not exist; negative when a table lookup failed.
+ * Blocking (one stat). */
+int local_rcpt_known(const struct local_env *e, const char *root,
+		     const char *addr);
 
 /* Split an lmtp_address: "unix:/path" (path set, ip "") or "HOST:PORT"
  * (HOST numeric or "localhost"; "[v6]:PORT" too). 0 or SPOOL_E_INVAL. */

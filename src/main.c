@@ -331,6 +331,8 @@ static int start_mail(struct daemon *d)
 	so.max_sessions = c->smtp_max_sessions;
 	so.max_per_ip = c->smtp_max_per_ip;
 	so.reply_timeout_ms = c->smtp_reply_timeout_ms;
+	so.local_backend = c->dlv_backend;
+	so.mail_root = c->dlv_mail_root;
 	rv = smtp_server_start(&d->smtp, d->loop, &so, d->cl, d->sp);
 	if (rv != 0) {
 		log_error("cannot start the SMTP receiver on %s: %s",

@@ -6,7 +6,10 @@
  * proposal live in smtp_stream.c.
  *
  * Owns: the server struct, the list of connections, the TLS context, the
- * node-local aliases. Does not own the cluster or the spool.
+ * node-local aliases, the local-recipient check at RCPT (issue #4: unknown
+ * Maildir users refused with 550 5.1.1). Does not own the cluster or the
+ * spool.
+
  * Fails: bad options at start (logged, negative return); a connection that
  * cannot be set up is closed and logged, never fatal.
  */
@@ -22,6 +25,7 @@
 #include "spool/aliases.h"
 #include "spool/ctlname.h"
 #include "spool/err.h"
+#include "src/local.h"
 #include "src/log.h"
 #include "src/nodeconf.h"
 #include "src/smtp_server_impl.h"
@@ -39,6 +43,7 @@ static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_NOQUORUM] = "no_quorum", [SMTP_REJ_FULL] = "full",
     [SMTP_REJ_SPOOL] = "spool",	       [SMTP_REJ_TIMEOUT] = "timeout",
     [SMTP_REJ_ERRORS] = "errors",      [SMTP_REJ_TLS] = "tls",
+    [SMTP_REJ_USER] = "unknown_user",
 };
 
 const char *smtp_reject_name(int reason)
@@ -63,11 +68,61 @@ uint64_t smtp_srv_now_ms(void)
 
 int smtp_srv_alias_has(struct smtp_server *s, const char *domain)
 {
+	int rc;
+
 	for (size_t i = 0; i < s->local_aliases.n; i++) {
 		if (strcmp(s->local_aliases.names[i], domain) == 0)
 			return 1;
 	}
-	return spool_alias_has(s->sp, domain);
+	rc = spool_alias_has(s->sp, domain);
+	if (rc != 0)
+		return rc;
+	/* every registered node's domain is local, on every node */
+	return local_spool_node_domain_has(s->sp, domain);
+}
+
+/* ---- the local-recipient check (issue #4) ---- */
+
+static int chk_alias(void *arg, const char *domain)
+{
+	return smtp_srv_alias_has(arg, domain);
+}
+
+static int chk_forward(void *arg, const char *user, char *buf, size_t size)
+{
+	struct smtp_server *s = arg;
+
+	return spool_forward_get(s->sp, user, buf, size);
+}
+
+static int chk_node_domain(void *arg, const char *domain)
+{
+	struct smtp_server *s = arg;
+
+	return local_spool_node_domain_has(s->sp, domain);
+}
+
+/* smtp_session_conf.rcpt_known: resolve addr with local delivery's own
+ * rules (local.c: forwards, the postmaster default) and look for its
+ * Maildir. Reads the replicated configuration each time (cluster domain,
+ * postmaster alias), as delivery does. */
+static int rcpt_known(void *arg, const char *addr)
+{
+	struct smtp_server *s = arg;
+	struct spool_config cfg;
+	struct local_env env;
+
+	if (spool_config_load(s->sp, &cfg) != 0)
+		spool_config_defaults(&cfg);
+	memset(&env, 0, sizeof(env));
+	env.node_domain = s->node_domain;
+	env.cluster_domain = cfg.str[CFG_CLUSTER_DOMAIN];
+	env.postmaster_alias = cfg.str[CFG_POSTMASTER_ALIAS];
+	env.arg = s;
+	env.alias_has = chk_alias;
+	env.forward_get = chk_forward;
+	env.node_domain_has = chk_node_domain;
+	return local_rcpt_known(&env, s->mail_root, addr);
 }
 
 /* ---- options ---- */
@@ -172,6 +227,14 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 		log_error("smtp: STARTTLS: %s", err);
 		return SPOOL_E_INVAL;
 	}
+	/* the Maildir backend can tell an unknown user; LMTP cannot cheaply */
+	if ((o->local_backend == NULL || o->local_backend[0] == '\0' ||
+	     strcmp(o->local_backend, "maildir") == 0) &&
+	    o->mail_root != NULL && o->mail_root[0] != '\0') {
+		s->check_users = 1;
+		snprintf(s->mail_root, sizeof(s->mail_root), "%s",
+			 o->mail_root);
+	}
 	if (o->aliases_file != NULL && o->aliases_file[0] != '\0')
 		return load_aliases(s, o->aliases_file);
 	return 0;
@@ -250,9 +313,13 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
 		return rc;
 	}
 	log_info("smtp: listening on %s as %s%s, %u sessions (%u per "
-		 "address), %zu trusted network(s)",
+		 "address), %zu trusted network(s)%s%s",
 		 s->listen, s->node_domain, s->tls ? " with STARTTLS" : "",
-		 s->max_sessions, s->max_per_ip, s->ntrusted);
+		 s->max_sessions, s->max_per_ip, s->ntrusted,
+		 s->check_users ? ", unknown users refused at RCPT "
+				  "under "
+				: "",
+		 s->check_users ? s->mail_root : "");
 	*out = s;
 	return 0;
 }
@@ -338,6 +405,10 @@ static void session_conf(struct smtp_server *s, struct srv_conn *c,
 	sc->relay_allowed = cfg->num[CFG_OPT_RELAY] != 0 ||
 			    relay_net_match(s->trusted, s->ntrusted, c->ip);
 	sc->tls_available = s->tls != NULL;
+	if (s->check_users && s->sp != NULL) {
+		sc->rcpt_known = rcpt_known;
+		sc->rcpt_arg = s;
+	}
 	c->receive_timeout_ms = cfg->num[CFG_RECEIVE_TIMEOUT];
 	if (c->receive_timeout_ms == 0)
 		c->receive_timeout_ms = 5 * 60 * 1000;

@@ -48,6 +48,14 @@ struct smtp_opts {
 	unsigned max_sessions;	   /* per node; 0 = 100 */
 	unsigned max_per_ip;	   /* per client address; 0 = 20 */
 	unsigned reply_timeout_ms; /* wait for the quorum; 0 = 30000 */
+	/* Local delivery as the node config's [delivery] section sets it
+	 * (issue #4): with backend "maildir" (or NULL/"") and a mail_root, a
+	 * local recipient without a mailbox <mail_root>/<user> (after the
+	 * forward table and the postmaster default) is refused at RCPT with
+	 * "550 5.1.1 <addr>: no such user here". "lmtp" or no mail_root:
+	 * every local recipient is accepted. */
+	const char *local_backend;
+	const char *mail_root;
 };
 
 /* Statistics for "show service smtp". */

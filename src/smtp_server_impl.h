@@ -40,6 +40,8 @@ struct smtp_server {
 	struct srv_conn *conns;	      /* every connection not yet freed */
 	unsigned nconns;
 	struct smtp_stats stats;
+	int check_users;     /* maildir backend with a mail_root */
+	char mail_root[256]; /* where RCPT looks for <user>/ */
 	int stopping, listener_closed;
 	void (*stop_cb)(void *);
 	void *stop_arg;

@@ -56,6 +56,7 @@ enum smtp_reject {
 	SMTP_REJ_TIMEOUT,   /* 421 4.4.2 receive timeout */
 	SMTP_REJ_ERRORS,    /* 421 4.7.0 too many errors */
 	SMTP_REJ_TLS,	    /* TLS handshake failed */
+	SMTP_REJ_USER,	    /* 550 5.1.1 unknown local user at RCPT */
 	SMTP_REJ__COUNT
 };
 
@@ -103,6 +104,14 @@ struct smtp_session_conf {
 	uint32_t hop_max;	    /* /HOP_COUNT_MAXIMUM */
 	int relay_allowed;	    /* /OPTIONS=RELAY or trusted client */
 	int tls_available;	    /* offer STARTTLS */
+	/* Local recipient check at RCPT (issue #4), called for a recipient
+	 * the relay policy made local, with the address as it will be
+	 * queued: 1 = accept (the mailbox exists, or the backend cannot
+	 * tell), 0 = refuse "550 5.1.1 <addr>: no such user here", < 0 =
+	 * lookup failed ("451 4.3.0"). NULL = every local recipient is
+	 * accepted. Called with rcpt_arg, which must outlive the session. */
+	int (*rcpt_known)(void *arg, const char *addr);
+	void *rcpt_arg;
 };
 
 struct smtp_session;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "spool/ctlname.h"
@@ -191,7 +192,7 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 	struct smtp_mailbox mb;
 	struct smtp_rcpt_params rp;
 	char addr[SMTP_ADDR_MAX + 1];
-	int rc = smtp_parse_rcpt(args, &mb, &rp);
+	int verdict, rc = smtp_parse_rcpt(args, &mb, &rp);
 
 	if (rc == 0 && !s->esmtp && (rp.notify || rp.orcpt[0]))
 		rc = SMTP_PE_UNKNOWN_PARAM;
@@ -204,7 +205,8 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_RCPTS);
 		return;
 	}
-	switch (relay_check(&pol, &mb)) {
+	verdict = relay_check(&pol, &mb);
+	switch (verdict) {
 	case RELAY_LOCAL:
 	case RELAY_RELAY:
 		break;
@@ -223,6 +225,25 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 		snprintf(addr, sizeof(addr), "postmaster@%s", s->node_domain);
 	else
 		snprintf(addr, sizeof(addr), "%s", mb.addr);
+	/* postmaster is always accepted (RFC 5321 4.5.1), whatever the
+	 * mailbox behind it */
+	if (verdict == RELAY_LOCAL && s->conf.rcpt_known != NULL &&
+	    !mb.postmaster && strncasecmp(addr, "postmaster@", 11) != 0) {
+		rc = s->conf.rcpt_known(s->conf.rcpt_arg, addr);
+		if (rc == 0) {
+			smtp_sess_reply(s, "550 5.1.1 <%s>: no such user here",
+					mb.addr);
+			smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_USER);
+			return;
+		}
+		if (rc < 0) {
+			smtp_sess_reply(
+			    s, "451 4.3.0 <%s>: Temporary lookup failure",
+			    mb.addr);
+			smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SPOOL);
+			return;
+		}
+	}
 	for (uint32_t i = 0; i < s->nrcpt; i++) {
 		if (strcmp(s->rcpt[i].addr, addr) == 0) {
 			smtp_sess_reply(s, "250 2.1.5 Ok"); /* listed once */

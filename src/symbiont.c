@@ -530,6 +530,12 @@ static int make_bounce(struct symbiont *s, struct job *j,
 	in.to = to;
 	in.now_ms = now;
 	in.boundary_seed = bname;
+	/* the bounce rides in the COMPLETE: keep the returned original well
+	 * inside the frame limit, whatever it is configured to */
+	in.return_max = DSN_RETURN_MAX;
+	if (s->cl != NULL && cluster_max_body(s->cl) / 2 < in.return_max &&
+	    cluster_max_body(s->cl) / 2 > 0)
+		in.return_max = (size_t)(cluster_max_body(s->cl) / 2);
 	{
 		void *ob = NULL;
 		size_t olen = 0;

@@ -768,6 +768,75 @@ def test_exactly_once_with_a_node_killed():
         c.stop()
 
 
+# ---- every node's domain is local; unknown users refused at RCPT ----
+
+def test_other_nodes_domain_is_delivered_locally_by_any_node():
+    """Mail for node 2's own domain, received by node 2 while node 2's
+    mail is stopped: node 1 or 3 delivers it, to the Maildir, because
+    every node registers its domain in the nodes table."""
+    node_ctl(C, 1, "stop mail", {"node": 2})
+    try:
+        mid = msgid("nodedomain")
+        send(2, "x@sink.test", ["alice@node2.cluster.test"], message(mid))
+        wait_until(lambda: maildir_find("alice", mid.encode()), 30,
+                   what="mail for node2.cluster.test in alice's Maildir")
+        m = maildir_find("alice", mid.encode())[0]
+        check(b"Delivered-To: alice@node2.cluster.test" in m,
+              "Delivered-To", m[:300])
+        lines = [ln for ln in activity().splitlines()
+                 if "alice@node2.cluster.test" in ln]
+        check(lines and all(" NODE2 " not in ln for ln in lines),
+              "delivered by another node", lines)
+        wait_until(lambda: queue_empty(), 20, what="an empty queue")
+    finally:
+        node_ctl(C, 1, "start mail", {"node": 2})
+
+
+def rcpt_codes(node, rcpts):
+    """RCPT each address in one transaction on node; the reply codes and
+    texts."""
+    host, port = C.smtp_addr(node).rsplit(":", 1)
+    s = smtplib.SMTP(host, int(port), timeout=30,
+                     source_address=("127.0.0.1", 0))
+    try:
+        s.ehlo("client.test")
+        code, _ = s.mail("a@sink.test")
+        check(code == 250, "MAIL", code)
+        return [s.rcpt(r) for r in rcpts]
+    finally:
+        try:
+            s.rset()
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+
+
+def test_unknown_local_user_is_refused_at_rcpt():
+    node_ctl(C, 1, "set forward", {"user": "dora", "target": "dora@eq.test"})
+    node_ctl(C, 1, "set forward", {"user": "ed", "target": "Bob"})
+    try:
+        # the receiver reads node 1's own copy of the spool: wait until
+        # it has applied the forwards
+        wait_until(lambda: [c for c, _ in rcpt_codes(
+            1, ["ed@cluster.test", "dora@cluster.test"])] == [250, 250],
+            10, what="the forwards applied on node 1")
+        r = rcpt_codes(1, ["unknown@cluster.test", "alice@cluster.test",
+                           "postmaster@cluster.test", "<postmaster>",
+                           "Nobody@node3.cluster.test",
+                           "bob@node2.cluster.test", "dora@cluster.test",
+                           "ed@node1.cluster.test", "user@eq.test"])
+        codes = [c for c, _ in r]
+        check(codes == [550, 250, 250, 250, 550, 250, 250, 250, 250],
+              "RCPT replies", r)
+        check(r[0][1].startswith(b"5.1.1 <unknown@cluster.test>: no such "
+                                 b"user here"), "550 text", r[0])
+        check(r[4][1].startswith(b"5.1.1"), "550 5.1.1 for another node's "
+              "domain", r[4])
+    finally:
+        for u in ("dora", "ed"):
+            C.ctl(1, "remove forward", {"user": u})
+
+
 def setup():
     make_maildirs()
     start_dns(PROCS)
@@ -806,6 +875,8 @@ def main():
             test_local_alias_and_forwarding,
             test_show_service_reports_symbiont_statistics,
             test_exactly_once_with_a_node_killed,
+            test_other_nodes_domain_is_delivered_locally_by_any_node,
+            test_unknown_local_user_is_refused_at_rcpt,
         ])
     except SystemExit as e:
         ok = e.code == 0

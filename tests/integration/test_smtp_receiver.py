@@ -21,6 +21,7 @@ import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -678,6 +679,75 @@ def test_every_node_holds_the_same_control_files():
     assert len(names) >= 20, len(names)
 
 
+# ---- other nodes' domains; unknown local users (issue #4) ----
+
+
+def _rcpt_replies(c, i, rcpts, source=None):
+    """Last reply line of each RCPT in one transaction on node i."""
+    d = Dialogue(c, i, source=source)
+    try:
+        d.send("EHLO client.test\r\nMAIL FROM:<a@client.test>\r\n")
+        d.expect("250 ", "250 2.1.0")
+        out = []
+        for r in rcpts:
+            d.send("RCPT TO:<%s>\r\n" % r)
+            out.append(d.reply()[1][-1])
+        d.send("QUIT\r\n")
+        return out
+    finally:
+        d.close()
+
+
+def test_every_nodes_domain_is_local_on_every_node():
+    c = cluster()
+    # node 2 registers node2.cluster.test in the nodes table at start
+    wait_until(lambda: _rcpt_replies(c, 1, ["x@node2.cluster.test"],
+                                     UNTRUSTED)[0].startswith("250 2.1.5"),
+               timeout=20, what="node 1 accepting mail for node 2's domain")
+    r = _rcpt_replies(c, 3, ["x@node1.cluster.test", "x@node2.cluster.test",
+                             "x@node9.cluster.test"], UNTRUSTED)
+    assert r[0].startswith("250 2.1.5") and r[1].startswith("250 2.1.5"), r
+    assert r[2].startswith("550 5.7.1"), r
+
+
+def test_unknown_local_user_refused_only_when_the_backend_can_tell():
+    root = tempfile.mkdtemp(prefix="smtpcluster-maildir-")
+    for u in ("alice", "system"):
+        os.makedirs(os.path.join(root, u, "new"))
+    confs = {
+        1: {"enabled": False, "backend": "maildir", "mail_root": root},
+        2: {"enabled": False, "backend": "lmtp", "mail_root": root,
+            "lmtp": "127.0.0.1:24"},
+        3: {"enabled": False, "backend": "maildir"},
+    }
+    c = Cluster(n=3, base_port=BASE + 50, delivery=lambda i: confs[i],
+                cluster_domain="cluster.test")
+    try:
+        c.start()
+        c.wait_leader()
+        rcpts = ["unknown@cluster.test", "alice@cluster.test",
+                 "postmaster@node1.cluster.test", "postmaster",
+                 "Alice@NODE2.cluster.test", "ghost@node3.cluster.test"]
+        want1 = ["550 5.1.1 <unknown@cluster.test>: no such user here",
+                 "250 2.1.5", "250 2.1.5", "250 2.1.5", "250 2.1.5",
+                 "550 5.1.1 <ghost@node3.cluster.test>"]
+        # cluster domain and node domains reach node 1 through the spool
+        wait_until(lambda: all(
+            got.startswith(w) for got, w in zip(
+                _rcpt_replies(c, 1, rcpts), want1)),
+            timeout=20, what="node 1's RCPT replies")
+        r = _rcpt_replies(c, 1, rcpts, UNTRUSTED)
+        assert all(got.startswith(w) for got, w in zip(r, want1)), r
+        # lmtp, or no mail_root: the backend cannot tell, all accepted
+        for i in (2, 3):
+            r = _rcpt_replies(c, i, rcpts)
+            assert all(x.startswith("250 2.1.5") for x in r), (i, r)
+    finally:
+        c.stop()
+        c.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main():
     tests = [
         test_smtplib_message_from_every_node_lands_in_every_spool,
@@ -701,6 +771,8 @@ def main():
         test_client_vanishing_mid_data_leaves_nothing_in_the_spool,
         test_receive_timeout_gives_421_and_drops_the_partial_message,
         test_every_node_holds_the_same_control_files,
+        test_every_nodes_domain_is_local_on_every_node,
+        test_unknown_local_user_refused_only_when_the_backend_can_tell,
     ]
     try:
         run_tests(tests)

@@ -19,6 +19,7 @@
 #include "spool/cmd.h"
 #include "spool/config.h"
 #include "spool/spool.h"
+#include "spool/spool_impl.h"
 #include "spool/wire.h"
 #include "tests/unit/spool_fixture.h"
 
@@ -1145,6 +1146,106 @@ static void test_node_name_too_long_refused(void **st)
 	assert_int_equal(node_set(f->sp, &ns), 0);
 }
 
+static void test_node_set_domain_kept_until_changed(void **st)
+{
+	struct fx *f = *st;
+	struct spool_cmd_node reg = {.id = 5,
+				     .mask = NODE_F_NAME | NODE_F_DOMAIN,
+				     .name = "node5",
+				     .domain = "node5.cluster.test"};
+	struct spool_cmd_node stop = {.id = 5,
+				      .mask = NODE_F_MAIL,
+				      .domain = "ignored.test",
+				      .mail_started = 0};
+	struct spool_cmd_node clear = {
+	    .id = 5, .mask = NODE_F_DOMAIN, .domain = ""};
+	struct spool_node n;
+
+	assert_int_equal(node_set(f->sp, &reg), 0);
+	assert_int_equal(spool_node_get(f->sp, 5, &n), 0);
+	assert_string_equal(n.domain, "node5.cluster.test");
+	assert_int_equal(node_set(f->sp, &stop), 0);
+	assert_int_equal(spool_node_get(f->sp, 5, &n), 0);
+	assert_string_equal(n.domain, "node5.cluster.test");
+	assert_int_equal(n.mail_started, 0);
+	assert_int_equal(node_set(f->sp, &clear), 0);
+	assert_int_equal(spool_node_get(f->sp, 5, &n), 0);
+	assert_string_equal(n.domain, "");
+	assert_string_equal(n.name, "node5");
+}
+
+static void test_node_domain_too_long_refused(void **st)
+{
+	struct fx *f = *st;
+	char dom[300];
+	struct spool_cmd c;
+	struct spool_result res;
+	struct spool_node n;
+	struct wbuf before;
+
+	memset(dom, 'd', 256);
+	dom[256] = 0;
+	/* decoded form, past the codec (which will not encode it) */
+	cmd_init(&c, CMD_NODE_SET);
+	c.u.node_set.id = 6;
+	c.u.node_set.mask = NODE_F_DOMAIN;
+	c.u.node_set.name = "";
+	c.u.node_set.smtp = "";
+	c.u.node_set.cluster = "";
+	c.u.node_set.domain = dom;
+	snap_take(f->sp, &before);
+	assert_int_equal(spool_apply_cmd(f->sp, &c, &res), 0);
+	assert_int_equal(res.status, SPOOL_E_INVAL);
+	spool_result_free(&res);
+	assert_unchanged(f->sp, &before);
+	dom[255] = 0; /* 255 fits struct spool_node's domain */
+	assert_int_equal(node_set(f->sp, &c.u.node_set), 0);
+	assert_int_equal(spool_node_get(f->sp, 6, &n), 0);
+	assert_int_equal(strlen(n.domain), 255);
+}
+
+static void test_node_record_version1_decodes_with_empty_domain(void **st)
+{
+	struct spool_node in, out;
+	struct wbuf wb;
+
+	/* a version 1 record, as written before the domain existed */
+	wbuf_init(&wb);
+	wbuf_u8(&wb, 1);
+	wbuf_str(&wb, "old");
+	wbuf_str(&wb, "127.0.0.1:25");
+	wbuf_str(&wb, "127.0.0.1:7001");
+	wbuf_u8(&wb, 1);
+	wbuf_u8(&wb, 0);
+	assert_int_equal(spool_node_decode(&out, 4, wb.p, wb.len), 0);
+	assert_string_equal(out.name, "old");
+	assert_string_equal(out.cluster, "127.0.0.1:7001");
+	assert_int_equal(out.mail_started, 1);
+	assert_int_equal(out.service_enabled, 0);
+	assert_string_equal(out.domain, "");
+	/* a version 1 record with a domain appended is malformed */
+	wbuf_str(&wb, "x.test");
+	assert_int_equal(spool_node_decode(&out, 4, wb.p, wb.len),
+			 SPOOL_E_MALFORMED);
+	wbuf_free(&wb);
+
+	/* version 2 round trip; an unknown version is refused */
+	memset(&in, 0, sizeof(in));
+	snprintf(in.name, sizeof(in.name), "n2");
+	snprintf(in.domain, sizeof(in.domain), "n2.cluster.test");
+	in.mail_started = 1;
+	wbuf_init(&wb);
+	assert_int_equal(spool_node_encode(&in, &wb), 0);
+	assert_int_equal(((const uint8_t *)wb.p)[0], 2);
+	assert_int_equal(spool_node_decode(&out, 8, wb.p, wb.len), 0);
+	assert_string_equal(out.domain, "n2.cluster.test");
+	assert_string_equal(out.name, "n2");
+	((uint8_t *)wb.p)[0] = 3;
+	assert_int_equal(spool_node_decode(&out, 8, wb.p, wb.len),
+			 SPOOL_E_VERSION);
+	wbuf_free(&wb);
+}
+
 /* ---- NOOP ---- */
 
 static void test_noop_succeeds_and_changes_nothing(void **st)
@@ -1208,6 +1309,9 @@ int main(void)
 	    T(test_node_remove_deletes_and_missing_is_notfound),
 	    T(test_node_id_zero_refused),
 	    T(test_node_name_too_long_refused),
+	    T(test_node_set_domain_kept_until_changed),
+	    T(test_node_domain_too_long_refused),
+	    T(test_node_record_version1_decodes_with_empty_domain),
 	    T(test_noop_succeeds_and_changes_nothing),
 	};
 

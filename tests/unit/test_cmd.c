@@ -184,12 +184,14 @@ static void make_cmd(int type, struct spool_cmd *c)
 		break;
 	case CMD_NODE_SET:
 		c->u.node_set.id = 0xABCDEF;
-		c->u.node_set.mask = NODE_F_NAME | NODE_F_SMTP | NODE_F_MAIL;
+		c->u.node_set.mask =
+		    NODE_F_NAME | NODE_F_SMTP | NODE_F_MAIL | NODE_F_DOMAIN;
 		c->u.node_set.name = "alpha";
 		c->u.node_set.smtp = "127.0.0.1:2525";
 		c->u.node_set.cluster = "127.0.0.1:7001";
 		c->u.node_set.mail_started = 1;
 		c->u.node_set.service_enabled = 0;
+		c->u.node_set.domain = "alpha.cluster.test";
 		break;
 	case CMD_NODE_REMOVE:
 		c->u.node_set.id = 42;
@@ -366,6 +368,8 @@ static void assert_cmd_equal(const struct spool_cmd *a,
 				 b->u.node_set.mail_started);
 		assert_int_equal(a->u.node_set.service_enabled,
 				 b->u.node_set.service_enabled);
+		assert_string_equal(nz(a->u.node_set.domain),
+				    nz(b->u.node_set.domain));
 		break;
 	case CMD_NODE_REMOVE:
 		assert_true(a->u.node_set.id == b->u.node_set.id);
@@ -841,14 +845,15 @@ static void test_small_enums_refused(void **state)
 	assert_int_equal(decode_patched(buf, len, len - 1, 2),
 			 SPOOL_E_MALFORMED);
 	free(buf);
-	/* NODE_SET: id, mask, flags */
+	/* NODE_SET: id, mask, flags (no domain: the flags end the payload) */
 	make_cmd(CMD_NODE_SET, &c);
+	c.u.node_set.mask &= ~(uint32_t)NODE_F_DOMAIN;
 	buf = encode_ok(&c, &len);
 	assert_int_equal(
 	    decode_patched(buf, len, SPOOL_CMD_HDR_LEN + 8 + 3, NODE_F_SERVICE),
 	    0);
 	assert_int_equal(
-	    decode_patched(buf, len, SPOOL_CMD_HDR_LEN + 8 + 3, 32),
+	    decode_patched(buf, len, SPOOL_CMD_HDR_LEN + 8 + 3, 64),
 	    SPOOL_E_MALFORMED);
 	assert_int_equal(decode_patched(buf, len, len - 2, 2),
 			 SPOOL_E_MALFORMED);
@@ -1003,6 +1008,61 @@ static void test_encode_refuses_what_decode_refuses(void **state)
 	wbuf_free(&wb);
 }
 
+/* The domain is on the wire only with NODE_F_DOMAIN: an entry written
+ * before the field existed (no bit, no domain) still decodes. */
+static void test_node_set_domain_only_with_its_bit(void **state)
+{
+	struct spool_cmd c, out;
+	struct wbuf wb;
+	size_t with_len, without_len;
+	uint8_t *with, *without;
+
+	make_cmd(CMD_NODE_SET, &c);
+	with = encode_ok(&c, &with_len);
+	c.u.node_set.mask &= ~(uint32_t)NODE_F_DOMAIN;
+	without = encode_ok(&c, &without_len);
+	/* u32 length, the bytes, the NUL */
+	assert_int_equal(with_len,
+			 without_len + 4 + strlen("alpha.cluster.test") + 1);
+	assert_int_equal(spool_cmd_decode(&out, without, without_len), 0);
+	assert_string_equal(out.u.node_set.domain, "");
+	spool_cmd_free(&out);
+	/* the bit without the string is truncated */
+	without[SPOOL_CMD_HDR_LEN + 8 + 3] |= NODE_F_DOMAIN;
+	assert_int_equal(decode_copy(without, without_len), SPOOL_E_MALFORMED);
+	free(without);
+	free(with);
+
+	/* hand-made, as the old encoder wrote it */
+	wbuf_init(&wb);
+	raw_hdr(&wb, CMD_NODE_SET);
+	wbuf_u64(&wb, 3);
+	wbuf_u32(&wb, NODE_F_NAME);
+	wbuf_str(&wb, "n3");
+	wbuf_str(&wb, "");
+	wbuf_str(&wb, "");
+	wbuf_u8(&wb, 1);
+	wbuf_u8(&wb, 1);
+	assert_int_equal(spool_cmd_decode(&out, wb.p, wb.len), 0);
+	assert_string_equal(out.u.node_set.name, "n3");
+	assert_string_equal(out.u.node_set.domain, "");
+	spool_cmd_free(&out);
+	wbuf_free(&wb);
+
+	/* an over-long domain is not encoded */
+	{
+		char dom[SPOOL_NAME_MAX + 2];
+
+		memset(dom, 'd', sizeof(dom) - 1);
+		dom[sizeof(dom) - 1] = 0;
+		make_cmd(CMD_NODE_SET, &c);
+		c.u.node_set.domain = dom;
+		wbuf_init(&wb);
+		assert_int_equal(spool_cmd_encode(&c, &wb), SPOOL_E_INVAL);
+		wbuf_free(&wb);
+	}
+}
+
 static void test_mx_remove_allows_empty_gateway(void **state)
 {
 	struct spool_cmd c, out;
@@ -1139,6 +1199,7 @@ int main(void)
 	    cmocka_unit_test(test_name_required),
 	    cmocka_unit_test(test_encode_refuses_what_decode_refuses),
 	    cmocka_unit_test(test_mx_remove_allows_empty_gateway),
+	    cmocka_unit_test(test_node_set_domain_only_with_its_bit),
 	    cmocka_unit_test(test_command_names),
 	    cmocka_unit_test(test_random_bytes_never_crash),
 	    cmocka_unit_test(test_mutated_commands_never_crash),

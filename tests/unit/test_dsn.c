@@ -310,6 +310,126 @@ static void test_ret_full_returns_the_whole_message(void **state)
 	free(m);
 }
 
+/* Build a DSN of rec for the given original into a NUL-terminated
+ * malloc'd string, with return_max as given (0 = DSN_RETURN_MAX). */
+static char *build_of(const char *body, size_t len, size_t return_max)
+{
+	struct dsn_in in;
+	struct wbuf wb;
+	char *out;
+
+	memset(&in, 0, sizeof(in));
+	in.rec = &rec;
+	in.orig_name = "26112320235678_TCPIP$SMTP_0000002a.TCPIP_NODE1";
+	in.body = body;
+	in.body_len = len;
+	in.fail = fails;
+	in.nfail = 2;
+	in.reporting_mta = "node1.cluster.test";
+	in.postmaster = "TCPIP$SMTP@node1.cluster.test";
+	in.now_ms = T_NOW;
+	in.boundary_seed = "26112320235678_SYSTEM_00000001.TCPIP_NODE1";
+	in.return_max = return_max;
+	wbuf_init(&wb);
+	assert_int_equal(dsn_build(&in, &wb), 0);
+	wbuf_u8(&wb, 0);
+	out = (char *)wbuf_take(&wb, NULL);
+	assert_non_null(out);
+	return out;
+}
+
+/* A message of headers and then body lines of 'x' up to total bytes
+ * (LF line ends). Caller frees. */
+static char *big_message(size_t total)
+{
+	static const char head[] = "From: Alice <alice@example.org>\n"
+				   "Subject: huge\n"
+				   "\n";
+	char *m = malloc(total);
+
+	assert_non_null(m);
+	assert_true(total > sizeof(head));
+	memcpy(m, head, sizeof(head) - 1);
+	for (size_t i = sizeof(head) - 1; i < total; i++)
+		m[i] = (i % 64 == 63) ? '\n' : 'x';
+	return m;
+}
+
+static void test_ret_full_over_the_cap_returns_only_headers(void **state)
+{
+	size_t len = (size_t)DSN_RETURN_MAX + 4096;
+	char boundary[160], *parts[8], *m, *ct, *h, *orig_m = big_message(len);
+
+	make_rec(DSN_RET_FULL);
+	m = build_of(orig_m, len, 0);
+	assert_true(strlen(m) < 64 * 1024);
+	boundary_of(m, boundary, sizeof(boundary));
+	assert_int_equal(split(m, boundary, parts, 8), 3);
+	assert_non_null(strstr(parts[0], "only its headers are attached"));
+	ct = header(parts[2], "Content-Type");
+	assert_string_equal(ct, "text/rfc822-headers");
+	free(ct);
+	h = strstr(parts[2], "\r\n\r\n");
+	assert_non_null(h);
+	h += 4;
+	assert_string_equal(h, "From: Alice <alice@example.org>\r\n"
+			       "Subject: huge\r\n");
+	free(m);
+	free(orig_m);
+}
+
+static void test_ret_full_at_the_cap_returns_the_whole_message(void **state)
+{
+	size_t len = 4000, crlf = len + 2; /* + the CRLF added at the end */
+	char boundary[160], *parts[8], *m, *ct, *orig_m = big_message(len);
+
+	for (size_t i = 0; i < len; i++)
+		crlf += orig_m[i] == '\n'; /* each LF becomes CRLF */
+
+	make_rec(DSN_RET_FULL);
+	m = build_of(orig_m, len, crlf);
+	boundary_of(m, boundary, sizeof(boundary));
+	assert_int_equal(split(m, boundary, parts, 8), 3);
+	ct = header(parts[2], "Content-Type");
+	assert_string_equal(ct, "message/rfc822");
+	free(ct);
+	assert_null(strstr(parts[0], "only its headers"));
+	free(m);
+
+	/* one octet less: over the cap once its line ends are CRLF */
+	m = build_of(orig_m, len, crlf - 1);
+	boundary_of(m, boundary, sizeof(boundary));
+	assert_int_equal(split(m, boundary, parts, 8), 3);
+	ct = header(parts[2], "Content-Type");
+	assert_string_equal(ct, "text/rfc822-headers");
+	free(ct);
+	assert_non_null(strstr(parts[0], "only its headers are attached"));
+	free(m);
+	free(orig_m);
+}
+
+static void test_headers_over_the_cap_are_cut_at_a_line_end(void **state)
+{
+	/* no empty line: the whole text counts as headers */
+	size_t len = 4000;
+	char boundary[160], *parts[8], *m, *h, *orig_m = big_message(len);
+
+	orig_m[46] = 'Y'; /* the empty line after "Subject: huge" is gone */
+	make_rec(DSN_RET_HDRS);
+	m = build_of(orig_m, len, 1000);
+	boundary_of(m, boundary, sizeof(boundary));
+	assert_int_equal(split(m, boundary, parts, 8), 3);
+	assert_non_null(strstr(parts[0], "cut\r\nshort"));
+	h = strstr(parts[2], "\r\n\r\n");
+	assert_non_null(h);
+	h += 4;
+	assert_true(strlen(h) <= 1000);
+	assert_true(strlen(h) > 1000 - 70);
+	assert_memory_equal(h + strlen(h) - 2, "\r\n", 2);
+	free(m);
+	free(orig_m);
+}
+
 static void test_postmaster_copy_goes_to_the_given_address(void **state)
 {
 	char *m, *v;
@@ -410,6 +530,10 @@ int main(void)
 		test_status_part_has_one_block_per_failed_recipient),
 	    cmocka_unit_test(test_headers_part_holds_headers_without_body),
 	    cmocka_unit_test(test_ret_full_returns_the_whole_message),
+	    cmocka_unit_test(test_ret_full_over_the_cap_returns_only_headers),
+	    cmocka_unit_test(
+		test_ret_full_at_the_cap_returns_the_whole_message),
+	    cmocka_unit_test(test_headers_over_the_cap_are_cut_at_a_line_end),
 	    cmocka_unit_test(test_postmaster_copy_goes_to_the_given_address),
 	    cmocka_unit_test(test_status_comes_from_the_reply),
 	    cmocka_unit_test(test_reply_with_line_breaks_cannot_inject_fields),

@@ -22,6 +22,7 @@
 #include "spool/cmd.h"
 #include "spool/err.h"
 #include "src/local.h"
+#include "tests/unit/spool_fixture.h"
 
 /* ---- a fake forward table and alias table ---- */
 
@@ -80,6 +81,11 @@ static void fwd(const char *user, const char *target)
 
 /* ---- local domains ---- */
 
+static int fake_node_domain(void *arg, const char *domain)
+{
+	return strcasecmp(domain, "node2.cluster.test") == 0;
+}
+
 static void test_local_domains(void **state)
 {
 	assert_int_equal(local_domain_is_local(&ENV, "node1.cluster.test"), 1);
@@ -92,6 +98,51 @@ static void test_local_domains(void **state)
 	assert_int_equal(local_domain_is_local(&ENV, "[127.0.0.1]"), 0);
 	ALIAS_FAIL = 1;
 	assert_true(local_domain_is_local(&ENV, "other.test") < 0);
+}
+
+static void test_other_nodes_domain_is_local(void **state)
+{
+	struct local_target t;
+
+	local_resolve(&ENV, "Alice@node2.cluster.test", &t);
+	assert_int_equal(t.kind, LOCAL_NOT_LOCAL);
+	ENV.node_domain_has = fake_node_domain;
+	local_resolve(&ENV, "Alice@node2.cluster.test", &t);
+	assert_int_equal(t.kind, LOCAL_MAILBOX);
+	assert_string_equal(t.user, "alice");
+	assert_int_equal(local_domain_is_local(&ENV, "node3.cluster.test"), 0);
+}
+
+/* NODE_SET with a domain, applied as the raft FSM would. */
+static void node_set_domain(struct spool *sp, uint64_t id, const char *dom)
+{
+	struct spool_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_NODE_SET;
+	c.stamp = T0;
+	c.node = id;
+	c.u.node_set.id = id;
+	c.u.node_set.mask = NODE_F_DOMAIN;
+	c.u.node_set.domain = dom;
+	assert_int_equal(fx_status(sp, &c), 0);
+}
+
+static void test_spool_node_domains_are_local(void **state)
+{
+	struct fx f = {.sp = NULL};
+
+	fx_open(&f);
+	assert_int_equal(local_spool_node_domain_has(f.sp, "node2.test"), 0);
+	node_set_domain(f.sp, 1, "node1.test");
+	node_set_domain(f.sp, 2, "Node2.Test");
+	node_set_domain(f.sp, 3, ""); /* registered without a domain */
+	assert_int_equal(local_spool_node_domain_has(f.sp, "node2.test."), 1);
+	assert_int_equal(local_spool_node_domain_has(f.sp, "NODE1.TEST"), 1);
+	assert_int_equal(local_spool_node_domain_has(f.sp, "node3.test"), 0);
+	assert_int_equal(local_spool_node_domain_has(f.sp, ""), 0);
+	assert_int_equal(local_spool_node_domain_has(f.sp, "x.node2.test"), 0);
+	fx_close(&f);
 }
 
 static void test_remote_domain_is_not_local(void **state)
@@ -419,6 +470,49 @@ static void test_maildir_missing_root_defers_or_fails_clearly(void **state)
 
 /* ---- LMTP addresses ---- */
 
+static void test_rcpt_known_follows_forwards_to_the_mailbox(void **state)
+{
+	char p[128];
+	FILE *fp;
+
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "alice@cluster.test"), 1);
+	assert_int_equal(
+	    local_rcpt_known(&ENV, ROOT, "ALICE@Node1.Cluster.Test"), 1);
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "nobody@cluster.test"),
+			 0);
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, ".hidden@cluster.test"),
+			 0);
+	/* postmaster goes to "system": known only once that mailbox exists */
+	assert_int_equal(
+	    local_rcpt_known(&ENV, ROOT, "postmaster@cluster.test"), 0);
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "TCPIP$SMTP"), 0);
+	snprintf(p, sizeof(p), "%s/system", ROOT);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(
+	    local_rcpt_known(&ENV, ROOT, "postmaster@cluster.test"), 1);
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "TCPIP$SMTP"), 1);
+	/* a forward to an existing mailbox, or to a remote address */
+	fwd("carol", "Alice");
+	fwd("dave", "dave@example.org");
+	fwd("erin", "nobody");
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "Carol@cluster.test"), 1);
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "dave@cluster.test"), 1);
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "erin@cluster.test"), 0);
+	/* not local: not ours to judge */
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "bob@example.org"), 1);
+	/* a plain file is not a mailbox */
+	snprintf(p, sizeof(p), "%s/frank", ROOT);
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(local_rcpt_known(&ENV, ROOT, "frank@cluster.test"), 0);
+	assert_int_equal(local_maildir_exists(ROOT, "alice"), 1);
+	assert_int_equal(local_maildir_exists("", "alice"), 0);
+	/* a failed lookup is neither yes nor no */
+	ALIAS_FAIL = 1;
+	assert_true(local_rcpt_known(&ENV, ROOT, "x@other.test") < 0);
+}
+
 static void test_lmtp_address_forms(void **state)
 {
 	char ip[64];
@@ -459,6 +553,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_local_domains, setup),
 	    cmocka_unit_test_setup(test_remote_domain_is_not_local, setup),
+	    cmocka_unit_test_setup(test_other_nodes_domain_is_local, setup),
+	    cmocka_unit_test_setup(test_spool_node_domains_are_local, setup),
 	    cmocka_unit_test_setup(test_local_user_is_its_mailbox_lower_case,
 				   setup),
 	    cmocka_unit_test_setup(
@@ -489,6 +585,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_maildir_missing_root_defers_or_fails_clearly,
 		maildir_setup, maildir_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rcpt_known_follows_forwards_to_the_mailbox, maildir_setup,
+		maildir_teardown),
 	    cmocka_unit_test_setup(test_lmtp_address_forms, setup),
 	};
 

@@ -656,6 +656,87 @@ static void test_failed_alias_lookup_is_451(void **state)
 	done(f);
 }
 
+/* rcpt_known hook: "nobody" is unknown, "broken" fails the lookup; every
+ * address asked is recorded. */
+struct known {
+	char asked[8][256];
+	int n;
+};
+
+static int f_rcpt_known(void *arg, const char *addr)
+{
+	struct known *k = arg;
+
+	if (k->n < 8)
+		snprintf(k->asked[k->n++], sizeof(k->asked[0]), "%s", addr);
+	if (strncmp(addr, "nobody@", 7) == 0)
+		return 0;
+	if (strncmp(addr, "broken@", 7) == 0)
+		return SPOOL_E_IO;
+	return 1;
+}
+
+static void test_unknown_local_user_is_550_5_1_1(void **state)
+{
+	struct smtp_session_conf c = default_conf();
+	struct known k = {.n = 0};
+	struct spool_cmd cmd;
+	struct fake *f;
+
+	c.rcpt_known = f_rcpt_known;
+	c.rcpt_arg = &k;
+	f = open_with(&c);
+	expect(f, "220 ");
+	ehlo(f);
+	send_str(f, "MAIL FROM:<a@b.test>\r\n"
+		    "RCPT TO:<nobody@node1.cluster.test>\r\n"
+		    "RCPT TO:<broken@cluster.test>\r\n"
+		    "RCPT TO:<alice@node1.cluster.test>\r\n"
+		    "RCPT TO:<Postmaster>\r\n"
+		    "DATA\r\nhi\r\n.\r\n");
+	expect(f, "250 2.1.0");
+	expect(f, "550 5.1.1 <nobody@node1.cluster.test>: no such user here");
+	expect(f, "451 4.3.0 <broken@cluster.test>");
+	expect(f, "250 2.1.5");
+	expect(f, "250 2.1.5");
+	expect(f, "354 ");
+	smtp_session_proposed(f->s, 1, 0, 0);
+	expect(f, "250 2.0.0 Ok: queued as");
+	assert_int_equal(f->rejects[SMTP_REJ_USER], 1);
+	assert_int_equal(f->rejects[SMTP_REJ_SPOOL], 1);
+	/* postmaster is accepted without asking (RFC 5321 4.5.1) */
+	assert_int_equal(k.n, 3);
+	decode_cmd(f, &cmd);
+	assert_int_equal(cmd.u.enqueue.rec.nrcpt, 2);
+	assert_string_equal(cmd.u.enqueue.rec.rcpt[0].addr,
+			    "alice@node1.cluster.test");
+	spool_cmd_free(&cmd);
+	done(f);
+}
+
+static void test_relayed_recipient_skips_the_user_check(void **state)
+{
+	struct smtp_session_conf c = default_conf();
+	struct known k = {.n = 0};
+	struct fake *f;
+
+	c.relay_allowed = 1;
+	c.rcpt_known = f_rcpt_known;
+	c.rcpt_arg = &k;
+	f = open_with(&c);
+	expect(f, "220 ");
+	ehlo(f);
+	send_str(f, "MAIL FROM:<a@b.test>\r\n"
+		    "RCPT TO:<nobody@other.test>\r\n"
+		    "RCPT TO:<nobody@alias.test>\r\n");
+	expect(f, "250 2.1.0");
+	expect(f, "250 2.1.5");
+	expect(f, "550 5.1.1 <nobody@alias.test>");
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.asked[0], "nobody@alias.test");
+	done(f);
+}
+
 static void test_too_many_recipients_is_452(void **state)
 {
 	struct fake *f = open_default();
@@ -1285,6 +1366,8 @@ int main(void)
 	    cmocka_unit_test(test_relaying_is_denied_to_untrusted_clients),
 	    cmocka_unit_test(test_relaying_is_allowed_when_configured),
 	    cmocka_unit_test(test_failed_alias_lookup_is_451),
+	    cmocka_unit_test(test_unknown_local_user_is_550_5_1_1),
+	    cmocka_unit_test(test_relayed_recipient_skips_the_user_check),
 	    cmocka_unit_test(test_too_many_recipients_is_452),
 	    cmocka_unit_test(test_duplicate_recipient_is_listed_once),
 	    cmocka_unit_test(test_postmaster_is_accepted_and_qualified),
