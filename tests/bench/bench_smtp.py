@@ -40,6 +40,8 @@ def recv_reply(f):
 def latency_worker(host, port, count, body, out, errors):
     try:
         s = socket.create_connection((host, port), timeout=60)
+        # no Nagle: the final ".\r\n" must not wait for a delayed ACK
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         f = s.makefile("rb")
         recv_reply(f)
         s.sendall(b"EHLO bench.local\r\n")
