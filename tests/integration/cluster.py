@@ -472,6 +472,34 @@ def _read_line(s):
     return buf
 
 
+def ensure_test_users(user, admin_user, admin_group):
+    """Create an ordinary test user, an admin test user and the admin group
+    when missing (root only; SkipTest otherwise); (uid, gid) of each."""
+    import grp
+    import pwd
+    import shutil
+    if os.geteuid() != 0:
+        raise SkipTest("not root: cannot create the test users")
+    for tool in ("useradd", "groupadd", "setpriv"):
+        if shutil.which(tool) is None:
+            raise SkipTest("%s is not installed" % tool)
+    try:
+        grp.getgrnam(admin_group)
+    except KeyError:
+        subprocess.run(["groupadd", admin_group], check=True)
+    for name, groups in ((user, []), (admin_user, [admin_group])):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            cmd = ["useradd", "-M", "-s", "/usr/sbin/nologin"]
+            if groups:
+                cmd += ["-G", ",".join(groups)]
+            subprocess.run(cmd + [name], check=True)
+    plain = pwd.getpwnam(user)
+    adm = pwd.getpwnam(admin_user)
+    return (plain.pw_uid, plain.pw_gid), (adm.pw_uid, adm.pw_gid)
+
+
 def wait_until(pred, timeout=20, interval=0.1, what="condition"):
     """Poll pred() until it returns a true value (returned) or raise."""
     deadline = time.monotonic() + timeout

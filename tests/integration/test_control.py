@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import ensure_test_users  # noqa: E402
 from cluster import (LINE_MAX, SMTPCTL, Cluster, SkipTest,  # noqa: E402
                      run_tests, wait_until)
 
@@ -217,27 +218,8 @@ def test_debug_enqueue_through_a_follower_converges():
 # ---- privileges ----
 
 def ensure_users():
-    """Create the test users and group when missing; (uid, gid) of each."""
-    if os.geteuid() != 0:
-        raise SkipTest("not root: cannot create the test users")
-    for tool in ("useradd", "groupadd", "setpriv"):
-        if shutil.which(tool) is None:
-            raise SkipTest("%s is not installed" % tool)
-    try:
-        grp.getgrnam(ADMIN_GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", ADMIN_GROUP], check=True)
-    for user, groups in ((USER, []), (ADMIN_USER, [ADMIN_GROUP])):
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            cmd = ["useradd", "-M", "-s", "/usr/sbin/nologin"]
-            if groups:
-                cmd += ["-G", ",".join(groups)]
-            subprocess.run(cmd + [user], check=True)
-    plain = pwd.getpwnam(USER)
-    adm = pwd.getpwnam(ADMIN_USER)
-    return (plain.pw_uid, plain.pw_gid), (adm.pw_uid, adm.pw_gid)
+    """The test users and group (made when missing); (uid, gid) of each."""
+    return ensure_test_users(USER, ADMIN_USER, ADMIN_GROUP)
 
 
 def test_ordinary_user_may_read_but_not_change():

@@ -28,6 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import ensure_test_users  # noqa: E402
 from cluster import SMTPCTL, Cluster, SkipTest, run_tests, wait_until  # noqa
 
 ADMIN_GROUP = "smtpctltest"
@@ -542,27 +543,8 @@ def test_analyze_mail_delete_before_and_since():
 # ---- privileges ----
 
 def ensure_users():
-    """Create the test users and group when missing; (uid, gid) of each."""
-    if os.geteuid() != 0:
-        raise SkipTest("not root: cannot create the test users")
-    for tool in ("useradd", "groupadd", "setpriv"):
-        if shutil.which(tool) is None:
-            raise SkipTest("%s is not installed" % tool)
-    try:
-        grp.getgrnam(ADMIN_GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", ADMIN_GROUP], check=True)
-    for user, groups in ((USER, []), (ADMIN_USER, [ADMIN_GROUP])):
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            cmd = ["useradd", "-M", "-s", "/usr/sbin/nologin"]
-            if groups:
-                cmd += ["-G", ",".join(groups)]
-            subprocess.run(cmd + [user], check=True)
-    plain = pwd.getpwnam(USER)
-    adm = pwd.getpwnam(ADMIN_USER)
-    return (plain.pw_uid, plain.pw_gid), (adm.pw_uid, adm.pw_gid)
+    """The test users and group (made when missing); (uid, gid) of each."""
+    return ensure_test_users(USER, ADMIN_USER, ADMIN_GROUP)
 
 
 def test_ordinary_user_acts_on_its_own_mail_only():
