@@ -540,3 +540,28 @@ def run_tests(tests):
     print("%d passed, %d failed%s" % (passed, failed,
           ", %d skipped" % skipped if skipped else ""), flush=True)
     sys.exit(1 if failed else 0)
+
+
+def run_cluster_suite(c, work, setup, tests):
+    """Run setup() then the tests (run_tests) against cluster c; always stop
+    c; on failure dump the node logs and keep work, else remove it. Exits
+    with run_tests' status."""
+    try:
+        setup()
+        run_tests(tests)
+    except SystemExit as e:
+        code = e.code
+    except BaseException:
+        c.dump_logs()
+        raise
+    else:
+        code = 0
+    finally:
+        c.stop()
+    if code:
+        c.dump_logs()
+    if code or os.environ.get("SMTPCLUSTER_KEEP"):
+        print("logs kept in %s" % work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(code)

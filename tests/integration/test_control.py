@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import ensure_test_users  # noqa: E402
+from cluster import ensure_test_users, run_cluster_suite  # noqa: E402
 from cluster import (LINE_MAX, SMTPCTL, Cluster, SkipTest,  # noqa: E402
                      run_tests, wait_until)
 
@@ -328,44 +328,29 @@ def test_no_quorum_is_reported_not_hung():
 
 
 def main():
-    try:
+    def setup():
         C.start()
         C.wait_leader(30)
-        run_tests([
-            test_status_json_has_one_leader_two_followers,
-            test_status_applied_indexes_equal_after_noop,
-            test_status_human_table,
-            test_unambiguous_prefixes_are_accepted,
-            test_incomplete_command_lists_possibilities_and_exits_2,
-            test_ambiguous_prefix_exits_2,
-            test_unknown_command_and_bad_values_exit_2,
-            test_help_lists_commands,
-            test_socket_from_environment_and_unreachable_node,
-            test_alias_set_on_node1_is_shown_on_node3,
-            test_debug_enqueue_through_a_follower_converges,
-            test_ordinary_user_may_read_but_not_change,
-            test_admin_group_member_may_change,
-            test_malformed_json_gets_bad_request_and_server_keeps_serving,
-            test_unknown_version_command_and_argument_are_refused,
-            test_overlong_line_is_refused_and_connection_closed,
-            test_no_quorum_is_reported_not_hung,
-        ])
-    except SystemExit as e:
-        code = e.code
-    except BaseException:
-        C.dump_logs()
-        raise
-    else:
-        code = 0
-    finally:
-        C.stop()
-    if code:
-        C.dump_logs()
-    if code or os.environ.get("SMTPCLUSTER_KEEP"):
-        print("logs kept in %s" % WORK)
-    else:
-        shutil.rmtree(WORK, ignore_errors=True)
-    sys.exit(code)
+
+    run_cluster_suite(C, WORK, setup, [
+        test_status_json_has_one_leader_two_followers,
+        test_status_applied_indexes_equal_after_noop,
+        test_status_human_table,
+        test_unambiguous_prefixes_are_accepted,
+        test_incomplete_command_lists_possibilities_and_exits_2,
+        test_ambiguous_prefix_exits_2,
+        test_unknown_command_and_bad_values_exit_2,
+        test_help_lists_commands,
+        test_socket_from_environment_and_unreachable_node,
+        test_alias_set_on_node1_is_shown_on_node3,
+        test_debug_enqueue_through_a_follower_converges,
+        test_ordinary_user_may_read_but_not_change,
+        test_admin_group_member_may_change,
+        test_malformed_json_gets_bad_request_and_server_keeps_serving,
+        test_unknown_version_command_and_argument_are_refused,
+        test_overlong_line_is_refused_and_connection_closed,
+        test_no_quorum_is_reported_not_hung,
+    ])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import ensure_test_users  # noqa: E402
+from cluster import ensure_test_users, run_cluster_suite  # noqa: E402
 from cluster import SMTPCTL, Cluster, SkipTest, run_tests, wait_until  # noqa
 
 ADMIN_GROUP = "smtpctltest"
@@ -670,7 +670,7 @@ def test_no_quorum_is_reported_not_hung():
 
 
 def main():
-    try:
+    def setup():
         C.start()
         C.wait_leader(30)
         # every node registers itself in the spool's node table
@@ -678,49 +678,34 @@ def main():
             eventually(lambda i=i: len(js(i, "show", "service", "smtp")
                                        ["nodes"]) == 3,
                        "three nodes registered, seen on node %d" % i, 30)
-        run_tests([
-            test_stop_and_start_mail_seen_on_another_node,
-            test_disable_and_enable_service_seen_on_another_node,
-            test_show_service_lists_nodes_and_statistics,
-            test_set_configuration_on_one_node_shown_on_another,
-            test_bad_configuration_is_refused_with_exit_2,
-            test_mx_records_set_on_one_node_shown_on_another,
-            test_hosts_set_on_one_node_shown_on_another,
-            test_import_aliases_with_the_ucx_fallback_name,
-            test_forward_set_on_one_node_shown_on_another,
-            test_submit_from_stdin_shown_on_another_node,
-            test_submit_from_a_file_and_a_bare_name_gets_the_domain,
-            test_large_message_goes_in_chunks_and_the_size_limit_holds,
-            test_submit_protocol_chunks_on_one_connection,
-            test_sendmail_entry_point,
-            test_show_mail_entries_are_the_same_on_every_node,
-            test_send_mail_after_a_time_and_release_held_mail,
-            test_remove_mail_under_a_live_claim,
-            test_remove_mail_by_entry_and_the_all_guard,
-            test_analyze_mail_repair_fixes_injected_damage,
-            test_ordinary_user_acts_on_its_own_mail_only,
-            test_admin_group_member_may_act_on_every_users_mail,
-            test_analyze_mail_delete_before_and_since,
-            test_prefixes_help_and_errors,
-            test_json_on_every_kind_of_command,
-            test_no_quorum_is_reported_not_hung,
-        ])
-    except SystemExit as e:
-        code = e.code
-    except BaseException:
-        C.dump_logs()
-        raise
-    else:
-        code = 0
-    finally:
-        C.stop()
-    if code:
-        C.dump_logs()
-    if code or os.environ.get("SMTPCLUSTER_KEEP"):
-        print("logs kept in %s" % WORK)
-    else:
-        shutil.rmtree(WORK, ignore_errors=True)
-    sys.exit(code)
+
+    run_cluster_suite(C, WORK, setup, [
+        test_stop_and_start_mail_seen_on_another_node,
+        test_disable_and_enable_service_seen_on_another_node,
+        test_show_service_lists_nodes_and_statistics,
+        test_set_configuration_on_one_node_shown_on_another,
+        test_bad_configuration_is_refused_with_exit_2,
+        test_mx_records_set_on_one_node_shown_on_another,
+        test_hosts_set_on_one_node_shown_on_another,
+        test_import_aliases_with_the_ucx_fallback_name,
+        test_forward_set_on_one_node_shown_on_another,
+        test_submit_from_stdin_shown_on_another_node,
+        test_submit_from_a_file_and_a_bare_name_gets_the_domain,
+        test_large_message_goes_in_chunks_and_the_size_limit_holds,
+        test_submit_protocol_chunks_on_one_connection,
+        test_sendmail_entry_point,
+        test_show_mail_entries_are_the_same_on_every_node,
+        test_send_mail_after_a_time_and_release_held_mail,
+        test_remove_mail_under_a_live_claim,
+        test_remove_mail_by_entry_and_the_all_guard,
+        test_analyze_mail_repair_fixes_injected_damage,
+        test_ordinary_user_acts_on_its_own_mail_only,
+        test_admin_group_member_may_act_on_every_users_mail,
+        test_analyze_mail_delete_before_and_since,
+        test_prefixes_help_and_errors,
+        test_json_on_every_kind_of_command,
+        test_no_quorum_is_reported_not_hung,
+    ])
 
 
 if __name__ == "__main__":
