@@ -34,7 +34,7 @@
 	"max-recipients log default"
 
 const struct grammar_cmd grammar_cmds[] = {
-    {"cluster status", GRAMMAR_ANYONE,
+    {"cluster status", GRAMMAR_ADMIN,
      "show every member: role, state, addresses, applied and match index",
      output_cluster_status, NULL, NULL},
     {"cluster add <id> <address>", GRAMMAR_ADMIN,
@@ -102,7 +102,7 @@ const struct grammar_cmd grammar_cmds[] = {
      output_set_alias, NULL, NULL},
     {"remove alias <domain>", GRAMMAR_ADMIN,
      "remove <domain> from the alias domains", output_remove_alias, NULL, NULL},
-    {"show aliases", GRAMMAR_ANYONE,
+    {"show aliases", GRAMMAR_ADMIN,
      "list the alias domains (this node's copy)", output_show_aliases, NULL,
      NULL},
     {"import aliases [<file>]", GRAMMAR_ADMIN,

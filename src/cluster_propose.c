@@ -490,10 +490,20 @@ void cp_tick(struct cluster *c)
 	while (lp != NULL) {
 		struct lprop *next = lp->next;
 		if (now >= lp->deadline) {
+			static const char *const st[] = {
+			    [LP_WAITING] = "waiting for a leader",
+			    [LP_QUEUED] = "queued here",
+			    [LP_SENT] = "forwarded"};
 			log_warn("cluster: proposal %llu got no outcome within "
-				 "%u ms (%u tries)",
+				 "%u ms (%u tries, %s; leader %llu, forward "
+				 "connection %s)",
 				 (unsigned long long)lp->req,
-				 c->conf.propose_timeout_ms, lp->tries);
+				 c->conf.propose_timeout_ms, lp->tries,
+				 st[lp->state],
+				 (unsigned long long)c->last_leader_id,
+				 c->client == NULL	? "none"
+				 : c->client->connected ? "up"
+							: "connecting");
 			lp_finish(c, lp, CLUSTER_E_NOQUORUM, NULL);
 		} else if (lp->state == LP_SENT && now >= lp->try_deadline) {
 			log_debug(

@@ -279,13 +279,13 @@ static void cmd_show_aliases(struct ctl_req *req)
  * handler (struct control_cmd). smtpctl's grammar (cli/grammar.c) has the
  * matching words. */
 const struct control_cmd control_cmds[] = {
-    {"cluster status", 0, 0, "", cmd_cluster_status},
+    {"cluster status", 1, 0, "", cmd_cluster_status},
     {"cluster add", 1, 1, "id,address", cmd_cluster_add},
     {"cluster remove", 1, 1, "id", cmd_cluster_remove},
     {"cluster transfer", 1, 1, "id", cmd_cluster_transfer},
     {"set alias", 1, 1, "domain", cmd_set_alias},
     {"remove alias", 1, 1, "domain", cmd_remove_alias},
-    {"show aliases", 0, 0, "", cmd_show_aliases},
+    {"show aliases", 1, 0, "", cmd_show_aliases},
     {"show mail", 0, 0, "user,entry,name,full,recipient", ctl_show_mail},
     {"send mail", 0, 1, "user,entry,name,after", ctl_send_mail},
     {"remove mail", 0, 1, "user,entry,name,force,all", ctl_remove_mail},

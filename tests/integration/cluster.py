@@ -38,6 +38,7 @@ the repository's build/ directory (override with $SMTPCLUSTERD, $SMTPCTL).
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -338,10 +339,21 @@ class Cluster:
     def log_tail(self, i, lines=30):
         return "\n".join(self.log(i).splitlines()[-lines:])
 
-    def dump_logs(self, lines=40):
+    # routine lines that would push the state changes out of a dump
+    _ROUTINE = re.compile(r" (info|debug): control: uid \d+ pid \d+: "
+                          r"[^:]*-> ok$")
+
+    def dump_logs(self, lines=60):
+        """Print the last lines of every node's log, leaving out the
+        routine "control: ... -> ok" lines (counted instead)."""
         for i in sorted(self.procs):
-            sys.stdout.write("---- node %d log (last %d lines) ----\n%s\n"
-                             % (i, lines, self.log_tail(i, lines)))
+            all_lines = self.log(i).splitlines()
+            kept = [ln for ln in all_lines if not self._ROUTINE.search(ln)]
+            sys.stdout.write(
+                "---- node %d log (last %d lines; %d routine control "
+                "lines left out) ----\n%s\n"
+                % (i, lines, len(all_lines) - len(kept),
+                   "\n".join(kept[-lines:])))
 
     # ---- control protocol ----
 
