@@ -54,6 +54,17 @@ activity_log = run/node$1/activity.log
 EOF
 }
 
+# admin_group — the group whose members are admin on the local nodes:
+# smtpadm for root, else the primary group of the user who runs the
+# cluster (so that their smtpctl may manage it)
+admin_group() {
+	if [ "$(id -u)" -eq 0 ]; then
+		echo smtpadm
+	else
+		id -gn
+	fi
+}
+
 # write_conf N — run/nodeN/node.conf, unless it exists
 write_conf() {
 	n=$1
@@ -82,7 +93,7 @@ peer = 3 127.0.0.3:7001
 
 [control]
 socket = run/node$n/control.sock
-admin_group = smtpadm
+admin_group = $(admin_group)
 
 [log]
 level = info

@@ -527,8 +527,15 @@ def test_retry_then_success():
         send(3, "alice@cluster.test", ["flaky-1@amx.test"], message(mid))
         wait_until(lambda: RECORDER.find(mid), 40,
                    what="delivery on the second attempt")
-        lines = [ln for ln in activity().splitlines()
-                 if "to=<flaky-1@amx.test>" in ln]
+
+        def attempt_lines():
+            return [ln for ln in activity().splitlines()
+                    if "to=<flaky-1@amx.test>" in ln]
+        # the line of an attempt is written when its outcome is reported,
+        # a moment after the far end has the message
+        wait_until(lambda: len(attempt_lines()) >= 2, 10,
+                   what="both attempts in the activity log")
+        lines = attempt_lines()
         check(len(lines) == 2, "two attempts logged", lines)
         check("attempts=1, status=deferred (451 4.2.1" in lines[0],
               "first deferred", lines[0])
@@ -643,7 +650,8 @@ def test_stop_and_start_mail_on_one_node():
         send(k % 3 + 1, "alice@cluster.test", ["user@eq.test"], message(mid))
     wait_until(lambda: all(RECORDER.find(m) for m in ids), 40,
                what="delivery after START MAIL")
-    check(activity().count(" NODE2 ") > before, "node 2 delivers again")
+    wait_until(lambda: activity().count(" NODE2 ") > before, 10,
+               what="node 2 delivering again")
 
 
 def test_local_alias_and_forwarding():
@@ -783,10 +791,14 @@ def test_other_nodes_domain_is_delivered_locally_by_any_node():
         m = maildir_find("alice", mid.encode())[0]
         check(b"Delivered-To: alice@node2.cluster.test" in m,
               "Delivered-To", m[:300])
-        lines = [ln for ln in activity().splitlines()
-                 if "alice@node2.cluster.test" in ln]
-        check(lines and all(" NODE2 " not in ln for ln in lines),
-              "delivered by another node", lines)
+
+        def lines():
+            return [ln for ln in activity().splitlines()
+                    if "alice@node2.cluster.test" in ln]
+        # the activity line follows the Maildir rename by a moment
+        wait_until(lines, 10, what="the delivery in the activity log")
+        check(all(" NODE2 " not in ln for ln in lines()),
+              "delivered by another node", lines())
         wait_until(lambda: queue_empty(), 20, what="an empty queue")
     finally:
         node_ctl(C, 1, "start mail", {"node": 2})
