@@ -120,7 +120,13 @@ fuzz: $(FUZZ_BIN)
 		n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=2048 \
-			$(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 12 || exit 1; \
+			-artifact_prefix=$(BUILD)/fuzz/$$n- \
+			$(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n >$(BUILD)/fuzz/$$n.log 2>&1; \
+		rc=$$?; tail -n 12 $(BUILD)/fuzz/$$n.log; \
+		if [ $$rc -ne 0 ]; then \
+			grep -A40 -m1 'ERROR: \|==ERROR\|runtime error' $(BUILD)/fuzz/$$n.log; \
+			echo "fuzz: $$n FAILED (exit $$rc); log $(BUILD)/fuzz/$$n.log"; exit 1; \
+		fi; \
 	done
 
 install: all
