@@ -160,7 +160,10 @@ def test_restarted_node_catches_up_by_snapshot_install():
             assert r.get("ok"), r
         r = c.ctl(leader, "debug enqueue", {"count": 40, "size": 4096})
         assert r.get("ok") and r["result"]["enqueued"] == 40, r
-        assert stats(c, leader)["snapshots_taken"] >= 2
+        # a snapshot is counted once libraft has stored it, off the loop
+        wait_until(lambda: (stats(c, leader) or {}).get(
+            "snapshots_taken", 0) >= 2, timeout=15,
+            what="two snapshots taken on the leader")
         c.start_node(victim)
         wait_same_hash(c, timeout=30)
         # the victim had no snapshot of its own: any restore came from

@@ -649,7 +649,15 @@ def test_receive_timeout_gives_421_and_drops_the_partial_message():
     assert r.get("ok"), r
     try:
         before = ctl_names(c, 1)
-        time.sleep(1)  # every node has applied it
+
+        def applied_on_node1():
+            r = c.ctl(1, "show configuration smtp")
+            return r.get("ok") and any(
+                s.get("key") == "receive_timeout" and s.get("value") == 2000
+                for s in r["result"]["settings"])
+        # the answer came from the leader: node 1 applies it a moment later
+        wait_until(applied_on_node1, 15,
+                   what="the shorter /RECEIVE_TIMEOUT applied on node 1")
         d = Dialogue(c, 1)
         d.send("EHLO client.test\r\n")
         d.expect("250 ")

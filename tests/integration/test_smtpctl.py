@@ -468,7 +468,7 @@ def test_send_mail_after_a_time_and_release_held_mail():
 
 def test_remove_mail_under_a_live_claim():
     name = submit(1, ["claimed@example.com"], "Subject: claimed\n\nx\n")
-    run(2, "debug", "claim", name, "5s")
+    run(2, "debug", "claim", name, "15s")  # outlives the checks below
     for i in (1, 3):
         eventually(lambda i=i: mail(i, "--name", name)[0]["state"] ==
                    "delivering", "the claim seen on node %d" % i)
