@@ -7,10 +7,13 @@
  * the libuv thread pool, or one LMTP session); remote recipients are
  * grouped by route target (their domain, or the alternate gateway), each
  * group routed once (route.c over dns.c and the spool's MX and hosts
- * tables) and sent in one SMTP transaction per address tried, the next
- * address taking the recipients still deferred, at most /ADDRESS_RETRIES
- * addresses. A cap of max_per_host connections per destination address is
- * kept across all deliveries; groups over it wait in that host's queue.
+ * tables). Once every group of the delivery is routed, groups whose routes
+ * are the same list of addresses merge (domains that share their mail
+ * hosts get one transaction); each group is then sent in one SMTP
+ * transaction per address tried, the next address taking the recipients
+ * still deferred, at most /ADDRESS_RETRIES addresses. A cap of
+ * max_per_host connections per destination address is kept across all
+ * deliveries; groups over it wait in that host's queue.
  *
  * Owns: the delivery records (a copy of the control file and body), the
  * groups, the per-host counters, the resolver and the TLS context. Every
@@ -109,6 +112,7 @@ struct group {
 	struct route_hop *hops;
 	uint32_t nhops, hi;
 	struct host_slot *waiting, *held;
+	int parked; /* routed, waiting for the delivery's other routes */
 	int notls;
 	struct smtp_conn *conn;
 	struct smtp_client_rcpt *cr;
@@ -140,7 +144,8 @@ struct delivery {
 	struct item *items;
 	uint32_t n;
 	struct group *groups;
-	unsigned busy; /* groups running + the start guard */
+	unsigned routing; /* remote groups whose route is not known yet */
+	unsigned busy;	  /* groups running + the start guard */
 	int cancelled, reported, finishing;
 	uv_timer_t timer; /* completion is reported from here */
 	char *smtp_data, *lmtp_data;
@@ -577,28 +582,73 @@ static void try_next(struct group *g)
 	connect_hop(g);
 }
 
+/* 1 when a and b would try the same addresses in the same order. */
+static int same_hops(const struct group *a, const struct group *b)
+{
+	if (a->nhops != b->nhops)
+		return 0;
+	for (uint32_t i = 0; i < a->nhops; i++)
+		if (strcmp(a->hops[i].ip, b->hops[i].ip) != 0)
+			return 0;
+	return 1;
+}
+
+/* Every remote group of dv has its route: merge the groups bound for the
+ * same addresses (one MAIL transaction per destination, RFC 5321 3.3),
+ * then let each remaining group try its first address. */
+static void start_routed(struct delivery *dv)
+{
+	struct group *g, *h;
+
+	for (g = dv->groups; g != NULL; g = g->next) {
+		if (!g->parked)
+			continue;
+		for (h = dv->groups; h != g; h = h->next)
+			if (h->parked && same_hops(h, g))
+				break;
+		if (h == g)
+			continue;
+		/* it[] holds room for every recipient of the delivery */
+		memcpy(h->it + h->nit, g->it, g->nit * sizeof(*g->it));
+		h->nit += g->nit;
+		log_debug("deliver %s: recipients for %s go with those for %s "
+			  "(same mail hosts)",
+			  dv->name, g->key, h->key);
+		g->nit = 0;
+		g->parked = 0;
+		group_done(g);
+	}
+	for (g = dv->groups; g != NULL; g = g->next) {
+		if (g->parked) {
+			g->parked = 0;
+			try_next(g);
+		}
+	}
+}
+
 static void on_route(void *arg, const struct route_result *res)
 {
 	struct group *g = arg;
+	struct delivery *dv = g->dv;
 
 	if (res->status != ROUTE_OK) {
 		int out = res->status == ROUTE_FAIL ? OUT_FAILED : OUT_DEFERRED;
 
 		group_settle_all(g, out, res->reply, "none");
-		return;
-	}
-	g->hops = calloc(res->n, sizeof(*g->hops));
-	if (g->hops == NULL) {
+	} else if ((g->hops = calloc(res->n, sizeof(*g->hops))) == NULL) {
 		group_settle_all(g, OUT_DEFERRED, "451 4.3.0 out of memory",
 				 "none");
-		return;
+	} else {
+		memcpy(g->hops, res->hop, res->n * sizeof(*g->hops));
+		g->nhops = res->n;
+		g->hi = 0;
+		g->parked = 1;
 	}
-	memcpy(g->hops, res->hop, res->n * sizeof(*g->hops));
-	g->nhops = res->n;
-	g->hi = 0;
-	/* the route's own first step may be synchronous: go on from the
-	 * loop, never inside route_start() */
-	try_next(g);
+	/* may run inside route_start() (an IP gateway, the local MX table):
+	 * deliver_start()'s guard keeps the count above zero until every
+	 * remote group has been started */
+	if (--dv->routing == 0)
+		start_routed(dv);
 }
 
 static void start_remote(struct group *g)
@@ -616,8 +666,12 @@ static void start_remote(struct group *g)
 	p.max_addrs = (unsigned)dv->cfg.num[CFG_ADDRESS_RETRIES];
 	p.port = d->o.smtp_port;
 	p.self = &dv->self;
-	p.seed = dv->seed ^ (uint64_t)(uintptr_t)g;
+	/* one seed per delivery: domains with the same MX set get the same
+	 * order, so that start_routed() can merge them */
+	p.seed = dv->seed;
+	dv->routing++;
 	if (route_start(&d->rv, &p, on_route, g, &g->rq) != 0) {
+		dv->routing--; /* no answer will come */
 		group_settle_all(g, OUT_DEFERRED, "451 4.3.0 out of memory",
 				 "none");
 	}
@@ -1237,7 +1291,8 @@ int deliver_start(struct deliverer *d, const struct spool_ctl *ctl,
 	for (uint32_t i = 0; i < dv->n; i++)
 		classify(dv, i, &env);
 
-	dv->busy = 1; /* the start guard */
+	dv->busy = 1;	 /* the start guard */
+	dv->routing = 1; /* the same for the routes: see on_route() */
 	for (g = dv->groups; g != NULL; g = g->next)
 		dv->busy++;
 	for (g = dv->groups; g != NULL; g = g->next) {
@@ -1257,6 +1312,8 @@ int deliver_start(struct deliverer *d, const struct spool_ctl *ctl,
 			break;
 		}
 	}
+	if (--dv->routing == 0)
+		start_routed(dv);
 	release(dv); /* completion, if all is done, on the next turn */
 	return 0;
 
@@ -1287,6 +1344,11 @@ void deliver_cancel(struct delivery *dv)
 		if (g->rq != NULL) {
 			route_cancel(g->rq);
 			g->rq = NULL;
+			group_done(g);
+			continue;
+		}
+		if (g->parked) {
+			g->parked = 0;
 			group_done(g);
 			continue;
 		}

@@ -157,12 +157,14 @@ size_t route_mx_order(struct dns_mx *mx, size_t n, uint64_t *rng)
 		    !(mx[i].host[0] == '.' && mx[i].host[1] == '\0'))
 			mx[k++] = mx[i];
 	n = k;
-	/* insertion sort: stable, lists are short */
+	/* insertion sort by (preference, host): lists are short */
 	for (size_t i = 1; i < n; i++) {
 		struct dns_mx t = mx[i];
 		size_t j = i;
 
-		while (j > 0 && mx[j - 1].pref > t.pref) {
+		while (j > 0 && (mx[j - 1].pref > t.pref ||
+				 (mx[j - 1].pref == t.pref &&
+				  strcasecmp(mx[j - 1].host, t.host) > 0))) {
 			mx[j] = mx[j - 1];
 			j--;
 		}

@@ -128,8 +128,10 @@ int route_parse_ip(const char *s, char *ip, size_t size, int *family);
  * or when every record is "" (a broken zone treated the same). */
 int route_mx_is_null(const struct dns_mx *mx, size_t n);
 
-/* Drop null entries, sort by preference, shuffle each run of equal
- * preferences with the PRNG state *rng. Returns the new count. */
+/* Drop null entries, sort by preference (then host name, so that the
+ * same MX set in any DNS answer order is one list), shuffle each run of
+ * equal preferences with the PRNG state *rng: the same set and seed give
+ * the same order. Returns the new count. */
 size_t route_mx_order(struct dns_mx *mx, size_t n, uint64_t *rng);
 
 /* 1 when ip:port is one of self's listeners. */

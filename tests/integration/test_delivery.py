@@ -245,6 +245,11 @@ def start_dns(procs):
             "--log-queries", "--log-facility=-",
             "--mx-host=eq.test,mx1.eq.test,10",
             "--mx-host=eq.test,mx2.eq.test,10",
+            # eq2.test shares eq.test's mail hosts (listed the other way)
+            "--mx-host=eq2.test,mx2.eq.test,10",
+            "--mx-host=eq2.test,mx1.eq.test,10",
+            # shared.test's mail host is amx.test, amx.test's own address
+            "--mx-host=shared.test,amx.test,10",
             "--host-record=mx1.eq.test,127.0.0.21",
             "--host-record=mx2.eq.test,127.0.0.22",
             "--mx-host=pref.test,dead.pref.test,10",
@@ -425,6 +430,31 @@ def test_equal_preference_mx_hosts_share_the_load():
     ips = collections.Counter(RECORDER.find(m)[0]["ip"] for m in ids)
     check(set(ips) <= {"127.0.0.21", "127.0.0.22"}, "only eq.test's MX", ips)
     check(len(ips) == 2, "both equal-preference hosts used", ips)
+
+
+def test_domains_sharing_mail_hosts_get_one_transaction():
+    """Recipients of different domains whose routes are the same
+    addresses go in one transaction (one MAIL, several RCPT), also when
+    the hosts are equal-preference MX records listed in another order; a
+    domain with other hosts gets its own."""
+    mid = msgid("shared")
+    rcpts = ["a@eq.test", "b@eq2.test", "c@amx.test", "d@shared.test",
+             "e@pref.test"]
+    send(1, "alice@cluster.test", rcpts, message(mid))
+    wait_until(lambda: len(RECORDER.find(mid)) >= 3, 30,
+               what="the message at three destinations")
+    wait_until(lambda: queue_empty(), 20, what="an empty queue")
+    got = RECORDER.find(mid)
+    by_rcpts = sorted(sorted(m["rcpts"]) for m in got)
+    check(by_rcpts == [["a@eq.test", "b@eq2.test"],
+                       ["c@amx.test", "d@shared.test"],
+                       ["e@pref.test"]], "one transaction per destination",
+          [(m["ip"], m["rcpts"]) for m in got])
+    ips = {tuple(sorted(m["rcpts"])): m["ip"] for m in got}
+    check(ips[("c@amx.test", "d@shared.test")] == "127.0.0.24",
+          "amx.test's address", ips)
+    check(ips[("a@eq.test", "b@eq2.test")] in ("127.0.0.21", "127.0.0.22"),
+          "an eq.test MX", ips)
 
 
 def test_dead_first_mx_falls_through_to_the_next():
@@ -872,6 +902,7 @@ def main():
         run_tests([
             test_remote_delivery_via_mx_reaches_smtp_sink,
             test_equal_preference_mx_hosts_share_the_load,
+            test_domains_sharing_mail_hosts_get_one_transaction,
             test_dead_first_mx_falls_through_to_the_next,
             test_domain_without_mx_uses_its_address_record,
             test_local_delivery_to_maildir,

@@ -319,6 +319,28 @@ static void test_mx_order_never_mixes_preference_levels(void **state)
 	}
 }
 
+/* The same MX set in any answer order and the same seed: the same list
+ * (deliver.c merges domains whose lists are equal). */
+static void test_mx_order_same_set_any_answer_order(void **state)
+{
+	for (uint64_t s = 0; s < 50; s++) {
+		struct dns_mx a[4] = {{10, "mx1.test"},
+				      {10, "MX2.test"},
+				      {10, "mx3.test"},
+				      {5, "p.test"}};
+		struct dns_mx b[4] = {{10, "mx3.test"},
+				      {5, "p.test"},
+				      {10, "mx2.test"},
+				      {10, "mx1.test"}};
+		uint64_t ra = s, rb = s;
+
+		assert_int_equal(route_mx_order(a, 4, &ra), 4);
+		assert_int_equal(route_mx_order(b, 4, &rb), 4);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(strcasecmp(a[i].host, b[i].host), 0);
+	}
+}
+
 static void test_null_mx_detection(void **state)
 {
 	struct dns_mx one_null[1] = {{0, ""}};
@@ -720,6 +742,7 @@ int main(void)
 	    cmocka_unit_test(test_mx_order_lowest_preference_first),
 	    cmocka_unit_test(test_mx_order_equal_preferences_shuffled_by_seed),
 	    cmocka_unit_test(test_mx_order_never_mixes_preference_levels),
+	    cmocka_unit_test(test_mx_order_same_set_any_answer_order),
 	    cmocka_unit_test(test_null_mx_detection),
 	    cmocka_unit_test(test_mx_order_drops_null_entries),
 	    cmocka_unit_test(test_zone_matching),
