@@ -404,7 +404,7 @@ class Cluster:
             return None
         return r.get("result") if r.get("ok") else None
 
-    def wait_leader(self, timeout=20, nodes=None):
+    def wait_leader(self, timeout=45, nodes=None):
         """Poll "cluster status" on the live nodes (or nodes) until all of
         them answer and agree on one leader; returns its id."""
         deadline = time.monotonic() + timeout

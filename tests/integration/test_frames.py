@@ -72,7 +72,7 @@ def healthy(c, leader, term):
     for i in (1, 2, 3):
         r = c.ctl(i, "debug noop", timeout=15)
         assert r.get("ok"), (i, r)
-    assert c.wait_leader(timeout=10) == leader
+    assert c.wait_leader(timeout=30) == leader
     st = c.status(leader)
     assert st["term"] == term, (st["term"], term)
 

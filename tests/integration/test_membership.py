@@ -101,7 +101,7 @@ def test_add_remove_transfer_while_proposing():
             # hand leadership to the new node, asked through it
             r = c.ctl(4, "cluster transfer", {"id": 4}, timeout=30)
             assert r.get("ok"), r
-            assert c.wait_leader(timeout=10) == 4
+            assert c.wait_leader(timeout=30) == 4
             time.sleep(0.5)
         assert s.ok > 20, s.ok
         assert not s.failures, s.failures[:5]
@@ -122,7 +122,7 @@ def test_sigterm_on_leader_hands_leadership_over():
             time.sleep(0.3)
             code = c.kill(old, signal.SIGTERM)
             assert code == 0, code
-            new = c.wait_leader(nodes=rest, timeout=10)
+            new = c.wait_leader(nodes=rest, timeout=30)
             assert new in rest
             time.sleep(0.5)
         assert not s.failures, s.failures[:5]
