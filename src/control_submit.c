@@ -31,11 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "spool/ctlname.h"
 #include "src/control_impl.h"
 #include "src/log.h"
+#include "src/maildate.h"
 
 #define B64_CHUNK_MAX (CONTROL_LINE_MAX) /* base64 bytes in one request */
 #define HEADERS_EXTRA 2048 /* Received:, Date:, From:, Message-ID: */
@@ -245,23 +245,6 @@ static void normalize(struct msgbuf *m, const char *s, size_t n)
 		mb_put(m, "\r\n", 2);
 }
 
-/* RFC 5322 date of ms (UTC). */
-static void rfc5322_date(uint64_t ms, char *buf, size_t size)
-{
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed",
-					   "Thu", "Fri", "Sat"};
-	static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr",
-					   "May", "Jun", "Jul", "Aug",
-					   "Sep", "Oct", "Nov", "Dec"};
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-		 days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* ---- the request ---- */
 
 struct submit_op {
@@ -420,7 +403,7 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 	}
 	normalize(&body, b->body != NULL ? b->body : "", b->len);
 	scan_headers(body.p != NULL ? body.p : "", body.len, &hi);
-	rfc5322_date(now, date, sizeof(date));
+	maildate_format(now, date, sizeof(date));
 	snprintf(line, sizeof(line),
 		 "Received: from local user %s (uid %ld)\r\n\tby %s (%s) with "
 		 "smtpctl submit id %s;\r\n\t%s\r\n",

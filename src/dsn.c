@@ -6,16 +6,17 @@
  * when it is within DSN_RETURN_MAX (its headers only when it is not).
  *
  * Owns: the layout and wording of bounces, the status code taken from a
- * reply, the dates. Does not own: who gets a bounce or when (symbiont.c),
- * nor enqueueing it. Pure: no clock, no randomness; fails only for bad
- * input or memory.
+ * reply. Does not own: the date format (maildate.c), who gets a bounce or
+ * when (symbiont.c), nor enqueueing it. Pure: no clock, no randomness;
+ * fails only for bad input or memory.
  */
 #include "src/dsn.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "src/maildate.h"
 
 #define VALUE_MAX 900 /* longest header value written (line <= 998) */
 #define SEED_MAX 120
@@ -46,25 +47,6 @@ static void put_field(struct wbuf *wb, const char *name, const char *value)
 	put(wb, ": ");
 	put_value(wb, value);
 	put(wb, "\r\n");
-}
-
-void dsn_date(uint64_t ms, char *buf, size_t size)
-{
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed",
-					   "Thu", "Fri", "Sat"};
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
-					     "May", "Jun", "Jul", "Aug",
-					     "Sep", "Oct", "Nov", "Dec"};
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(buf, size, "Thu, 1 Jan 1970 00:00:00 +0000");
-		return;
-	}
-	snprintf(buf, size, "%s, %d %s %04d %02d:%02d:%02d +0000",
-		 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* Length of an enhanced status code "C.S.D" at p (C 2/4/5, S and D 1..3
@@ -310,7 +292,7 @@ static void put_status(struct wbuf *wb, const struct dsn_in *in)
 	put_field(wb, "X-Control-File", in->orig_name);
 	if (in->rec->envid != NULL && in->rec->envid[0] != '\0')
 		put_field(wb, "Original-Envelope-Id", in->rec->envid);
-	dsn_date(in->rec->created_ms, date, sizeof(date));
+	maildate_format(in->rec->created_ms, date, sizeof(date));
 	put_field(wb, "Arrival-Date", date);
 	for (uint32_t i = 0; i < in->nfail; i++) {
 		const struct dsn_failure *f = &in->fail[i];
@@ -334,8 +316,8 @@ static void put_status(struct wbuf *wb, const struct dsn_in *in)
 				  ? f->reply
 				  : "delivery failed");
 		put(wb, "\r\n");
-		dsn_date(r->last_ms != 0 ? r->last_ms : in->now_ms, date,
-			 sizeof(date));
+		maildate_format(r->last_ms != 0 ? r->last_ms : in->now_ms, date,
+				sizeof(date));
 		put_field(wb, "Last-Attempt-Date", date);
 	}
 	put(wb, "\r\n");
@@ -358,7 +340,7 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 	plan_return(in, body, &ret);
 	to = in->to != NULL ? in->to : in->rec->sender;
 
-	dsn_date(in->now_ms, date, sizeof(date));
+	maildate_format(in->now_ms, date, sizeof(date));
 	put_field(wb, "Date", date);
 	put(wb, "From: Mail Delivery System <");
 	put_value(wb, in->postmaster);

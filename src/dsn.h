@@ -61,8 +61,4 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb);
  * (/INTERVAL=MAXIMUM), else 5.0.0. buf must hold 16 bytes. */
 void dsn_status(const char *reply, char *buf, size_t size);
 
-/* RFC 5322 date of ms since the epoch, UTC: "Mon, 23 Nov 2026 20:23:56
- * +0000". buf must hold 40 bytes. */
-void dsn_date(uint64_t ms, char *buf, size_t size);
-
 #endif

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "spool/ctlname.h"
 #include "spool/err.h"
 #include "src/log.h"
+#include "src/maildate.h"
 #include "src/relay.h"
 #include "src/smtp_session_impl.h"
 
@@ -259,26 +259,6 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 	smtp_sess_reply(s, "250 2.1.5 Ok");
 }
 
-/* RFC 5322 date-time of ms, in UTC. */
-static void rfc5322_date(uint64_t ms, char *buf, size_t size)
-{
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed",
-					   "Thu", "Fri", "Sat"};
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
-					     "May", "Jun", "Jul", "Aug",
-					     "Sep", "Oct", "Nov", "Dec"};
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(buf, size, "Thu, 01 Jan 1970 00:00:00 +0000");
-		return;
-	}
-	snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-		 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* The Received: header of RFC 5321 4.4 for this message. */
 static int received_header(const struct smtp_session *s, uint64_t now,
 			   char *buf, size_t size)
@@ -288,7 +268,7 @@ static int received_header(const struct smtp_session *s, uint64_t now,
 	const char *v6 = strchr(s->client_ip, ':') ? "IPv6:" : "";
 	int n;
 
-	rfc5322_date(now, date, sizeof(date));
+	maildate_format(now, date, sizeof(date));
 	if (s->nrcpt == 1)
 		n = snprintf(buf, size,
 			     "Received: from %s ([%s%s])\r\n"
