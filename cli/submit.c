@@ -76,6 +76,32 @@ void submit_rcpts_free(struct submit_rcpts *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* RFC 5322 quoted strings and (nested) comments while scanning p[0..len):
+ * 1 when p[*i] is inside one (it and a quoted-pair's second character are
+ * consumed), 0 when it is outside. */
+struct rfc5322_scan {
+	int depth; /* comment nesting */
+	int quote; /* inside a quoted string */
+};
+
+static int scan_skip(struct rfc5322_scan *sc, const char *p, size_t len,
+		     size_t *i)
+{
+	char c = p[*i];
+
+	if (!sc->quote && sc->depth == 0)
+		return 0;
+	if (c == '\\' && *i + 1 < len)
+		(*i)++;
+	else if (sc->quote && c == '"')
+		sc->quote = 0;
+	else if (!sc->quote && c == '(')
+		sc->depth++;
+	else if (!sc->quote && c == ')')
+		sc->depth--;
+	return 1;
+}
+
 /* One element of an address list: the <angle> address, else the text
  * without comments and quoted parts. */
 static int take_element(const char *p, size_t len, struct submit_rcpts *r)
@@ -83,30 +109,17 @@ static int take_element(const char *p, size_t len, struct submit_rcpts *r)
 	const char *lt = NULL, *gt = NULL;
 	char buf[1100];
 	size_t n = 0;
-	int depth = 0, quote = 0;
+	struct rfc5322_scan sc = {0, 0};
+	int depth;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = p[i];
-		if (quote) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '"')
-				quote = 0;
+		if (scan_skip(&sc, p, len, &i))
 			continue;
-		}
-		if (depth > 0) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			continue;
-		}
 		if (c == '"')
-			quote = 1;
+			sc.quote = 1;
 		else if (c == '(')
-			depth = 1;
+			sc.depth = 1;
 		else if (c == '<')
 			lt = p + i;
 		else if (c == '>' && lt != NULL)
@@ -139,32 +152,23 @@ int submit_parse_addresses(const char *value, size_t len,
 			   struct submit_rcpts *r)
 {
 	size_t start = 0;
-	int depth = 0, quote = 0, angle = 0;
+	struct rfc5322_scan sc = {0, 0};
+	int angle = 0;
 
 	for (size_t i = 0; i <= len; i++) {
 		char c = i < len ? value[i] : ',';
-		if (quote) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '"')
-				quote = 0;
-			continue;
-		}
-		if (depth > 0) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
+		if (sc.quote || sc.depth > 0) {
+			/* unterminated at the end: the last element is dropped */
+			if (i < len)
+				scan_skip(&sc, value, len, &i);
 			continue;
 		}
 		switch (c) {
 		case '"':
-			quote = 1;
+			sc.quote = 1;
 			break;
 		case '(':
-			depth = 1;
+			sc.depth = 1;
 			break;
 		case '<':
 			angle = 1;
