@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "src/log.c"
+#include "src/maildate.c"
 #include "src/relay.c"
 #include "src/smtp_data.c"
 #include "src/smtp_parse.c"
