@@ -26,12 +26,19 @@ ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS) -MMD -MP
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_CFLAGS = $(CSTD) $(WARN) -O1 -g $(SAN) -I. $(PKG_CFLAGS) -MMD -MP
 
-SPOOL_SRC := $(sort $(wildcard spool/*.c))
+# Layers (docs/architecture.md): spool/codec (pure) <- spool/store (LMDB)
+# <- raft <- src/<subsystem> <- src/daemon/main.c; cli links only
+# spool/codec.
+CODEC_SRC := $(sort $(wildcard spool/codec/*.c))
+STORE_SRC := $(sort $(wildcard spool/store/*.c))
+SPOOL_SRC := $(CODEC_SRC) $(STORE_SRC)
 RAFT_SRC  := $(sort $(wildcard raft/*.c))
-SRC_SRC   := $(sort $(filter-out src/main.c,$(wildcard src/*.c)))
+SRC_SRC   := $(sort $(filter-out src/daemon/main.c src/testhooks/%,$(wildcard src/*/*.c)))
+HOOK_SRC  := $(sort $(wildcard src/testhooks/*.c))
 CLI_SRC   := $(sort $(filter-out cli/smtpctl.c,$(wildcard cli/*.c)))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 
+CODEC_OBJ := $(CODEC_SRC:%.c=$(BUILD)/%.o)
 SPOOL_OBJ := $(SPOOL_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ  := $(SPOOL_OBJ) $(RAFT_SRC:%.c=$(BUILD)/%.o) $(SRC_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -39,8 +46,7 @@ ASAN_LIB_OBJ := $(SPOOL_SRC:%.c=$(ASAN)/%.o) $(RAFT_SRC:%.c=$(ASAN)/%.o) \
 		$(SRC_SRC:%.c=$(ASAN)/%.o) $(CLI_SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 
-BINS := $(if $(wildcard src/main.c),$(BUILD)/smtpclusterd) \
-	$(if $(wildcard cli/smtpctl.c),$(BUILD)/smtpctl)
+BINS := $(BUILD)/smtpclusterd $(BUILD)/smtpctl
 
 FUZZ_SECONDS ?= 60
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -64,11 +70,13 @@ $(ASAN)/%.o: %.c
 $(BUILD)/libspool.a: $(SPOOL_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/smtpclusterd: $(BUILD)/src/main.o $(CORE_OBJ) $(CLI_OBJ)
+$(BUILD)/smtpclusterd: $(BUILD)/src/daemon/main.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(SPOOL_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+# smtpctl speaks the control protocol: spool/codec's validators, json-c,
+# nothing of LMDB, libraft or libuv.
+$(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(CODEC_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs json-c libcrypto 2>/dev/null || echo -ljson-c -lcrypto)
 
 $(ASAN)/libcore.a: $(ASAN_LIB_OBJ)
 	ar rcs $@ $^
@@ -98,13 +106,13 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/run.sh
 
-LINT_SRC = $(SPOOL_SRC) $(RAFT_SRC) $(wildcard src/*.c) $(wildcard cli/*.c)
+LINT_SRC = $(SPOOL_SRC) $(RAFT_SRC) $(wildcard src/*/*.c) $(wildcard cli/*.c)
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -I. -D__GNUC__ $(LINT_SRC)
 	@$(MAKE) --no-print-directory check-format
 
-FORMAT_SRC = $(wildcard spool/*.[ch] raft/*.[ch] src/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
+FORMAT_SRC = $(wildcard spool/*/*.[ch] raft/*.[ch] src/*/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
 

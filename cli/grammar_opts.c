@@ -4,7 +4,7 @@
  * SET CONFIGURATION SMTP settings with their OpenVMS qualifiers) and the
  * conversion of a setting's value into an item of the "items" argument
  * ({"key", "num"|"str"} or {"key", "reset": true}), checked against
- * spool_cfg_defs[] (spool/config.h).
+ * spool_cfg_defs[] (spool/codec/config.h).
  *
  * Owns: option names, their help, and the --options and --default
  * vocabularies. Does not own which command takes which option (the opts
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "cli/grammar_impl.h"
-#include "spool/config.h"
+#include "spool/codec/config.h"
 
 #define MS_SEC 1000ull
 #define MS_DAY (24ull * 3600 * MS_SEC)

@@ -18,9 +18,9 @@
 #include <time.h>
 
 #include "cli/grammar_impl.h"
-#include "spool/aliases.h"
-#include "spool/ctlname.h"
-#include "spool/record.h"
+#include "spool/codec/aliases.h"
+#include "spool/codec/ctlname.h"
+#include "spool/codec/record.h"
 
 /* ---- the clock ---- */
 

@@ -9,7 +9,7 @@
  * 18.3: TCPIP$SMTP_LOCAL_ALIASES.TXT, then UCX$SMTP_LOCAL_ALIASES.TXT).
  * Does not own: the control file (the node builds it: user-name from the
  * socket's credentials, Received: header, hop count) or the alias format
- * (spool/aliases.c).
+ * (spool/codec/aliases.c).
  *
  * Fails with a message on stderr and smtpctl's exit status; in sendmail
  * mode usage errors exit with EX_USAGE (64), as sendmail does.
@@ -30,8 +30,8 @@
 #include "cli/client.h"
 #include "cli/exec.h"
 #include "cli/output.h"
-#include "spool/aliases.h"
-#include "spool/err.h"
+#include "spool/codec/aliases.h"
+#include "spool/codec/err.h"
 
 #define DEFAULT_SOCKET "/run/smtpcluster/control.sock"
 

@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "raft/batch.h"
-#include "spool/wire.h"
-#include "src/log.h"
+#include "spool/codec/wire.h"
+#include "src/base/log.h"
 
 static uint64_t mono_ms(void)
 {

@@ -29,7 +29,7 @@
 #include <raft.h>
 #include <stdint.h>
 
-#include "spool/spool.h"
+#include "spool/store/spool.h"
 
 struct rfsm {
 	struct raft_fsm fsm; /* fsm.data points back here */

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/log.h"
+#include "src/base/log.h"
 
 #define HS_PREAMBLE 24
 #define HS_PROTOCOL 1

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spool/ctlname.h"
-#include "spool/spool.h"
+#include "spool/codec/ctlname.h"
+#include "spool/store/spool.h"
 
 static double now_s(void)
 {

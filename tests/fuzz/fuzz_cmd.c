@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spool/cmd.h"
-#include "spool/err.h"
-#include "spool/record.h"
-#include "spool/spool.h"
-#include "spool/wire.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/err.h"
+#include "spool/codec/record.h"
+#include "spool/store/spool.h"
+#include "spool/codec/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,15 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/log.c"
-#include "src/maildate.c"
-#include "src/relay.c"
-#include "src/smtp_data.c"
-#include "src/smtp_parse.c"
-#include "src/smtp_session.c"
-#include "src/smtp_verbs.c"
+#include "src/base/log.c"
+#include "src/base/maildate.c"
+#include "src/smtpd/smtp_policy.c"
+#include "src/smtpd/smtp_data.c"
+#include "src/smtpd/smtp_parse.c"
+#include "src/smtpd/smtp_session.c"
+#include "src/smtpd/smtp_verbs.c"
 
-#include "spool/cmd.h"
+#include "spool/codec/cmd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,19 +77,19 @@ static void fuzz_parsers(const uint8_t *data, size_t size)
 	if (smtp_parse_mail(line, &mb, &mp) == 0)
 		check_reparse(&mb, 0);
 	if (smtp_parse_rcpt(line, &mb, &rp) == 0) {
-		struct relay_policy pol = {"node1.test", "cluster.test", 0,
+		struct smtp_policy pol = {"node1.test", "cluster.test", 0,
 					   NULL, NULL};
 
 		check_reparse(&mb, 1);
 		/* without relaying, only a local domain with a plain local
 		 * part (or the postmaster) is accepted */
-		switch (relay_check(&pol, &mb)) {
-		case RELAY_RELAY:
+		switch (policy_check(&pol, &mb)) {
+		case POLICY_RELAY:
 			abort();
-		case RELAY_LOCAL:
+		case POLICY_LOCAL:
 			if (!mb.postmaster &&
-			    ((!relay_domain_eq(mb.domain, "node1.test") &&
-			      !relay_domain_eq(mb.domain, "cluster.test")) ||
+			    ((!policy_domain_eq(mb.domain, "node1.test") &&
+			      !policy_domain_eq(mb.domain, "cluster.test")) ||
 			     strpbrk(mb.local_plain, "@%!") != NULL))
 				abort();
 			break;
@@ -261,7 +261,7 @@ static void fuzz_session(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return;
-	conf.relay_allowed = data[0] & 1;
+	conf.policy_allowed = data[0] & 1;
 	cut = 1 + size / 8 < size ? 1 + size / 8 : size;
 	f.ctl = data + 1; /* outcome choices: the input's first eighth */
 	f.nctl = cut - 1;

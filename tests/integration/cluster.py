@@ -128,7 +128,7 @@ class Cluster:
     def raft_addr(self, i):
         return "%s:%d" % (self.host(i), self.raft_port())
 
-    def fwd_addr(self, i):
+    def peer_addr(self, i):
         return "%s:%d" % (self.host(i), self.raft_port() + 1)
 
     def smtp_addr(self, i):

@@ -102,7 +102,7 @@ def test_malformed_frames_are_dropped():
         follower = [i for i in (1, 2, 3) if i != leader][0]
         for node in (leader, follower):
             for name, data in BAD_FRAMES.items():
-                assert closed_after(c.fwd_addr(node), data), \
+                assert closed_after(c.peer_addr(node), data), \
                     "%s to node %d: connection left open" % (name, node)
         healthy(c, leader, term)
         log = c.log(leader)
@@ -125,7 +125,7 @@ def test_oversized_length_is_refused_before_allocation():
             # many connections each announcing a huge frame: none of them
             # may make the node allocate what they announce
             for _ in range(50):
-                s = socket.create_connection(addr(c.fwd_addr(leader)))
+                s = socket.create_connection(addr(c.peer_addr(leader)))
                 s.sendall(hdr(PROPOSE, 0xFFFFFF00) + b"x" * 100)
                 socks.append(s)
             for s in socks:
@@ -146,7 +146,7 @@ def test_truncated_frames_are_dropped():
         c.start()
         leader = c.wait_leader()
         term = c.status(leader)["term"]
-        fa = c.fwd_addr(leader)
+        fa = c.peer_addr(leader)
         # a peer that goes away mid-frame
         assert closed_after(fa, hdr(PROPOSE, 1000)[:7], shut=True)
         assert closed_after(fa, hdr(PROPOSE, 1000) + b"abc", shut=True)
@@ -179,7 +179,7 @@ def test_random_bytes_on_both_ports():
             if k % 3 == 0:
                 # a valid header in front of random bytes
                 blob = hdr(rnd.choice((PROPOSE, ADMIN)), len(blob)) + blob
-            assert closed_after(c.fwd_addr(node), blob, shut=True), k
+            assert closed_after(c.peer_addr(node), blob, shut=True), k
             # the raft port: libraft drops what it cannot decode
             raft = c.raft_addr(node)
             for data in (blob, struct.pack("<QQQ", 1, 2**48, 2) + blob,

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "spool/ctlname.h"
-#include "spool/spool.h"
+#include "spool/codec/ctlname.h"
+#include "spool/store/spool.h"
 
 #define T0 1700000000000ull /* a fixed stamp: 2023-11-14 */
 

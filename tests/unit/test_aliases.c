@@ -1,5 +1,5 @@
 /*
- * test_aliases.c — unit tests of spool/aliases.c: the local alias file
+ * test_aliases.c — unit tests of spool/codec/aliases.c: the local alias file
  * format of seed section 18.3 (comments, blank lines, CRLF, folding,
  * duplicates, the 64-character and 255-name limits, errors with their line
  * numbers) and the domain syntax check.
@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "spool/aliases.h"
-#include "spool/err.h"
+#include "spool/codec/aliases.h"
+#include "spool/codec/err.h"
 
 /* Parse a NUL-terminated text. */
 static int parse(const char *text, struct aliases *a)

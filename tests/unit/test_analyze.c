@@ -1,5 +1,5 @@
 /*
- * test_analyze.c — ANALYZE MAIL and REPAIR (spool/analyze.c): a clean spool
+ * test_analyze.c — ANALYZE MAIL and REPAIR (spool/store/analyze.c): a clean spool
  * is clean, each kind of damage injected with spool_raw_put/del is found
  * under the right kind and name, one replicated REPAIR fixes everything,
  * and a repair is deterministic (same damage, same snapshot).
@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/ctlname.h"
-#include "spool/spool.h"
-#include "spool/wire.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/ctlname.h"
+#include "spool/store/spool.h"
+#include "spool/codec/wire.h"
 
 #define T0 1700000000000ull
 #define LEASE_MS 60000ull

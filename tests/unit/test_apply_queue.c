@@ -1,5 +1,5 @@
 /*
- * test_apply_queue.c — the spool's whole-file appliers (spool/apply_queue.c):
+ * test_apply_queue.c — the spool's whole-file appliers (spool/store/apply_queue.c):
  * ENQUEUE (state set from the stamp, idempotency on the name, refusals),
  * REMOVE (claims live, expired, forced), REQUEUE (SEND MAIL), HOLD and
  * RELEASE. Every refusal is checked to leave the spool byte-identical
@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/ctlname.h"
-#include "spool/spool.h"
-#include "spool/wire.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/ctlname.h"
+#include "spool/store/spool.h"
+#include "spool/codec/wire.h"
 #include "tests/unit/spool_fixture.h"
 
 /* Table order of the snapshot image (docs/spool-snapshot-and-analyze.md). */

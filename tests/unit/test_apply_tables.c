@@ -1,5 +1,5 @@
 /*
- * test_apply_tables.c — the spool's table appliers (spool/apply_tables.c):
+ * test_apply_tables.c — the spool's table appliers (spool/store/apply_tables.c):
  * SET_CONFIG (defaults, set, reset, all-or-nothing batches), local aliases,
  * the local MX and hosts databases, forwards, the node table, and NOOP.
  * Every refusal is checked to leave the spool byte-identical (snapshot
@@ -15,12 +15,12 @@
 
 #include <cmocka.h>
 
-#include "spool/aliases.h"
-#include "spool/cmd.h"
-#include "spool/config.h"
-#include "spool/spool.h"
-#include "spool/spool_impl.h"
-#include "spool/wire.h"
+#include "spool/codec/aliases.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/config.h"
+#include "spool/store/spool.h"
+#include "spool/store/spool_impl.h"
+#include "spool/codec/wire.h"
 #include "tests/unit/spool_fixture.h"
 
 /* ---- local helpers ---- */
@@ -202,7 +202,7 @@ static int host_cb(const char *a, const char *b, uint64_t n, void *arg)
 	return 0;
 }
 
-static int fwd_cmd(struct spool *sp, int type, const char *user,
+static int peer_cmd(struct spool *sp, int type, const char *user,
 		   const char *target)
 {
 	struct spool_cmd c;
@@ -213,7 +213,7 @@ static int fwd_cmd(struct spool *sp, int type, const char *user,
 	return fx_status(sp, &c);
 }
 
-static int fwd_cb(const char *a, const char *b, uint64_t n, void *arg)
+static int peer_cb(const char *a, const char *b, uint64_t n, void *arg)
 {
 	char item[1200];
 
@@ -957,25 +957,25 @@ static void test_forward_set_get_and_clear(void **st)
 	struct wbuf before;
 
 	assert_int_equal(
-	    fwd_cmd(f->sp, CMD_FORWARD_SET, "POSTMASTER", "SYSTEM"), 0);
+	    peer_cmd(f->sp, CMD_FORWARD_SET, "POSTMASTER", "SYSTEM"), 0);
 	assert_int_equal(
 	    spool_forward_get(f->sp, "POSTMASTER", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "SYSTEM");
 	/* a new SET replaces the target */
 	assert_int_equal(
-	    fwd_cmd(f->sp, CMD_FORWARD_SET, "postmaster", "root@example.org"),
+	    peer_cmd(f->sp, CMD_FORWARD_SET, "postmaster", "root@example.org"),
 	    0);
 	assert_int_equal(
 	    spool_forward_get(f->sp, "postmaster", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "root@example.org");
 
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_CLEAR, "PostMaster", NULL),
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_CLEAR, "PostMaster", NULL),
 			 0);
 	assert_int_equal(
 	    spool_forward_get(f->sp, "postmaster", buf, sizeof(buf)),
 	    SPOOL_E_NOTFOUND);
 	snap_take(f->sp, &before);
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_CLEAR, "postmaster", NULL),
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_CLEAR, "postmaster", NULL),
 			 SPOOL_E_NOTFOUND);
 	assert_unchanged(f->sp, &before);
 }
@@ -987,13 +987,13 @@ static void test_forward_to_itself_refused(void **st)
 	struct wbuf before;
 
 	snap_take(f->sp, &before);
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_SET, "alice", "alice"),
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_SET, "alice", "alice"),
 			 SPOOL_E_INVAL);
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_SET, "Alice", "ALICE"),
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_SET, "Alice", "ALICE"),
 			 SPOOL_E_INVAL);
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_SET, "bad user", "bob"),
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_SET, "bad user", "bob"),
 			 SPOOL_E_INVAL);
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_SET, "alice", "b o b"),
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_SET, "alice", "b o b"),
 			 SPOOL_E_INVAL);
 	assert_unchanged(f->sp, &before);
 	assert_int_equal(spool_forward_get(f->sp, "alice", buf, sizeof(buf)),
@@ -1006,10 +1006,10 @@ static void test_forward_user_is_case_folded(void **st)
 	char buf[64];
 	struct seen s;
 
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_SET, "Bob", "Carol"), 0);
-	assert_int_equal(fwd_cmd(f->sp, CMD_FORWARD_SET, "BOB", "dave"), 0);
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_SET, "Bob", "Carol"), 0);
+	assert_int_equal(peer_cmd(f->sp, CMD_FORWARD_SET, "BOB", "dave"), 0);
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(spool_forward_foreach(f->sp, fwd_cb, &s), 0);
+	assert_int_equal(spool_forward_foreach(f->sp, peer_cb, &s), 0);
 	assert_string_equal(s.text, "bob>dave");
 	assert_int_equal(spool_forward_get(f->sp, "bOb", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "dave");

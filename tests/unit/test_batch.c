@@ -13,7 +13,7 @@
 #include <raft.h>
 
 #include "raft/batch.h"
-#include "spool/wire.h"
+#include "spool/codec/wire.h"
 
 /* A fake 28-byte command header plus a tail, stamp field zeroed. */
 static void fake_cmd(uint8_t *p, size_t len, uint8_t fill)

@@ -1,5 +1,5 @@
 /*
- * test_cmd.c — the replicated-command codec (spool/cmd.c): a round trip of
+ * test_cmd.c — the replicated-command codec (spool/codec/cmd.c): a round trip of
  * every command type, every refusal of the decoder (truncation, leftover
  * bytes, version, type, reserved bits, counts, enums, strings), encode
  * refusing what decode would refuse, and seeded random input.
@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/config.h"
-#include "spool/err.h"
-#include "spool/wire.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/config.h"
+#include "spool/codec/err.h"
+#include "spool/codec/wire.h"
 
 #define STAMP 1700000000123ull
 #define NODE 0x0102030405060708ull

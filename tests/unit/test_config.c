@@ -1,5 +1,5 @@
 /*
- * test_config.c — unit tests of spool/config.c: the SET CONFIGURATION SMTP
+ * test_config.c — unit tests of spool/codec/config.c: the SET CONFIGURATION SMTP
  * key table (names, VMS spellings, defaults, ranges), lookup by name,
  * defaults and value checks.
  */
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "spool/config.h"
-#include "spool/err.h"
+#include "spool/codec/config.h"
+#include "spool/codec/err.h"
 
 #define SEC 1000ull
 #define MIN (60ull * SEC)

@@ -1,5 +1,5 @@
 /*
- * test_ctlname.c — unit tests of spool/ctlname.c: making and parsing
+ * test_ctlname.c — unit tests of spool/codec/ctlname.c: making and parsing
  * control-file names yymmddhhmmsscc_user-name_seq.TCPIP_scnode, the UTC
  * conversion (checked against gmtime_r), date limits and round trips.
  */
@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "spool/ctlname.h"
-#include "spool/err.h"
+#include "spool/codec/ctlname.h"
+#include "spool/codec/err.h"
 
 #define MS_2000 946684800000ull
 #define MS_2100 4102444800000ull

@@ -1,5 +1,5 @@
 /*
- * test_dsn.c — the bounce message (src/dsn.c): an RFC 3464
+ * test_dsn.c — the bounce message (src/delivery/dsn.c): an RFC 3464
  * multipart/report that parses back into its three parts with the fields
  * each failed recipient needs, CRLF line ends throughout, the original
  * headers or (RET=FULL) the whole message.
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "src/dsn.h"
+#include "src/delivery/dsn.h"
 
 #define T_NOW 1795465436786ull /* 2026-11-23 20:23:56 UTC */
 

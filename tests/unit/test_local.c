@@ -1,5 +1,5 @@
 /*
- * test_local.c — unit tests of src/local.c: which domains are local, the
+ * test_local.c — unit tests of src/delivery/local.c: which domains are local, the
  * forward table (POSTMASTER's default forward, chains, loops, remote
  * targets, OpenVMS SMTP%"..." targets), the X-VMS-From: sender, Maildir
  * delivery into a temporary directory (headers, LF line ends, tmp/ left
@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/err.h"
-#include "src/local.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/err.h"
+#include "src/delivery/local.h"
 #include "tests/unit/spool_fixture.h"
 
 /* ---- a fake forward table and alias table ---- */

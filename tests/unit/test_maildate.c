@@ -1,5 +1,5 @@
 /*
- * test_maildate.c — the RFC 5322 date formatter (src/maildate.c).
+ * test_maildate.c — the RFC 5322 date formatter (src/base/maildate.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "src/maildate.h"
+#include "src/base/maildate.h"
 
 static void test_known_moments(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * test_nodeconf.c — the node config file (src/nodeconf.c): good files load
+ * test_nodeconf.c — the node config file (src/base/nodeconf.c): good files load
  * with their defaults, and every kind of mistake is refused with a message
  * naming the file, the line and the key.
  */
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "src/nodeconf.h"
+#include "src/base/nodeconf.h"
 
 static char tmpdir[64];
 static char conf_path[128];

@@ -1,6 +1,6 @@
 /*
  * test_record.c — the control-file record codec and queries
- * (spool/record.c): round trip, every refusal of the decoder, encode
+ * (spool/codec/record.c): round trip, every refusal of the decoder, encode
  * refusing what would not decode, spool_rec_due and spool_rec_count.
  */
 #include <setjmp.h>
@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "spool/err.h"
-#include "spool/record.h"
-#include "spool/wire.h"
+#include "spool/codec/err.h"
+#include "spool/codec/record.h"
+#include "spool/codec/wire.h"
 
 static struct spool_rcpt sample_rcpt[3] = {
     {.addr = "alice@example.org",

@@ -1,5 +1,5 @@
 /*
- * test_result.c — the spool_result codec (spool/result.c): round trip with
+ * test_result.c — the spool_result codec (spool/store/result.c): round trip with
  * spool and cluster status codes, and every refusal of the decoder.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "spool/spool.h"
+#include "spool/store/spool.h"
 
 static struct spool_item_result sample_items[4] = {
     {.status = 0, .fence = 0x0102030405060708ull},

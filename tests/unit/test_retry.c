@@ -5,7 +5,7 @@
  * same COMPLETE.
  */
 #include "spool_fixture.h"
-#include "spool/spool_impl.h"
+#include "spool/store/spool_impl.h"
 
 #define LEASE 60000
 #define MIN (60ull * 1000)

@@ -1,5 +1,5 @@
 /*
- * test_route.c — unit tests of src/route.c: MX ordering and the shuffle of
+ * test_route.c — unit tests of src/delivery/route.c: MX ordering and the shuffle of
  * equal preferences (fixed seeds), null MX, zone matching, the alternate
  * gateway by IP and by name, the local MX and hosts databases, the
  * /ADDRESS_RETRIES cap, DNS failures, routes back to this cluster, and
@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "spool/err.h"
-#include "src/route.h"
+#include "spool/codec/err.h"
+#include "src/delivery/route.h"
 
 /* ---- the fake resolver ---- */
 

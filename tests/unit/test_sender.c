@@ -1,5 +1,5 @@
 /*
- * test_sender.c — unit tests of spool/sender.c: the sender-header rule of
+ * test_sender.c — unit tests of spool/codec/sender.c: the sender-header rule of
  * seed section 18.1.3 (order of the headers, From: fallback), the header
  * section's end, case-insensitive names, unfolding, trimming and safe
  * truncation of the output.
@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "spool/err.h"
-#include "spool/sender.h"
+#include "spool/codec/err.h"
+#include "spool/codec/sender.h"
 
 /* Run the rule over a NUL-terminated message into a large buffer. */
 static int pick(const char *msg, char *out, const char **which)

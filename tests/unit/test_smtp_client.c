@@ -1,6 +1,6 @@
 /*
  * test_smtp_client.c — unit tests of the delivery client's engine
- * (src/smtp_client.c) through a fake transport: the server's replies are
+ * (src/delivery/smtp_client.c) through a fake transport: the server's replies are
  * scripted, what the client writes is recorded, timeouts and lost
  * connections are events. Covers EHLO -> HELO fallback, PIPELINING,
  * per-recipient 250/450/550, 4xx and 5xx at MAIL, 5xx at DATA and after
@@ -18,10 +18,10 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/err.h"
-#include "spool/record.h"
-#include "src/smtp_client.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/err.h"
+#include "spool/codec/record.h"
+#include "src/delivery/smtp_client.h"
 
 /* ---- the fake transport ---- */
 

@@ -1,5 +1,5 @@
 /*
- * test_smtp_data.c — unit tests of src/smtp_data.c, the DATA reader: the
+ * test_smtp_data.c — unit tests of src/smtpd/smtp_data.c, the DATA reader: the
  * terminator and nothing else ends a message, dot-unstuffing (with bounded
  * random round trips), bare CR / bare LF, both smuggling sequences, line
  * length, size limit, Received: counting, byte-at-a-time feeding.
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "src/smtp_data.h"
+#include "src/smtpd/smtp_data.h"
 
 /* Feed the whole string at once; returns octets used. */
 static size_t feed_all(struct smtp_data *d, const char *s)

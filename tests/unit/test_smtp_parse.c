@@ -1,5 +1,5 @@
 /*
- * test_smtp_parse.c — unit tests of src/smtp_parse.c: the verb split,
+ * test_smtp_parse.c — unit tests of src/smtpd/smtp_parse.c: the verb split,
  * strict RFC 5321 paths (null path, postmaster, source routes, quoted local
  * parts, address literals, length limits), the MAIL and RCPT parameters
  * and xtext.
@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "spool/record.h"
-#include "src/smtp_parse.h"
+#include "spool/codec/record.h"
+#include "src/smtpd/smtp_parse.h"
 
 /* Parse "FROM:..." and return the code; mb/mp filled. */
 static int mail(const char *args, struct smtp_mailbox *mb,

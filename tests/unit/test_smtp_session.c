@@ -1,5 +1,5 @@
 /*
- * test_smtp_session.c — unit tests of src/smtp_session.c driven through a
+ * test_smtp_session.c — unit tests of src/smtpd/smtp_session.c driven through a
  * fake transport (replies collected in a buffer) and a fake propose
  * function (the ENQUEUE is captured and decoded; the test answers it as the
  * cluster would). Covers every verb, every error path, pipelining with
@@ -17,11 +17,11 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/ctlname.h"
-#include "spool/err.h"
-#include "spool/spool.h"
-#include "src/smtp_session.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/ctlname.h"
+#include "spool/codec/err.h"
+#include "spool/store/spool.h"
+#include "src/smtpd/smtp_session.h"
 
 #define NOW_MS 1709214307890ull /* 2024-02-29T13:45:07.890Z */
 
@@ -132,7 +132,7 @@ static struct smtp_session_conf default_conf(void)
 	    .max_size = 1000,
 	    .max_rcpt = 3,
 	    .hop_max = 5,
-	    .relay_allowed = 0,
+	    .policy_allowed = 0,
 	    .tls_available = 1,
 	};
 	return c;
@@ -633,7 +633,7 @@ static void test_relaying_is_allowed_when_configured(void **state)
 	struct smtp_session_conf c = default_conf();
 	struct fake *f;
 
-	c.relay_allowed = 1;
+	c.policy_allowed = 1;
 	f = open_with(&c);
 	expect(f, "220 ");
 	ehlo(f);
@@ -720,7 +720,7 @@ static void test_relayed_recipient_skips_the_user_check(void **state)
 	struct known k = {.n = 0};
 	struct fake *f;
 
-	c.relay_allowed = 1;
+	c.policy_allowed = 1;
 	c.rcpt_known = f_rcpt_known;
 	c.rcpt_arg = &k;
 	f = open_with(&c);

@@ -1,5 +1,5 @@
 /*
- * test_snapshot.c — spool snapshots and restore (spool/snapshot.c): the
+ * test_snapshot.c — spool snapshots and restore (spool/store/snapshot.c): the
  * image format, determinism, all-or-nothing restore, refusal of damaged
  * images, and writing a pinned snapshot from another thread.
  */
@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/ctlname.h"
-#include "spool/spool.h"
-#include "spool/wire.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/ctlname.h"
+#include "spool/store/spool.h"
+#include "spool/codec/wire.h"
 
 #define NTABLES                                                                \
 	11 /* ctl body due byuser config aliases mx hosts forward

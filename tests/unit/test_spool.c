@@ -1,6 +1,6 @@
 /*
- * test_spool.c — the spool environment and its readers (spool/spool.c,
- * spool/apply.c, spool/err.c): open on a fresh directory, reopen with and
+ * test_spool.c — the spool environment and its readers (spool/store/spool.c,
+ * spool/store/apply.c, spool/codec/err.c): open on a fresh directory, reopen with and
  * without keep, the applied counter, refusal of malformed or foreign-version
  * buffers without any change, an allocation failure while decoding
  * (injected through a calloc of this binary), the due list (now, max,
@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
-#include "spool/cmd.h"
-#include "spool/ctlname.h"
-#include "spool/err.h"
-#include "spool/spool.h"
-#include "spool/wire.h"
+#include "spool/codec/cmd.h"
+#include "spool/codec/ctlname.h"
+#include "spool/codec/err.h"
+#include "spool/store/spool.h"
+#include "spool/codec/wire.h"
 #include "tests/unit/spool_fixture.h"
 
 /* ---- fault injection: calloc that fails on demand ----

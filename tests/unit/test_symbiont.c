@@ -1,5 +1,5 @@
 /*
- * test_symbiont.c — the symbiont's pure decisions (src/symbiont.c): which
+ * test_symbiont.c — the symbiont's pure decisions (src/delivery/symbiont.c): which
  * node prefers a control file (rendezvous hashing), the grace rule that
  * lets any node take a file a dead or stopped node left, when a lease is
  * renewed, where a bounce goes and when none is sent, and the postmaster
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "src/symbiont.h"
+#include "src/delivery/symbiont.h"
 
 #define NAMES 3000
 

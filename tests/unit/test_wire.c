@@ -1,5 +1,5 @@
 /*
- * test_wire.c — the bounded big-endian writer and reader (spool/wire.c):
+ * test_wire.c — the bounded big-endian writer and reader (spool/codec/wire.c):
  * byte order, bounds, sticky errors, strings and blobs.
  */
 #include <setjmp.h>
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "spool/err.h"
-#include "spool/wire.h"
+#include "spool/codec/err.h"
+#include "spool/codec/wire.h"
 
 static void test_integers_written_big_endian(void **state)
 {

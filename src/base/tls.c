@@ -1,0 +1,255 @@
+/*
+ * tls.c — server-side TLS over memory BIOs (see tls.h). Owns the SSL_CTX
+ * (certificate, key, protocol floor) and, per connection, the SSL with its
+ * two memory BIOs: rbio holds what the peer sent, wbio what we must send.
+ *
+ * Does not own sockets, timers or the SMTP session. Fails soft: every
+ * OpenSSL failure becomes TLS_E_FAILED with the reason kept for the log;
+ * OpenSSL's error queue is cleared before each operation so one
+ * connection's leftovers never show up as another's error.
+ */
+#include "src/base/tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	BIO *rbio; /* network -> SSL */
+	BIO *wbio; /* SSL -> network */
+	int established;
+	char err[256];
+};
+
+/* OpenSSL's queued reason (or fallback) into buf; clears the queue. */
+static void take_error(char *buf, size_t size, const char *fallback)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, size);
+	else
+		snprintf(buf, size, "%s", fallback);
+	ERR_clear_error();
+}
+
+int tls_ctx_new_server(struct tls_ctx **out, const char *cert_file,
+		       const char *key_file, char *err, size_t errsize)
+{
+	struct tls_ctx *ctx;
+	char why[256];
+
+	*out = NULL;
+	ERR_clear_error();
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return TLS_E_NOMEM;
+	}
+	ctx->ssl_ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx->ssl_ctx == NULL) {
+		take_error(why, sizeof(why), "SSL_CTX_new failed");
+		snprintf(err, errsize, "%s", why);
+		goto err_after_alloc;
+	}
+	SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_COMPRESSION |
+					      SSL_OP_NO_RENEGOTIATION |
+					      SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, cert_file) != 1) {
+		take_error(why, sizeof(why), "bad certificate");
+		snprintf(err, errsize, "certificate %s: %s", cert_file, why);
+		goto err_after_ctx;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_file,
+					SSL_FILETYPE_PEM) != 1) {
+		take_error(why, sizeof(why), "bad key");
+		snprintf(err, errsize, "key %s: %s", key_file, why);
+		goto err_after_ctx;
+	}
+	if (SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
+		take_error(why, sizeof(why), "key does not match");
+		snprintf(err, errsize,
+			 "key %s does not match certificate %s: %s", key_file,
+			 cert_file, why);
+		goto err_after_ctx;
+	}
+	*out = ctx;
+	return 0;
+
+err_after_ctx:
+	SSL_CTX_free(ctx->ssl_ctx);
+err_after_alloc:
+	free(ctx);
+	return TLS_E_CONFIG;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx);
+}
+
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	ERR_clear_error();
+	c->ssl = SSL_new(ctx->ssl_ctx);
+	if (c->ssl == NULL)
+		goto err_after_alloc;
+	c->rbio = BIO_new(BIO_s_mem());
+	c->wbio = BIO_new(BIO_s_mem());
+	if (c->rbio == NULL || c->wbio == NULL)
+		goto err_after_ssl;
+	/* an empty read BIO means "retry later", not end of file */
+	BIO_set_mem_eof_return(c->rbio, -1);
+	BIO_set_mem_eof_return(c->wbio, -1);
+	SSL_set_bio(c->ssl, c->rbio, c->wbio); /* the SSL owns both now */
+	SSL_set_accept_state(c->ssl);
+	return c;
+
+err_after_ssl:
+	BIO_free(c->rbio);
+	BIO_free(c->wbio);
+	SSL_free(c->ssl);
+err_after_alloc:
+	ERR_clear_error();
+	free(c);
+	return NULL;
+}
+
+void tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	SSL_free(c->ssl); /* frees the BIOs */
+	free(c);
+}
+
+int tls_conn_feed(struct tls_conn *c, const void *p, size_t n)
+{
+	while (n > 0) {
+		int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
+		int w = BIO_write(c->rbio, p, chunk);
+
+		if (w <= 0) {
+			snprintf(c->err, sizeof(c->err), "BIO_write failed");
+			return TLS_E_NOMEM;
+		}
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Map an SSL_get_error() result: 0 = try later, else TLS_E_*. */
+static int ssl_result(struct tls_conn *c, int ret, const char *what)
+{
+	int e = SSL_get_error(c->ssl, ret);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return 0;
+	case SSL_ERROR_ZERO_RETURN:
+		snprintf(c->err, sizeof(c->err), "peer closed the TLS session");
+		return TLS_E_CLOSED;
+	default:
+		take_error(c->err, sizeof(c->err), what);
+		return TLS_E_FAILED;
+	}
+}
+
+int tls_conn_read(struct tls_conn *c, void *buf, size_t size)
+{
+	int r;
+
+	ERR_clear_error();
+	if (!c->established) {
+		r = SSL_do_handshake(c->ssl);
+		if (r != 1)
+			return ssl_result(c, r, "TLS handshake failed");
+		c->established = 1;
+	}
+	if (size > (1u << 30))
+		size = 1u << 30;
+	r = SSL_read(c->ssl, buf, (int)size);
+	if (r > 0)
+		return r;
+	return ssl_result(c, r, "TLS read failed");
+}
+
+int tls_conn_established(const struct tls_conn *c)
+{
+	return c->established;
+}
+
+int tls_conn_write(struct tls_conn *c, const void *p, size_t n)
+{
+	ERR_clear_error();
+	while (n > 0) {
+		int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
+		int w = SSL_write(c->ssl, p, chunk);
+
+		if (w <= 0) {
+			int rc = ssl_result(c, w, "TLS write failed");
+
+			return rc == 0 ? TLS_E_FAILED : rc;
+		}
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void tls_conn_close_notify(struct tls_conn *c)
+{
+	ERR_clear_error();
+	if (c->established)
+		(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+}
+
+size_t tls_conn_pending(const struct tls_conn *c)
+{
+	return BIO_ctrl_pending(c->wbio);
+}
+
+size_t tls_conn_take(struct tls_conn *c, void *buf, size_t size)
+{
+	int chunk = size > (1u << 30) ? (1 << 30) : (int)size;
+	int r = BIO_read(c->wbio, buf, chunk);
+
+	return r > 0 ? (size_t)r : 0;
+}
+
+const char *tls_conn_version(const struct tls_conn *c)
+{
+	return c->established ? SSL_get_version(c->ssl) : "";
+}
+
+const char *tls_conn_cipher(const struct tls_conn *c)
+{
+	const char *name = c->established ? SSL_get_cipher_name(c->ssl) : NULL;
+
+	return name ? name : "";
+}
+
+const char *tls_conn_error(const struct tls_conn *c)
+{
+	return c->err[0] ? c->err : "unknown TLS error";
+}

@@ -1,0 +1,74 @@
+/*
+ * cluster.h — the daemon's view of the replicated spool: propose a spool
+ * command from any node (forwarded to the leader when this node follows),
+ * cluster status and membership. Implemented in src/cluster*.c over raft/.
+ *
+ * Callbacks run on the loop thread. A proposal's callback is called exactly
+ * once: status 0 with the spool's result (res->status is the business
+ * outcome), or a negative CLUSTER_E_* when the outcome is unknown or no
+ * quorum could be reached before the deadline.
+ */
+#ifndef SRC_CLUSTER_H
+#define SRC_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "spool/store/spool.h"
+#include "src/base/nodeconf.h"
+
+enum cluster_err {
+	CLUSTER_E_NOQUORUM = -100, /* no leader / no quorum before deadline */
+	CLUSTER_E_SHUTDOWN = -101, /* node is stopping */
+	CLUSTER_E_TOOBIG = -102,   /* proposal larger than max_frame */
+	CLUSTER_E_INVAL = -103,	   /* bad argument */
+	CLUSTER_E_FAILED = -104,   /* raft refused (with a message) */
+};
+
+struct cluster;
+
+typedef void (*cluster_propose_cb)(void *arg, int status,
+				   const struct spool_result *res);
+typedef void (*cluster_done_cb)(void *arg, int status, const char *msg);
+
+/* Create and start the node: open raft in conf->data_dir, bootstrap if
+ * asked, listen for forwarded proposals. The spool is owned by the caller
+ * and must outlive the cluster. */
+int cluster_start(struct cluster **out, uv_loop_t *loop,
+		  const struct nodeconf *conf, struct spool *sp);
+
+/* Stop: a leader transfers leadership first; cb once everything is
+ * closed. */
+void cluster_stop(struct cluster *c, void (*cb)(void *arg), void *arg);
+
+/* Propose an encoded spool command (spool_cmd_encode). The cluster takes a
+ * copy. The leader stamps the time; the proposer's node id and request id
+ * are set here. Retries on leader change with the same request until
+ * conf->propose_timeout_ms. */
+int cluster_propose(struct cluster *c, const void *cmd, size_t len,
+		    cluster_propose_cb cb, void *arg);
+
+/* Membership and leadership, run on the leader (forwarded if needed). */
+int cluster_add(struct cluster *c, uint64_t id, const char *address,
+		cluster_done_cb cb, void *arg);
+int cluster_remove(struct cluster *c, uint64_t id, cluster_done_cb cb,
+		   void *arg);
+int cluster_transfer(struct cluster *c, uint64_t id, cluster_done_cb cb,
+		     void *arg); /* id 0: let raft choose */
+
+/* Status as a JSON text (malloc'd, caller frees), with the shape of issue
+ * #3: {"leader": {"id","address"}|null, "term", "members": [...]} plus
+ * per-node log indexes. cb because a follower asks the leader for
+ * reachability and match indexes. */
+typedef void (*cluster_status_cb)(void *arg, int status, char *json);
+int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg);
+
+/* The largest message body a proposal can carry: the cluster's frame
+ * limit less room for the envelope (the receiver caps SIZE with it). */
+uint64_t cluster_max_body(const struct cluster *c);
+
+/* 1 when this node is the leader and has applied its barrier. */
+int cluster_is_ready_leader(const struct cluster *c);
+
+#endif

@@ -1,0 +1,810 @@
+/*
+ * cluster_admin.c — membership (add: spare, then voter once caught up;
+ * remove), leadership transfer and status. Each is an admin operation
+ * (struct aop) run on the leader; a follower forwards it in an ADMIN
+ * frame and waits for the ADMIN_RESULT. Operations never call back from
+ * inside the cluster_* call that made them: they run from the check.
+ *
+ * Owns the operations and the status JSON. A change whose outcome is
+ * unknown (connection to the leader lost) is reported as such, not
+ * retried: a membership change is not idempotent.
+ */
+#include "src/cluster/cluster_impl.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/base/log.h"
+
+/* ---- operations list ---- */
+
+static void aop_link(struct cluster *c, struct aop *op)
+{
+	op->next = NULL;
+	op->prev = c->aops_tail;
+	if (c->aops_tail != NULL) {
+		c->aops_tail->next = op;
+	} else {
+		c->aops_head = op;
+	}
+	c->aops_tail = op;
+}
+
+static void aop_unlink(struct cluster *c, struct aop *op)
+{
+	if (op->prev != NULL) {
+		op->prev->next = op->next;
+	} else {
+		c->aops_head = op->next;
+	}
+	if (op->next != NULL) {
+		op->next->prev = op->prev;
+	} else {
+		c->aops_tail = op->prev;
+	}
+}
+
+static void send_admin_result(struct cluster *c, struct aop *op, int status,
+			      const char *msg)
+{
+	struct peer_conn *conn = cs_find_conn(c, op->conn_id);
+	uint8_t *p;
+	size_t len;
+
+	if (conn == NULL) {
+		return;
+	}
+	p = peer_status_encode(status, msg, 0, 1, &len);
+	if (p != NULL) {
+		peer_conn_send(conn, PEER_ADMIN_RESULT, op->conn_req, p, len);
+		free(p);
+	}
+}
+
+/* Report the outcome and forget the operation. For STATUS, msg is the
+ * JSON text, which the local caller then owns. */
+static void aop_finish(struct cluster *c, struct aop *op, int status, char *msg)
+{
+	aop_unlink(c, op);
+	if (c->change_op == op) {
+		c->change_op = NULL;
+	}
+	if (c->transfer_op == op) {
+		c->transfer_op = NULL;
+	}
+	if (op->conn_id != 0) {
+		send_admin_result(c, op, status, msg ? msg : "");
+		free(msg);
+	} else if (op->kind == AOP_STATUS) {
+		if (op->status_cb != NULL) {
+			op->status_cb(op->arg, status, msg);
+		} else {
+			free(msg);
+		}
+	} else {
+		if (op->done != NULL) {
+			op->done(op->arg, status, msg ? msg : "");
+		}
+		free(msg);
+	}
+	free(op);
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0) {
+		s = NULL;
+	}
+	va_end(ap);
+	return s;
+}
+
+static const char *raft_msg(struct cluster *c, int rv)
+{
+	const char *m = c->raft != NULL ? raft_errmsg(c->raft) : NULL;
+	return m != NULL && m[0] != '\0' ? m : raft_strerror(rv);
+}
+
+/* ---- status JSON ---- */
+
+static const char *role_name(int role)
+{
+	switch (role) {
+	case RAFT_VOTER:
+		return "voter";
+	case RAFT_STANDBY:
+		return "standby";
+	case RAFT_SPARE:
+		return "spare";
+	default:
+		return "unknown";
+	}
+}
+
+static const char *state_str(int s)
+{
+	switch (s) {
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	case RAFT_LEADER:
+		return "leader";
+	default:
+		return "unavailable";
+	}
+}
+
+static void put_u64(json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_uint64(v));
+}
+
+/* The node's own fields, at the top level and in its member entry. */
+static void put_self(struct cluster *c, json_object *o)
+{
+	struct raft *r = c->raft;
+	put_u64(o, "applied_index", raft_last_applied(r));
+	put_u64(o, "last_log_index", raft_last_index(r));
+	put_u64(o, "commit_index", raft_commit_index(r));
+}
+
+static json_object *member_json(struct cluster *c, const struct raft_server *s,
+				raft_id leader_id, int leader_view)
+{
+	json_object *m = json_object_new_object();
+	struct spool_node sn;
+	uint64_t now = cluster_now(c);
+
+	memset(&sn, 0, sizeof(sn));
+	if (spool_node_get(c->sp, s->id, &sn) != 0) {
+		memset(&sn, 0, sizeof(sn));
+	}
+	put_u64(m, "id", s->id);
+	json_object_object_add(m, "name", json_object_new_string(sn.name));
+	json_object_object_add(m, "address",
+			       json_object_new_string(s->address));
+	json_object_object_add(m, "smtp", json_object_new_string(sn.smtp));
+	json_object_object_add(m, "role",
+			       json_object_new_string(role_name(s->role)));
+	if (s->id == c->conf.id) {
+		json_object_object_add(
+		    m, "state",
+		    json_object_new_string(state_str(raft_state(c->raft))));
+		json_object_object_add(m, "reachable",
+				       json_object_new_boolean(1));
+		put_self(c, m);
+	} else if (leader_view) {
+		struct report *rep = cs_report_find(c, s->id);
+		int fresh = rep != NULL && rep->at != 0 &&
+			    now - rep->at < CLUSTER_REACHABLE_MS;
+		raft_index match = 0;
+		json_object_object_add(
+		    m, "state",
+		    json_object_new_string(fresh ? "follower" : "unavailable"));
+		json_object_object_add(m, "reachable",
+				       json_object_new_boolean(fresh));
+		if (rep != NULL && rep->at != 0) {
+			put_u64(m, "applied_index", rep->applied);
+			put_u64(m, "last_log_index", rep->last);
+			put_u64(m, "commit_index", rep->commit);
+			put_u64(m, "report_age_ms", now - rep->at);
+		} else {
+			json_object_object_add(m, "applied_index", NULL);
+		}
+		if (raft_match_index(c->raft, s->id, &match) == 0) {
+			put_u64(m, "match_index", match);
+		}
+	} else {
+		json_object_object_add(
+		    m, "state",
+		    json_object_new_string(s->id == leader_id ? "leader"
+							      : "unavailable"));
+		json_object_object_add(m, "reachable",
+				       json_object_new_boolean(0));
+		json_object_object_add(m, "applied_index", NULL);
+	}
+	return m;
+}
+
+/* Status as seen from here; leader_view adds what only the leader knows
+ * (reachability, match indexes, reported applied indexes). */
+static json_object *status_object(struct cluster *c, int leader_view)
+{
+	struct raft *r = c->raft;
+	json_object *o = json_object_new_object();
+	json_object *members = json_object_new_array();
+	json_object *stats = json_object_new_object();
+	raft_id lid = 0;
+	const char *laddr = NULL;
+
+	leader_view = leader_view && raft_state(r) == RAFT_LEADER;
+	raft_leader(r, &lid, &laddr);
+	put_u64(o, "self", c->conf.id);
+	json_object_object_add(o, "name", json_object_new_string(c->conf.name));
+	if (lid != 0 && laddr != NULL) {
+		json_object *l = json_object_new_object();
+		put_u64(l, "id", lid);
+		json_object_object_add(l, "address",
+				       json_object_new_string(laddr));
+		json_object_object_add(o, "leader", l);
+	} else {
+		json_object_object_add(o, "leader", NULL);
+	}
+	put_u64(o, "term", raft_current_term(r));
+	json_object_object_add(
+	    o, "state", json_object_new_string(state_str(raft_state(r))));
+	json_object_object_add(
+	    o, "ready", json_object_new_boolean(cluster_is_ready_leader(c)));
+	put_self(c, o);
+	json_object_object_add(
+	    o, "source",
+	    json_object_new_string(leader_view ? "leader" : "local"));
+	for (unsigned i = 0; i < r->configuration.n; i++) {
+		json_object_array_add(
+		    members, member_json(c, &r->configuration.servers[i], lid,
+					 leader_view));
+	}
+	json_object_object_add(o, "members", members);
+	put_u64(stats, "applied_entries", c->fsm.applied_entries);
+	put_u64(stats, "applied_commands", c->fsm.applied_cmds);
+	put_u64(stats, "malformed_entries", c->fsm.malformed_entries);
+	put_u64(stats, "snapshots_taken", c->fsm.snapshots);
+	put_u64(stats, "snapshots_restored", c->fsm.restores);
+	put_u64(stats, "pending_proposals", c->nlps);
+	put_u64(stats, "queued_commands", c->q_count);
+	put_u64(stats, "last_stored", c->raft->last_stored);
+	put_u64(stats, "raft_handshakes_refused",
+		c->node != NULL ? rnode_refused_handshakes(c->node) : 0);
+	json_object_object_add(stats, "disk_failed",
+			       json_object_new_boolean(c->disk_failed));
+	json_object_object_add(o, "stats", stats);
+	return o;
+}
+
+static char *json_text(json_object *o)
+{
+	char *s =
+	    strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+char *ca_status_json(struct cluster *c, int leader_view)
+{
+	return json_text(status_object(c, leader_view));
+}
+
+/* A follower's answer: the leader's view, with this node's own fields. */
+static char *merge_leader_status(struct cluster *c, const char *leader_json)
+{
+	json_object *o = json_tokener_parse(leader_json);
+	json_object *mine = status_object(c, 0);
+	json_object *members, *v;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "members", &members) ||
+	    !json_object_is_type(members, json_type_array)) {
+		json_object_put(o);
+		return json_text(mine);
+	}
+	/* top-level fields describe this node */
+	static const char *const self_keys[] = {
+	    "self",	     "name",	       "state",	       "ready",
+	    "applied_index", "last_log_index", "commit_index", "stats"};
+	for (size_t i = 0; i < sizeof(self_keys) / sizeof(self_keys[0]); i++) {
+		if (json_object_object_get_ex(mine, self_keys[i], &v)) {
+			json_object_object_add(o, self_keys[i],
+					       json_object_get(v));
+		}
+	}
+	for (size_t i = 0; i < json_object_array_length(members); i++) {
+		json_object *m = json_object_array_get_idx(members, i);
+		json_object *id;
+		if (json_object_object_get_ex(m, "id", &id) &&
+		    json_object_get_uint64(id) == c->conf.id) {
+			json_object_object_add(m, "state",
+					       json_object_new_string(state_str(
+						   raft_state(c->raft))));
+			json_object_object_add(m, "reachable",
+					       json_object_new_boolean(1));
+			put_self(c, m);
+		}
+	}
+	json_object_object_add(o, "source", json_object_new_string("leader"));
+	json_object_put(mine);
+	return json_text(o);
+}
+
+/* ---- running operations on the leader ---- */
+
+static void change_cb(struct raft_change *req, int status);
+
+static const struct raft_server *config_get(struct cluster *c, uint64_t id)
+{
+	for (unsigned i = 0; i < c->raft->configuration.n; i++) {
+		if (c->raft->configuration.servers[i].id == id) {
+			return &c->raft->configuration.servers[i];
+		}
+	}
+	return NULL;
+}
+
+static void transfer_cb(struct raft_transfer *req)
+{
+	struct cluster *c = req->data;
+	struct aop *op = c->transfer_op;
+	raft_id lid = 0;
+	const char *laddr = NULL;
+
+	c->transfer_inflight = 0;
+	c->transfer_op = NULL;
+	if (op == NULL || c->raft == NULL) {
+		return;
+	}
+	raft_leader(c->raft, &lid, &laddr);
+	if (lid != 0 && lid != c->conf.id && (op->id == 0 || lid == op->id)) {
+		aop_finish(c, op, 0,
+			   fmt("leadership transferred to %llu",
+			       (unsigned long long)lid));
+	} else if (raft_state(c->raft) != RAFT_LEADER) {
+		aop_finish(c, op, 0,
+			   fmt("this node no longer leads (leader: %llu)",
+			       (unsigned long long)lid));
+	} else {
+		aop_finish(c, op, CLUSTER_E_FAILED,
+			   fmt("leadership did not move"));
+	}
+}
+
+static void run_local(struct cluster *c, struct aop *op)
+{
+	struct raft *r = c->raft;
+	const struct raft_server *s;
+	int rv;
+
+	switch (op->kind) {
+	case AOP_STATUS:
+		aop_finish(c, op, 0, ca_status_json(c, 1));
+		return;
+	case AOP_ADD:
+	case AOP_REMOVE:
+		if (c->change_inflight || c->promote_pending) {
+			aop_finish(c, op, CLUSTER_E_FAILED,
+				   fmt("another membership change is in "
+				       "progress"));
+			return;
+		}
+		s = config_get(c, op->id);
+		c->change_req.data = c;
+		if (op->kind == AOP_REMOVE) {
+			if (s == NULL) {
+				aop_finish(c, op, CLUSTER_E_FAILED,
+					   fmt("%llu is not a member",
+					       (unsigned long long)op->id));
+				return;
+			}
+			rv = raft_remove(r, &c->change_req, op->id, change_cb);
+		} else if (s != NULL && s->role == RAFT_VOTER) {
+			aop_finish(c, op, 0,
+				   fmt("%llu is already a voter",
+				       (unsigned long long)op->id));
+			return;
+		} else if (s != NULL) {
+			/* added before but not promoted: promote now */
+			c->change_op = op;
+			op->running = 1;
+			c->promote_id = op->id;
+			c->promote_pending = 1;
+			return;
+		} else {
+			rv = raft_add(r, &c->change_req, op->id, op->address,
+				      change_cb);
+		}
+		if (rv != 0) {
+			aop_finish(c, op, CLUSTER_E_FAILED,
+				   fmt("%s", raft_msg(c, rv)));
+			return;
+		}
+		c->change_inflight = 1;
+		c->change_op = op;
+		op->running = 1;
+		log_info("cluster: %s %llu %s",
+			 op->kind == AOP_ADD ? "adding" : "removing",
+			 (unsigned long long)op->id, op->address);
+		return;
+	case AOP_TRANSFER:
+		if (c->transfer_inflight) {
+			aop_finish(c, op, CLUSTER_E_FAILED,
+				   fmt("a leadership transfer is running"));
+			return;
+		}
+		c->transfer_req.data = c;
+		rv = raft_transfer(r, &c->transfer_req, op->id, transfer_cb);
+		if (rv != 0) {
+			aop_finish(c, op, CLUSTER_E_FAILED,
+				   fmt("%s", raft_msg(c, rv)));
+			return;
+		}
+		c->transfer_inflight = 1;
+		c->transfer_op = op;
+		op->running = 1;
+		log_info("cluster: transferring leadership to %llu",
+			 (unsigned long long)raft_transferee(r));
+		return;
+	}
+}
+
+static void change_cb(struct raft_change *req, int status)
+{
+	struct cluster *c = req->data;
+	struct aop *op = c->change_op;
+
+	c->change_inflight = 0;
+	if (op == NULL || c->raft == NULL) {
+		c->promote_pending = 0;
+		return;
+	}
+	if (status != 0) {
+		c->promote_pending = 0;
+		aop_finish(c, op, CLUSTER_E_FAILED,
+			   fmt("%s of %llu failed: %s",
+			       op->kind == AOP_ADD ? "adding" : "removing",
+			       (unsigned long long)op->id,
+			       raft_strerror(status)));
+		return;
+	}
+	if (op->kind == AOP_REMOVE) {
+		aop_finish(c, op, 0,
+			   fmt("%llu removed", (unsigned long long)op->id));
+		return;
+	}
+	if (c->promote_id == op->id && !c->promote_pending) {
+		/* the promotion itself completed */
+		c->promote_id = 0;
+		aop_finish(
+		    c, op, 0,
+		    fmt("%llu added as a voter", (unsigned long long)op->id));
+		return;
+	}
+	/* added as a spare: promote from the next check, not from here */
+	c->promote_id = op->id;
+	c->promote_pending = 1;
+}
+
+/* Promote the spare added last, once nothing else is changing. raft
+ * catches it up first and fails the change if it cannot. */
+static void promote(struct cluster *c)
+{
+	struct aop *op = c->change_op;
+	int rv;
+
+	if (op == NULL) {
+		c->promote_pending = 0;
+		return;
+	}
+	if (raft_state(c->raft) != RAFT_LEADER) {
+		c->promote_pending = 0;
+		aop_finish(c, op, CLUSTER_E_FAILED,
+			   fmt("leadership lost before %llu was promoted; "
+			       "run the add again",
+			       (unsigned long long)op->id));
+		return;
+	}
+	c->change_req.data = c;
+	rv =
+	    raft_assign(c->raft, &c->change_req, op->id, RAFT_VOTER, change_cb);
+	if (rv == RAFT_CANTCHANGE) {
+		return; /* the add is not committed yet: next check */
+	}
+	c->promote_pending = 0;
+	if (rv != 0) {
+		aop_finish(c, op, CLUSTER_E_FAILED,
+			   fmt("%llu added as a spare; promotion refused: %s",
+			       (unsigned long long)op->id, raft_msg(c, rv)));
+		return;
+	}
+	c->change_inflight = 1;
+	log_info("cluster: promoting %llu to voter once it caught up",
+		 (unsigned long long)op->id);
+}
+
+/* ---- forwarding to the leader ---- */
+
+static int send_to_leader(struct cluster *c, struct aop *op)
+{
+	struct peer_admin a;
+	uint8_t *p;
+	size_t len;
+	int rv;
+
+	memset(&a, 0, sizeof(a));
+	a.op = (uint8_t)op->kind;
+	a.id = op->id;
+	a.address = op->address;
+	p = peer_admin_encode(&a, &len);
+	if (p == NULL) {
+		return -1;
+	}
+	rv = peer_conn_send(c->client, PEER_ADMIN, op->req, p, len);
+	free(p);
+	if (rv == 0) {
+		op->sent = 1;
+	}
+	return rv;
+}
+
+/* Start what can start: on the leader run it, else forward it. */
+void ca_check(struct cluster *c)
+{
+	struct aop *op = c->aops_head;
+	int leader = raft_state(c->raft) == RAFT_LEADER;
+	int connected = c->client != NULL && c->client->connected;
+
+	if (c->promote_pending && !c->change_inflight) {
+		promote(c);
+	}
+	while (op != NULL) {
+		struct aop *next = op->next;
+		if (!op->running && !op->sent) {
+			if (leader) {
+				run_local(c, op);
+			} else if (op->conn_id != 0) {
+				aop_finish(c, op, CLUSTER_E_NOQUORUM,
+					   fmt("not the leader"));
+			} else if (connected) {
+				send_to_leader(c, op);
+			} else if (op->kind == AOP_STATUS &&
+				   c->last_leader_id == 0) {
+				aop_finish(c, op, 0, ca_status_json(c, 0));
+			}
+		}
+		op = next;
+	}
+}
+
+void ca_tick(struct cluster *c)
+{
+	uint64_t now = cluster_now(c);
+	struct aop *op = c->aops_head;
+
+	while (op != NULL) {
+		struct aop *next = op->next;
+		if (now >= op->deadline && !op->running) {
+			if (op->kind == AOP_STATUS && op->conn_id == 0) {
+				aop_finish(c, op, 0, ca_status_json(c, 0));
+			} else {
+				aop_finish(c, op, CLUSTER_E_NOQUORUM,
+					   fmt("no answer from a leader "
+					       "in time"));
+			}
+		}
+		op = next;
+	}
+}
+
+void ca_fail_all(struct cluster *c, int status, const char *msg)
+{
+	while (c->aops_head != NULL) {
+		aop_finish(c, c->aops_head, status,
+			   c->aops_head->kind == AOP_STATUS ? NULL
+							    : fmt("%s", msg));
+	}
+	c->promote_pending = 0;
+}
+
+void ca_client_closed(struct cluster *c)
+{
+	struct aop *op = c->aops_head;
+
+	while (op != NULL) {
+		struct aop *next = op->next;
+		if (op->sent) {
+			raft_id lid = 0;
+			const char *laddr = NULL;
+			if (c->raft != NULL) {
+				raft_leader(c->raft, &lid, &laddr);
+			}
+			if (op->kind == AOP_STATUS) {
+				aop_finish(c, op, 0, ca_status_json(c, 0));
+			} else if (op->kind == AOP_TRANSFER && lid != 0 &&
+				   (op->id != 0 ? lid == op->id
+						: lid != c->client_leader_id)) {
+				/* the transfer made the leader drop us */
+				aop_finish(c, op, 0,
+					   fmt("leadership transferred to %llu",
+					       (unsigned long long)lid));
+			} else {
+				aop_finish(c, op, CLUSTER_E_NOQUORUM,
+					   fmt("connection to the leader lost; "
+					       "the change may or may not have "
+					       "been made"));
+			}
+		}
+		op = next;
+	}
+}
+
+void ca_client_connected(struct cluster *c)
+{
+	(void)c; /* ca_check sends what waits */
+}
+
+void ca_admin_result_frame(struct cluster *c, struct peer_frame *f)
+{
+	struct aop *op;
+	const char *msg;
+	int32_t st;
+
+	for (op = c->aops_head; op != NULL; op = op->next) {
+		if (op->sent && op->req == f->req) {
+			break;
+		}
+	}
+	if (op == NULL) {
+		return;
+	}
+	if (peer_admin_result_decode(f->payload, f->len, &st, &msg) != 0) {
+		aop_finish(c, op, CLUSTER_E_FAILED,
+			   fmt("malformed answer from the leader"));
+		return;
+	}
+	if (op->kind == AOP_STATUS) {
+		aop_finish(c, op, 0,
+			   st == 0 ? merge_leader_status(c, msg)
+				   : ca_status_json(c, 0));
+		return;
+	}
+	aop_finish(c, op, st, fmt("%s", msg));
+}
+
+/* An ADMIN frame from another node. */
+void ca_remote_admin(struct cluster *c, struct peer_conn *conn,
+		     struct peer_frame *f)
+{
+	struct peer_admin a;
+	struct aop *op;
+
+	if (peer_admin_decode(&a, f->payload, f->len) != 0) {
+		log_warn("forward: malformed admin frame from %s; dropping "
+			 "the connection",
+			 conn->peer);
+		peer_conn_close(conn, NULL);
+		return;
+	}
+	if (a.op == PEER_OP_REPORT) {
+		struct report *r = cs_report_find(c, a.id);
+		if (r != NULL) {
+			r->applied = a.a;
+			r->last = a.b;
+			r->commit = a.c;
+			r->at = cluster_now(c);
+		}
+		return;
+	}
+	op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		return;
+	}
+	op->kind = (enum aop_kind)a.op;
+	op->id = a.id;
+	snprintf(op->address, sizeof(op->address), "%s", a.address);
+	op->conn_id = conn->id;
+	op->conn_req = f->req;
+	op->deadline = cluster_now(c) + CLUSTER_ADMIN_MS;
+	aop_link(c, op);
+}
+
+/* ---- public API ---- */
+
+static struct aop *aop_new(struct cluster *c, enum aop_kind kind, uint64_t id,
+			   const char *address)
+{
+	struct aop *op = calloc(1, sizeof(*op));
+
+	if (op == NULL) {
+		return NULL;
+	}
+	op->kind = kind;
+	op->id = id;
+	if (address != NULL) {
+		snprintf(op->address, sizeof(op->address), "%s", address);
+	}
+	op->req = ++c->next_req;
+	op->deadline =
+	    cluster_now(c) +
+	    (kind == AOP_STATUS ? CLUSTER_STATUS_ASK_MS : CLUSTER_ADMIN_MS);
+	aop_link(c, op);
+	return op;
+}
+
+int cluster_add(struct cluster *c, uint64_t id, const char *address,
+		cluster_done_cb cb, void *arg)
+{
+	char host[NODECONF_STR];
+	int port;
+	struct aop *op;
+
+	if (c == NULL || cb == NULL || id == 0 || address == NULL ||
+	    strlen(address) >= sizeof(op->address) ||
+	    nodeconf_split_addr(address, host, sizeof(host), &port) != 0) {
+		return CLUSTER_E_INVAL;
+	}
+	if (c->stopping) {
+		return CLUSTER_E_SHUTDOWN;
+	}
+	op = aop_new(c, AOP_ADD, id, address);
+	if (op == NULL) {
+		return CLUSTER_E_FAILED;
+	}
+	op->done = cb;
+	op->arg = arg;
+	return 0;
+}
+
+int cluster_remove(struct cluster *c, uint64_t id, cluster_done_cb cb,
+		   void *arg)
+{
+	struct aop *op;
+
+	if (c == NULL || cb == NULL || id == 0) {
+		return CLUSTER_E_INVAL;
+	}
+	if (c->stopping) {
+		return CLUSTER_E_SHUTDOWN;
+	}
+	op = aop_new(c, AOP_REMOVE, id, NULL);
+	if (op == NULL) {
+		return CLUSTER_E_FAILED;
+	}
+	op->done = cb;
+	op->arg = arg;
+	return 0;
+}
+
+int cluster_transfer(struct cluster *c, uint64_t id, cluster_done_cb cb,
+		     void *arg)
+{
+	struct aop *op;
+
+	if (c == NULL || cb == NULL) {
+		return CLUSTER_E_INVAL;
+	}
+	if (c->stopping) {
+		return CLUSTER_E_SHUTDOWN;
+	}
+	op = aop_new(c, AOP_TRANSFER, id, NULL);
+	if (op == NULL) {
+		return CLUSTER_E_FAILED;
+	}
+	op->done = cb;
+	op->arg = arg;
+	return 0;
+}
+
+int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg)
+{
+	struct aop *op;
+
+	if (c == NULL || cb == NULL) {
+		return CLUSTER_E_INVAL;
+	}
+	if (c->stopping || c->raft == NULL) {
+		return CLUSTER_E_SHUTDOWN;
+	}
+	op = aop_new(c, AOP_STATUS, 0, NULL);
+	if (op == NULL) {
+		return CLUSTER_E_FAILED;
+	}
+	op->status_cb = cb;
+	op->arg = arg;
+	return 0;
+}

@@ -1,0 +1,245 @@
+/*
+ * cluster_impl.h — the inside of struct cluster, shared by src/cluster*.c
+ * (not for other modules; they use cluster.h).
+ *
+ *   cluster.c          start/stop, the per-iteration check (state changes,
+ *                      leader barrier, flush), the tick (deadlines,
+ *                      reports, disk watchdog), self-registration
+ *   cluster_propose.c  local proposals, the leader's group-commit queue,
+ *                      forwarding to the leader and its results
+ *   cluster_server.c   the forwarding port: frames from other nodes
+ *   cluster_admin.c    add/remove/transfer, their forwarding, status JSON
+ *
+ * Everything runs on the loop thread.
+ */
+#ifndef SRC_CLUSTER_IMPL_H
+#define SRC_CLUSTER_IMPL_H
+
+#include <raft.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "raft/fsm.h"
+#include "raft/node.h"
+#include "src/cluster/cluster.h"
+#include "src/cluster/peer.h"
+
+#define CLUSTER_BATCH_CAP (4u << 20)   /* bytes of commands per entry */
+#define CLUSTER_QUEUE_CAP (512u << 20) /* bytes queued on the leader */
+#define CLUSTER_TRY_MS 2000	       /* per-try timeout of a forward */
+#define CLUSTER_RETRY_MS 50	       /* pause after a RETRY answer */
+#define CLUSTER_TICK_MS 50
+#define CLUSTER_REPORT_MS 500	  /* follower -> leader report period */
+#define CLUSTER_REACHABLE_MS 2000 /* a report younger than this */
+#define CLUSTER_ADMIN_MS 60000	  /* deadline of add/remove/transfer */
+#define CLUSTER_STATUS_ASK_MS 1500
+#define CLUSTER_STOP_TRANSFER_MS 3000
+#define CLUSTER_DISK_STALL_MS 5000
+#define CLUSTER_HASH 4096
+#define CLUSTER_FRAME_IDLE_MS 10000 /* a partial frame may pause this long */
+#define CLUSTER_CONNS_MAX 128	    /* open forwarding connections */
+
+enum lp_state {
+	LP_WAITING = 0, /* needs a leader: retried from the tick */
+	LP_QUEUED,	/* in this leader's queue or in flight */
+	LP_SENT,	/* forwarded, waiting for a RESULT frame */
+};
+
+/* A proposal made on this node. */
+struct lprop {
+	uint64_t req;
+	uint8_t *cmd;
+	size_t len;
+	cluster_propose_cb cb;
+	void *arg;
+	uint64_t deadline;     /* uv_now() ms */
+	uint64_t try_deadline; /* LP_SENT: resend after this */
+	uint64_t retry_at;     /* LP_WAITING: not before this */
+	enum lp_state state;
+	unsigned tries;
+	struct qitem *qi; /* LP_QUEUED */
+	struct lprop *next, *prev;
+	struct lprop *hnext;
+};
+
+/* A command in the leader's queue or in the entry in flight. */
+struct qitem {
+	const uint8_t *cmd;
+	size_t len;
+	uint8_t *owned;	  /* forwarded commands own their bytes */
+	struct lprop *lp; /* local origin (NULL when detached or remote) */
+	uint64_t conn_id; /* remote origin: server connection id */
+	uint64_t req;	  /* remote origin: the frame's request id */
+	int in_flight;	  /* part of the entry being applied */
+	struct qitem *next, *prev;
+};
+
+enum aop_kind {
+	AOP_ADD = PEER_OP_ADD,
+	AOP_REMOVE = PEER_OP_REMOVE,
+	AOP_TRANSFER = PEER_OP_TRANSFER,
+	AOP_STATUS = PEER_OP_STATUS,
+};
+
+/* An admin operation: membership change, transfer or status. Run on the
+ * leader, or forwarded to it. */
+struct aop {
+	enum aop_kind kind;
+	uint64_t id;
+	char address[256];
+	uint64_t req;
+	uint64_t deadline;
+	int sent;    /* forwarded, waiting for ADMIN_RESULT */
+	int running; /* being executed on this (leader) node */
+	/* origin: a local caller, or a remote one (server connection) */
+	cluster_done_cb done;
+	cluster_status_cb status_cb;
+	void *arg;
+	uint64_t conn_id;
+	uint64_t conn_req;
+	struct aop *next, *prev;
+};
+
+/* What a follower told the leader about itself. */
+struct report {
+	uint64_t id;
+	uint64_t applied, last, commit;
+	uint64_t at; /* uv_now() ms */
+};
+
+struct cluster {
+	uv_loop_t *loop;
+	struct nodeconf conf;
+	struct spool *sp;
+	struct rnode *node;
+	struct raft *raft; /* NULL once closed */
+	struct rfsm fsm;
+	uint64_t max_payload; /* frame payload limit */
+
+	/* local proposals */
+	struct lprop *lps_head, *lps_tail;
+	struct lprop *lp_hash[CLUSTER_HASH];
+	unsigned nlps;
+	uint64_t next_req;
+
+	/* leader queue and the entry in flight */
+	struct qitem *q_head, *q_tail;
+	size_t q_bytes;
+	unsigned q_count;
+	struct qitem **inflight;
+	unsigned ninflight, inflight_cap;
+	int apply_inflight;
+	struct raft_apply apply_req;
+	uint64_t last_stamp;
+
+	/* leadership */
+	unsigned short last_state;
+	raft_term last_term;
+	uint64_t last_leader_id;
+	int ready; /* leader and barrier applied */
+	int barrier_inflight;
+	int barrier_needed;
+	struct raft_barrier barrier_req;
+	raft_term barrier_term;
+
+	/* membership and transfer */
+	struct aop *aops_head, *aops_tail;
+	struct aop *change_op; /* the op owning change_req */
+	struct raft_change change_req;
+	int change_inflight;
+	uint64_t promote_id; /* added spare to promote (0: none) */
+	int promote_pending;
+	struct aop *transfer_op;
+	struct raft_transfer transfer_req;
+	int transfer_inflight;
+
+	/* forwarding: server side */
+	uv_tcp_t listener;
+	int listening;
+	struct peer_conn *sconns;
+	unsigned conns_open; /* accepted or connecting, not yet closed */
+	/* forwarding: client side (to the leader) */
+	struct peer_conn *client;
+	uint64_t client_leader_id;
+	uint64_t client_connect_at; /* not before (backoff) */
+	unsigned client_failures;   /* connects failed in a row */
+	uint64_t last_report_sent;
+	uint64_t last_report_applied;
+	struct report reports[NODECONF_PEERS_MAX * 4];
+	unsigned nreports;
+
+	/* self-registration (NODE_SET) */
+	int node_set_done;
+	int node_set_inflight;
+	uint64_t node_set_retry_at;
+
+	/* disk watchdog */
+	unsigned long long wd_stored;
+	uint64_t wd_since;
+	int disk_failed;
+	uint64_t disk_transfer_at;
+
+	/* fatal FSM failure */
+	int fatal;
+	void (*fatal_cb)(void *arg, int err);
+	void *fatal_arg;
+
+	/* handles and stop */
+	uv_check_t check;
+	uv_timer_t tick;
+	uv_timer_t stop_timer;
+	int stopping;
+	int stop_phase;	       /* 0 running, 1 transferring, 2 closing */
+	int stop_transferring; /* a transfer was started at stop */
+	int closes_pending;
+	void (*stop_cb)(void *arg);
+	void *stop_arg;
+};
+
+/* cluster.c */
+uint64_t cluster_now(const struct cluster *c);
+uint64_t cluster_realtime_ms(void);
+int cluster_is_leader(const struct cluster *c);
+void cluster_set_fatal_cb(struct cluster *c, void (*cb)(void *arg, int err),
+			  void *arg);
+/* raft refused an append for a disk reason: stop serving as leader. */
+void cluster_note_disk_error(struct cluster *c, int rv);
+/* A connection or handle closed during stop: finish when all are. */
+void cluster_stop_progress(struct cluster *c);
+/* Release a stopped cluster (after cluster_stop's callback ran). */
+void cluster_free(struct cluster *c);
+
+/* cluster_propose.c */
+void cp_flush(struct cluster *c);
+void cp_tick(struct cluster *c);
+void cp_lost_leadership(struct cluster *c);
+void cp_became_ready(struct cluster *c);
+void cp_client_check(struct cluster *c);
+void cp_client_frame(struct peer_conn *conn, struct peer_frame *f);
+void cp_fail_all(struct cluster *c, int status);
+int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
+		      uint8_t *cmd, size_t len);
+int cp_propose_internal(struct cluster *c, const void *cmd, size_t len,
+			cluster_propose_cb cb, void *arg);
+
+/* cluster_server.c */
+int cs_listen(struct cluster *c);
+void cs_close_all(struct cluster *c);
+struct peer_conn *cs_find_conn(struct cluster *c, uint64_t id);
+void cs_send_result(struct cluster *c, uint64_t conn_id, uint64_t req,
+		    int32_t status, const void *body, size_t blen);
+struct report *cs_report_find(struct cluster *c, uint64_t id);
+void cs_tick(struct cluster *c);
+
+/* cluster_admin.c */
+void ca_tick(struct cluster *c);
+void ca_check(struct cluster *c);
+void ca_fail_all(struct cluster *c, int status, const char *msg);
+void ca_client_closed(struct cluster *c);
+void ca_client_connected(struct cluster *c);
+void ca_admin_result_frame(struct cluster *c, struct peer_frame *f);
+void ca_remote_admin(struct cluster *c, struct peer_conn *conn,
+		     struct peer_frame *f);
+char *ca_status_json(struct cluster *c, int leader_view);
+
+#endif

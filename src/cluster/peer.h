@@ -1,0 +1,164 @@
+/*
+ * peer.h — the node-to-node forwarding protocol (cluster port = raft
+ * port + 1): versioned, length-prefixed frames, and the connection that
+ * carries them over libuv TCP.
+ *
+ * Frame (big-endian): u32 magic 'SCF1', u8 type, u8 version (1), u16
+ * reserved (0), u32 payload length, u64 request id, then the payload.
+ * A frame whose length is over the reader's maximum (the configured
+ * max_frame plus PEER_HEADROOM) is refused before anything is allocated;
+ * a bad magic, version, type or reserved field is refused too. The
+ * connection is then closed, with one log line.
+ *
+ * Payloads:
+ *   PROPOSE       an encoded spool command (node and req already set)
+ *   RESULT        i32 status (PEER_R_*), then for PEER_R_OK the encoded
+ *                 spool result
+ *   ADMIN         u8 op (PEER_OP_*), u64 id, str address, u64 a, b, c
+ *                 (REPORT: a = applied, b = last log index, c = commit)
+ *   ADMIN_RESULT  i32 status (0 or CLUSTER_E_*), str message (STATUS: the
+ *                 leader's status JSON)
+ *
+ * Ownership: a frame handed to on_frame owns its payload (malloc'd) only
+ * for the duration of the call unless the callee takes it (sets
+ * frame->payload to NULL). Connections are freed by their own close
+ * callback, after on_close ran.
+ */
+#ifndef SRC_PEER_H
+#define SRC_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define PEER_MAGIC 0x53434631u /* "SCF1" */
+#define PEER_VERSION 1
+#define PEER_HDR_LEN 20
+#define PEER_HEADROOM 4096u
+
+enum peer_type {
+	PEER_PROPOSE = 1,
+	PEER_RESULT = 2,
+	PEER_ADMIN = 3,
+	PEER_ADMIN_RESULT = 4,
+};
+
+enum peer_result_status {
+	PEER_R_OK = 0,	  /* applied; the spool result follows */
+	PEER_R_RETRY = 1,  /* not leader / leadership lost: find the leader */
+	PEER_R_TOOBIG = 2, /* refused: larger than the leader accepts */
+	PEER_R_FAILED = 3, /* refused or lost for good */
+};
+
+enum peer_admin_op {
+	PEER_OP_ADD = 1,
+	PEER_OP_REMOVE = 2,
+	PEER_OP_TRANSFER = 3,
+	PEER_OP_STATUS = 4,
+	PEER_OP_REPORT = 5, /* no reply */
+};
+
+enum peer_err {
+	PEER_E_MAGIC = -1,
+	PEER_E_VERSION = -2,
+	PEER_E_TYPE = -3,
+	PEER_E_RESERVED = -4,
+	PEER_E_TOOBIG = -5,
+	PEER_E_NOMEM = -6,
+};
+
+struct peer_frame {
+	uint8_t type;
+	uint64_t req;
+	uint32_t len;
+	uint8_t *payload; /* malloc'd, len bytes (NULL when len is 0) */
+};
+
+/* Header codec. decode checks magic, version, type, reserved and the
+ * length against max_payload. */
+void peer_hdr_encode(uint8_t out[PEER_HDR_LEN], uint8_t type, uint32_t len,
+		    uint64_t req);
+int peer_hdr_decode(const uint8_t in[PEER_HDR_LEN], uint64_t max_payload,
+		   struct peer_frame *f);
+const char *peer_strerror(int err);
+
+/* Incremental reader: feed bytes as they come. */
+struct peer_reader {
+	uint64_t max_payload;
+	uint8_t hdr[PEER_HDR_LEN];
+	size_t hdr_got;
+	int in_payload;
+	struct peer_frame cur;
+	size_t got;
+};
+
+void peer_reader_init(struct peer_reader *r, uint64_t max_payload);
+/* Consume up to n bytes (*used tells how many). 1: a frame is complete
+ * and moved to *out (the caller frees out->payload); 0: all n bytes used,
+ * need more; < 0: PEER_E_*, the stream is unusable. */
+int peer_reader_feed(struct peer_reader *r, const uint8_t *p, size_t n,
+		    size_t *used, struct peer_frame *out);
+void peer_reader_free(struct peer_reader *r);
+
+/* Payload helpers (spool/codec/wire.h encoding). The decoders require every
+ * byte to be used: 0 or -1. */
+struct peer_admin {
+	uint8_t op;
+	uint64_t id;
+	const char *address; /* points into the payload */
+	uint64_t a, b, c;
+};
+uint8_t *peer_admin_encode(const struct peer_admin *a, size_t *len);
+int peer_admin_decode(struct peer_admin *a, const uint8_t *p, size_t len);
+uint8_t *peer_status_encode(int32_t status, const void *body, size_t blen,
+			   int as_string, size_t *len);
+/* RESULT: status then raw bytes; ADMIN_RESULT: status then a string. */
+int peer_result_decode(const uint8_t *p, size_t len, int32_t *status,
+		      const uint8_t **body, size_t *blen);
+int peer_admin_result_decode(const uint8_t *p, size_t len, int32_t *status,
+			    const char **msg);
+
+/* ---- A connection carrying frames ---- */
+
+struct peer_conn;
+typedef void (*peer_frame_cb)(struct peer_conn *conn, struct peer_frame *f);
+typedef void (*peer_close_cb)(struct peer_conn *conn);
+typedef void (*peer_connect_cb)(struct peer_conn *conn, int status);
+
+struct peer_conn {
+	uv_tcp_t tcp;
+	uv_connect_t connect_req;
+	struct peer_reader rd;
+	uint64_t id; /* unique per process, for lookups */
+	int connected;
+	int closing;
+	char peer[96]; /* for log lines */
+	void *owner;
+	void *user; /* owner's per-connection data */
+	peer_frame_cb on_frame;
+	peer_close_cb on_close;
+	peer_connect_cb on_connect;
+	size_t max_queued; /* close when more unsent bytes than this */
+	uint64_t frames_in;
+	uint64_t last_rx;	      /* uv_now() of the last bytes received */
+	struct peer_conn *next, *prev; /* owner's list */
+};
+
+/* Accept a pending connection on server. NULL on failure (logged). */
+struct peer_conn *peer_conn_accept(uv_stream_t *server, uint64_t max_payload,
+				 void *owner, peer_frame_cb on_frame,
+				 peer_close_cb on_close);
+/* Connect to HOST:PORT (numeric address). NULL on immediate failure. */
+struct peer_conn *peer_conn_connect(uv_loop_t *loop, const char *host, int port,
+				  uint64_t max_payload, void *owner,
+				  peer_connect_cb on_connect,
+				  peer_frame_cb on_frame, peer_close_cb on_close);
+/* Queue one frame (header + payload copied into one buffer). 0 or -1. */
+int peer_conn_send(struct peer_conn *c, uint8_t type, uint64_t req,
+		  const void *payload, size_t len);
+/* 1 when a frame has begun arriving but is not complete. */
+int peer_conn_mid_frame(const struct peer_conn *c);
+/* Close; on_close runs later (once), then the connection is freed. */
+void peer_conn_close(struct peer_conn *c, const char *why);
+
+#endif

@@ -1,0 +1,599 @@
+/*
+ * control_submit.c — local submission through the control socket: the
+ * seed's Send From File (SFF), behind "smtpctl submit" and the sendmail
+ * entry point.
+ *
+ * Owns: the control file of a submitted message. Its user-name is the Unix
+ * user the socket's peer credentials name (SO_PEERCRED, getpwuid), never
+ * anything the client sends; its name comes from ctlname_make() with that
+ * user, this node's sequence and name; the client is "localhost"; the hop
+ * count is the message's own Received: fields; a Received: header
+ * "from local user NAME (uid N) by NODE ..." is prepended, and Date:,
+ * From: and Message-ID: are added when the message lacks them. Line ends
+ * are made CRLF. Bare recipient names get the cluster's domain
+ * (configuration cluster_domain, else this node's domain); the default
+ * envelope sender is the user at that domain.
+ *
+ * Protocol: a message larger than one request line arrives in several
+ * "submit" requests on one connection: {"body": base64 chunk, "recipients":
+ * [...], "more": true} ... then a last one without "more" (and with
+ * "sender" if any). The pieces wait in the connection's scratch
+ * (control_impl.h) and are dropped if it closes first or another command
+ * comes in between. Limits: the
+ * configuration's max_message_size and max_recipients.
+ *
+ * Durability: the answer (with the control file's name) is sent only after
+ * the ENQUEUE is applied on the leader, i.e. on a quorum.
+ */
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spool/codec/ctlname.h"
+#include "src/control/control_impl.h"
+#include "src/base/log.h"
+#include "src/base/maildate.h"
+
+#define B64_CHUNK_MAX (CONTROL_LINE_MAX) /* base64 bytes in one request */
+#define HEADERS_EXTRA 2048 /* Received:, Date:, From:, Message-ID: */
+
+struct submit_buf {
+	char *body;
+	size_t len, cap;
+	char **rcpt;
+	size_t nrcpt, rcap;
+};
+
+static void submit_buf_free(void *p)
+{
+	struct submit_buf *b = p;
+
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->nrcpt; i++)
+		free(b->rcpt[i]);
+	free(b->rcpt);
+	free(b->body);
+	free(b);
+}
+
+/* Decode base64 text s (n bytes) and append it to b. 0, -1 bad base64,
+ * -2 over limit, -3 out of memory. */
+static int append_b64(struct submit_buf *b, const char *s, size_t n,
+		      uint64_t limit)
+{
+	size_t out, pad = 0;
+	int k;
+
+	if (n == 0)
+		return 0;
+	if (n % 4 != 0)
+		return -1;
+	out = n / 4 * 3;
+	if (s[n - 1] == '=')
+		pad++;
+	if (s[n - 2] == '=')
+		pad++;
+	if (b->len + out - pad > limit)
+		return -2;
+	if (b->len + out + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		char *p;
+		while (cap < b->len + out + 1)
+			cap *= 2;
+		p = realloc(b->body, cap);
+		if (p == NULL)
+			return -3;
+		b->body = p;
+		b->cap = cap;
+	}
+	k = EVP_DecodeBlock((unsigned char *)b->body + b->len,
+			    (const unsigned char *)s, (int)n);
+	if (k < 0 || (size_t)k != out)
+		return -1;
+	b->len += out - pad;
+	return 0;
+}
+
+/* Take one recipient: strip <>, check, qualify a bare name. NULL (with
+ * why) if refused. */
+static char *rcpt_clean(const char *s, const char *domain, const char **why)
+{
+	size_t n = strlen(s);
+	char *out;
+
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		s++;
+		n -= 2;
+	}
+	if (n == 0) {
+		*why = "an empty address";
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] > '~' ||
+		    s[i] == '<' || s[i] == '>') {
+			*why = "blanks, control characters or <> in the "
+			       "address";
+			return NULL;
+		}
+	if (memchr(s, '@', n) != NULL) {
+		if (s[n - 1] == '@' || s[0] == '@') {
+			*why = "an address without a local part or domain";
+			return NULL;
+		}
+		return strndup(s, n);
+	}
+	out = malloc(n + strlen(domain) + 2);
+	if (out != NULL)
+		sprintf(out, "%.*s@%s", (int)n, s, domain);
+	if (out != NULL && strlen(out) > SPOOL_ADDR_MAX) {
+		free(out);
+		*why = "an address that is too long";
+		return NULL;
+	}
+	return out;
+}
+
+/* ---- building the message ---- */
+
+struct msgbuf {
+	char *p;
+	size_t len, cap;
+	int nomem;
+};
+
+static void mb_put(struct msgbuf *m, const void *s, size_t n)
+{
+	if (m->nomem)
+		return;
+	if (m->len + n > m->cap) {
+		size_t cap = m->cap ? m->cap : 4096;
+		char *p;
+		while (cap < m->len + n)
+			cap *= 2;
+		p = realloc(m->p, cap);
+		if (p == NULL) {
+			m->nomem = 1;
+			return;
+		}
+		m->p = p;
+		m->cap = cap;
+	}
+	memcpy(m->p + m->len, s, n);
+	m->len += n;
+}
+
+static void mb_str(struct msgbuf *m, const char *s)
+{
+	mb_put(m, s, strlen(s));
+}
+
+/* What the header section of a CRLF message holds. */
+struct hdr_info {
+	int has_headers; /* the message starts with a header field */
+	int date, from, msgid;
+	uint32_t received;
+};
+
+/* 1 if the line at p (len bytes, without CRLF) starts a field named
+ * name. */
+static int field_is(const char *p, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len > n && strncasecmp(p, name, n) == 0 && p[n] == ':';
+}
+
+static void scan_headers(const char *msg, size_t len, struct hdr_info *h)
+{
+	size_t pos = 0;
+	int first = 1;
+
+	memset(h, 0, sizeof(*h));
+	while (pos < len) {
+		const char *eol = memmem(msg + pos, len - pos, "\r\n", 2);
+		size_t ll = eol ? (size_t)(eol - msg - pos) : len - pos;
+		const char *p = msg + pos;
+		size_t i;
+		if (ll == 0)
+			break; /* the empty line ending the header section */
+		if (p[0] == ' ' || p[0] == '\t') {
+			if (first)
+				break;
+		} else {
+			for (i = 0; i < ll && p[i] != ':'; i++)
+				if ((unsigned char)p[i] <= ' ' ||
+				    (unsigned char)p[i] > '~')
+					break;
+			if (i == 0 || i == ll || p[i] != ':')
+				break; /* not a header field: the body */
+			h->has_headers = 1;
+			h->date |= field_is(p, ll, "date");
+			h->from |= field_is(p, ll, "from");
+			h->msgid |= field_is(p, ll, "message-id");
+			h->received += (uint32_t)field_is(p, ll, "received");
+		}
+		first = 0;
+		pos += ll + 2;
+	}
+}
+
+/* The message with CRLF line ends (a bare CR or LF becomes CRLF), ending
+ * in CRLF. */
+static void normalize(struct msgbuf *m, const char *s, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n') {
+			i++;
+			continue;
+		}
+		if (s[i] != '\r' && s[i] != '\n')
+			continue;
+		mb_put(m, s + start, i - start);
+		mb_put(m, "\r\n", 2);
+		start = i + 1;
+	}
+	mb_put(m, s + start, n - start);
+	if (m->len > 0 && (m->len < 2 || m->p[m->len - 2] != '\r' ||
+			   m->p[m->len - 1] != '\n'))
+		mb_put(m, "\r\n", 2);
+}
+
+/* ---- the request ---- */
+
+struct submit_op {
+	char name[SPOOL_NAME_MAX + 1];
+	char user[CTLNAME_USER_MAX + 1];
+	char sender[SPOOL_ADDR_MAX + 1];
+	size_t size;
+	size_t nrcpt;
+	uint64_t hops, hop_max;
+};
+
+static void submit_done(void *arg, int status, const struct spool_result *res)
+{
+	struct ctl_req *req = arg;
+	struct submit_op *op = req->priv;
+	json_object *result;
+
+	req->priv = NULL;
+	if (status < 0) {
+		free(op);
+		ctl_req_fail_cluster(req, status, NULL);
+		return;
+	}
+	if (res->status == SPOOL_E_HOPS) {
+		ctl_req_fail(req, "failed",
+			     "submit: too many hops: %llu Received: headers "
+			     "(hop_count_maximum is %llu)",
+			     (unsigned long long)op->hops,
+			     (unsigned long long)op->hop_max);
+		free(op);
+		return;
+	}
+	if (res->status != 0) {
+		free(op);
+		ctl_req_fail_spool(req, res->status, "submit");
+		return;
+	}
+	log_info("control: uid %ld: submitted %s (%zu bytes, %zu recipients)",
+		 (long)req->uid, op->name, op->size, op->nrcpt);
+	result = json_object_new_object();
+	json_object_object_add(result, "name",
+			       json_object_new_string(op->name));
+	json_object_object_add(result, "user",
+			       json_object_new_string(op->user));
+	json_object_object_add(result, "sender",
+			       json_object_new_string(op->sender));
+	json_object_object_add(result, "size",
+			       json_object_new_int64((int64_t)op->size));
+	json_object_object_add(result, "recipients",
+			       json_object_new_int64((int64_t)op->nrcpt));
+	free(op);
+	ctl_req_ok(req, result);
+}
+
+/* Read an optional string argument that may be empty. 0, 1 absent, -1
+ * answered. */
+static int arg_str0(struct ctl_req *req, const char *key, size_t maxlen,
+		    const char **out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(req->args, key, &v) || v == NULL)
+		return 1;
+	if (!json_object_is_type(v, json_type_string) ||
+	    (size_t)json_object_get_string_len(v) > maxlen ||
+	    strlen(json_object_get_string(v)) !=
+		(size_t)json_object_get_string_len(v)) {
+		ctl_req_fail(req, "usage",
+			     "submit: argument \"%s\" must be a string of at "
+			     "most %zu bytes",
+			     key, maxlen);
+		return -1;
+	}
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+/* Build the control file from the collected pieces and propose it. */
+static void submit_final(struct ctl_req *req, struct submit_buf *b,
+			 const char *sender_arg, const struct spool_config *cfg)
+{
+	struct control *ctl = req->ctl;
+	const char *domain = cfg->str[CFG_CLUSTER_DOMAIN][0]
+				 ? cfg->str[CFG_CLUSTER_DOMAIN]
+				 : ctl->conf.domain;
+	struct spool_rcpt *rcpts = NULL;
+	struct msgbuf body = {0}, msg = {0};
+	struct hdr_info hi;
+	struct submit_op *op;
+	struct spool_cmd cmd;
+	uint64_t now = ctl_now_ms();
+	char date[64], line[1024];
+	int rc;
+
+	op = calloc(1, sizeof(*op));
+	if (op == NULL)
+		goto err_nomem;
+	if (ctl_req_username(req, op->user, sizeof(op->user)) != 0 ||
+	    !ctlname_user_ok(op->user)) {
+		free(op);
+		ctl_req_fail(req, "failed",
+			     "submit: your uid %ld has no user name that can "
+			     "own a control file ([A-Za-z0-9$._-], at most %d "
+			     "characters)",
+			     (long)req->uid, CTLNAME_USER_MAX);
+		return;
+	}
+	if (b->nrcpt == 0) {
+		free(op);
+		ctl_req_fail(req, "usage", "submit: no recipients");
+		return;
+	}
+	if (sender_arg == NULL) {
+		snprintf(op->sender, sizeof(op->sender), "%s@%s", op->user,
+			 domain);
+	} else {
+		size_t n = strlen(sender_arg);
+		if (n >= 2 && sender_arg[0] == '<' &&
+		    sender_arg[n - 1] == '>') {
+			sender_arg++;
+			n -= 2;
+		}
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)sender_arg[i] <= ' ' ||
+			    (unsigned char)sender_arg[i] > '~') {
+				free(op);
+				ctl_req_fail(req, "usage",
+					     "submit: the sender has blanks or "
+					     "control characters");
+				return;
+			}
+		if (n > 0 && memchr(sender_arg, '@', n) == NULL)
+			snprintf(op->sender, sizeof(op->sender), "%.*s@%s",
+				 (int)n, sender_arg, domain);
+		else
+			snprintf(op->sender, sizeof(op->sender), "%.*s", (int)n,
+				 sender_arg);
+	}
+	rc = ctlname_make(op->name, sizeof(op->name), now, op->user,
+			  ctl->name_seq++, ctl->conf.name);
+	if (rc != 0) {
+		free(op);
+		ctl_req_fail(req, "failed",
+			     "submit: cannot name the control "
+			     "file: %s",
+			     spool_strerror(rc));
+		return;
+	}
+	rcpts = calloc(b->nrcpt, sizeof(*rcpts));
+	if (rcpts == NULL)
+		goto err_after_op;
+	for (size_t i = 0; i < b->nrcpt; i++) {
+		rcpts[i].addr = b->rcpt[i];
+		rcpts[i].orcpt = "";
+		rcpts[i].reply = "";
+	}
+	normalize(&body, b->body != NULL ? b->body : "", b->len);
+	scan_headers(body.p != NULL ? body.p : "", body.len, &hi);
+	maildate_format(now, date, sizeof(date));
+	snprintf(line, sizeof(line),
+		 "Received: from local user %s (uid %ld)\r\n\tby %s (%s) with "
+		 "smtpctl submit id %s;\r\n\t%s\r\n",
+		 op->user, (long)req->uid, ctl->conf.name, ctl->conf.domain,
+		 op->name, date);
+	mb_str(&msg, line);
+	if (!hi.date) {
+		snprintf(line, sizeof(line), "Date: %s\r\n", date);
+		mb_str(&msg, line);
+	}
+	if (!hi.from) {
+		snprintf(line, sizeof(line), "From: <%s@%s>\r\n", op->user,
+			 domain);
+		mb_str(&msg, line);
+	}
+	if (!hi.msgid) {
+		snprintf(line, sizeof(line), "Message-ID: <%s@%s>\r\n",
+			 op->name, domain);
+		mb_str(&msg, line);
+	}
+	if (!hi.has_headers)
+		mb_str(&msg, "\r\n"); /* the text had no header section */
+	mb_put(&msg, body.p, body.len);
+	free(body.p);
+	body.p = NULL;
+	if (msg.nomem || body.nomem)
+		goto err_after_rcpts;
+	op->size = msg.len;
+	op->nrcpt = b->nrcpt;
+	op->hops = hi.received;
+	op->hop_max = cfg->num[CFG_HOP_COUNT_MAXIMUM];
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CMD_ENQUEUE;
+	cmd.u.enqueue.name = op->name;
+	cmd.u.enqueue.rec.user = op->user;
+	cmd.u.enqueue.rec.sender = op->sender;
+	cmd.u.enqueue.rec.client = "localhost";
+	cmd.u.enqueue.rec.helo = "localhost";
+	cmd.u.enqueue.rec.envid = "";
+	cmd.u.enqueue.rec.kind = KIND_MAIL;
+	cmd.u.enqueue.rec.hops = hi.received;
+	cmd.u.enqueue.rec.origin_node = ctl->conf.id;
+	cmd.u.enqueue.rec.body_size = msg.len;
+	cmd.u.enqueue.rec.nrcpt = (uint32_t)b->nrcpt;
+	cmd.u.enqueue.rec.rcpt = rcpts;
+	cmd.u.enqueue.body = msg.p;
+	cmd.u.enqueue.body_len = msg.len;
+	req->priv = op;
+	rc = ctl_propose(req, &cmd, submit_done, req); /* copies the command */
+	free(msg.p);
+	free(rcpts);
+	if (rc < 0) {
+		req->priv = NULL;
+		free(op);
+		ctl_req_fail_cluster(req, rc, NULL);
+	}
+	return;
+
+err_after_rcpts:
+	free(msg.p);
+	free(body.p);
+	free(rcpts);
+err_after_op:
+	free(op);
+err_nomem:
+	ctl_req_fail(req, "failed", "submit: out of memory");
+}
+
+void ctl_submit(struct ctl_req *req)
+{
+	struct control *ctl = req->ctl;
+	struct ctl_scratch *scr = ctl_req_scratch(req);
+	struct spool_config *cfg;
+	struct submit_buf *b;
+	const char *body = NULL, *sender = NULL, *domain;
+	json_object *rcpts = NULL;
+	const char *code = "failed";
+	char err[512];
+	int more, rc;
+
+	if (arg_str0(req, "body", B64_CHUNK_MAX, &body) < 0 ||
+	    arg_str0(req, "sender", SPOOL_ADDR_MAX, &sender) < 0 ||
+	    ctl_arg_bool(req, "more", &more) < 0 ||
+	    ctl_arg_strv(req, "recipients", 0, SPOOL_RCPT_MAX, SPOOL_ADDR_MAX,
+			 &rcpts) < 0)
+		return;
+	if (scr == NULL) {
+		ctl_req_fail(req, "failed", "submit: the client went away");
+		return;
+	}
+	cfg = malloc(sizeof(*cfg));
+	if (cfg == NULL || (rc = spool_config_load(ctl->sp, cfg)) < 0) {
+		free(cfg);
+		ctl_req_fail(req, "failed",
+			     "submit: cannot read the "
+			     "configuration");
+		return;
+	}
+	domain = cfg->str[CFG_CLUSTER_DOMAIN][0] ? cfg->str[CFG_CLUSTER_DOMAIN]
+						 : ctl->conf.domain;
+	if (scr->p == NULL) {
+		scr->p = calloc(1, sizeof(struct submit_buf));
+		scr->free_fn = submit_buf_free;
+		scr->owner = req->cmd;
+		if (scr->p == NULL) {
+			free(cfg);
+			ctl_req_fail(req, "failed", "submit: out of memory");
+			return;
+		}
+	}
+	b = scr->p;
+	rc = append_b64(b, body != NULL ? body : "",
+			body != NULL ? strlen(body) : 0,
+			cfg->num[CFG_MAX_MESSAGE_SIZE]);
+	if (rc != 0) {
+		submit_buf_free(scr->p);
+		scr->p = NULL;
+		if (rc == -2)
+			ctl_req_fail(
+			    req, "failed",
+			    "submit: the message is larger than the "
+			    "cluster's limit of %llu bytes "
+			    "(max_message_size)",
+			    (unsigned long long)cfg->num[CFG_MAX_MESSAGE_SIZE]);
+		else if (rc == -1)
+			ctl_req_fail(req, "usage",
+				     "submit: \"body\" is not base64");
+		else
+			ctl_req_fail(req, "failed", "submit: out of memory");
+		free(cfg);
+		return;
+	}
+	for (size_t i = 0; rcpts != NULL && i < json_object_array_length(rcpts);
+	     i++) {
+		const char *why = NULL,
+			   *a = json_object_get_string(
+			       json_object_array_get_idx(rcpts, i));
+		char *r;
+		if (b->nrcpt >= cfg->num[CFG_MAX_RECIPIENTS]) {
+			snprintf(
+			    err, sizeof(err),
+			    "submit: more than %llu recipients "
+			    "(max_recipients)",
+			    (unsigned long long)cfg->num[CFG_MAX_RECIPIENTS]);
+			goto out_drop;
+		}
+		r = rcpt_clean(a, domain, &why);
+		if (r == NULL) {
+			snprintf(err, sizeof(err),
+				 "submit: recipient \"%.*s\": %s", 200, a,
+				 why ? why : "out of memory");
+			code = why ? "usage" : "failed";
+			goto out_drop;
+		}
+		if (b->nrcpt == b->rcap) {
+			size_t cap = b->rcap ? b->rcap * 2 : 16;
+			char **v = realloc(b->rcpt, cap * sizeof(*v));
+			if (v == NULL) {
+				free(r);
+				snprintf(err, sizeof(err),
+					 "submit: out of memory");
+				goto out_drop;
+			}
+			b->rcpt = v;
+			b->rcap = cap;
+		}
+		b->rcpt[b->nrcpt++] = r;
+	}
+	if (more) {
+		json_object *result = json_object_new_object();
+		json_object_object_add(result, "received",
+				       json_object_new_int64((int64_t)b->len));
+		json_object_object_add(
+		    result, "recipients",
+		    json_object_new_int64((int64_t)b->nrcpt));
+		free(cfg);
+		ctl_req_ok(req, result);
+		return;
+	}
+	scr->p = NULL; /* the last piece: the message is complete */
+	submit_final(req, b, sender, cfg);
+	submit_buf_free(b);
+	free(cfg);
+	return;
+
+out_drop:
+	/* drop the pieces before answering: the answer may start the
+	 * connection's next request */
+	submit_buf_free(scr->p);
+	scr->p = NULL;
+	free(cfg);
+	ctl_req_fail(req, code, "%s", err);
+}

@@ -1,0 +1,69 @@
+/*
+ * deliver.h — the delivery engine: take one claimed control file and try
+ * each of its PENDING recipients once, locally (Maildir or LMTP) or
+ * remotely (SMTP with the seed's routing), and report one outcome per
+ * recipient. It does not claim, renew or complete: the symbiont does
+ * (src/delivery/symbiont.c), and it writes no spool state.
+ *
+ * Runs on the loop thread; the callback is called exactly once (also on
+ * deliver_cancel, with every unfinished recipient deferred "cancelled").
+ */
+#ifndef SRC_DELIVER_H
+#define SRC_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "spool/store/spool.h"
+
+struct deliver_opts {
+	const char *node_name;	   /* SCSNODE, used in Received/EHLO */
+	const char *node_domain;   /* the node's own mail domain */
+	const char *helo_name;	   /* EHLO name for remote delivery */
+	const char *local_backend; /* "maildir" or "lmtp" */
+	const char *mail_root;	   /* maildir: <root>/<user>/{tmp,new,cur} */
+	const char *lmtp_address;  /* lmtp: "HOST:PORT" or "unix:/path" */
+	const char *dns_servers;   /* c-ares "IP:PORT,..."; "" = system */
+	unsigned max_per_host;	   /* concurrent connections per host */
+	unsigned smtp_port;	   /* remote port, 25 (tests use others) */
+	/* Added by the delivery engine (all optional, zero = none): */
+	const char *const *own_smtp; /* this cluster's SMTP listeners,
+					"IP:PORT" ("0.0.0.0:25" = any local
+					address); a route to one of them fails
+					5.4.6. The `nodes` table's listeners are
+					added at each deliver_start. */
+	unsigned n_own_smtp;
+	/* node-local aliases (the node's alias file): 1 / 0 / negative */
+	int (*local_alias_has)(void *arg, const char *domain);
+	void *local_alias_arg;
+};
+
+/* One recipient's outcome of one attempt. */
+struct deliver_outcome {
+	uint32_t rcpt;	 /* index in the control file */
+	uint8_t outcome; /* OUT_DELIVERED / OUT_DEFERRED / OUT_FAILED */
+	char reply[512]; /* remote reply or local reason, one line */
+	char relay[300]; /* "host[ip]:port" or "local" / "lmtp" */
+};
+
+struct deliverer;
+struct delivery; /* one running delivery */
+
+typedef void (*deliver_cb)(void *arg, const struct deliver_outcome *out,
+			   uint32_t n);
+
+int deliverer_init(struct deliverer **out, uv_loop_t *loop,
+		   const struct deliver_opts *o, struct spool *sp);
+void deliverer_close(struct deliverer *d, void (*cb)(void *), void *arg);
+
+/* Start delivering the PENDING recipients of ctl (copied: the caller may
+ * free ctl and body after the call). The spool's configuration (zone,
+ * gateway, send timeouts, address retries, aliases, MX and hosts tables,
+ * forward table) is read at start. */
+int deliver_start(struct deliverer *d, const struct spool_ctl *ctl,
+		  const void *body, size_t len, deliver_cb cb, void *arg,
+		  struct delivery **handle);
+void deliver_cancel(struct delivery *h);
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * smtp_server.c — the SMTP receiver's listener (see smtp_server.h): the
+ * options, the listening socket, the connection limits (421 4.7.0 at
+ * connect), the configuration each new session gets from the spool, the
+ * statistics and the orderly stop. One connection's I/O, TLS, timers and
+ * proposal live in smtp_inbound.c.
+ *
+ * Owns: the server struct, the list of connections, the TLS context, the
+ * node-local aliases, the local-recipient check at RCPT (issue #4: unknown
+ * Maildir users refused with 550 5.1.1). Does not own the cluster or the
+ * spool.
+
+ * Fails: bad options at start (logged, negative return); a connection that
+ * cannot be set up is closed and logged, never fatal.
+ */
+#include "src/smtpd/smtp_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "spool/codec/aliases.h"
+#include "spool/codec/ctlname.h"
+#include "spool/codec/err.h"
+#include "src/delivery/local.h"
+#include "src/base/log.h"
+#include "src/base/nodeconf.h"
+#include "src/smtpd/smtp_server_impl.h"
+
+#define DEFAULT_MAX_SESSIONS 100
+#define DEFAULT_MAX_PER_IP 20
+#define DEFAULT_REPLY_TIMEOUT_MS 30000
+#define ALIASES_FILE_MAX (1 << 20)
+
+static const char *const reject_names[SMTP_REJ__COUNT] = {
+    [SMTP_REJ_LIMIT] = "limit",	       [SMTP_REJ_SYNTAX] = "syntax",
+    [SMTP_REJ_RELAY] = "relay",	       [SMTP_REJ_RCPTS] = "recipients",
+    [SMTP_REJ_SIZE] = "size",	       [SMTP_REJ_BARE] = "bare_cr_lf",
+    [SMTP_REJ_LONG] = "long_line",     [SMTP_REJ_HOPS] = "hops",
+    [SMTP_REJ_NOQUORUM] = "no_quorum", [SMTP_REJ_FULL] = "full",
+    [SMTP_REJ_SPOOL] = "spool",	       [SMTP_REJ_TIMEOUT] = "timeout",
+    [SMTP_REJ_ERRORS] = "errors",      [SMTP_REJ_TLS] = "tls",
+    [SMTP_REJ_USER] = "unknown_user",
+};
+
+const char *smtp_reject_name(int reason)
+{
+	if (reason < 0 || reason >= SMTP_REJ__COUNT)
+		return "?";
+	return reject_names[reason];
+}
+
+void smtp_server_stats(const struct smtp_server *s, struct smtp_stats *out)
+{
+	*out = s->stats;
+}
+
+uint64_t smtp_srv_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int smtp_srv_alias_has(struct smtp_server *s, const char *domain)
+{
+	int rc;
+
+	for (size_t i = 0; i < s->local_aliases.n; i++) {
+		if (strcmp(s->local_aliases.names[i], domain) == 0)
+			return 1;
+	}
+	rc = spool_alias_has(s->sp, domain);
+	if (rc != 0)
+		return rc;
+	/* every registered node's domain is local, on every node */
+	return local_spool_node_domain_has(s->sp, domain);
+}
+
+/* ---- the local-recipient check (issue #4) ---- */
+
+static int chk_alias(void *arg, const char *domain)
+{
+	return smtp_srv_alias_has(arg, domain);
+}
+
+static int chk_forward(void *arg, const char *user, char *buf, size_t size)
+{
+	struct smtp_server *s = arg;
+
+	return spool_forward_get(s->sp, user, buf, size);
+}
+
+static int chk_node_domain(void *arg, const char *domain)
+{
+	struct smtp_server *s = arg;
+
+	return local_spool_node_domain_has(s->sp, domain);
+}
+
+/* smtp_session_conf.rcpt_known: resolve addr with local delivery's own
+ * rules (local.c: forwards, the postmaster default) and look for its
+ * Maildir. Reads the replicated configuration each time (cluster domain,
+ * postmaster alias), as delivery does. */
+static int rcpt_known(void *arg, const char *addr)
+{
+	struct smtp_server *s = arg;
+	struct spool_config cfg;
+	struct local_env env;
+
+	if (spool_config_load(s->sp, &cfg) != 0)
+		spool_config_defaults(&cfg);
+	memset(&env, 0, sizeof(env));
+	env.node_domain = s->node_domain;
+	env.cluster_domain = cfg.str[CFG_CLUSTER_DOMAIN];
+	env.postmaster_alias = cfg.str[CFG_POSTMASTER_ALIAS];
+	env.arg = s;
+	env.alias_has = chk_alias;
+	env.forward_get = chk_forward;
+	env.node_domain_has = chk_node_domain;
+	return local_rcpt_known(&env, s->mail_root, addr);
+}
+
+/* ---- options ---- */
+
+/* Parse the trusted-network list ("a/b, c/d", "none", ""). */
+static int parse_trusted(struct smtp_server *s, const char *list)
+{
+	char word[80];
+
+	if (list == NULL || list[0] == '\0')
+		list = "127.0.0.1/32";
+	if (strcmp(list, "none") == 0)
+		return 0;
+	while (*list != '\0') {
+		size_t n = strcspn(list, ", \t");
+
+		if (n > 0) {
+			if (n >= sizeof(word) ||
+			    s->ntrusted >= SMTP_TRUSTED_MAX)
+				goto err_bad;
+			memcpy(word, list, n);
+			word[n] = '\0';
+			if (policy_net_parse(word, &s->trusted[s->ntrusted]) !=
+			    0)
+				goto err_bad;
+			s->ntrusted++;
+		}
+		list += n;
+		list += strspn(list, ", \t");
+	}
+	return 0;
+
+err_bad:
+	log_error("smtp: trusted networks: bad or too many entries in \"%s\"",
+		  list);
+	return SPOOL_E_INVAL;
+}
+
+/* Read and parse the node-local alias file. */
+static int load_aliases(struct smtp_server *s, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	size_t n;
+	int rc;
+
+	if (f == NULL) {
+		log_error("smtp: cannot open the alias file %s: %s", path,
+			  strerror(errno));
+		return SPOOL_E_INVAL;
+	}
+	text = malloc(ALIASES_FILE_MAX);
+	if (text == NULL) {
+		fclose(f);
+		return SPOOL_E_NOMEM;
+	}
+	n = fread(text, 1, ALIASES_FILE_MAX, f);
+	fclose(f);
+	rc = aliases_parse(text, n, &s->local_aliases);
+	free(text);
+	if (rc != 0) {
+		log_error("smtp: %s:%d: %s", path, s->local_aliases.err_line,
+			  s->local_aliases.err);
+		return SPOOL_E_INVAL;
+	}
+	log_info("smtp: %zu node-local alias(es) from %s", s->local_aliases.n,
+		 path);
+	return 0;
+}
+
+/* Copy and check the options into s. */
+static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
+{
+	char err[512];
+	int has_cert = o->tls_cert != NULL && o->tls_cert[0] != '\0';
+	int has_key = o->tls_key != NULL && o->tls_key[0] != '\0';
+	int rc;
+
+	if (o->node_name == NULL || !ctlname_node_ok(o->node_name)) {
+		log_error("smtp: node name \"%s\" cannot name control files",
+			  o->node_name ? o->node_name : "");
+		return SPOOL_E_INVAL;
+	}
+	snprintf(s->node_name, sizeof(s->node_name), "%s", o->node_name);
+	snprintf(s->node_domain, sizeof(s->node_domain), "%s",
+		 o->node_domain && o->node_domain[0] ? o->node_domain
+						     : o->node_name);
+	s->node_id = o->node_id;
+	s->max_sessions =
+	    o->max_sessions ? o->max_sessions : DEFAULT_MAX_SESSIONS;
+	s->max_per_ip = o->max_per_ip ? o->max_per_ip : DEFAULT_MAX_PER_IP;
+	s->reply_timeout_ms = o->reply_timeout_ms ? o->reply_timeout_ms
+						  : DEFAULT_REPLY_TIMEOUT_MS;
+	if ((rc = parse_trusted(s, o->trusted)) != 0)
+		return rc;
+	if (has_cert != has_key) {
+		log_error("smtp: STARTTLS needs both tls_cert and tls_key");
+		return SPOOL_E_INVAL;
+	}
+	if (has_cert && tls_ctx_new_server(&s->tls, o->tls_cert, o->tls_key,
+					   err, sizeof(err)) != 0) {
+		log_error("smtp: STARTTLS: %s", err);
+		return SPOOL_E_INVAL;
+	}
+	/* the Maildir backend can tell an unknown user; LMTP cannot cheaply */
+	if ((o->local_backend == NULL || o->local_backend[0] == '\0' ||
+	     strcmp(o->local_backend, "maildir") == 0) &&
+	    o->mail_root != NULL && o->mail_root[0] != '\0') {
+		s->check_users = 1;
+		snprintf(s->mail_root, sizeof(s->mail_root), "%s",
+			 o->mail_root);
+	}
+	if (o->aliases_file != NULL && o->aliases_file[0] != '\0')
+		return load_aliases(s, o->aliases_file);
+	return 0;
+}
+
+/* Bind and listen on "HOST:PORT". */
+static int listen_on(struct smtp_server *s, const char *addr)
+{
+	char host[NODECONF_STR];
+	struct sockaddr_storage sa;
+	int port, rc;
+
+	if (addr == NULL ||
+	    nodeconf_split_addr(addr, host, sizeof(host), &port) != 0) {
+		log_error("smtp: bad listen address \"%s\"", addr ? addr : "");
+		return SPOOL_E_INVAL;
+	}
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
+	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
+		log_error("smtp: listen address \"%s\" is not an IP address",
+			  addr);
+		return SPOOL_E_INVAL;
+	}
+	rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->listener, 128,
+			       smtp_srv_on_connection);
+	if (rc != 0) {
+		log_error("smtp: cannot listen on %s: %s", addr,
+			  uv_strerror(rc));
+		return SPOOL_E_IO;
+	}
+	snprintf(s->listen, sizeof(s->listen), "%s", addr);
+	return 0;
+}
+
+/* ---- life cycle ---- */
+
+static void free_server(struct smtp_server *s)
+{
+	tls_ctx_free(s->tls);
+	aliases_free(&s->local_aliases);
+	free(s);
+}
+
+static void on_listener_closed_at_start(uv_handle_t *h)
+{
+	free_server(h->data);
+}
+
+int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
+		      const struct smtp_opts *o, struct cluster *cl,
+		      struct spool *sp)
+{
+	struct smtp_server *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (s == NULL)
+		return SPOOL_E_NOMEM;
+	s->loop = loop;
+	s->cl = cl;
+	s->sp = sp;
+	if (getrandom(&s->seq, sizeof(s->seq), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(s->seq))
+		s->seq = (uint32_t)smtp_srv_now_ms();
+	if ((rc = apply_opts(s, o)) != 0) {
+		free_server(s);
+		return rc;
+	}
+	uv_tcp_init(loop, &s->listener);
+	s->listener.data = s;
+	if ((rc = listen_on(s, o->listen)) != 0) {
+		uv_close((uv_handle_t *)&s->listener,
+			 on_listener_closed_at_start);
+		return rc;
+	}
+	log_info("smtp: listening on %s as %s%s, %u sessions (%u per "
+		 "address), %zu trusted network(s)%s%s",
+		 s->listen, s->node_domain, s->tls ? " with STARTTLS" : "",
+		 s->max_sessions, s->max_per_ip, s->ntrusted,
+		 s->check_users ? ", unknown users refused at RCPT "
+				  "under "
+				: "",
+		 s->check_users ? s->mail_root : "");
+	*out = s;
+	return 0;
+}
+
+/* Free the server once the listener and every connection are closed. */
+void smtp_srv_maybe_done(struct smtp_server *s)
+{
+	void (*cb)(void *);
+	void *arg;
+
+	if (!s->stopping || !s->listener_closed || s->conns != NULL)
+		return;
+	cb = s->stop_cb;
+	arg = s->stop_arg;
+	log_info("smtp: stopped (%llu messages queued since start)",
+		 (unsigned long long)s->stats.messages);
+	free_server(s);
+	if (cb != NULL)
+		cb(arg);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+	struct smtp_server *s = h->data;
+
+	s->listener_closed = 1;
+	smtp_srv_maybe_done(s);
+}
+
+void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg)
+{
+	if (s->stopping)
+		return;
+	s->stopping = 1;
+	s->stop_cb = cb;
+	s->stop_arg = arg;
+	/* the list only shrinks in close callbacks, never in here */
+	for (struct srv_conn *c = s->conns; c != NULL; c = c->next)
+		smtp_inbound_shutdown(c);
+	uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+}
+
+/* ---- new connections ---- */
+
+/* Sessions open from ip, this one aside. */
+static unsigned count_ip(const struct smtp_server *s, const char *ip,
+			 const struct srv_conn *self)
+{
+	unsigned n = 0;
+
+	for (const struct srv_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c != self && !c->closing && strcmp(c->ip, ip) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The session's settings: the node's options plus the replicated
+ * configuration as it is now. */
+static void session_conf(struct smtp_server *s, struct srv_conn *c,
+			 struct smtp_session_conf *sc, struct spool_config *cfg)
+{
+	int rc = spool_config_load(s->sp, cfg);
+
+	if (rc != 0) {
+		log_warn("smtp: cannot read the configuration (%s); using "
+			 "defaults",
+			 spool_strerror(rc));
+		spool_config_defaults(cfg);
+	}
+	memset(sc, 0, sizeof(*sc));
+	sc->node_name = s->node_name;
+	sc->node_domain = s->node_domain;
+	sc->cluster_domain = cfg->str[CFG_CLUSTER_DOMAIN];
+	sc->client_ip = c->ip;
+	sc->node_id = s->node_id;
+	sc->max_size = cfg->num[CFG_MAX_MESSAGE_SIZE];
+	/* never advertise more than one proposal can carry */
+	if (s->cl != NULL && sc->max_size > cluster_max_body(s->cl))
+		sc->max_size = cluster_max_body(s->cl);
+	sc->max_rcpt = (uint32_t)cfg->num[CFG_MAX_RECIPIENTS];
+	sc->hop_max = (uint32_t)cfg->num[CFG_HOP_COUNT_MAXIMUM];
+	sc->policy_allowed = cfg->num[CFG_OPT_RELAY] != 0 ||
+			    policy_net_match(s->trusted, s->ntrusted, c->ip);
+	sc->tls_available = s->tls != NULL;
+	if (s->check_users && s->sp != NULL) {
+		sc->rcpt_known = rcpt_known;
+		sc->rcpt_arg = s;
+	}
+	c->receive_timeout_ms = cfg->num[CFG_RECEIVE_TIMEOUT];
+	if (c->receive_timeout_ms == 0)
+		c->receive_timeout_ms = 5 * 60 * 1000;
+}
+
+void smtp_srv_on_connection(uv_stream_t *l, int status)
+{
+	struct smtp_server *s = l->data;
+	struct smtp_session_conf sc;
+	struct spool_config cfg;
+	struct srv_conn *c;
+	char line[512];
+
+	if (status < 0) {
+		log_warn("smtp: accept: %s", uv_strerror(status));
+		return;
+	}
+	c = smtp_inbound_accept(s);
+	if (c == NULL)
+		return;
+	s->stats.connections++;
+	if (s->stopping) {
+		snprintf(line, sizeof(line),
+			 "421 4.3.2 %s Service shutting down", s->node_domain);
+		smtp_inbound_refuse(c, line);
+		return;
+	}
+	if (s->nconns > s->max_sessions) {
+		log_info("smtp [%s]: refused, %u sessions open", c->ip,
+			 s->nconns - 1);
+		s->stats.rejected[SMTP_REJ_LIMIT]++;
+		snprintf(line, sizeof(line),
+			 "421 4.7.0 %s Error: too many connections, try again "
+			 "later",
+			 s->node_domain);
+		smtp_inbound_refuse(c, line);
+		return;
+	}
+	if (count_ip(s, c->ip, c) >= s->max_per_ip) {
+		log_info("smtp [%s]: refused, %u sessions from this address",
+			 c->ip, s->max_per_ip);
+		s->stats.rejected[SMTP_REJ_LIMIT]++;
+		snprintf(line, sizeof(line),
+			 "421 4.7.0 %s Error: too many connections from your "
+			 "address",
+			 s->node_domain);
+		smtp_inbound_refuse(c, line);
+		return;
+	}
+	session_conf(s, c, &sc, &cfg);
+	smtp_inbound_begin(c, &sc);
+}

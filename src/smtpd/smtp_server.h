@@ -1,0 +1,93 @@
+/*
+ * smtp_server.h — the node's SMTP receiver on the libuv loop (seed 18.1.1,
+ * issue #4): listens, enforces the connection limits, runs one
+ * smtp_session per client with STARTTLS (tls.c) and the receive timeout,
+ * and proposes each finished message to the cluster. The reply "250
+ * 2.0.0 Ok: queued as NAME" is sent only once the ENQUEUE entry has been
+ * applied on the leader (committed on a quorum); no answer within
+ * reply_timeout_ms gives "451 4.3.0".
+ *
+ * For main.c:
+ *     struct smtp_opts o = {.node_name = conf.name, .node_domain =
+ *         conf.domain, .node_id = conf.id, .listen = conf.smtp_listen};
+ *     smtp_server_start(&srv, loop, &o, cluster, spool);
+ *     ...
+ *     smtp_server_stop(srv, stopped_cb, arg);   (before cluster_stop)
+ *
+ * Ownership: the options' strings are copied at start. The cluster and the
+ * spool belong to the caller and must outlive the server (until the stop
+ * callback). The server frees itself just before calling the stop
+ * callback.
+ * Configuration read from the spool at each connection: SIZE limit,
+ * recipients, hop count, /OPTIONS=RELAY, /RECEIVE_TIMEOUT, cluster domain.
+ */
+#ifndef SRC_SMTP_SERVER_H
+#define SRC_SMTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "spool/store/spool.h"
+#include "src/cluster/cluster.h"
+#include "src/smtpd/smtp_session.h"
+
+struct smtp_opts {
+	const char *node_name;	 /* SCSNODE: control-file names, Received: */
+	const char *node_domain; /* greeting; mail for it is local */
+	uint64_t node_id;	 /* origin_node of received control files */
+	const char *listen;	 /* "HOST:PORT" ("[v6]:PORT") */
+	const char *tls_cert;	 /* PEM chain; NULL/"" = no STARTTLS */
+	const char *tls_key;	 /* PEM key */
+	/* trusted networks (relaying allowed): CIDRs separated by commas or
+	 * spaces; NULL or "" = "127.0.0.1/32", "none" = no network */
+	const char *trusted;
+	const char *aliases_file;  /* node-local alias file (seed 18.3), "" =
+				     none; cluster-wide aliases come from the
+				     spool */
+	unsigned max_sessions;	   /* per node; 0 = 100 */
+	unsigned max_per_ip;	   /* per client address; 0 = 20 */
+	unsigned reply_timeout_ms; /* wait for the quorum; 0 = 30000 */
+	/* Local delivery as the node config's [delivery] section sets it
+	 * (issue #4): with backend "maildir" (or NULL/"") and a mail_root, a
+	 * local recipient without a mailbox <mail_root>/<user> (after the
+	 * forward table and the postmaster default) is refused at RCPT with
+	 * "550 5.1.1 <addr>: no such user here". "lmtp" or no mail_root:
+	 * every local recipient is accepted. */
+	const char *local_backend;
+	const char *mail_root;
+};
+
+/* Statistics for "show service smtp". */
+struct smtp_stats {
+	uint64_t connections;  /* accepted TCP connections since start */
+	uint64_t active;       /* open sessions now */
+	uint64_t messages;     /* messages queued (250 sent) */
+	uint64_t bytes;	       /* octets of the queued messages */
+	uint64_t discarded;    /* partial messages dropped (disconnect,
+				  timeout) */
+	uint64_t tls_sessions; /* completed TLS handshakes */
+	uint64_t rejected[SMTP_REJ__COUNT]; /* by enum smtp_reject */
+};
+
+struct smtp_server;
+
+/* Listen and serve. 0, or a negative SPOOL_E_* (SPOOL_E_INVAL for bad
+ * options, a certificate that does not load or a bad trusted network;
+ * SPOOL_E_IO when the address cannot be bound); the reason is logged. */
+int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
+		      const struct smtp_opts *o, struct cluster *cl,
+		      struct spool *sp);
+
+/* Stop listening, end every session with 421 4.3.2 (a session waiting for
+ * its quorum first gets its answer, at most reply_timeout_ms later), then
+ * call cb(arg) once every handle is closed and free the server. */
+void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg);
+
+/* A copy of the counters. */
+void smtp_server_stats(const struct smtp_server *s, struct smtp_stats *out);
+
+/* Stable lower-case name of an enum smtp_reject ("relay", "size", ...). */
+const char *smtp_reject_name(int reason);
+
+#endif

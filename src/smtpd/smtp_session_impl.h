@@ -1,0 +1,83 @@
+/*
+ * smtp_session_impl.h — private to smtp_session.c and smtp_verbs.c: the
+ * session structure and the few helpers both halves use. Nothing else
+ * includes it.
+ */
+#ifndef SRC_SMTP_SESSION_IMPL_H
+#define SRC_SMTP_SESSION_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spool/codec/ctlname.h"
+#include "spool/codec/record.h"
+#include "src/smtpd/smtp_data.h"
+#include "src/smtpd/smtp_parse.h"
+#include "src/smtpd/smtp_session.h"
+
+#define SMTP_ERRORS_MAX 20     /* protocol errors before 421 4.7.0 */
+#define SMTP_USER "TCPIP$SMTP" /* control-file user-name of received mail */
+
+struct rcpt {
+	char *addr;
+	char *orcpt;
+	uint8_t notify;
+};
+
+struct smtp_session {
+	char node_name[CTLNAME_NODE_MAX + 1];
+	char node_domain[SMTP_DOMAIN_MAX + 1];
+	char cluster_domain[SMTP_DOMAIN_MAX + 1];
+	char client_ip[64];
+	struct smtp_session_conf conf; /* strings point at the copies above */
+	struct smtp_session_env env;
+
+	enum smtp_state state;
+	int esmtp;	/* EHLO (not HELO) given */
+	int tls;	/* STARTTLS done: everything since is encrypted */
+	int processing; /* inside process(): no re-entry */
+	int discarding; /* skipping the rest of an over-long command line */
+	int stop_after; /* shut down once the proposal is answered */
+	int errors;
+	char helo[SMTP_HELO_MAX + 1];
+
+	char *in;
+	size_t in_len, in_off, in_cap;
+	char *out;
+	size_t out_len, out_cap;
+	int out_failed;
+
+	/* the transaction */
+	char sender[SMTP_ADDR_MAX + 1];
+	struct smtp_mail_params mp;
+	struct rcpt *rcpt;
+	uint32_t nrcpt, rcpt_cap;
+	struct smtp_data data;
+	char name[SPOOL_NAME_MAX + 1];
+	uint64_t body_len; /* octets proposed, for the statistics */
+};
+
+/* smtp_session.c */
+/* The one place the state changes: logs old -> new, asserts legality. */
+void smtp_sess_enter(struct smtp_session *s, enum smtp_state next);
+/* Queue one reply line (CRLF added). */
+void smtp_sess_reply(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Hand the queued replies to the server. */
+void smtp_sess_flush(struct smtp_session *s);
+/* End the session: CLOSED, flush, env->close. */
+void smtp_sess_close(struct smtp_session *s);
+/* A counted protocol error reply; too many end the session. */
+void smtp_sess_error(struct smtp_session *s, const char *text);
+/* Forget the transaction (sender, recipients, message). */
+void smtp_sess_reset(struct smtp_session *s);
+/* Forget the transaction and go back to CONNECTED or GREETED. */
+void smtp_sess_idle(struct smtp_session *s);
+/* Report a statistics event to the server. */
+void smtp_sess_event(struct smtp_session *s, int ev, uint64_t n);
+
+/* smtp_verbs.c */
+/* Handle one command line of n octets (with its line end). */
+void smtp_sess_command(struct smtp_session *s, const char *p, size_t n);
+
+#endif
