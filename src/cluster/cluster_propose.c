@@ -172,8 +172,8 @@ static void lp_submit(struct cluster *c, struct lprop *lp)
 	}
 	if (c->client != NULL && c->client->connected &&
 	    c->client_leader_id == c->last_leader_id &&
-	    peer_conn_send(c->client, PEER_PROPOSE, lp->req, lp->cmd, lp->len) ==
-		0) {
+	    peer_conn_send(c->client, PEER_PROPOSE, lp->req, lp->cmd,
+			   lp->len) == 0) {
 		lp->state = LP_SENT;
 		lp->try_deadline = now + CLUSTER_TRY_MS;
 		lp->tries++;
@@ -685,7 +685,7 @@ void cp_client_check(struct cluster *c)
 	}
 	conn =
 	    peer_conn_connect(c->loop, host, port + 1, c->max_payload, c,
-			     client_connected, cp_client_frame, client_closed);
+			      client_connected, cp_client_frame, client_closed);
 	if (conn == NULL) {
 		return;
 	}

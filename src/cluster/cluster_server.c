@@ -166,7 +166,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	conn = peer_conn_accept(server, c->max_payload, c, server_frame,
-			       server_closed);
+				server_closed);
 	if (conn == NULL) {
 		return;
 	}

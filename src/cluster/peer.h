@@ -44,7 +44,7 @@ enum peer_type {
 };
 
 enum peer_result_status {
-	PEER_R_OK = 0,	  /* applied; the spool result follows */
+	PEER_R_OK = 0,	   /* applied; the spool result follows */
 	PEER_R_RETRY = 1,  /* not leader / leadership lost: find the leader */
 	PEER_R_TOOBIG = 2, /* refused: larger than the leader accepts */
 	PEER_R_FAILED = 3, /* refused or lost for good */
@@ -77,9 +77,9 @@ struct peer_frame {
 /* Header codec. decode checks magic, version, type, reserved and the
  * length against max_payload. */
 void peer_hdr_encode(uint8_t out[PEER_HDR_LEN], uint8_t type, uint32_t len,
-		    uint64_t req);
+		     uint64_t req);
 int peer_hdr_decode(const uint8_t in[PEER_HDR_LEN], uint64_t max_payload,
-		   struct peer_frame *f);
+		    struct peer_frame *f);
 const char *peer_strerror(int err);
 
 /* Incremental reader: feed bytes as they come. */
@@ -97,7 +97,7 @@ void peer_reader_init(struct peer_reader *r, uint64_t max_payload);
  * and moved to *out (the caller frees out->payload); 0: all n bytes used,
  * need more; < 0: PEER_E_*, the stream is unusable. */
 int peer_reader_feed(struct peer_reader *r, const uint8_t *p, size_t n,
-		    size_t *used, struct peer_frame *out);
+		     size_t *used, struct peer_frame *out);
 void peer_reader_free(struct peer_reader *r);
 
 /* Payload helpers (spool/codec/wire.h encoding). The decoders require every
@@ -111,12 +111,12 @@ struct peer_admin {
 uint8_t *peer_admin_encode(const struct peer_admin *a, size_t *len);
 int peer_admin_decode(struct peer_admin *a, const uint8_t *p, size_t len);
 uint8_t *peer_status_encode(int32_t status, const void *body, size_t blen,
-			   int as_string, size_t *len);
+			    int as_string, size_t *len);
 /* RESULT: status then raw bytes; ADMIN_RESULT: status then a string. */
 int peer_result_decode(const uint8_t *p, size_t len, int32_t *status,
-		      const uint8_t **body, size_t *blen);
+		       const uint8_t **body, size_t *blen);
 int peer_admin_result_decode(const uint8_t *p, size_t len, int32_t *status,
-			    const char **msg);
+			     const char **msg);
 
 /* ---- A connection carrying frames ---- */
 
@@ -140,22 +140,23 @@ struct peer_conn {
 	peer_connect_cb on_connect;
 	size_t max_queued; /* close when more unsent bytes than this */
 	uint64_t frames_in;
-	uint64_t last_rx;	      /* uv_now() of the last bytes received */
+	uint64_t last_rx;	       /* uv_now() of the last bytes received */
 	struct peer_conn *next, *prev; /* owner's list */
 };
 
 /* Accept a pending connection on server. NULL on failure (logged). */
 struct peer_conn *peer_conn_accept(uv_stream_t *server, uint64_t max_payload,
-				 void *owner, peer_frame_cb on_frame,
-				 peer_close_cb on_close);
+				   void *owner, peer_frame_cb on_frame,
+				   peer_close_cb on_close);
 /* Connect to HOST:PORT (numeric address). NULL on immediate failure. */
 struct peer_conn *peer_conn_connect(uv_loop_t *loop, const char *host, int port,
-				  uint64_t max_payload, void *owner,
-				  peer_connect_cb on_connect,
-				  peer_frame_cb on_frame, peer_close_cb on_close);
+				    uint64_t max_payload, void *owner,
+				    peer_connect_cb on_connect,
+				    peer_frame_cb on_frame,
+				    peer_close_cb on_close);
 /* Queue one frame (header + payload copied into one buffer). 0 or -1. */
 int peer_conn_send(struct peer_conn *c, uint8_t type, uint64_t req,
-		  const void *payload, size_t len);
+		   const void *payload, size_t len);
 /* 1 when a frame has begun arriving but is not complete. */
 int peer_conn_mid_frame(const struct peer_conn *c);
 /* Close; on_close runs later (once), then the connection is freed. */

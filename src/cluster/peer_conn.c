@@ -26,7 +26,7 @@ struct write_req {
 };
 
 static struct peer_conn *conn_new(uv_loop_t *loop, uint64_t max_payload,
-				 void *owner)
+				  void *owner)
 {
 	struct peer_conn *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -92,7 +92,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		free(buf->base);
 		peer_conn_close(c, nread == UV_EOF ? NULL
-						  : uv_strerror((int)nread));
+						   : uv_strerror((int)nread));
 		return;
 	}
 	left = (size_t)nread;
@@ -145,8 +145,8 @@ static void set_peer_name(struct peer_conn *c)
 }
 
 struct peer_conn *peer_conn_accept(uv_stream_t *server, uint64_t max_payload,
-				 void *owner, peer_frame_cb on_frame,
-				 peer_close_cb on_close)
+				   void *owner, peer_frame_cb on_frame,
+				   peer_close_cb on_close)
 {
 	struct peer_conn *c = conn_new(server->loop, max_payload, owner);
 
@@ -192,9 +192,10 @@ static void connect_cb(uv_connect_t *req, int status)
 }
 
 struct peer_conn *peer_conn_connect(uv_loop_t *loop, const char *host, int port,
-				  uint64_t max_payload, void *owner,
-				  peer_connect_cb on_connect,
-				  peer_frame_cb on_frame, peer_close_cb on_close)
+				    uint64_t max_payload, void *owner,
+				    peer_connect_cb on_connect,
+				    peer_frame_cb on_frame,
+				    peer_close_cb on_close)
 {
 	struct sockaddr_storage ss;
 	struct peer_conn *c;
@@ -234,7 +235,7 @@ static void write_cb(uv_write_t *req, int status)
 }
 
 int peer_conn_send(struct peer_conn *c, uint8_t type, uint64_t req,
-		  const void *payload, size_t len)
+		   const void *payload, size_t len)
 {
 	struct write_req *w;
 	uv_buf_t b;

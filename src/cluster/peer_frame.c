@@ -12,7 +12,7 @@
 #include "spool/codec/wire.h"
 
 void peer_hdr_encode(uint8_t out[PEER_HDR_LEN], uint8_t type, uint32_t len,
-		    uint64_t req)
+		     uint64_t req)
 {
 	be64_put(out, (uint64_t)PEER_MAGIC << 32 | (uint64_t)type << 24 |
 			  (uint64_t)PEER_VERSION << 16);
@@ -24,7 +24,7 @@ void peer_hdr_encode(uint8_t out[PEER_HDR_LEN], uint8_t type, uint32_t len,
 }
 
 int peer_hdr_decode(const uint8_t in[PEER_HDR_LEN], uint64_t max_payload,
-		   struct peer_frame *f)
+		    struct peer_frame *f)
 {
 	uint32_t magic = (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
 			 (uint32_t)in[2] << 8 | in[3];
@@ -89,7 +89,7 @@ void peer_reader_free(struct peer_reader *r)
 }
 
 int peer_reader_feed(struct peer_reader *r, const uint8_t *p, size_t n,
-		    size_t *used, struct peer_frame *out)
+		     size_t *used, struct peer_frame *out)
 {
 	size_t off = 0;
 
@@ -189,7 +189,7 @@ int peer_admin_decode(struct peer_admin *a, const uint8_t *p, size_t len)
 }
 
 uint8_t *peer_status_encode(int32_t status, const void *body, size_t blen,
-			   int as_string, size_t *len)
+			    int as_string, size_t *len)
 {
 	struct wbuf wb;
 
@@ -218,7 +218,7 @@ static int32_t s32(uint32_t v)
 }
 
 int peer_result_decode(const uint8_t *p, size_t len, int32_t *status,
-		      const uint8_t **body, size_t *blen)
+		       const uint8_t **body, size_t *blen)
 {
 	struct rbuf rb;
 
@@ -233,7 +233,7 @@ int peer_result_decode(const uint8_t *p, size_t len, int32_t *status,
 }
 
 int peer_admin_result_decode(const uint8_t *p, size_t len, int32_t *status,
-			    const char **msg)
+			     const char **msg)
 {
 	struct rbuf rb;
 

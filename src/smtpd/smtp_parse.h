@@ -51,9 +51,9 @@ enum { SMTP_BODY_UNSET = 0, SMTP_BODY_7BIT = 1, SMTP_BODY_8BITMIME = 2 };
 
 struct smtp_mail_params {
 	int has_size;
-	uint64_t size;			    /* SIZE=n */
-	int body;			    /* SMTP_BODY_* */
-	uint8_t ret;			    /* DSN_RET_* (spool/codec/record.h) */
+	uint64_t size; /* SIZE=n */
+	int body;      /* SMTP_BODY_* */
+	uint8_t ret;   /* DSN_RET_* (spool/codec/record.h) */
 	char envid[SMTP_ENVID_MAX * 3 + 1]; /* xtext as sent, "" if none */
 };
 

@@ -403,7 +403,7 @@ static void session_conf(struct smtp_server *s, struct srv_conn *c,
 	sc->max_rcpt = (uint32_t)cfg->num[CFG_MAX_RECIPIENTS];
 	sc->hop_max = (uint32_t)cfg->num[CFG_HOP_COUNT_MAXIMUM];
 	sc->policy_allowed = cfg->num[CFG_OPT_RELAY] != 0 ||
-			    policy_net_match(s->trusted, s->ntrusted, c->ip);
+			     policy_net_match(s->trusted, s->ntrusted, c->ip);
 	sc->tls_available = s->tls != NULL;
 	if (s->check_users && s->sp != NULL) {
 		sc->rcpt_known = rcpt_known;

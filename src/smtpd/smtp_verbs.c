@@ -187,8 +187,8 @@ static void do_mail(struct smtp_session *s, const char *args)
 static void do_rcpt(struct smtp_session *s, const char *args)
 {
 	struct smtp_policy pol = {s->node_domain, s->cluster_domain,
-				   s->conf.policy_allowed, s->env.alias_has,
-				   s->env.arg};
+				  s->conf.policy_allowed, s->env.alias_has,
+				  s->env.arg};
 	struct smtp_mailbox mb;
 	struct smtp_rcpt_params rp;
 	char addr[SMTP_ADDR_MAX + 1];

@@ -77,8 +77,8 @@ static void fuzz_parsers(const uint8_t *data, size_t size)
 	if (smtp_parse_mail(line, &mb, &mp) == 0)
 		check_reparse(&mb, 0);
 	if (smtp_parse_rcpt(line, &mb, &rp) == 0) {
-		struct smtp_policy pol = {"node1.test", "cluster.test", 0,
-					   NULL, NULL};
+		struct smtp_policy pol = {"node1.test", "cluster.test", 0, NULL,
+					  NULL};
 
 		check_reparse(&mb, 1);
 		/* without relaying, only a local domain with a plain local

@@ -203,7 +203,7 @@ static int host_cb(const char *a, const char *b, uint64_t n, void *arg)
 }
 
 static int peer_cmd(struct spool *sp, int type, const char *user,
-		   const char *target)
+		    const char *target)
 {
 	struct spool_cmd c;
 

@@ -153,11 +153,11 @@ static void test_reader_stops_after_each_frame(void **state)
 static void test_admin_payload_round_trip_and_refusals(void **state)
 {
 	struct peer_admin a = {.op = PEER_OP_ADD,
-			      .id = 4,
-			      .address = "127.0.0.4:7001",
-			      .a = 1,
-			      .b = 2,
-			      .c = 3};
+			       .id = 4,
+			       .address = "127.0.0.4:7001",
+			       .a = 1,
+			       .b = 2,
+			       .c = 3};
 	struct peer_admin out;
 	size_t len;
 	uint8_t *p = peer_admin_encode(&a, &len);

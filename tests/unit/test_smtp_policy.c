@@ -31,7 +31,7 @@ static int fake_alias_has(void *arg, const char *domain)
 static struct smtp_policy policy(int policy_allowed)
 {
 	struct smtp_policy p = {LOCAL_DOMAIN, "cluster.test", policy_allowed,
-				 fake_alias_has, NULL};
+				fake_alias_has, NULL};
 	return p;
 }
 
@@ -62,7 +62,8 @@ static void test_local_domains_are_accepted(void **state)
 static void test_local_domains_ignore_case_and_one_trailing_dot(void **state)
 {
 	assert_int_equal(verdict("<user@NODE1.Cluster.TEST>", 0), POLICY_LOCAL);
-	assert_int_equal(verdict("<user@node1.cluster.test.>", 0), POLICY_LOCAL);
+	assert_int_equal(verdict("<user@node1.cluster.test.>", 0),
+			 POLICY_LOCAL);
 	assert_int_equal(verdict("<user@ALIAS.test.>", 0), POLICY_LOCAL);
 }
 
@@ -141,7 +142,8 @@ static void test_open_relay_battery_from_an_untrusted_client(void **state)
 static void test_failed_alias_lookup_is_a_temporary_failure(void **state)
 {
 	alias_fails = 1;
-	assert_int_equal(verdict("<user@maybe-alias.test>", 0), POLICY_TEMPFAIL);
+	assert_int_equal(verdict("<user@maybe-alias.test>", 0),
+			 POLICY_TEMPFAIL);
 	/* the node and cluster domains need no lookup */
 	assert_int_equal(verdict("<user@node1.cluster.test>", 0), POLICY_LOCAL);
 	alias_fails = 0;
