@@ -20,6 +20,12 @@
 static int dispatch(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		    struct spool_result *res)
 {
+	int rc;
+
+	/* tombstones expired by this command's stamp (the same on every node;
+	 * undone with the command if it is refused) */
+	if ((rc = spool_tomb_prune(sp, txn, c->stamp)) != 0)
+		return rc;
 	switch (c->type) {
 	case CMD_NOOP:
 		return 0;

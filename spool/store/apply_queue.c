@@ -4,7 +4,8 @@
  * RELEASE.
  *
  * ENQUEUE is idempotent on the control-file name: a proposal retried after
- * a leader change finds its file and reports RES_F_DUPLICATE. REMOVE is
+ * a leader change finds its file, or the tombstone the file left when it
+ * was finished or removed (tomb.c), and reports RES_F_DUPLICATE. REMOVE is
  * refused while a claim is live (the seed: remove held mail, not mail being
  * processed); an expired claim needs force.
  */
@@ -50,6 +51,13 @@ int apply_enqueue(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 	}
 	if (rc != MDB_NOTFOUND)
 		return spool_mdb_err(rc);
+	rc = spool_tomb_has(sp, txn, e->name);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		res->flags |= RES_F_DUPLICATE;
+		return 0;
+	}
 	if ((rc = spool_config_read(sp, txn, &cfg)) != 0)
 		return rc;
 	if (e->rec.hops > cfg.num[CFG_HOP_COUNT_MAXIMUM]) {
@@ -96,6 +104,8 @@ int apply_enqueue(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 static int do_remove(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		     struct spool_ctl *f, struct spool_result *res)
 {
+	int rc;
+
 	if (claim_live(&f->rec, c->stamp)) {
 		res->status = SPOOL_E_CLAIMED;
 		return 0;
@@ -105,7 +115,8 @@ static int do_remove(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		return 0;
 	}
 	res->flags |= RES_F_DELETED;
-	return spool_ctl_delete(sp, txn, f->name, &f->rec);
+	rc = spool_ctl_delete(sp, txn, f->name, &f->rec);
+	return rc ? rc : spool_tomb_put(sp, txn, f->name, c->stamp);
 }
 
 /* SEND MAIL: due now (or at after_ms), released from hold. */

@@ -192,13 +192,13 @@ static int snap_keycmp(const uint8_t *a, size_t alen, const uint8_t *b,
  * validate it (lengths, ids, order, ctl records); otherwise insert every
  * entry into txn's emptied tables. */
 static int snap_walk(struct spool *sp, MDB_txn *txn, const uint8_t *p,
-		     size_t len, size_t maxkey)
+		     size_t len, size_t maxkey, int ntables)
 {
 	struct rbuf rb;
 	int rc;
 
 	rbuf_init(&rb, p, len);
-	for (int t = 0; t < T__COUNT; t++) {
+	for (int t = 0; t < ntables; t++) {
 		const uint8_t *prev = NULL;
 		size_t prevlen = 0;
 		uint64_t count;
@@ -257,6 +257,7 @@ int spool_restore(struct spool *sp, const void *buf, size_t len)
 	struct rbuf rb;
 	MDB_txn *txn;
 	size_t maxkey, body;
+	uint32_t schema, ntables;
 	int rc;
 
 	if (p == NULL || len < SNAP_HDR_LEN + SNAP_CRC_LEN ||
@@ -267,16 +268,22 @@ int spool_restore(struct spool *sp, const void *buf, size_t len)
 	if (rbuf_u32(&rb) != snap_crc32(p, body))
 		return SPOOL_E_MALFORMED;
 	rbuf_init(&rb, p + SNAP_MAGIC_LEN, SNAP_HDR_LEN - SNAP_MAGIC_LEN);
-	if (rbuf_u32(&rb) != SNAP_FORMAT ||
-	    rbuf_u32(&rb) != SPOOL_SCHEMA_VERSION)
+	if (rbuf_u32(&rb) != SNAP_FORMAT)
 		return SPOOL_E_VERSION;
-	if (rbuf_u32(&rb) != T__COUNT)
+	/* schema 1 had the tables before T_TOMB; its image restores with no
+	 * tombstones */
+	schema = rbuf_u32(&rb);
+	if (schema != SPOOL_SCHEMA_VERSION && schema != 1)
+		return SPOOL_E_VERSION;
+	ntables = rbuf_u32(&rb);
+	if (ntables != (schema == 1 ? (uint32_t)T_TOMB : (uint32_t)T__COUNT))
 		return SPOOL_E_MALFORMED;
 
 	maxkey = (size_t)mdb_env_get_maxkeysize(sp->env);
 	if (maxkey > SPOOL_KEY_MAX)
 		maxkey = SPOOL_KEY_MAX;
-	rc = snap_walk(sp, NULL, p + SNAP_HDR_LEN, body - SNAP_HDR_LEN, maxkey);
+	rc = snap_walk(sp, NULL, p + SNAP_HDR_LEN, body - SNAP_HDR_LEN, maxkey,
+		       (int)ntables);
 	if (rc != 0)
 		return rc;
 
@@ -290,7 +297,8 @@ int spool_restore(struct spool *sp, const void *buf, size_t len)
 			goto err_after_txn;
 		}
 	}
-	rc = snap_walk(sp, txn, p + SNAP_HDR_LEN, body - SNAP_HDR_LEN, maxkey);
+	rc = snap_walk(sp, txn, p + SNAP_HDR_LEN, body - SNAP_HDR_LEN, maxkey,
+		       (int)ntables);
 	if (rc != 0)
 		goto err_after_txn;
 	rc = mdb_txn_commit(txn);

@@ -26,7 +26,14 @@
 #include "spool/codec/err.h"
 #include "spool/codec/record.h"
 
-#define SPOOL_SCHEMA_VERSION 1
+/* 2: the tomb and tombexp tables (tomb.c). A snapshot image of schema 1
+ * (without them) is still restored, with no tombstones. */
+#define SPOOL_SCHEMA_VERSION 2
+
+/* How long the name of a finished control file stays a tombstone, so that
+ * a retried ENQUEUE of it is a duplicate: longer than any proposal can be
+ * retried (the node config caps propose_timeout_ms at 10 minutes). */
+#define SPOOL_TOMB_KEEP_MS (30ull * 60 * 1000)
 
 struct spool; /* opaque; owns the LMDB environment */
 

@@ -18,6 +18,8 @@
  *   nodes    be64 id                           -> node_encode() bytes
  *   meta     "schema"                          -> be32 SPOOL_SCHEMA_VERSION
  *            "fence"                           -> be64 last fencing number
+ *   tomb     name of a finished control file    -> be64 stamp of its end
+ *   tombexp  be64 expiry_ms | name             -> ""   (tomb.c)
  * Names, users and domains are stored without a terminating NUL.
  */
 #ifndef SPOOL_IMPL_H
@@ -40,6 +42,8 @@ enum spool_table {
 	T_FORWARD,
 	T_NODES,
 	T_META,
+	T_TOMB,	   /* schema 2 */
+	T_TOMBEXP, /* schema 2 */
 	T__COUNT
 };
 
@@ -63,6 +67,14 @@ size_t spool_key_due(uint8_t *k, uint64_t due_ms, const char *name);
 size_t spool_key_byuser(uint8_t *k, const char *user, const char *name);
 size_t spool_key_mx(uint8_t *k, const char *domain, uint16_t pref,
 		    const char *gateway);
+
+/* Tombstones (tomb.c): record that name ended at stamp; 1 if name has a
+ * tombstone (0 if not, or a negative code); remove the tombstones expired
+ * at stamp (a bounded number per call). */
+int spool_tomb_put(struct spool *sp, MDB_txn *txn, const char *name,
+		   uint64_t stamp);
+int spool_tomb_has(struct spool *sp, MDB_txn *txn, const char *name);
+int spool_tomb_prune(struct spool *sp, MDB_txn *txn, uint64_t stamp);
 
 /* Node record codec (nodes table). */
 int spool_node_encode(const struct spool_node *n, struct wbuf *wb);

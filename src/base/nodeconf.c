@@ -103,8 +103,10 @@ static const struct key_def keys[] = {
      100000000},
     {"cluster", "snapshot_trailing", KT_UINT, NUM(snapshot_trailing), 0,
      100000000},
+    /* at most 10 min: a retried proposal must land while the spool keeps
+     * the tombstone of its name (SPOOL_TOMB_KEEP_MS, 30 min) */
     {"cluster", "propose_timeout_ms", KT_UINT, NUM(propose_timeout_ms), 100,
-     3600000},
+     600000},
     {"cluster", "max_frame", KT_U64, NUM(max_frame), MAX_FRAME_MIN,
      MAX_FRAME_MAX},
     {"control", "socket", KT_PATH, STR(control_socket), 0, 0},

@@ -80,9 +80,11 @@ static inline void fx_name(char *buf, size_t size, uint32_t seq)
 	    ctlname_make(buf, size, T0, "TCPIP$SMTP", seq, "NODE1"), 0);
 }
 
-/* ENQUEUE name at stamp with nrcpt recipients rcptN@remote.test. */
-static inline int fx_enqueue(struct spool *sp, const char *name, uint64_t stamp,
-			     uint32_t nrcpt)
+/* ENQUEUE name at stamp with nrcpt recipients rcptN@remote.test; the
+ * result's flags in *flags when flags is not NULL. */
+static inline int fx_enqueue_flags(struct spool *sp, const char *name,
+				   uint64_t stamp, uint32_t nrcpt,
+				   uint32_t *flags)
 {
 	struct spool_rcpt r[16];
 	char addrs[16][32];
@@ -111,7 +113,24 @@ static inline int fx_enqueue(struct spool *sp, const char *name, uint64_t stamp,
 	c.u.enqueue.rec.rcpt = r;
 	c.u.enqueue.body = "Subject: t\r\n\r\nhello\r\n";
 	c.u.enqueue.body_len = strlen(c.u.enqueue.body);
-	return fx_status(sp, &c);
+	if (flags == NULL)
+		return fx_status(sp, &c);
+
+	struct spool_result res;
+	int st;
+
+	fx_apply(sp, &c, &res);
+	st = res.status;
+	*flags = res.flags;
+	spool_result_free(&res);
+	return st;
+}
+
+/* ENQUEUE name at stamp with nrcpt recipients rcptN@remote.test. */
+static inline int fx_enqueue(struct spool *sp, const char *name, uint64_t stamp,
+			     uint32_t nrcpt)
+{
+	return fx_enqueue_flags(sp, name, stamp, nrcpt, NULL);
 }
 
 /* CLAIM one name for node at stamp; returns status, *fence on grant. */

@@ -20,9 +20,9 @@
 #include "spool/store/spool.h"
 #include "spool/codec/wire.h"
 
-#define NTABLES                                                                \
-	11 /* ctl body due byuser config aliases mx hosts forward
-		      nodes meta */
+/* ctl body due byuser config aliases mx hosts forward nodes meta, and
+ * since schema 2 tomb tombexp */
+#define NTABLES 13
 #define HDR_LEN 20
 
 /* ---- helpers ---- */
