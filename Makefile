@@ -52,7 +52,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test unit integration run bench lint format fuzz install clean check-format
+.PHONY: all deps test unit integration faults faults-short run bench lint format fuzz install clean check-format
 
 all: $(BINS) $(BUILD)/libspool.a
 
@@ -92,10 +92,21 @@ integration: all
 	@if [ -f tests/integration/run.sh ]; then sh tests/integration/run.sh; \
 	else echo "integration: no integration tests yet"; fi
 
+# The fault harness (tests/faults/faults.py, docs/faults.md): each node in
+# its own network namespace; needs root. `make faults` runs ROUNDS rounds
+# (3) of every scenario; `make test` runs the short version, one round.
+ROUNDS ?= 3
+faults: all
+	@python3 -u tests/faults/faults.py --rounds $(ROUNDS)
+
+faults-short: all
+	@python3 -u tests/faults/faults.py --short --rounds 1
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory faults-short
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -12,7 +12,8 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libc-ares-dev libssl-dev \
 liblmdb-dev lmdb-utils libcmocka-dev libinih-dev libjson-c-dev \
 clang libclang-rt-14-dev cppcheck clang-format clang-tidy python3 iproute2 procps \
-openssl swaks libnet-ssleay-perl postfix dnsmasq-base dovecot-lmtpd"
+openssl swaks libnet-ssleay-perl postfix dnsmasq-base dovecot-lmtpd \
+faketime"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

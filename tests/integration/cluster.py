@@ -205,6 +205,11 @@ class Cluster:
 
     # ---- processes ----
 
+    def launcher(self, i):
+        """argv put before the daemon's for node i (a subclass runs it in a
+        network namespace or under faketime); nothing here."""
+        return []
+
     def start(self, timeout=15):
         """Write the configs (static peers, identical on every node) and
         start every node."""
@@ -230,7 +235,7 @@ class Cluster:
         log.flush()
         env = dict(os.environ)
         self.procs[i] = subprocess.Popen(
-            [DAEMON, "-c", self.conf_path(i)] + list(args),
+            self.launcher(i) + [DAEMON, "-c", self.conf_path(i)] + list(args),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             preexec_fn=_pdeathsig, env=env, cwd=self.workdir)
         log.close()

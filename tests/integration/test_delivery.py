@@ -21,7 +21,6 @@ About 40 seconds; every wait is bounded. IT_DELIVERY_COUNT changes the
 1,000 messages of the exactly-once test, IT_DELIVERY_BASE_PORT the ports.
 """
 
-import asyncio
 import collections
 import email
 import email.policy
@@ -40,6 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import (Cluster, SkipTest, run_tests,  # noqa: E402
                      wait_until, _pdeathsig)
+from recorder import Recorder  # noqa: E402
 
 BASE = int(os.environ.get("IT_DELIVERY_BASE_PORT", "29000"))
 DNS_PORT = BASE + 53
@@ -59,154 +59,6 @@ def check(cond, what, detail=None):
     if not cond:
         raise AssertionError(what + ("" if detail is None
                                      else ": %r" % (detail,)))
-
-
-# ---- the recording SMTP server ----
-
-class Recorder:
-    """An SMTP server on several loopback addresses that records every
-    message it accepts. Per recipient local part: reject* -> 550 5.1.1,
-    always451* -> 451 4.2.1, flaky* -> 451 4.2.1 the first time that
-    address is seen, then 250; anything else -> 250. A message to slow*
-    is recorded at the final dot but answered SLOW seconds later (a
-    delivery in flight that a killed node never completes)."""
-
-    SLOW = 0.25
-
-    def __init__(self, ips, port):
-        self.ips, self.port = ips, port
-        self.lock = threading.Lock()
-        self.msgs = []
-        self.seen_rcpt = collections.Counter()
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.error = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        self.ready.wait(10)
-        if self.error:
-            raise self.error
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.servers = [self.loop.run_until_complete(
-                asyncio.start_server(self._conn, ip, self.port,
-                                     reuse_address=True))
-                for ip in self.ips]
-        except OSError as e:
-            self.error = e
-            self.ready.set()
-            return
-        self.ready.set()
-        self.loop.run_forever()
-
-    def stop(self):
-        if self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(5)
-
-    def _answer(self, addr):
-        local = addr.split("@")[0].lower()
-        with self.lock:
-            self.seen_rcpt[addr.lower()] += 1
-            n = self.seen_rcpt[addr.lower()]
-        if local.startswith("reject"):
-            return "550 5.1.1 <%s>: user unknown" % addr
-        if local.startswith("always451"):
-            return "451 4.2.1 <%s>: try again later" % addr
-        if local.startswith("flaky") and n == 1:
-            return "451 4.2.1 <%s>: not yet" % addr
-        return "250 2.1.5 Ok"
-
-    async def _conn(self, reader, writer):
-        ip = writer.get_extra_info("sockname")[0]
-        mail, rcpts = None, []
-
-        def send(text):
-            writer.write((text + "\r\n").encode())
-
-        send("220 recorder ESMTP")
-        try:
-            while True:
-                line = await asyncio.wait_for(reader.readline(), 120)
-                if not line:
-                    break
-                cmd = line.decode("utf-8", "replace").rstrip("\r\n")
-                up = cmd.upper()
-                if up.startswith("EHLO"):
-                    send("250-recorder\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                         "250 SIZE 52428800")
-                elif up.startswith("HELO"):
-                    send("250 recorder")
-                elif up.startswith("MAIL FROM:"):
-                    m = re.match(r"MAIL FROM:\s*<([^>]*)>", cmd, re.I)
-                    mail, rcpts = (m.group(1) if m else ""), []
-                    send("250 2.1.0 Ok")
-                elif up.startswith("RCPT TO:"):
-                    m = re.match(r"RCPT TO:\s*<([^>]*)>", cmd, re.I)
-                    addr = m.group(1) if m else ""
-                    ans = self._answer(addr)
-                    if ans.startswith("250"):
-                        rcpts.append(addr)
-                    send(ans)
-                elif up == "DATA":
-                    if not rcpts:
-                        send("554 5.5.1 no valid recipients")
-                        continue
-                    send("354 go ahead")
-                    await writer.drain()
-                    data = bytearray()
-                    while True:
-                        dl = await asyncio.wait_for(reader.readline(), 120)
-                        if not dl or dl in (b".\r\n", b".\n"):
-                            break
-                        if dl.startswith(b".."):
-                            dl = dl[1:]
-                        data += dl
-                    self._record(ip, mail, rcpts, bytes(data))
-                    if any(r.lower().startswith("slow") for r in rcpts):
-                        await asyncio.sleep(self.SLOW)
-                    send("250 2.0.0 Ok: recorded")
-                    rcpts = []
-                elif up == "RSET":
-                    mail, rcpts = None, []
-                    send("250 2.0.0 Ok")
-                elif up == "NOOP":
-                    send("250 2.0.0 Ok")
-                elif up == "QUIT":
-                    send("221 2.0.0 Bye")
-                    await writer.drain()
-                    break
-                else:
-                    send("502 5.5.2 command not implemented")
-                await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    def _record(self, ip, mail, rcpts, data):
-        hdrs = data.split(b"\r\n\r\n", 1)[0]
-        m = re.search(rb"^Message-ID:\s*(<[^>]*>)", hdrs, re.I | re.M)
-        q = re.search(rb"\bid (\S+?)[;\s]", hdrs)
-        with self.lock:
-            self.msgs.append({
-                "ip": ip, "from": mail, "rcpts": list(rcpts), "data": data,
-                "msgid": m.group(1).decode() if m else None,
-                "ctl": q.group(1).decode() if q else None})
-
-    def find(self, msgid):
-        with self.lock:
-            return [m for m in self.msgs if m["msgid"] == msgid]
-
-    def count_ids(self, prefix):
-        with self.lock:
-            return collections.Counter(
-                m["msgid"] for m in self.msgs
-                if m["msgid"] and m["msgid"].startswith(prefix))
 
 
 # ---- external processes ----

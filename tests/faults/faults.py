@@ -1,0 +1,468 @@
+"""faults.py — the fault harness (issue #10): a three-node cluster, each node
+in its own network namespace (netlab.py), concurrent SMTP clients on every
+node, a recording far end and a local Maildir, one fault per round, and a
+checker of the promises in DESIGN.md "Failure behaviour".
+
+    python3 tests/faults/faults.py [--rounds N] [--short] [SCENARIO ...]
+
+One round: a fresh cluster; the workload runs WORK_S seconds; the fault
+starts FAULT_AT_S seconds in and is healed FAULT_S seconds later; then the
+harness waits (at most SETTLE_S) until every acknowledged message is
+delivered, and checks:
+  lost         acknowledged (250 after DATA) but never delivered
+  dup ok/bad   Message-IDs delivered more than once, explained (a node
+               logged "possible duplicate delivery of NAME" for that control
+               file) or not
+  converged    every node's spool image hash and applied count equal
+  takeover     the longest any acknowledged message waited for delivery
+               after the fault began (or after its 250, if later)
+A round fails on a lost message, an unexplained duplicate, a node that
+crashed (exited without being told to), or spools that did not converge.
+Prints one table: scenario, rounds, acknowledged, lost, duplicates
+explained/unexplained, failed rounds, worst takeover. Exits 1 if any round
+failed. Needs root (network namespaces); without it: SKIP, or a failure
+when CI=true. Every wait is bounded; namespaces are removed at the end,
+also after an error or SIGTERM/SIGINT.
+"""
+
+import argparse
+import glob
+import os
+import re
+import signal
+import smtplib
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from cluster import Cluster, ClusterError, wait_until  # noqa: E402
+from recorder import Recorder  # noqa: E402
+import netlab  # noqa: E402
+
+FAR_PORT = 2526
+SMTP_PORT = 2525
+RAFT_PORT = 7001
+LEASE_MS = int(os.environ.get("FAULTS_LEASE_MS", "6000"))
+GRACE_MS = int(os.environ.get("FAULTS_GRACE_MS", "1000"))
+
+
+class NetCluster(Cluster):
+    """Cluster whose node i runs in namespace scf-ni at 10.231.0.i."""
+
+    def __init__(self, workdir, lab, mail_root, **kw):
+        self.lab = lab
+        self.mail_root = mail_root
+        self.wrap = {}  # node id -> extra argv before the daemon (faketime)
+        super().__init__(workdir, n=lab.n, delivery=self._delivery,
+                         cluster_domain="cluster.test",
+                         smtp={"trusted": netlab.HOST_IP + "/32"}, **kw)
+
+    def _delivery(self, i):
+        return {"mail_root": self.mail_root, "smtp_port": FAR_PORT,
+                "scan_interval_ms": 100, "lease_ms": LEASE_MS,
+                "grace_ms": GRACE_MS, "max_per_host": 20,
+                "activity_log": self.activity_log_path(i)}
+
+    def host(self, i):
+        return netlab.addr(i)
+
+    def raft_addr(self, i):
+        return "%s:%d" % (self.host(i), RAFT_PORT)
+
+    def peer_addr(self, i):
+        return "%s:%d" % (self.host(i), RAFT_PORT + 1)
+
+    def smtp_addr(self, i):
+        return "%s:%d" % (self.host(i), SMTP_PORT)
+
+    def launcher(self, i):
+        return self.lab.exec_prefix(i) + self.wrap.get(i, [])
+
+
+# ---- the workload ----
+
+class Workload:
+    """SMTP clients from the host side, one thread per client, each sending
+    to the nodes in turn until stop() or its count is reached. Every
+    message has a unique Message-ID; remote and local recipients
+    alternate; each client sends one message every `pace` seconds, so the
+    load spans the whole round. self.acked: Message-ID -> time of its
+    250."""
+
+    def __init__(self, cluster, tag, clients=6, per_client=2000, pace=0.1):
+        self.c = cluster
+        self.tag = tag
+        self.clients = clients
+        self.per_client = per_client  # a bound; stop() ends it sooner
+        self.pace = pace  # seconds between one client's messages
+        self.acked = {}
+        self.refused = 0
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.threads = []
+
+    def _client(self, k):
+        nodes = self.c.members
+        sess = {}
+        for j in range(self.per_client):
+            if self.halt.is_set():
+                break
+            node = nodes[(k + j) % len(nodes)]
+            mid = "<%s-%d-%d@faults.test>" % (self.tag, k, j)
+            rcpt = ("u%d@far.test" % k) if j % 2 == 0 else "alice@cluster.test"
+            msg = ("From: <w%d@faults.test>\r\nTo: <%s>\r\nMessage-ID: %s\r\n"
+                   "Subject: fault %s\r\n\r\nbody %d\r\n" % (k, rcpt, mid,
+                                                            self.tag, j))
+            try:
+                s = sess.get(node)
+                if s is None:
+                    host, port = self.c.smtp_addr(node).rsplit(":", 1)
+                    s = smtplib.SMTP(host, int(port), timeout=20)
+                    s.ehlo("client%d.faults.test" % k)
+                    sess[node] = s
+                s.sendmail("w%d@faults.test" % k, [rcpt], msg)
+                with self.lock:
+                    self.acked[mid] = time.time()
+            except (smtplib.SMTPException, OSError):
+                with self.lock:
+                    self.refused += 1
+                s = sess.pop(node, None)
+                if s is not None:
+                    try:
+                        s.close()
+                    except OSError:
+                        pass
+                time.sleep(0.2)
+            time.sleep(self.pace)
+        for s in sess.values():
+            try:
+                s.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+
+    def start(self):
+        self.threads = [threading.Thread(target=self._client, args=(k,),
+                                         daemon=True)
+                        for k in range(self.clients)]
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.halt.set()
+        for t in self.threads:
+            t.join(60)
+
+
+# ---- what arrived ----
+
+MID_RE = re.compile(rb"^Message-ID:\s*(<[^>]*>)", re.I | re.M)
+CTL_RE = re.compile(rb"\bid (\S+?)[;\s]")
+
+
+def delivered(recorder, mail_root, tag):
+    """Message-ID -> list of (time, control-file name, via) for every copy
+    at the far end or in alice's Maildir."""
+    out = {}
+    with recorder.lock:
+        msgs = list(recorder.msgs)
+    for m in msgs:
+        if m["msgid"] and tag in m["msgid"]:
+            out.setdefault(m["msgid"], []).append((m["t"], m["ctl"],
+                                                   m["peer"]))
+    for p in glob.glob(os.path.join(mail_root, "alice", "new", "*")):
+        try:
+            with open(p, "rb") as f:
+                data = f.read(8192)
+            t = os.path.getmtime(p)
+        except OSError:
+            continue
+        mm = MID_RE.search(data)
+        if not mm or tag.encode() not in mm.group(1):
+            continue
+        q = CTL_RE.search(data)
+        out.setdefault(mm.group(1).decode(), []).append(
+            (t, q.group(1).decode() if q else None, "maildir"))
+    return out
+
+
+# ---- scenarios: each returns heal(), called FAULT_S seconds later ----
+
+def leader_of(ctx):
+    return ctx.c.wait_leader(timeout=30)
+
+
+def s_partition_leader(ctx):
+    ld = leader_of(ctx)
+    ctx.lab.partition([ld], [i for i in ctx.c.members if i != ld])
+    ctx.victim = ld
+    return ctx.lab.heal
+
+
+def s_isolate_follower(ctx):
+    ld = leader_of(ctx)
+    f = [i for i in ctx.c.members if i != ld][0]
+    ctx.lab.partition([f], [i for i in ctx.c.members if i != f])
+    ctx.victim = f
+    return ctx.lab.heal
+
+
+def s_asymmetric(ctx):
+    """The leader's packets to one follower are dropped; that follower's
+    to the leader pass."""
+    ld = leader_of(ctx)
+    f = [i for i in ctx.c.members if i != ld][0]
+    ctx.lab.cut(ld, f)
+    ctx.victim = f
+    return ctx.lab.heal
+
+
+def s_bridge(ctx):
+    """Two nodes cannot talk; the third (the bridge) talks to both."""
+    ld = leader_of(ctx)
+    others = [i for i in ctx.c.members if i != ld]
+    ctx.lab.partition([ld], [others[0]])
+    ctx.victim = ld
+    return ctx.lab.heal
+
+
+def _stop(ctx, node):
+    os.kill(ctx.c.pid(node), signal.SIGSTOP)
+    ctx.victim = node
+
+    def heal():
+        os.kill(ctx.c.pid(node), signal.SIGCONT)
+    return heal
+
+
+def s_pause_leader(ctx):
+    return _stop(ctx, leader_of(ctx))
+
+
+def s_pause_follower(ctx):
+    ld = leader_of(ctx)
+    return _stop(ctx, [i for i in ctx.c.members if i != ld][0])
+
+
+def s_kill_restart(ctx):
+    ld = leader_of(ctx)
+    ctx.c.kill(ld, signal.SIGKILL)
+    ctx.victim = ld
+
+    def heal():
+        ctx.c.start_node(ld, timeout=30)
+    return heal
+
+
+def s_rolling_restart(ctx):
+    """SIGTERM and restart every node in turn, under load; the heal is a
+    no-op (the restarts happen here)."""
+    for i in ctx.c.members:
+        ctx.c.kill(i, signal.SIGTERM, timeout=30)
+        time.sleep(0.5)
+        ctx.c.start_node(i, timeout=30)
+        ctx.c.wait_leader(timeout=30)
+    return lambda: None
+
+
+SCENARIOS = {
+    "partition-leader": s_partition_leader,
+    "isolate-follower": s_isolate_follower,
+    "asymmetric": s_asymmetric,
+    "bridge": s_bridge,
+    "pause-leader": s_pause_leader,
+    "pause-follower": s_pause_follower,
+    "kill-restart": s_kill_restart,
+    "rolling-restart": s_rolling_restart,
+}
+
+
+def converged(c, timeout):
+    """Wait until every node's spool image has one hash ("debug
+    snapshot-hash"; the applied counters differ after a restart from a
+    snapshot, so only the hash is compared)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hashes = set()
+        for i in c.members:
+            try:
+                r = c.ctl(i, "debug snapshot-hash", timeout=5)
+                hashes.add(r["result"]["sha256"] if r.get("ok") else None)
+            except (OSError, ValueError, KeyError):
+                hashes.add(None)
+        if len(hashes) == 1 and None not in hashes:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+# ---- one round ----
+
+class Ctx:
+    pass
+
+
+def one_round(name, rnd, work, lab, recorder, short):
+    tag = "%s-r%d-%d" % (name, rnd, os.getpid())
+    mail_root = os.path.join(work, "mail")
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(mail_root, "alice", sub), exist_ok=True)
+    c = NetCluster(os.path.join(work, "cluster"), lab, mail_root)
+    ctx = Ctx()
+    ctx.c, ctx.lab, ctx.victim = c, lab, None
+    work_s, fault_at, fault_s, settle_s = (
+        (10, 3, 6, 90) if short else (16, 4, 8, 120))
+    res = {"acked": 0, "lost": 0, "dup_ok": 0, "dup_bad": 0,
+           "takeover": 0.0, "ok": True, "why": []}
+    wl = None
+    try:
+        c.start(timeout=30)
+        ld = c.wait_leader(timeout=45)
+        c.set_config(ld, zone="cluster.test",
+                     gateway_alternate=netlab.HOST_IP)
+        wl = Workload(c, tag, pace=0.15 if short else 0.05)
+        wl.start()
+        time.sleep(fault_at)
+        t_fault = time.time()
+        heal = SCENARIOS[name](ctx)
+        time.sleep(fault_s)
+        heal()
+        t_heal = time.time()
+        time.sleep(max(0.0, work_s - fault_at - fault_s))
+        wl.stop()
+        acked = dict(wl.acked)
+        res["acked"] = len(acked)
+
+        def all_in():
+            d = delivered(recorder, mail_root, tag)
+            return d if all(m in d for m in acked) else None
+        try:
+            d = wait_until(all_in, settle_s, interval=0.5,
+                           what="every acknowledged message delivered")
+        except ClusterError:
+            d = delivered(recorder, mail_root, tag)
+        lost = [m for m in acked if m not in d]
+        res["lost"] = len(lost)
+        if lost:
+            res["why"].append("lost %s" % lost[:3])
+        logs = "".join(c.log(i) for i in c.members)
+        warned = set(re.findall(r"possible duplicate delivery of (\S+)",
+                                logs))
+        for m, copies in d.items():
+            if m not in acked and len(copies) <= 1:
+                continue
+            if len(copies) > 1:
+                if all(ctl in warned for _, ctl, _ in copies):
+                    res["dup_ok"] += 1
+                else:
+                    res["dup_bad"] += 1
+                    res["why"].append("unexplained duplicate %s %s"
+                                      % (m, copies))
+        for m, t_ack in acked.items():
+            if m in d and t_ack <= t_heal:
+                first = min(t for t, _, _ in d[m])
+                res["takeover"] = max(res["takeover"],
+                                      first - max(t_ack, t_fault))
+        dead = [i for i in c.members if not c.alive(i)]
+        if dead:
+            res["why"].append("node(s) %s died" % dead)
+        if not converged(c, 60):
+            res["why"].append("spools not converged after 60 s")
+    except (ClusterError, OSError, RuntimeError) as e:
+        res["why"].append("round error: %s" % e)
+    finally:
+        if wl is not None:
+            wl.stop()
+        lab.heal()
+        for i in c.members:  # a paused node must be able to stop
+            try:
+                os.kill(c.pid(i), signal.SIGCONT)
+            except (OSError, TypeError, KeyError):
+                pass
+        if res["why"]:
+            c.dump_logs(lines=40)
+        c.stop()
+    res["ok"] = not res["why"]
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int,
+                    default=int(os.environ.get("ROUNDS", "1")))
+    ap.add_argument("--short", action="store_true")
+    ap.add_argument("scenarios", nargs="*")
+    a = ap.parse_args()
+    names = a.scenarios or list(SCENARIOS)
+    for n in names:
+        if n not in SCENARIOS:
+            print("faults: unknown scenario %s (have: %s)"
+                  % (n, ", ".join(SCENARIOS)))
+            return 2
+    if os.geteuid() != 0:
+        print("faults: SKIP: network namespaces need root")
+        return 1 if os.environ.get("CI") == "true" else 0
+    lab = netlab.NetLab(3)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    work = tempfile.mkdtemp(prefix="smtpcluster-faults-")
+    os.chmod(work, 0o755)
+    rows, failed = [], 0
+    recorder = None
+    try:
+        lab.create()
+        recorder = Recorder([netlab.HOST_IP], FAR_PORT)
+        recorder.start()
+        for name in names:
+            agg = {"rounds": 0, "acked": 0, "lost": 0, "dup_ok": 0,
+                   "dup_bad": 0, "failed": 0, "takeover": 0.0}
+            for r in range(a.rounds):
+                t0 = time.monotonic()
+                res = one_round(name, r, os.path.join(work, "%s-%d"
+                                                      % (name, r)),
+                                lab, recorder, a.short)
+                agg["rounds"] += 1
+                for k in ("acked", "lost", "dup_ok", "dup_bad"):
+                    agg[k] += res[k]
+                agg["takeover"] = max(agg["takeover"], res["takeover"])
+                if not res["ok"]:
+                    agg["failed"] += 1
+                print("faults: %s round %d: %s (%d acked, takeover %.1fs, "
+                      "%.0fs)%s" % (name, r, "ok" if res["ok"] else "FAILED",
+                                    res["acked"], res["takeover"],
+                                    time.monotonic() - t0,
+                                    "" if res["ok"] else ": " +
+                                    "; ".join(res["why"])[:2000]),
+                      flush=True)
+            rows.append((name, agg))
+            failed += agg["failed"]
+    except KeyboardInterrupt:
+        print("faults: interrupted")
+        failed += 1
+    finally:
+        if recorder is not None:
+            recorder.stop()
+        lab.destroy()
+    print("\n| scenario | rounds | acknowledged | lost | duplicates "
+          "explained/unexplained | failed rounds | worst takeover |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, g in rows:
+        print("| %s | %d | %d | %d | %d/%d | %d | %.1f s |"
+              % (name, g["rounds"], g["acked"], g["lost"], g["dup_ok"],
+                 g["dup_bad"], g["failed"], g["takeover"]))
+    total = sum(g["rounds"] for _, g in rows)
+    print("faults: %d passed, %d failed" % (total - failed, failed))
+    if failed == 0 and not os.environ.get("SMTPCLUSTER_KEEP"):
+        import shutil
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print("faults: logs kept in %s" % work)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

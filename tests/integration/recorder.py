@@ -1,0 +1,169 @@
+"""recorder.py — a recording SMTP far end for the tests (asyncio, in a
+thread of the test process): it listens on one or more addresses and keeps
+every message it accepts, with the address it was reached on ("ip"), the
+client's address ("peer"), the Message-ID, the control-file name from the
+smtpcluster Received: header ("ctl") and the time of the final dot ("t").
+
+Per recipient local part: reject* -> 550 5.1.1, always451* -> 451 4.2.1,
+flaky* -> 451 4.2.1 the first time, then 250; anything else 250. slow*:
+the final dot is answered SLOW seconds after it was recorded. hold_dot
+(seconds, default 0) holds every final-dot reply that long after
+recording, for a delivery still in flight at a fault.
+"""
+
+import asyncio
+import collections
+import re
+import threading
+import time
+
+
+class Recorder:
+    """An SMTP server on several loopback addresses that records every
+    message it accepts. Per recipient local part: reject* -> 550 5.1.1,
+    always451* -> 451 4.2.1, flaky* -> 451 4.2.1 the first time that
+    address is seen, then 250; anything else -> 250. A message to slow*
+    is recorded at the final dot but answered SLOW seconds later (a
+    delivery in flight that a killed node never completes)."""
+
+    SLOW = 0.25
+
+    def __init__(self, ips, port, hold_dot=0.0):
+        self.ips, self.port = ips, port
+        self.hold_dot = hold_dot
+        self.lock = threading.Lock()
+        self.msgs = []
+        self.seen_rcpt = collections.Counter()
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        self.ready.wait(10)
+        if self.error:
+            raise self.error
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.servers = [self.loop.run_until_complete(
+                asyncio.start_server(self._conn, ip, self.port,
+                                     reuse_address=True))
+                for ip in self.ips]
+        except OSError as e:
+            self.error = e
+            self.ready.set()
+            return
+        self.ready.set()
+        self.loop.run_forever()
+
+    def stop(self):
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
+
+    def _answer(self, addr):
+        local = addr.split("@")[0].lower()
+        with self.lock:
+            self.seen_rcpt[addr.lower()] += 1
+            n = self.seen_rcpt[addr.lower()]
+        if local.startswith("reject"):
+            return "550 5.1.1 <%s>: user unknown" % addr
+        if local.startswith("always451"):
+            return "451 4.2.1 <%s>: try again later" % addr
+        if local.startswith("flaky") and n == 1:
+            return "451 4.2.1 <%s>: not yet" % addr
+        return "250 2.1.5 Ok"
+
+    async def _conn(self, reader, writer):
+        ip = writer.get_extra_info("sockname")[0]
+        peer = (writer.get_extra_info("peername") or ("",))[0]
+        mail, rcpts = None, []
+
+        def send(text):
+            writer.write((text + "\r\n").encode())
+
+        send("220 recorder ESMTP")
+        try:
+            while True:
+                line = await asyncio.wait_for(reader.readline(), 120)
+                if not line:
+                    break
+                cmd = line.decode("utf-8", "replace").rstrip("\r\n")
+                up = cmd.upper()
+                if up.startswith("EHLO"):
+                    send("250-recorder\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+                         "250 SIZE 52428800")
+                elif up.startswith("HELO"):
+                    send("250 recorder")
+                elif up.startswith("MAIL FROM:"):
+                    m = re.match(r"MAIL FROM:\s*<([^>]*)>", cmd, re.I)
+                    mail, rcpts = (m.group(1) if m else ""), []
+                    send("250 2.1.0 Ok")
+                elif up.startswith("RCPT TO:"):
+                    m = re.match(r"RCPT TO:\s*<([^>]*)>", cmd, re.I)
+                    addr = m.group(1) if m else ""
+                    ans = self._answer(addr)
+                    if ans.startswith("250"):
+                        rcpts.append(addr)
+                    send(ans)
+                elif up == "DATA":
+                    if not rcpts:
+                        send("554 5.5.1 no valid recipients")
+                        continue
+                    send("354 go ahead")
+                    await writer.drain()
+                    data = bytearray()
+                    while True:
+                        dl = await asyncio.wait_for(reader.readline(), 120)
+                        if not dl or dl in (b".\r\n", b".\n"):
+                            break
+                        if dl.startswith(b".."):
+                            dl = dl[1:]
+                        data += dl
+                    self._record(ip, peer, mail, rcpts, bytes(data))
+                    if any(r.lower().startswith("slow") for r in rcpts):
+                        await asyncio.sleep(self.SLOW)
+                    if self.hold_dot:
+                        await asyncio.sleep(self.hold_dot)
+                    send("250 2.0.0 Ok: recorded")
+                    rcpts = []
+                elif up == "RSET":
+                    mail, rcpts = None, []
+                    send("250 2.0.0 Ok")
+                elif up == "NOOP":
+                    send("250 2.0.0 Ok")
+                elif up == "QUIT":
+                    send("221 2.0.0 Bye")
+                    await writer.drain()
+                    break
+                else:
+                    send("502 5.5.2 command not implemented")
+                await writer.drain()
+        except (asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _record(self, ip, peer, mail, rcpts, data):
+        hdrs = data.split(b"\r\n\r\n", 1)[0]
+        m = re.search(rb"^Message-ID:\s*(<[^>]*>)", hdrs, re.I | re.M)
+        q = re.search(rb"\bid (\S+?)[;\s]", hdrs)
+        with self.lock:
+            self.msgs.append({
+                "ip": ip, "peer": peer, "t": time.time(), "from": mail,
+                "rcpts": list(rcpts), "data": data,
+                "msgid": m.group(1).decode() if m else None,
+                "ctl": q.group(1).decode() if q else None})
+
+    def find(self, msgid):
+        with self.lock:
+            return [m for m in self.msgs if m["msgid"] == msgid]
+
+    def count_ids(self, prefix):
+        with self.lock:
+            return collections.Counter(
+                m["msgid"] for m in self.msgs
+                if m["msgid"] and m["msgid"].startswith(prefix))
