@@ -42,17 +42,23 @@ CODEC_OBJ := $(CODEC_SRC:%.c=$(BUILD)/%.o)
 SPOOL_OBJ := $(SPOOL_SRC:%.c=$(BUILD)/%.o)
 CORE_OBJ  := $(SPOOL_OBJ) $(RAFT_SRC:%.c=$(BUILD)/%.o) $(SRC_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+HOOK_OBJ  := $(HOOK_SRC:%.c=$(BUILD)/%.o)
 ASAN_LIB_OBJ := $(SPOOL_SRC:%.c=$(ASAN)/%.o) $(RAFT_SRC:%.c=$(ASAN)/%.o) \
-		$(SRC_SRC:%.c=$(ASAN)/%.o) $(CLI_SRC:%.c=$(ASAN)/%.o)
+		$(SRC_SRC:%.c=$(ASAN)/%.o) $(CLI_SRC:%.c=$(ASAN)/%.o) \
+		$(HOOK_SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 
 BINS := $(BUILD)/smtpclusterd $(BUILD)/smtpctl
+# The test daemon: the same objects plus the test hooks of src/testhooks/
+# (the "debug" control commands; one writes the spool outside raft), for
+# the integration tests only. Never installed.
+TEST_DAEMON := $(BUILD)/test/smtpclusterd
 
 FUZZ_SECONDS ?= 60
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test unit integration faults faults-short run bench lint format fuzz install clean check-format
+.PHONY: all deps test unit integration test-daemon faults faults-short run bench lint format fuzz install clean check-format
 
 all: $(BINS) $(BUILD)/libspool.a
 
@@ -73,6 +79,16 @@ $(BUILD)/libspool.a: $(SPOOL_OBJ)
 $(BUILD)/smtpclusterd: $(BUILD)/src/daemon/main.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# main.c with -DSMTPCLUSTER_TESTHOOKS registers the hooks' commands.
+$(BUILD)/test/src/daemon/main.o: src/daemon/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DSMTPCLUSTER_TESTHOOKS -c $< -o $@
+
+$(TEST_DAEMON): $(BUILD)/test/src/daemon/main.o $(CORE_OBJ) $(HOOK_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+test-daemon: $(TEST_DAEMON)
+
 # smtpctl speaks the control protocol: spool/codec's validators, json-c,
 # nothing of LMDB, libraft or libuv.
 $(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(CODEC_OBJ)
@@ -88,7 +104,7 @@ $(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libcore.a
 unit: $(UNIT_BIN)
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
-integration: all
+integration: all $(TEST_DAEMON)
 	@if [ -f tests/integration/run.sh ]; then sh tests/integration/run.sh; \
 	else echo "integration: no integration tests yet"; fi
 
@@ -96,10 +112,10 @@ integration: all
 # its own network namespace; needs root. `make faults` runs ROUNDS rounds
 # (3) of every scenario; `make test` runs the short version, one round.
 ROUNDS ?= 3
-faults: all
+faults: all $(TEST_DAEMON)
 	@python3 -u tests/faults/faults.py --rounds $(ROUNDS)
 
-faults-short: all
+faults-short: all $(TEST_DAEMON)
 	@python3 -u tests/faults/faults.py --short --rounds 1
 
 test: deps
@@ -113,9 +129,10 @@ run: deps
 	@if [ -f deploy/run-local.sh ]; then sh deploy/run-local.sh; \
 	else echo "make run: the cluster daemon is not built yet (issue #3); only the spool library exists"; exit 1; fi
 
+# the bench needs no test hook: it runs the production daemon
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@sh tests/bench/run.sh
+	@SMTPCLUSTERD=$(BUILD)/smtpclusterd sh tests/bench/run.sh
 
 LINT_SRC = $(SPOOL_SRC) $(RAFT_SRC) $(wildcard src/*/*.c) $(wildcard cli/*.c)
 lint:

@@ -39,7 +39,7 @@
  * To add a command: one line in grammar_cmds[] (grammar.c), its options in
  * opt_defs[] (grammar_opts.c) if new, a printer in output*.c if the
  * generic one does not fit, and the handler on the server
- * (src/control/control_cmds.c). The admin flag here only labels the help text; the
+ * (src/control/control_commands.c). The admin flag here only labels the help text; the
  * server's table decides.
  *
  * Ownership: grammar_match() builds m->args (json-c, caller puts it).

@@ -1,18 +1,22 @@
 /*
- * control_impl.h — internals of the control server shared by control.c
- * (socket, framing, credentials, dispatch), control_cmds.c (the command
- * table) and the handlers' files (control_mail.c, control_batch.c,
- * control_analyze.c, control_tables.c, control_submit.c,
- * control_debug.c). Not for other modules: they use control.h.
+ * control_impl.h — internals of the control server shared by its core
+ * (control.c: socket and framing; control_cred.c: credentials;
+ * control_dispatch.c: envelope, dispatch and the handler API below), the
+ * command table (control_commands.c) and the handlers' files
+ * (control_cluster.c, control_mail.c, control_batch.c, control_analyze.c,
+ * control_service.c, control_config.c, control_change.c,
+ * control_submit.c; the test hooks of src/testhooks/ in a test build).
+ * Not for other modules: they use control.h.
  *
- * A request's life: control.c reads one line, checks the envelope, finds
- * the command in control_cmds[], checks the admin flag and the argument
- * names, then calls the handler. The handler answers exactly once, now or
- * from a callback, with ctl_req_ok() or ctl_req_fail(); that frees the
- * request. If the client went away meanwhile, req->conn is NULL and the
- * answer is dropped. Once the server is stopping (ctl->stopping), handlers
- * must not start new work and must not touch the spool or the cluster from
- * their callbacks beyond what they already hold.
+ * A request's life: control.c reads one line, control_dispatch.c checks
+ * the envelope, finds the command in control_cmds[] (or a table added by
+ * control_register_cmds), checks the admin flag and the argument names,
+ * then calls the handler. The handler answers exactly once, now or from a
+ * callback, with ctl_req_ok() or ctl_req_fail(); that frees the request.
+ * If the client went away meanwhile, req->conn is NULL and the answer is
+ * dropped. Once the server is stopping (ctl->stopping), handlers must not
+ * start new work and must not touch the spool or the cluster from their
+ * callbacks beyond what they already hold.
  */
 #ifndef SRC_CONTROL_IMPL_H
 #define SRC_CONTROL_IMPL_H
@@ -57,13 +61,15 @@ struct control {
 	int stop_done; /* stop_cb has been called */
 	void (*stop_cb)(void *arg);
 	void *stop_arg;
-	uint32_t name_seq; /* sequence for control-file names (debug,
-			      submit) */
+	uint32_t name_seq; /* sequence for control-file names (submit, the
+			      test hooks) */
 	struct ctl_stats stats[CTL_STATS_MAX];
 	unsigned nstats;
 };
 
 struct control_cmd;
+
+#define CTL_USER_NAME_MAX 255 /* a longer passwd name counts as none */
 
 struct ctl_req {
 	struct control *ctl;
@@ -72,6 +78,8 @@ struct ctl_req {
 	gid_t gid;
 	pid_t pid;
 	int admin;
+	int has_user;			  /* user is the uid's name */
+	char user[CTL_USER_NAME_MAX + 1]; /* see ctl_req_username() */
 	const struct control_cmd *cmd;
 	json_object *args; /* the request's "args" object (a reference) */
 	void *priv;	   /* the handler's state */
@@ -90,7 +98,16 @@ struct control_cmd {
 	control_handler fn;
 };
 
-extern const struct control_cmd control_cmds[]; /* ends with name NULL */
+/* The production command table (control_commands.c); ends with name
+ * NULL. */
+extern const struct control_cmd control_cmds[];
+
+/* Add a table of commands (ending with name NULL; it must outlive every
+ * server) to those every control server of this process dispatches,
+ * searched after control_cmds[]. Called at start-up, before control_start,
+ * by a test build only (src/testhooks/testhooks.c). 0, or -1 when table is
+ * NULL or the room (4 tables) is used up. */
+int control_register_cmds(const struct control_cmd *table);
 
 /* Encode cmd and propose it through the cluster; cb(arg, ...) gets the
  * outcome. 0, or a negative CLUSTER_E_* / SPOOL_E_* code: then nothing was
@@ -98,12 +115,15 @@ extern const struct control_cmd control_cmds[]; /* ends with name NULL */
 int ctl_propose(struct ctl_req *req, const struct spool_cmd *cmd,
 		cluster_propose_cb cb, void *arg);
 
-/* Handlers of control_debug.c (listed in control_cmds.c's table). */
-void ctl_debug_noop(struct ctl_req *req);
-void ctl_debug_snapshot_hash(struct ctl_req *req);
-void ctl_debug_enqueue(struct ctl_req *req);
-void ctl_debug_damage(struct ctl_req *req);
-void ctl_debug_claim(struct ctl_req *req);
+/* Handlers of control_cluster.c: cluster membership and alias domains. */
+void ctl_cluster_status(struct ctl_req *req);
+void ctl_cluster_add(struct ctl_req *req);
+void ctl_cluster_remove(struct ctl_req *req);
+void ctl_cluster_transfer(struct ctl_req *req);
+void ctl_set_alias(struct ctl_req *req);
+void ctl_remove_alias(struct ctl_req *req);
+void ctl_show_aliases(struct ctl_req *req);
+void ctl_import_aliases(struct ctl_req *req);
 
 /* Handlers of control_mail.c: the mail commands of seed Table 18-3. */
 void ctl_show_mail(struct ctl_req *req);
@@ -111,12 +131,14 @@ void ctl_send_mail(struct ctl_req *req);
 void ctl_remove_mail(struct ctl_req *req);
 void ctl_analyze_mail(struct ctl_req *req);
 
-/* Handlers of control_tables.c: nodes, service, configuration, tables. */
+/* Handlers of control_service.c: the nodes table and show service. */
 void ctl_start_mail(struct ctl_req *req);
 void ctl_stop_mail(struct ctl_req *req);
 void ctl_enable_service(struct ctl_req *req);
 void ctl_disable_service(struct ctl_req *req);
 void ctl_show_service(struct ctl_req *req);
+
+/* Handlers of control_config.c: configuration, MX, hosts, forward. */
 void ctl_set_config(struct ctl_req *req);
 void ctl_show_config(struct ctl_req *req);
 void ctl_show_mx(struct ctl_req *req);
@@ -125,10 +147,40 @@ void ctl_remove_mx(struct ctl_req *req);
 void ctl_show_host(struct ctl_req *req);
 void ctl_set_host(struct ctl_req *req);
 void ctl_remove_host(struct ctl_req *req);
-void ctl_import_aliases(struct ctl_req *req);
 void ctl_show_forward(struct ctl_req *req);
 void ctl_set_forward(struct ctl_req *req);
 void ctl_remove_forward(struct ctl_req *req);
+
+/* ---- a change through the cluster with a one-line answer
+ * (control_change.c), for the service, configuration and table commands */
+
+#define CTL_CHANGE_MSG_MAX 600
+
+/* The answer texts of one change. */
+struct ctl_change {
+	char ok[CTL_CHANGE_MSG_MAX];	  /* message when applied */
+	char ok_tail[CTL_CHANGE_MSG_MAX]; /* with_value: after the value */
+	int with_value; /* message = ok + res->value + ok_tail */
+	char notfound[CTL_CHANGE_MSG_MAX]; /* SPOOL_E_NOTFOUND */
+	char inval[CTL_CHANGE_MSG_MAX];	   /* SPOOL_E_INVAL */
+	json_object *extra; /* members added to the result, or NULL */
+};
+
+/* A zeroed change, or NULL after answering "out of memory". */
+struct ctl_change *ctl_change_new(struct ctl_req *req);
+void ctl_change_free(struct ctl_change *op);
+
+/* Propose cmd; op is taken. The answer: {"message", "value", "duplicate"}
+ * plus op->extra once applied, or the error its texts name. */
+void ctl_change_propose(struct ctl_req *req, const struct spool_cmd *cmd,
+			struct ctl_change *op);
+
+/* Add "node" (this node's id) and "applied" (its applied count) to a show
+ * result. */
+void ctl_add_applied(struct control *ctl, json_object *o);
+
+/* Lower-case s into out (size > strlen(s)), without a trailing root dot. */
+void ctl_fold_name(char *out, const char *s);
 
 /* Handler of control_submit.c: local submission (Send From File). */
 void ctl_submit(struct ctl_req *req);
@@ -147,8 +199,9 @@ struct ctl_scratch {
  * away. */
 struct ctl_scratch *ctl_req_scratch(struct ctl_req *req);
 
-/* The caller's Unix user name (getpwuid of the peer's uid) into buf. 0, or
- * -1 when the uid has no name or it does not fit. */
+/* The caller's Unix user name (getpwuid of the peer's uid, looked up off
+ * the loop when it connected: control_cred.c) into buf. 0, or -1 when the
+ * uid has no name or it does not fit. */
 int ctl_req_username(const struct ctl_req *req, char *buf, size_t size);
 
 /* A time in ms since the epoch as "YYYY-MM-DD HH:MM:SS UTC". */

@@ -41,6 +41,9 @@
 #include "src/base/nodeconf.h"
 #include "src/smtpd/smtp_server.h"
 #include "src/delivery/symbiont.h"
+#ifdef SMTPCLUSTER_TESTHOOKS
+#include "src/testhooks/testhooks.h" /* the test daemon only */
+#endif
 
 #define EX_USAGE_ 64
 #define EX_SOFTWARE_ 70
@@ -477,6 +480,9 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	uv_signal_start(&d.sighup, on_signal, SIGHUP);
+#ifdef SMTPCLUSTER_TESTHOOKS
+	testhooks_register();
+#endif
 	rv = control_start(&d.ctl, d.loop, &d.conf, d.cl, d.sp);
 	if (rv != 0) {
 		log_error("cannot start the control socket %s (%d)",

@@ -24,7 +24,9 @@ a failure, or always with $SMTPCLUSTER_KEEP=1).
 Processes: every daemon started here dies with the test process
 (PR_SET_PDEATHSIG), and SIGTERM/SIGINT to the test process unwind through
 the callers' finally blocks, so Cluster.stop() runs. Binaries come from
-the repository's build/ directory (override with $SMTPCLUSTERD, $SMTPCTL).
+the repository's build/ directory: build/test/smtpclusterd, the test daemon
+with the debug commands, and build/smtpctl (override with $SMTPCLUSTERD,
+$SMTPCTL).
 
     c = Cluster(workdir, n=3)
     try:
@@ -51,7 +53,10 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.path.join(REPO, "build")
-DAEMON = os.environ.get("SMTPCLUSTERD", os.path.join(BUILD, "smtpclusterd"))
+# the test daemon (make test-daemon): the production objects plus the
+# "debug" control commands these tests use (src/testhooks/)
+DAEMON = os.environ.get("SMTPCLUSTERD",
+                        os.path.join(BUILD, "test", "smtpclusterd"))
 SMTPCTL = os.environ.get("SMTPCTL", os.path.join(BUILD, "smtpctl"))
 
 LINE_MAX = 1024 * 1024  # the control protocol's request line limit
@@ -228,7 +233,7 @@ class Cluster:
         if not os.path.exists(self.conf_path(i)):
             self.write_conf(i)
         if not os.access(DAEMON, os.X_OK):
-            raise ClusterError("%s not built (run make)" % DAEMON)
+            raise ClusterError("%s not built (run make test-daemon)" % DAEMON)
         log = open(self.log_path(i), "ab")
         log.write(b"==== cluster.py: start node %d at %s\n"
                   % (i, time.strftime("%H:%M:%S").encode()))

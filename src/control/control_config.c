@@ -1,20 +1,18 @@
 /*
- * control_tables.c — the node, service, configuration and table commands
- * of seed Table 18-3 on the node: start/stop mail and enable/disable
- * service (the `nodes` table), show service smtp (the nodes table plus this
- * node's receiver and symbiont statistics from control_set_stats
- * providers), set/show configuration smtp (`config`), and the local MX,
- * hosts, alias-file and forward tables.
+ * control_config.c — the cluster-wide configuration and local table
+ * commands of seed Table 18-3: set/show configuration smtp (`config`),
+ * the local MX database (show/set/remove mx), the local hosts database
+ * (show/set/remove host) and MAIL SET FORWARD (show/set/remove forward).
  *
  * Owns: the arguments each command takes on the wire and their checks,
  * the mapping of spool outcomes to answers ("not_found", "usage" for a
  * value the spool refuses), and the shapes of the show results. Does not
- * own the tables' rules (spool/store/apply_tables.c) or the syntax smtpctl
- * accepts (cli/grammar.c).
+ * own the tables' rules (spool/store/apply_tables.c), the syntax smtpctl
+ * accepts (cli/grammar.c) or the change's answer (control_change.c).
  *
- * Changes go through raft (ctl_propose) and are answered once applied on
- * the leader; shows read this node's copy ("applied" tells how far it is).
- * Every handler answers exactly once (control_impl.h).
+ * Changes go through raft (ctl_change_propose) and are answered once
+ * applied on the leader; shows read this node's copy ("applied" tells how
+ * far it is). Every handler answers exactly once (control_impl.h).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -29,268 +27,7 @@
 #define HOSTNAME_MAX 253
 #define HOST_ADDRS_MAX 64
 #define ADDR_TEXT_MAX 64
-#define MSG_MAX 600
-
-/* Add "applied" (this node's applied count) to a show result. */
-static void add_applied(struct control *ctl, json_object *o)
-{
-	json_object_object_add(o, "node",
-			       json_object_new_int64((int64_t)ctl->conf.id));
-	json_object_object_add(
-	    o, "applied",
-	    json_object_new_int64((int64_t)spool_applied(ctl->sp)));
-}
-
-/* Lower-case s into out (size > strlen(s)), without a trailing root dot. */
-static void fold_name(char *out, const char *s)
-{
-	size_t n = strlen(s);
-
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)s[i]);
-	out[n] = '\0';
-	if (n > 1 && out[n - 1] == '.')
-		out[n - 1] = '\0';
-}
-
-/* ---- a change through the cluster with a one-line answer ---- */
-
-struct tbl_op {
-	char ok[MSG_MAX];	/* message when applied */
-	char ok_tail[MSG_MAX];	/* with_value: after the result's value */
-	int with_value;		/* message = ok + res->value + ok_tail */
-	char notfound[MSG_MAX]; /* SPOOL_E_NOTFOUND */
-	char inval[MSG_MAX];	/* SPOOL_E_INVAL */
-	json_object *extra;	/* members added to the result, or NULL */
-};
-
-static void tbl_op_free(struct tbl_op *op)
-{
-	json_object_put(op->extra);
-	free(op);
-}
-
-static void tbl_done(void *arg, int status, const struct spool_result *res)
-{
-	struct ctl_req *req = arg;
-	struct tbl_op *op = req->priv;
-	json_object *result;
-	char msg[2 * MSG_MAX + 32];
-
-	req->priv = NULL;
-	if (status < 0) {
-		tbl_op_free(op);
-		ctl_req_fail_cluster(req, status, NULL);
-		return;
-	}
-	if (res->status == SPOOL_E_NOTFOUND && op->notfound[0] != '\0') {
-		ctl_req_fail(req, "not_found", "%s", op->notfound);
-		tbl_op_free(op);
-		return;
-	}
-	if (res->status == SPOOL_E_INVAL && op->inval[0] != '\0') {
-		ctl_req_fail(req, "usage", "%s", op->inval);
-		tbl_op_free(op);
-		return;
-	}
-	if (res->status != 0) {
-		tbl_op_free(op);
-		ctl_req_fail_spool(req, res->status, req->cmd->name);
-		return;
-	}
-	if (op->with_value)
-		snprintf(msg, sizeof(msg), "%s%llu%s", op->ok,
-			 (unsigned long long)res->value, op->ok_tail);
-	else
-		snprintf(msg, sizeof(msg), "%s", op->ok);
-	result = json_object_new_object();
-	if (op->extra != NULL) {
-		json_object_object_foreach(op->extra, key, val)
-		{
-			json_object_object_add(result, key,
-					       json_object_get(val));
-		}
-	}
-	tbl_op_free(op);
-	json_object_object_add(result, "message", json_object_new_string(msg));
-	json_object_object_add(result, "value",
-			       json_object_new_int64((int64_t)res->value));
-	json_object_object_add(
-	    result, "duplicate",
-	    json_object_new_boolean((res->flags & RES_F_DUPLICATE) != 0));
-	ctl_req_ok(req, result);
-}
-
-/* Propose cmd; the answer texts are in op (taken). */
-static void tbl_propose(struct ctl_req *req, const struct spool_cmd *cmd,
-			struct tbl_op *op)
-{
-	int rc;
-
-	req->priv = op;
-	rc = ctl_propose(req, cmd, tbl_done, req);
-	if (rc < 0) {
-		req->priv = NULL;
-		tbl_op_free(op);
-		ctl_req_fail_cluster(req, rc, NULL);
-	}
-}
-
-static struct tbl_op *tbl_op_new(struct ctl_req *req)
-{
-	struct tbl_op *op = calloc(1, sizeof(*op));
-
-	if (op == NULL)
-		ctl_req_fail(req, "failed", "%s: out of memory",
-			     req->cmd->name);
-	return op;
-}
-
-/* ---- start/stop mail, enable/disable service ---- */
-
-static void node_change(struct ctl_req *req, uint32_t mask, int on)
-{
-	struct control *ctl = req->ctl;
-	struct spool_node node;
-	struct spool_cmd cmd;
-	struct tbl_op *op;
-	uint64_t id = ctl->conf.id;
-	const char *what = mask == NODE_F_MAIL ? "mail (the sender)"
-					       : "the SMTP service (receiver)";
-	int was;
-
-	if (ctl_arg_u64(req, "node", 0, 1, (uint64_t)INT64_MAX, &id) < 0)
-		return;
-	if (spool_node_get(ctl->sp, id, &node) != 0) {
-		ctl_req_fail(req, "not_found",
-			     "%s: node %llu is not in the cluster's node table "
-			     "(see cluster status)",
-			     req->cmd->name, (unsigned long long)id);
-		return;
-	}
-	was = mask == NODE_F_MAIL ? node.mail_started : node.service_enabled;
-	if ((op = tbl_op_new(req)) == NULL)
-		return;
-	snprintf(op->ok, sizeof(op->ok), "%s %s%s", what,
-		 mask == NODE_F_MAIL ? (on ? "started" : "stopped")
-				     : (on ? "enabled" : "disabled"),
-		 was == on ? " (it already was)" : "");
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = CMD_NODE_SET;
-	cmd.u.node_set.id = id;
-	cmd.u.node_set.mask = mask;
-	cmd.u.node_set.name = "";
-	cmd.u.node_set.smtp = "";
-	cmd.u.node_set.cluster = "";
-	cmd.u.node_set.mail_started = (uint8_t)on;
-	cmd.u.node_set.service_enabled = (uint8_t)on;
-	op->extra = json_object_new_object();
-	json_object_object_add(op->extra, "node",
-			       json_object_new_int64((int64_t)id));
-	json_object_object_add(op->extra, "name",
-			       json_object_new_string(node.name));
-	json_object_object_add(
-	    op->extra, mask == NODE_F_MAIL ? "mail" : "service",
-	    json_object_new_string(mask == NODE_F_MAIL
-				       ? (on ? "started" : "stopped")
-				       : (on ? "enabled" : "disabled")));
-	tbl_propose(req, &cmd, op);
-}
-
-void ctl_start_mail(struct ctl_req *req)
-{
-	node_change(req, NODE_F_MAIL, 1);
-}
-
-void ctl_stop_mail(struct ctl_req *req)
-{
-	node_change(req, NODE_F_MAIL, 0);
-}
-
-void ctl_enable_service(struct ctl_req *req)
-{
-	node_change(req, NODE_F_SERVICE, 1);
-}
-
-void ctl_disable_service(struct ctl_req *req)
-{
-	node_change(req, NODE_F_SERVICE, 0);
-}
-
-/* ---- show service smtp ---- */
-
-static int node_visit(const struct spool_node *n, void *arg)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "id", json_object_new_int64((int64_t)n->id));
-	json_object_object_add(o, "name", json_object_new_string(n->name));
-	json_object_object_add(o, "smtp", json_object_new_string(n->smtp));
-	json_object_object_add(o, "cluster",
-			       json_object_new_string(n->cluster));
-	json_object_object_add(
-	    o, "mail",
-	    json_object_new_string(n->mail_started ? "started" : "stopped"));
-	json_object_object_add(o, "service",
-			       json_object_new_string(n->service_enabled
-							  ? "enabled"
-							  : "disabled"));
-	json_object_array_add(arg, o);
-	return 0;
-}
-
-/* One statistics section from its provider, or "not running". */
-static json_object *stats_section(struct control *ctl, const char *section)
-{
-	json_object *o = json_object_new_object();
-
-	for (unsigned i = 0; i < ctl->nstats; i++) {
-		if (strcmp(ctl->stats[i].section, section) != 0)
-			continue;
-		if (ctl->stats[i].fn(ctl->stats[i].arg, o) < 0) {
-			json_object_put(o);
-			o = json_object_new_object();
-			json_object_object_add(
-			    o, "status",
-			    json_object_new_string("statistics unavailable"));
-		}
-		return o;
-	}
-	json_object_object_add(
-	    o, "status", json_object_new_string("not running on this node"));
-	return o;
-}
-
-void ctl_show_service(struct ctl_req *req)
-{
-	static const char *const sections[] = {"receiver", "symbiont"};
-	struct control *ctl = req->ctl;
-	json_object *result, *nodes = json_object_new_array(), *stats;
-	int rc;
-
-	rc = spool_node_foreach(ctl->sp, node_visit, nodes);
-	if (rc < 0) {
-		json_object_put(nodes);
-		ctl_req_fail(req, "failed", "show service smtp: %s",
-			     spool_strerror(rc));
-		return;
-	}
-	stats = json_object_new_object();
-	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-		json_object_object_add(stats, sections[i],
-				       stats_section(ctl, sections[i]));
-	for (unsigned i = 0; i < ctl->nstats; i++)
-		if (!json_object_object_get_ex(stats, ctl->stats[i].section,
-					       NULL))
-			json_object_object_add(
-			    stats, ctl->stats[i].section,
-			    stats_section(ctl, ctl->stats[i].section));
-	result = json_object_new_object();
-	json_object_object_add(result, "nodes", nodes);
-	json_object_object_add(result, "statistics", stats);
-	add_applied(ctl, result);
-	ctl_req_ok(req, result);
-}
+#define CTL_CHANGE_MSG_MAX 600
 
 /* ---- set / show configuration smtp ---- */
 
@@ -431,7 +168,7 @@ void ctl_show_config(struct ctl_req *req)
 	free(cfg);
 	result = json_object_new_object();
 	json_object_object_add(result, "settings", list);
-	add_applied(ctl, result);
+	ctl_add_applied(ctl, result);
 	ctl_req_ok(req, result);
 }
 
@@ -439,7 +176,7 @@ void ctl_set_config(struct ctl_req *req)
 {
 	struct spool_cfg_item items[CFG__COUNT];
 	struct spool_cmd cmd;
-	struct tbl_op *op;
+	struct ctl_change *op;
 	json_object *list, *changed;
 	uint8_t seen[CFG__COUNT];
 	size_t n, off = 0;
@@ -455,7 +192,7 @@ void ctl_set_config(struct ctl_req *req)
 	}
 	memset(items, 0, sizeof(items));
 	memset(seen, 0, sizeof(seen));
-	if ((op = tbl_op_new(req)) == NULL)
+	if ((op = ctl_change_new(req)) == NULL)
 		return;
 	op->extra = json_object_new_object();
 	changed = json_object_new_array();
@@ -469,7 +206,7 @@ void ctl_set_config(struct ctl_req *req)
 		    !json_object_object_get_ex(it, "key", &k) ||
 		    !json_object_is_type(k, json_type_string) ||
 		    (key = spool_cfg_lookup(json_object_get_string(k))) < 0) {
-			tbl_op_free(op);
+			ctl_change_free(op);
 			ctl_req_fail(req, "usage",
 				     "set configuration smtp: item %zu has no "
 				     "known \"key\"",
@@ -478,7 +215,7 @@ void ctl_set_config(struct ctl_req *req)
 		}
 		d = &spool_cfg_defs[key];
 		if (seen[key]++) {
-			tbl_op_free(op);
+			ctl_change_free(op);
 			ctl_req_fail(req, "usage",
 				     "set configuration smtp: %s given twice",
 				     d->name);
@@ -508,7 +245,7 @@ void ctl_set_config(struct ctl_req *req)
 				nval = 99;
 		}
 		if (nval != 1) {
-			tbl_op_free(op);
+			ctl_change_free(op);
 			ctl_req_fail(req, "usage",
 				     "set configuration smtp: %s needs one of "
 				     "\"%s\" or \"reset\": true",
@@ -518,7 +255,7 @@ void ctl_set_config(struct ctl_req *req)
 		}
 		if (!items[i].reset &&
 		    spool_cfg_check(key, items[i].num, items[i].str) != 0) {
-			tbl_op_free(op);
+			ctl_change_free(op);
 			if (d->kind == CFG_KIND_NUM)
 				ctl_req_fail(req, "usage",
 					     "set configuration smtp: %s must "
@@ -546,7 +283,7 @@ void ctl_set_config(struct ctl_req *req)
 	cmd.type = CMD_SET_CONFIG;
 	cmd.u.set_config.n = (uint32_t)n;
 	cmd.u.set_config.items = items;
-	tbl_propose(req, &cmd, op);
+	ctl_change_propose(req, &cmd, op);
 }
 
 /* ---- local MX database ---- */
@@ -573,7 +310,7 @@ void ctl_show_mx(struct ctl_req *req)
 	if (ctl_arg_str(req, "domain", 0, HOSTNAME_MAX, &d) < 0)
 		return;
 	if (d != NULL)
-		fold_name(dom, d);
+		ctl_fold_name(dom, d);
 	arr = json_object_new_array();
 	rc = spool_mx_foreach(req->ctl->sp, d != NULL ? dom : NULL, mx_visit,
 			      arr);
@@ -584,7 +321,7 @@ void ctl_show_mx(struct ctl_req *req)
 	}
 	result = json_object_new_object();
 	json_object_object_add(result, "mx", arr);
-	add_applied(req->ctl, result);
+	ctl_add_applied(req->ctl, result);
 	ctl_req_ok(req, result);
 }
 
@@ -593,13 +330,13 @@ void ctl_set_mx(struct ctl_req *req)
 	const char *d, *gw;
 	uint64_t pref;
 	struct spool_cmd cmd;
-	struct tbl_op *op;
+	struct ctl_change *op;
 
 	if (ctl_arg_str(req, "domain", 1, HOSTNAME_MAX, &d) != 0 ||
 	    ctl_arg_str(req, "gateway", 1, HOSTNAME_MAX, &gw) != 0 ||
 	    ctl_arg_u64(req, "pref", 1, 0, 65535, &pref) != 0)
 		return;
-	if ((op = tbl_op_new(req)) == NULL)
+	if ((op = ctl_change_new(req)) == NULL)
 		return;
 	snprintf(op->ok, sizeof(op->ok),
 		 "mx %s: gateway %s, preference %llu: added", d, gw,
@@ -613,19 +350,19 @@ void ctl_set_mx(struct ctl_req *req)
 	cmd.u.mx.domain = d;
 	cmd.u.mx.gateway = gw;
 	cmd.u.mx.pref = (uint16_t)pref;
-	tbl_propose(req, &cmd, op);
+	ctl_change_propose(req, &cmd, op);
 }
 
 void ctl_remove_mx(struct ctl_req *req)
 {
 	const char *d, *gw = NULL;
 	struct spool_cmd cmd;
-	struct tbl_op *op;
+	struct ctl_change *op;
 
 	if (ctl_arg_str(req, "domain", 1, HOSTNAME_MAX, &d) != 0 ||
 	    ctl_arg_str(req, "gateway", 0, HOSTNAME_MAX, &gw) < 0)
 		return;
-	if ((op = tbl_op_new(req)) == NULL)
+	if ((op = ctl_change_new(req)) == NULL)
 		return;
 	op->with_value = 1;
 	snprintf(op->ok, sizeof(op->ok), "mx %s: removed ", d);
@@ -640,7 +377,7 @@ void ctl_remove_mx(struct ctl_req *req)
 	cmd.type = CMD_MX_REMOVE;
 	cmd.u.mx.domain = d;
 	cmd.u.mx.gateway = gw != NULL ? gw : "";
-	tbl_propose(req, &cmd, op);
+	ctl_change_propose(req, &cmd, op);
 }
 
 /* ---- local hosts database ---- */
@@ -685,7 +422,7 @@ void ctl_show_host(struct ctl_req *req)
 		return;
 	}
 	if (name != NULL) {
-		fold_name(low, name);
+		ctl_fold_name(low, name);
 		rc = spool_host_get(req->ctl->sp, low, buf, sizeof(buf));
 		if (rc == SPOOL_E_NOTFOUND) {
 			json_object_put(arr);
@@ -708,7 +445,7 @@ void ctl_show_host(struct ctl_req *req)
 	}
 	result = json_object_new_object();
 	json_object_object_add(result, "hosts", arr);
-	add_applied(req->ctl, result);
+	ctl_add_applied(req->ctl, result);
 	ctl_req_ok(req, result);
 }
 
@@ -717,7 +454,7 @@ void ctl_set_host(struct ctl_req *req)
 	const char *name, *addrs[HOST_ADDRS_MAX];
 	json_object *list;
 	struct spool_cmd cmd;
-	struct tbl_op *op;
+	struct ctl_change *op;
 	size_t n, off;
 
 	if (ctl_arg_str(req, "name", 1, HOSTNAME_MAX, &name) != 0 ||
@@ -730,7 +467,7 @@ void ctl_set_host(struct ctl_req *req)
 			     "set host: give at least one address");
 		return;
 	}
-	if ((op = tbl_op_new(req)) == NULL)
+	if ((op = ctl_change_new(req)) == NULL)
 		return;
 	off = (size_t)snprintf(op->ok, sizeof(op->ok), "host %s:", name);
 	for (size_t i = 0; i < n; i++) {
@@ -750,18 +487,18 @@ void ctl_set_host(struct ctl_req *req)
 	cmd.u.host.name = name;
 	cmd.u.host.n = (uint32_t)n;
 	cmd.u.host.addrs = addrs;
-	tbl_propose(req, &cmd, op);
+	ctl_change_propose(req, &cmd, op);
 }
 
 void ctl_remove_host(struct ctl_req *req)
 {
 	const char *name;
 	struct spool_cmd cmd;
-	struct tbl_op *op;
+	struct ctl_change *op;
 
 	if (ctl_arg_str(req, "name", 1, HOSTNAME_MAX, &name) != 0)
 		return;
-	if ((op = tbl_op_new(req)) == NULL)
+	if ((op = ctl_change_new(req)) == NULL)
 		return;
 	snprintf(op->ok, sizeof(op->ok), "host %s: removed", name);
 	snprintf(op->notfound, sizeof(op->notfound),
@@ -771,53 +508,7 @@ void ctl_remove_host(struct ctl_req *req)
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.type = CMD_HOST_REMOVE;
 	cmd.u.host.name = name;
-	tbl_propose(req, &cmd, op);
-}
-
-/* ---- import aliases ---- */
-
-void ctl_import_aliases(struct ctl_req *req)
-{
-	const char *domains[ALIASES_COUNT_MAX], *source = NULL;
-	json_object *list;
-	struct spool_cmd cmd;
-	struct tbl_op *op;
-	size_t n;
-
-	if (ctl_arg_strv(req, "domains", 1, ALIASES_COUNT_MAX,
-			 ALIASES_NAME_MAX + 1, &list) != 0 ||
-	    ctl_arg_str(req, "source", 0, 4096, &source) < 0)
-		return;
-	n = json_object_array_length(list);
-	for (size_t i = 0; i < n; i++) {
-		domains[i] =
-		    json_object_get_string(json_object_array_get_idx(list, i));
-		if (!aliases_domain_ok(domains[i])) {
-			ctl_req_fail(req, "usage",
-				     "import aliases: \"%s\" is not a domain "
-				     "name",
-				     domains[i]);
-			return;
-		}
-	}
-	if ((op = tbl_op_new(req)) == NULL)
-		return;
-	snprintf(
-	    op->ok, sizeof(op->ok), "alias domains replaced: %zu domain%s%s%s",
-	    n, n == 1 ? "" : "s", source ? " from " : "", source ? source : "");
-	snprintf(op->inval, sizeof(op->inval),
-		 "import aliases: a domain was refused (at most %d characters "
-		 "each)",
-		 ALIASES_NAME_MAX);
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = CMD_ALIAS_REPLACE;
-	cmd.u.alias.domain = "";
-	cmd.u.alias.n = (uint32_t)n;
-	cmd.u.alias.domains = domains;
-	log_info("control: uid %ld: import aliases: %zu domains%s%s",
-		 (long)req->uid, n, source ? " from " : "",
-		 source ? source : "");
-	tbl_propose(req, &cmd, op);
+	ctl_change_propose(req, &cmd, op);
 }
 
 /* ---- MAIL SET FORWARD ---- */
@@ -847,7 +538,7 @@ void ctl_show_forward(struct ctl_req *req)
 	}
 	result = json_object_new_object();
 	json_object_object_add(result, "forward", arr);
-	add_applied(req->ctl, result);
+	ctl_add_applied(req->ctl, result);
 	ctl_req_ok(req, result);
 }
 
@@ -855,12 +546,12 @@ void ctl_set_forward(struct ctl_req *req)
 {
 	const char *user, *target;
 	struct spool_cmd cmd;
-	struct tbl_op *op;
+	struct ctl_change *op;
 
 	if (ctl_arg_str(req, "user", 1, 64, &user) != 0 ||
 	    ctl_arg_str(req, "target", 1, 255, &target) != 0)
 		return;
-	if ((op = tbl_op_new(req)) == NULL)
+	if ((op = ctl_change_new(req)) == NULL)
 		return;
 	snprintf(op->ok, sizeof(op->ok), "mail for %s is forwarded to %s", user,
 		 target);
@@ -872,18 +563,18 @@ void ctl_set_forward(struct ctl_req *req)
 	cmd.type = CMD_FORWARD_SET;
 	cmd.u.forward.user = user;
 	cmd.u.forward.target = target;
-	tbl_propose(req, &cmd, op);
+	ctl_change_propose(req, &cmd, op);
 }
 
 void ctl_remove_forward(struct ctl_req *req)
 {
 	const char *user;
 	struct spool_cmd cmd;
-	struct tbl_op *op;
+	struct ctl_change *op;
 
 	if (ctl_arg_str(req, "user", 1, 64, &user) != 0)
 		return;
-	if ((op = tbl_op_new(req)) == NULL)
+	if ((op = ctl_change_new(req)) == NULL)
 		return;
 	snprintf(op->ok, sizeof(op->ok), "mail for %s is no longer forwarded",
 		 user);
@@ -895,5 +586,5 @@ void ctl_remove_forward(struct ctl_req *req)
 	cmd.type = CMD_FORWARD_CLEAR;
 	cmd.u.forward.user = user;
 	cmd.u.forward.target = "";
-	tbl_propose(req, &cmd, op);
+	ctl_change_propose(req, &cmd, op);
 }

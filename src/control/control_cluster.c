@@ -1,49 +1,30 @@
 /*
- * control_cmds.c — the control server's command table and the handlers of
- * the cluster and alias commands: cluster status/add/remove/transfer,
- * set/remove alias, show aliases. The mail commands are in
- * control_mail.c, the node, service, configuration and other table
- * commands in control_tables.c, submit in control_submit.c, the debug
- * commands in control_debug.c.
+ * control_cluster.c — the handlers of the cluster and alias commands:
+ * cluster status/add/remove/transfer (membership, through cluster.h) and
+ * set/remove alias, import aliases, show aliases (the local alias domains,
+ * through raft; shows read this node's copy).
  *
- * Owns: which commands exist on the wire, which need admin, which argument
- * names each accepts, and how each maps to the cluster (cluster.h) or to
- * the local spool (show commands read this node's copy, which may trail
- * the leader by the entries it has not applied yet). Does not own: the
- * socket, framing or credentials (control.c).
+ * Owns: these commands' argument checks and the shapes of their results.
+ * Does not own: membership itself (src/cluster/), the alias rules
+ * (spool/codec/aliases.c, spool/store/), the command table
+ * (control_commands.c) or the socket and dispatch (control.c,
+ * control_dispatch.c).
  *
  * Every handler answers exactly once (control_impl.h). Errors a client can
  * cause are "usage"; outcomes of the spool ("not_found", "failed") and of
- * the cluster ("no_quorum") are mapped by control.c's helpers.
+ * the cluster ("no_quorum") are mapped by control_dispatch.c's helpers.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spool/codec/aliases.h"
+#include "src/base/log.h"
 #include "src/control/control_impl.h"
 
 #define ADDR_MAX 255
 #define ID_MAX ((uint64_t)INT64_MAX)
-
-/* Encode cmd and propose it through the cluster (see control_impl.h). */
-int ctl_propose(struct ctl_req *req, const struct spool_cmd *cmd,
-		cluster_propose_cb cb, void *arg)
-{
-	struct wbuf wb;
-	int rc;
-
-	if (req->ctl->cl == NULL)
-		return CLUSTER_E_SHUTDOWN;
-	wbuf_init(&wb);
-	rc = spool_cmd_encode(cmd, &wb);
-	if (rc == 0 && wb.err != 0)
-		rc = wb.err;
-	if (rc == 0)
-		rc = cluster_propose(req->ctl->cl, wb.p, wb.len, cb, arg);
-	wbuf_free(&wb);
-	return rc;
-}
 
 /* ---- cluster ---- */
 
@@ -69,7 +50,7 @@ static void status_done(void *arg, int status, char *json)
 	ctl_req_ok(req, o);
 }
 
-static void cmd_cluster_status(struct ctl_req *req)
+void ctl_cluster_status(struct ctl_req *req)
 {
 	int rc;
 
@@ -103,7 +84,7 @@ static void membership_done(void *arg, int status, const char *msg)
 	ctl_req_ok(req, result);
 }
 
-static void cmd_cluster_add(struct ctl_req *req)
+void ctl_cluster_add(struct ctl_req *req)
 {
 	char host[ADDR_MAX + 1];
 	const char *addr;
@@ -127,7 +108,7 @@ static void cmd_cluster_add(struct ctl_req *req)
 		ctl_req_fail_cluster(req, rc, NULL);
 }
 
-static void cmd_cluster_remove(struct ctl_req *req)
+void ctl_cluster_remove(struct ctl_req *req)
 {
 	uint64_t id;
 	int rc;
@@ -143,7 +124,7 @@ static void cmd_cluster_remove(struct ctl_req *req)
 		ctl_req_fail_cluster(req, rc, NULL);
 }
 
-static void cmd_cluster_transfer(struct ctl_req *req)
+void ctl_cluster_transfer(struct ctl_req *req)
 {
 	uint64_t id = 0;
 	int rc;
@@ -236,12 +217,12 @@ static void alias_change(struct ctl_req *req, int type)
 	}
 }
 
-static void cmd_set_alias(struct ctl_req *req)
+void ctl_set_alias(struct ctl_req *req)
 {
 	alias_change(req, CMD_ALIAS_ADD);
 }
 
-static void cmd_remove_alias(struct ctl_req *req)
+void ctl_remove_alias(struct ctl_req *req)
 {
 	alias_change(req, CMD_ALIAS_REMOVE);
 }
@@ -254,7 +235,7 @@ static int alias_visit(const char *a, const char *b, uint64_t n, void *arg)
 	return 0;
 }
 
-static void cmd_show_aliases(struct ctl_req *req)
+void ctl_show_aliases(struct ctl_req *req)
 {
 	json_object *arr = json_object_new_array();
 	json_object *result;
@@ -275,44 +256,48 @@ static void cmd_show_aliases(struct ctl_req *req)
 	ctl_req_ok(req, result);
 }
 
-/* The command table: name on the wire, admin, audit, argument names,
- * handler (struct control_cmd). smtpctl's grammar (cli/grammar.c) has the
- * matching words. */
-const struct control_cmd control_cmds[] = {
-    {"cluster status", 1, 0, "", cmd_cluster_status},
-    {"cluster add", 1, 1, "id,address", cmd_cluster_add},
-    {"cluster remove", 1, 1, "id", cmd_cluster_remove},
-    {"cluster transfer", 1, 1, "id", cmd_cluster_transfer},
-    {"set alias", 1, 1, "domain", cmd_set_alias},
-    {"remove alias", 1, 1, "domain", cmd_remove_alias},
-    {"show aliases", 1, 0, "", cmd_show_aliases},
-    {"show mail", 0, 0, "user,entry,name,full,recipient", ctl_show_mail},
-    {"send mail", 0, 1, "user,entry,name,after", ctl_send_mail},
-    {"remove mail", 0, 1, "user,entry,name,force,all", ctl_remove_mail},
-    {"analyze mail", 1, 1, "user,repair,delete_before,delete_since,hold",
-     ctl_analyze_mail},
-    {"start mail", 1, 1, "node", ctl_start_mail},
-    {"stop mail", 1, 1, "node", ctl_stop_mail},
-    {"enable service", 1, 1, "node", ctl_enable_service},
-    {"disable service", 1, 1, "node", ctl_disable_service},
-    {"show service smtp", 0, 0, "", ctl_show_service},
-    {"set configuration smtp", 1, 1, "items", ctl_set_config},
-    {"show configuration smtp", 0, 0, "", ctl_show_config},
-    {"show mx", 1, 0, "domain", ctl_show_mx},
-    {"set mx", 1, 1, "domain,gateway,pref", ctl_set_mx},
-    {"remove mx", 1, 1, "domain,gateway", ctl_remove_mx},
-    {"show host", 1, 0, "name", ctl_show_host},
-    {"set host", 1, 1, "name,addresses", ctl_set_host},
-    {"remove host", 1, 1, "name", ctl_remove_host},
-    {"import aliases", 1, 1, "domains,source", ctl_import_aliases},
-    {"show forward", 1, 0, "", ctl_show_forward},
-    {"set forward", 1, 1, "user,target", ctl_set_forward},
-    {"remove forward", 1, 1, "user", ctl_remove_forward},
-    {"submit", 0, 0, "body,more,sender,recipients", ctl_submit},
-    {"debug noop", 1, 0, "", ctl_debug_noop},
-    {"debug snapshot-hash", 1, 0, "", ctl_debug_snapshot_hash},
-    {"debug enqueue", 1, 1, "count,size", ctl_debug_enqueue},
-    {"debug damage", 1, 1, "kind,name", ctl_debug_damage},
-    {"debug claim", 1, 1, "name,lease", ctl_debug_claim},
-    {NULL, 0, 0, NULL, NULL},
-};
+/* ---- import aliases ---- */
+
+void ctl_import_aliases(struct ctl_req *req)
+{
+	const char *domains[ALIASES_COUNT_MAX], *source = NULL;
+	json_object *list;
+	struct spool_cmd cmd;
+	struct ctl_change *op;
+	size_t n;
+
+	if (ctl_arg_strv(req, "domains", 1, ALIASES_COUNT_MAX,
+			 ALIASES_NAME_MAX + 1, &list) != 0 ||
+	    ctl_arg_str(req, "source", 0, 4096, &source) < 0)
+		return;
+	n = json_object_array_length(list);
+	for (size_t i = 0; i < n; i++) {
+		domains[i] =
+		    json_object_get_string(json_object_array_get_idx(list, i));
+		if (!aliases_domain_ok(domains[i])) {
+			ctl_req_fail(req, "usage",
+				     "import aliases: \"%s\" is not a domain "
+				     "name",
+				     domains[i]);
+			return;
+		}
+	}
+	if ((op = ctl_change_new(req)) == NULL)
+		return;
+	snprintf(
+	    op->ok, sizeof(op->ok), "alias domains replaced: %zu domain%s%s%s",
+	    n, n == 1 ? "" : "s", source ? " from " : "", source ? source : "");
+	snprintf(op->inval, sizeof(op->inval),
+		 "import aliases: a domain was refused (at most %d characters "
+		 "each)",
+		 ALIASES_NAME_MAX);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CMD_ALIAS_REPLACE;
+	cmd.u.alias.domain = "";
+	cmd.u.alias.n = (uint32_t)n;
+	cmd.u.alias.domains = domains;
+	log_info("control: uid %ld: import aliases: %zu domains%s%s",
+		 (long)req->uid, n, source ? " from " : "",
+		 source ? source : "");
+	ctl_change_propose(req, &cmd, op);
+}

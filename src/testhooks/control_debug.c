@@ -1,6 +1,11 @@
 /*
- * control_debug.c — the control server's "debug" commands, for tests,
- * benchmarks and operators checking replication:
+ * control_debug.c — test hooks: the control server's "debug" commands, for
+ * the integration tests, benchmarks and checks of replication. They are
+ * linked into the test daemon only (build/test/smtpclusterd, whose main.o
+ * is compiled with -DSMTPCLUSTER_TESTHOOKS and calls testhooks_register()
+ * at start-up); the production daemon does not contain them and answers
+ * "debug ..." like any unknown command. One of them writes this node's
+ * spool outside raft.
  *   debug noop           propose a NOOP; answers the spool's result and
  *                        this node's applied count
  *   debug snapshot-hash  SHA-256 of this node's spool snapshot image
@@ -16,12 +21,17 @@
  *                        can check that analyze mail finds it and a
  *                        replicated REPAIR fixes it
  *
- * Owns: the synthetic messages of debug enqueue (user TCPIP$SMTP, one
- * recipient bench@remote.test, names from ctlname_make with this node's
- * sequence). Does not own: the socket or dispatch (control.c).
+ * Owns: the hooks' command table (testhook_cmds[]) and its registration,
+ * the synthetic messages of debug enqueue (user TCPIP$SMTP, one recipient
+ * bench@remote.test, names from ctlname_make with this node's sequence).
+ * Does not own: the socket or dispatch (src/control/control.c,
+ * control_dispatch.c); the handlers use the control server's handler API
+ * (src/control/control_impl.h) like any other command.
  *
  * debug snapshot-hash serializes the whole spool in memory on the loop
  * thread: fine for tests, not for a production spool of gigabytes.
+ * Failures are answered like any command's ("usage", "failed",
+ * "no_quorum").
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -33,6 +43,7 @@
 #include "spool/codec/wire.h"
 #include "src/control/control_impl.h"
 #include "src/base/log.h"
+#include "src/testhooks/testhooks.h"
 
 #define ENQ_WINDOW 64 /* proposals in flight at once */
 #define ENQ_COUNT_MAX 1000000
@@ -66,7 +77,7 @@ static void noop_done(void *arg, int status, const struct spool_result *res)
 	ctl_req_ok(req, result);
 }
 
-void ctl_debug_noop(struct ctl_req *req)
+static void ctl_debug_noop(struct ctl_req *req)
 {
 	struct spool_cmd cmd;
 	int rc;
@@ -80,7 +91,7 @@ void ctl_debug_noop(struct ctl_req *req)
 
 /* ---- debug snapshot-hash ---- */
 
-void ctl_debug_snapshot_hash(struct ctl_req *req)
+static void ctl_debug_snapshot_hash(struct ctl_req *req)
 {
 	static const char hexd[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -288,7 +299,7 @@ static void enq_fill(struct enq *e)
 		enq_finish(e);
 }
 
-void ctl_debug_enqueue(struct ctl_req *req)
+static void ctl_debug_enqueue(struct ctl_req *req)
 {
 	struct control *ctl = req->ctl;
 	uint64_t count, size, max_size;
@@ -331,7 +342,7 @@ static const struct {
     {"byuser-delete", "byuser", 1, 1}, {"byuser-orphan", "byuser", 0, 0},
 };
 
-void ctl_debug_damage(struct ctl_req *req)
+static void ctl_debug_damage(struct ctl_req *req)
 {
 	static const char garbage[] = "\xff\xfe not a control file record";
 	uint8_t key[2 * SPOOL_NAME_MAX + 16];
@@ -431,7 +442,7 @@ static void claim_done(void *arg, int status, const struct spool_result *res)
 	ctl_req_ok(req, result);
 }
 
-void ctl_debug_claim(struct ctl_req *req)
+static void ctl_debug_claim(struct ctl_req *req)
 {
 	const char *name;
 	uint64_t lease;
@@ -450,4 +461,31 @@ void ctl_debug_claim(struct ctl_req *req)
 	rc = ctl_propose(req, &cmd, claim_done, req);
 	if (rc < 0)
 		ctl_req_fail_cluster(req, rc, NULL);
+}
+
+/* ---- the hooks' table ---- */
+
+/* Same columns as control_cmds[] (src/control/control_commands.c). */
+static const struct control_cmd testhook_cmds[] = {
+    {"debug noop", 1, 0, "", ctl_debug_noop},
+    {"debug snapshot-hash", 1, 0, "", ctl_debug_snapshot_hash},
+    {"debug enqueue", 1, 1, "count,size", ctl_debug_enqueue},
+    {"debug damage", 1, 1, "kind,name", ctl_debug_damage},
+    {"debug claim", 1, 1, "name,lease", ctl_debug_claim},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const struct control_cmd *testhooks_control_cmds(void)
+{
+	return testhook_cmds;
+}
+
+int testhooks_register(void)
+{
+	int rc = control_register_cmds(testhook_cmds);
+
+	if (rc == 0)
+		log_info("testhooks: this daemon is a test build: the debug "
+			 "commands are enabled");
+	return rc;
 }
