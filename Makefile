@@ -75,7 +75,7 @@ $(BUILD)/smtpclusterd: $(BUILD)/src/daemon/main.o $(CORE_OBJ)
 
 # smtpctl speaks the control protocol: spool/codec's validators, json-c,
 # nothing of LMDB, libraft or libuv.
-$(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(CODEC_OBJ)
+$(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(CODEC_OBJ) $(BUILD)/src/base/clock.o
 	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs json-c libcrypto 2>/dev/null || echo -ljson-c -lcrypto)
 
 $(ASAN)/libcore.a: $(ASAN_LIB_OBJ)

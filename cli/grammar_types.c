@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cli/grammar_impl.h"
+#include "src/base/clock.h"
 #include "spool/codec/aliases.h"
 #include "spool/codec/ctlname.h"
 #include "spool/codec/record.h"
@@ -26,10 +27,7 @@
 
 static int64_t real_clock(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)clock_wall_ms();
 }
 
 int64_t (*grammar_clock)(void) = real_clock;
