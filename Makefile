@@ -91,7 +91,7 @@ test-daemon: $(TEST_DAEMON)
 
 # smtpctl speaks the control protocol: spool/codec's validators, json-c,
 # nothing of LMDB, libraft or libuv.
-$(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(CODEC_OBJ)
+$(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(CODEC_OBJ) $(BUILD)/src/base/clock.o
 	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs json-c libcrypto 2>/dev/null || echo -ljson-c -lcrypto)
 
 $(ASAN)/libcore.a: $(ASAN_LIB_OBJ)

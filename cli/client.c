@@ -16,16 +16,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
+
+#include "src/base/clock.h"
 #include <unistd.h>
 
 /* Milliseconds on a monotonic clock. */
 static long long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)clock_mono_ms();
 }
 
 /* Wait until fd is ready for events or the deadline passes (0: none). */

@@ -9,7 +9,6 @@
  * clock (grammar_clock, replaceable by tests) and the local time zone of
  * times without Z. Refusals are NULL or -1 returns; nothing is printed.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -18,18 +17,18 @@
 #include <time.h>
 
 #include "cli/grammar_impl.h"
+#include "src/base/clock.h"
 #include "spool/codec/aliases.h"
 #include "spool/codec/ctlname.h"
+#include "spool/codec/hostname.h"
+#include "spool/codec/hostport.h"
 #include "spool/codec/record.h"
 
 /* ---- the clock ---- */
 
 static int64_t real_clock(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)clock_wall_ms();
 }
 
 int64_t (*grammar_clock)(void) = real_clock;
@@ -248,37 +247,12 @@ int grammar_parse_time(const char *s, int future, int64_t now_ms, int64_t *out)
 /* 1 if s is HOST:PORT or [V6]:PORT with a port in 1..65535. */
 static int addr_ok(const char *s)
 {
-	const char *colon, *h = s;
-	size_t hlen;
-	char *end;
-	unsigned long port;
+	struct hostport hp;
 
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':' || close == s + 1)
-			return 0;
-		for (const char *p = s + 1; p < close; p++)
-			if (!isxdigit((unsigned char)*p) && *p != ':' &&
-			    *p != '.')
-				return 0;
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return 0;
-		hlen = (size_t)(colon - h);
-		if (hlen == 0)
-			return 0;
-		for (size_t i = 0; i < hlen; i++)
-			if (!isalnum((unsigned char)h[i]) && h[i] != '.' &&
-			    h[i] != '-' && h[i] != '_')
-				return 0;
-	}
-	if (!isdigit((unsigned char)colon[1]))
+	if (hostport_parse(s, &hp) != 0)
 		return 0;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+	return hp.bracketed ? hostname_loose6_ok(hp.host, hp.host_len)
+			    : hostname_loose_ok(hp.host, hp.host_len);
 }
 
 /* 1 if s is a domain name fit for the alias table. */
@@ -287,19 +261,10 @@ static int domain_ok(const char *s)
 	return strlen(s) <= ALIASES_NAME_MAX && aliases_domain_ok(s);
 }
 
-/* 1 for a textual IPv4 or IPv6 address. */
-static int ip_ok(const char *s)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	       inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /* 1 for a host name or an IP address (an MX gateway). */
 static int gateway_ok(const char *s)
 {
-	return ip_ok(s) || aliases_domain_ok(s);
+	return hostname_ip_ok(s) || aliases_domain_ok(s);
 }
 
 /* 1 if s is printable ASCII without blanks, 1..max bytes. */
@@ -431,7 +396,8 @@ static const struct ph_type ph_types[] = {
      "a host name or an IP address", "HOST"},
     {"pref", PH_NUM, 0, 0, 65535, NULL, NULL,
      "an MX preference (0..65535, lower is tried first)", "N"},
-    {"ip", PH_STR, 0, 0, 0, ip_ok, NULL, "an IPv4 or IPv6 address", "ADDR"},
+    {"ip", PH_STR, 0, 0, 0, hostname_ip_ok, NULL, "an IPv4 or IPv6 address",
+     "ADDR"},
     {"target", PH_STR, 0, 0, 0, target_ok, NULL, "a user name or mail address",
      "TARGET"},
     {"rcpt", PH_STR, 0, 0, 0, rcpt_ok, NULL,

@@ -11,7 +11,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+
+#include "src/base/clock.h"
 
 #define CELL_MAX 96
 #define COLS 9
@@ -71,11 +72,8 @@ const char *output_str(json_object *o, const char *k)
 
 const char *output_time(int64_t ms, char *buf, size_t size)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms <= 0 || localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	if (ms <= 0 ||
+	    clock_format((uint64_t)ms, CLOCK_FMT_LOCAL, buf, size) == NULL)
 		snprintf(buf, size, "-");
 	return buf;
 }

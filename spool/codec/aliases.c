@@ -26,9 +26,10 @@
 
 #include "spool/codec/aliases.h"
 #include "spool/codec/err.h"
+#include "spool/codec/hostname.h"
 
 #define DOMAIN_MAX 253
-#define LABEL_MAX 63
+#define LABEL_MAX HOSTNAME_LABEL_MAX
 
 /* 1 for the white space trimmed around a name. */
 static int is_space(int c)
@@ -36,61 +37,45 @@ static int is_space(int c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* 1 for a character allowed in a domain label. */
-static int label_char(int c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-';
-}
-
 /* Why the n bytes at s are not a valid domain name (written to why), or
- * 0 when they are one. */
+ * 0 when they are one. The rule is hostname.h's; the texts are this
+ * file's error messages. */
 static int domain_problem(const char *s, size_t n, char *why, size_t wsize)
 {
-	size_t label = 0;
+	size_t at = 0;
+	unsigned char c;
 
-	if (n == 0) {
+	switch (hostname_domain_check(s, n, DOMAIN_MAX, &at)) {
+	case HOSTNAME_OK:
+		return 0;
+	case HOSTNAME_P_EMPTY:
 		snprintf(why, wsize, "empty domain name");
-		return -1;
-	}
-	if (n > DOMAIN_MAX) {
+		break;
+	case HOSTNAME_P_TOO_LONG:
 		snprintf(why, wsize, "domain name longer than %d characters",
 			 DOMAIN_MAX);
-		return -1;
+		break;
+	case HOSTNAME_P_EMPTY_LABEL:
+		snprintf(why, wsize, "empty label in domain");
+		break;
+	case HOSTNAME_P_HYPHEN:
+		snprintf(why, wsize, "label starts or ends with '-'");
+		break;
+	case HOSTNAME_P_CHAR:
+		c = (unsigned char)s[at];
+		if (c >= 0x20 && c <= 0x7e)
+			snprintf(why, wsize, "invalid character '%c' in domain",
+				 c);
+		else
+			snprintf(why, wsize,
+				 "invalid character 0x%02x in domain", c);
+		break;
+	default:
+		snprintf(why, wsize, "label longer than %d characters",
+			 LABEL_MAX);
+		break;
 	}
-	for (size_t i = 0; i <= n; i++) {
-		unsigned char c = i < n ? (unsigned char)s[i] : '.';
-
-		if (c == '.') {
-			if (label == 0) {
-				snprintf(why, wsize, "empty label in domain");
-				return -1;
-			}
-			if (s[i - label] == '-' || s[i - 1] == '-') {
-				snprintf(why, wsize,
-					 "label starts or ends with '-'");
-				return -1;
-			}
-			label = 0;
-			continue;
-		}
-		if (!label_char(c)) {
-			if (c >= 0x20 && c <= 0x7e)
-				snprintf(why, wsize,
-					 "invalid character '%c' in domain", c);
-			else
-				snprintf(why, wsize,
-					 "invalid character 0x%02x in domain",
-					 c);
-			return -1;
-		}
-		if (++label > LABEL_MAX) {
-			snprintf(why, wsize, "label longer than %d characters",
-				 LABEL_MAX);
-			return -1;
-		}
-	}
-	return 0;
+	return -1;
 }
 
 int aliases_domain_ok(const char *s)

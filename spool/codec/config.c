@@ -16,6 +16,7 @@
 #include "spool/codec/aliases.h"
 #include "spool/codec/config.h"
 #include "spool/codec/err.h"
+#include "spool/codec/hostname.h"
 
 #define SEC_MS 1000ull
 #define MIN_MS (60ull * SEC_MS)
@@ -133,53 +134,6 @@ static int all_digits_dots(const char *s)
 	return 1;
 }
 
-/* 1 for a dotted quad: four decimal fields 0..255, 1..3 digits each. */
-static int ipv4_ok(const char *s)
-{
-	int fields = 0;
-
-	while (fields < 4) {
-		unsigned v = 0;
-		int digits = 0;
-
-		while (*s >= '0' && *s <= '9' && digits < 4) {
-			v = v * 10 + (unsigned)(*s - '0');
-			digits++;
-			s++;
-		}
-		if (digits == 0 || digits > 3 || v > 255)
-			return 0;
-		fields++;
-		if (fields < 4) {
-			if (*s != '.')
-				return 0;
-			s++;
-		}
-	}
-	return *s == '\0';
-}
-
-/* 1 for an address literal "[1.2.3.4]", "[2001:db8::1]" or
- * "[IPv6:2001:db8::1]" (RFC 5321 4.1.3, the tag optional). */
-static int ip_literal_ok(const char *s)
-{
-	char inner[64];
-	size_t n = strlen(s);
-	const char *p;
-	struct in6_addr a6;
-
-	if (n < 3 || s[0] != '[' || s[n - 1] != ']' || n - 2 >= sizeof(inner))
-		return 0;
-	memcpy(inner, s + 1, n - 2);
-	inner[n - 2] = '\0';
-	if (strchr(inner, ':') == NULL)
-		return ipv4_ok(inner);
-	p = inner;
-	if (strncasecmp(p, "IPv6:", 5) == 0)
-		p += 5;
-	return inet_pton(AF_INET6, p, &a6) == 1;
-}
-
 /* 1 when key k holds a domain name (or, for the gateway, an address). */
 static int is_domain_key(int k)
 {
@@ -206,10 +160,16 @@ static int check_str(int k, const char *s)
 		return 0;
 	if (k == CFG_GATEWAY_ALTERNATE) {
 		if (s[0] == '[')
-			return ip_literal_ok(s) ? 0 : SPOOL_E_INVAL;
+			return hostname_literal_ok(s, n,
+						   HOSTNAME_V6_UNTAGGED |
+						       HOSTNAME_V4_LEADING_ZERO)
+				   ? 0
+				   : SPOOL_E_INVAL;
 		/* A name of digits and dots can only mean an IPv4 address. */
 		if (all_digits_dots(s))
-			return ipv4_ok(s) ? 0 : SPOOL_E_INVAL;
+			return hostname_ipv4_ok(s, n, HOSTNAME_V4_LEADING_ZERO)
+				   ? 0
+				   : SPOOL_E_INVAL;
 	}
 	return aliases_domain_ok(s) ? 0 : SPOOL_E_INVAL;
 }

@@ -5,11 +5,12 @@
  */
 #include "src/base/log.h"
 
+#include "src/base/clock.h"
+
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 enum log_level { LVL_DEBUG, LVL_INFO, LVL_WARN, LVL_ERROR };
@@ -51,19 +52,17 @@ void log_init(const char *node_name, const char *level, const char *file)
 static void log_line(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char buf[4096];
-	struct timespec ts;
-	struct tm tm;
 	size_t n;
 	int r;
 
 	if (lvl < log_min) {
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(buf + n, sizeof(buf) - n,
-		     ".%03ldZ %s %s: ", ts.tv_nsec / 1000000L, log_node,
+	if (clock_format(clock_wall_ms(), CLOCK_FMT_ISO_MS, buf, sizeof(buf)) ==
+	    NULL)
+		buf[0] = '\0';
+	n = strlen(buf);
+	r = snprintf(buf + n, sizeof(buf) - n, " %s %s: ", log_node,
 		     level_names[lvl]);
 	if (r > 0) {
 		n += (size_t)r < sizeof(buf) - n ? (size_t)r : 0;

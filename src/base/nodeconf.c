@@ -28,6 +28,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "spool/codec/hostname.h"
+#include "spool/codec/hostport.h"
+
 #define LINE_MAX_LEN 196 /* libinih's default 200-byte buffer, minus EOL */
 #define MAX_FRAME_MIN (128u * 1024)
 #define MAX_FRAME_MAX (1024ull * 1024 * 1024)
@@ -195,72 +198,24 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-/* 1 if s is a plausible host name or IPv4 address (no resolution). */
-static int host_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_')
-			return 0;
-	}
-	return 1;
-}
-
-/* 1 if s is the inside of "[...]": an IPv6 address literal. */
-static int host6_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 45)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!isxdigit(ch) && ch != ':' && ch != '.')
-			return 0;
-	}
-	return 1;
-}
-
 int nodeconf_split_addr(const char *addr, char *host, unsigned hostsize,
 			int *port)
 {
-	const char *colon, *h;
-	size_t hlen;
-	uint64_t p;
-	char why[80];
+	struct hostport hp;
 
 	if (addr == NULL || host == NULL || hostsize == 0)
 		return -1;
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		h = addr + 1;
-		hlen = (size_t)(close - h);
-		if (!host6_ok(h, hlen))
-			return -1;
-		colon = close + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (colon == NULL)
-			return -1;
-		h = addr;
-		hlen = (size_t)(colon - addr);
-		if (memchr(h, ':', hlen) != NULL)
-			return -1;
-	}
-	if (hlen == 0 || hlen >= hostsize)
+	if (hostport_parse(addr, &hp) != 0 || hp.host_len >= hostsize)
 		return -1;
-	if (parse_u64(colon + 1, 1, 65535, &p, why, sizeof(why)) != 0)
+	if (hp.bracketed ? hp.host_len > 45 || /* an IPv6 literal's inside */
+			       !hostname_loose6_ok(hp.host, hp.host_len)
+			 : hp.host_len > HOSTNAME_DNS_MAX ||
+			       !hostname_loose_ok(hp.host, hp.host_len))
 		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	if (addr[0] != '[' && !host_ok(host))
-		return -1;
+	memcpy(host, hp.host, hp.host_len);
+	host[hp.host_len] = '\0';
 	if (port != NULL)
-		*port = (int)p;
+		*port = (int)hp.port;
 	return 0;
 }
 
@@ -419,7 +374,11 @@ static int set_value(struct loader *ld, const struct key_def *k, const char *v,
 			return -1;
 		return set_str(s, k->size, v, why, whysize);
 	case KT_DOMAIN:
-		if (!host_ok(v) || strchr(v, '_') != NULL) {
+		/* loose (no label structure), kept as it was; note the
+		 * common LDH rule (hostname_domain_ok) would refuse "a..b" */
+		if (strlen(v) > HOSTNAME_DNS_MAX ||
+		    !hostname_loose_ok(v, strlen(v)) ||
+		    strchr(v, '_') != NULL) {
 			snprintf(why, whysize,
 				 "\"%.120s\" is not a domain name", v);
 			return -1;

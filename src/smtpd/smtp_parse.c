@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "spool/codec/hostname.h"
 #include "spool/codec/record.h"
 
 static int is_alpha(int c)
@@ -98,44 +99,12 @@ int smtp_split_command(const char *line, char *verb, size_t vsize,
 
 int smtp_domain_ok(const char *s, size_t n)
 {
-	size_t label = 0;
-
-	if (n == 0 || n > SMTP_DOMAIN_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if (is_alnum(c)) {
-			label++;
-		} else if (c == '-') {
-			if (label == 0)
-				return 0;
-			label++;
-		} else {
-			return 0;
-		}
-		if (label > 63)
-			return 0;
-	}
-	return label > 0 && s[n - 1] != '-';
+	return hostname_domain_ok(s, n, SMTP_DOMAIN_MAX);
 }
 
 int smtp_literal_ok(const char *s, size_t n)
 {
-	char ip[64];
-	unsigned char bin[16];
-
-	if (n < 3 || s[0] != '[' || s[n - 1] != ']' || n - 2 >= sizeof(ip))
-		return 0;
-	memcpy(ip, s + 1, n - 2);
-	ip[n - 2] = '\0';
-	if (has_prefix_ci(ip, "IPv6:"))
-		return inet_pton(AF_INET6, ip + 5, bin) == 1;
-	return inet_pton(AF_INET, ip, bin) == 1;
+	return hostname_literal_ok(s, n, 0);
 }
 
 /* Decode (out != NULL) or just measure xtext; decoded length or -1. */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "spool/codec/cmd.h"
+#include "spool/codec/enqueue.h"
 #include "spool/codec/err.h"
 #include "spool/store/spool.h"
 #include "spool/codec/wire.h"
@@ -180,8 +181,7 @@ void smtp_sess_idle(struct smtp_session *s)
 static int build_enqueue(struct smtp_session *s, struct wbuf *wb)
 {
 	struct spool_rcpt *rc = calloc(s->nrcpt, sizeof(*rc));
-	struct spool_cmd cmd;
-	struct spool_cmd_enqueue *e = &cmd.u.enqueue;
+	struct enqueue_msg m;
 	size_t body_len;
 	char *body;
 	int ret;
@@ -195,30 +195,26 @@ static int build_enqueue(struct smtp_session *s, struct wbuf *wb)
 		rc[i].reply = "";
 	}
 	body = smtp_data_take(&s->data, &body_len);
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = CMD_ENQUEUE;
-	cmd.stamp = s->env.now_ms(s->env.arg); /* the leader restamps */
-	e->name = s->name;
-	e->rec.user = SMTP_USER;
-	e->rec.sender = s->sender;
-	e->rec.client = s->client_ip;
-	e->rec.helo = s->helo;
-	e->rec.envid = s->mp.envid;
-	e->rec.ret = s->mp.ret;
-	e->rec.kind = KIND_MAIL;
-	e->rec.hops = s->data.received;
-	e->rec.origin_node = s->conf.node_id;
-	e->rec.nrcpt = s->nrcpt;
-	e->rec.rcpt = rc;
-	e->body = body;
-	e->body_len = body_len;
+	memset(&m, 0, sizeof(m));
+	m.name = s->name;
+	m.user = SMTP_USER;
+	m.sender = s->sender;
+	m.client = s->client_ip;
+	m.helo = s->helo;
+	m.envid = s->mp.envid;
+	m.ret = s->mp.ret;
+	m.kind = KIND_MAIL;
+	m.hops = s->data.received;
+	m.origin_node = s->conf.node_id;
+	m.nrcpt = s->nrcpt;
+	m.rcpt = rc;
+	m.body = body;
+	m.body_len = body_len;
 	s->body_len = body_len;
-	wbuf_init(wb);
-	ret = spool_cmd_encode(&cmd, wb);
+	/* the leader restamps */
+	ret = enqueue_encode(s->env.now_ms(s->env.arg), &m, wb);
 	free(body);
 	free(rc);
-	if (ret != 0)
-		wbuf_free(wb);
 	return ret;
 }
 

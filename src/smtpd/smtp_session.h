@@ -82,8 +82,10 @@ struct smtp_session_env {
 	void (*close)(void *arg);
 	/* Alias lookup: 1, 0, or < 0 on failure. NULL: no aliases. */
 	int (*alias_has)(void *arg, const char *domain);
-	uint64_t (*now_ms)(void *arg);	 /* wall clock, ms since the epoch */
-	uint32_t (*next_seq)(void *arg); /* per-node control-file sequence */
+	uint64_t (*now_ms)(void *arg); /* wall clock, ms since the epoch */
+	/* per-node control-file sequence; NULL = the node's allocator,
+	 * ctlalloc_next_seq() (src/base/ctlalloc.h) */
+	uint32_t (*next_seq)(void *arg);
 	void (*event)(void *arg, int ev, uint64_t n); /* may be NULL */
 };
 

@@ -18,6 +18,7 @@
 
 #include "spool/codec/ctlname.h"
 #include "spool/codec/err.h"
+#include "src/base/ctlalloc.h"
 #include "src/base/log.h"
 #include "src/base/maildate.h"
 #include "src/smtpd/smtp_policy.h"
@@ -291,10 +292,12 @@ static void do_data(struct smtp_session *s, const char *args)
 {
 	char hdr[2048];
 	uint64_t now = s->env.now_ms(s->env.arg);
+	uint32_t seq = s->env.next_seq != NULL ? s->env.next_seq(s->env.arg)
+					       : ctlalloc_next_seq();
 	int n;
 
-	if (ctlname_make(s->name, sizeof(s->name), now, SMTP_USER,
-			 s->env.next_seq(s->env.arg), s->node_name) != 0) {
+	if (ctlname_make(s->name, sizeof(s->name), now, SMTP_USER, seq,
+			 s->node_name) != 0) {
 		log_error("smtp: cannot name a control file (node \"%s\")",
 			  s->node_name);
 		smtp_sess_reply(s, "451 4.3.0 Error: cannot name the message");

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/base/clock.c"
+#include "src/base/ctlalloc.c"
 #include "src/base/log.c"
 #include "src/base/maildate.c"
 #include "src/smtpd/smtp_policy.c"
