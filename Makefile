@@ -74,7 +74,7 @@ $(ASAN)/%.o: %.c
 	$(CC) $(ASAN_CFLAGS) -c $< -o $@
 
 $(BUILD)/libspool.a: $(SPOOL_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/smtpclusterd: $(BUILD)/src/daemon/main.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -95,7 +95,7 @@ $(BUILD)/smtpctl: $(BUILD)/cli/smtpctl.o $(CLI_OBJ) $(CODEC_OBJ) $(BUILD)/src/ba
 	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs json-c libcrypto 2>/dev/null || echo -ljson-c -lcrypto)
 
 $(ASAN)/libcore.a: $(ASAN_LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(ASAN)/tests/%: tests/unit/%.c $(ASAN)/libcore.a
 	@mkdir -p $(dir $@)
