@@ -1033,7 +1033,7 @@ static void test_message_is_proposed_and_250_only_after_commit(void **state)
 	done(f);
 }
 
-/* ---- main: one test per transcript file ---- */
+/* ---- main: one test per transcript file; argv[1] filters by name ---- */
 
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
@@ -1111,6 +1111,8 @@ int main(int argc, char **argv)
 	}
 	free(names);
 	memcpy(tests + n, c_tests, sizeof(c_tests));
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]); /* e.g. "starttls_*" */
 	rc = _cmocka_run_group_tests("smtp_session", tests, (size_t)n + nc,
 				     NULL, NULL);
 	free(tests);
