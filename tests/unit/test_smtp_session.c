@@ -772,6 +772,8 @@ static void tr_directive(struct tr *t, char *line)
 
 		if (next_line(f, got, sizeof(got)))
 			tr_fail(t, "unexpected reply \"%s\"", got);
+		if (f->out_read < f->out_len)
+			tr_fail(t, "a reply without its CRLF");
 	} else if (strcmp(w[0], "codes") == 0 && w[1] != NULL &&
 		   strcmp(w[1], "enhanced") == 0) {
 		t->enhanced = 1;
@@ -908,6 +910,8 @@ static void run_transcript(void **state)
 		tr_fail(t, "at the end: octets after the disconnect");
 	if (next_line(t->f, chunk, sizeof(chunk)))
 		tr_fail(t, "at the end: unexpected reply \"%.2000s\"", chunk);
+	if (t->f->out_read < t->f->out_len)
+		tr_fail(t, "at the end: a reply without its CRLF");
 }
 
 static int tr_teardown(void **state)
