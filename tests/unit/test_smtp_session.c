@@ -1,12 +1,65 @@
 /*
- * test_smtp_session.c — unit tests of src/smtpd/smtp_session.c driven through a
- * fake transport (replies collected in a buffer) and a fake propose
- * function (the ENQUEUE is captured and decoded; the test answers it as the
- * cluster would). Covers every verb, every error path, pipelining with
- * replies held behind a proposal, STARTTLS state reset and injection
- * defence, DATA refusals (bare CR/LF, smuggling, long lines, size, hops),
- * recipient limits, relay refusals, timeouts and shutdown.
+ * test_smtp_session.c — unit tests of src/smtpd/smtp_session.c as
+ * table-driven transcripts: each file in tests/unit/transcripts/smtp_session/
+ * (one cmocka test per file, named after it) is a conversation between a
+ * client and the session, fed through a fake transport (replies collected
+ * in a buffer) and a fake cluster (the ENQUEUE is captured and decoded; the
+ * transcript answers it as the cluster would). The few checks a transcript
+ * cannot express stay as C tests at the end of this file.
+ *
+ * Owns the fakes, the transcript runner and its grammar; not the session.
+ * Fails (cmocka) with the transcript's name, the step number and its line
+ * on the first step that does not hold, or on a step it cannot read.
+ *
+ * A transcript is one step a line; blank lines and lines starting with '#'
+ * are not steps. TEXT below takes the escapes \r \n \t \0 \\ \xHH and
+ * {c*N} (the octet c N times); a line may not end in a space or a tab
+ * (write \x20). *N repeats a line N times.
+ *
+ *   conf KEY N          before any other step: tls_available, policy_allowed,
+ *                       max_rcpt, max_size, hop_max; "conf rcpt_known fake"
+ *                       installs the local-user hook (nobody@ is unknown,
+ *                       broken@ fails the lookup, every address is recorded)
+ *   C: TEXT  C*N: TEXT  a client line, CRLF appended
+ *   R: TEXT  R*N: TEXT  client octets as they are
+ *                       consecutive C:/R: lines are one write; any other step
+ *                       (or "send") hands them to the session first
+ *   send [bytewise]     send the octets collected so far now (bytewise: one
+ *                       write per octet)
+ *   S: TEXT  S*N: TEXT  the next reply line is exactly TEXT; TEXT ending in
+ *                       "..." is a prefix
+ *   S+: CODE            the next reply is one whole reply of CODE, single
+ *                       or multi-line, its text unchecked
+ *   nothing             no reply is waiting
+ *   codes enhanced      from here on every reply read must carry an
+ *                       enhanced status code of its class (RFC 3463)
+ *   propose hold|sync|toobig|failed   what env->propose does from now on:
+ *                       keep the proposal in flight (the default), answer
+ *                       "committed" from inside propose, or refuse at once
+ *                       with SMTP_PROPOSE_E_TOOBIG / SMTP_PROPOSE_E_FAILED
+ *   answer commit|duplicate|noquorum   smtp_session_proposed() for the
+ *   answer refused KIND            proposal in flight; KIND is a spool
+ *                       error (FULL NOMEM HOPS INVAL BADNAME IO)
+ *   starttls fail       env->starttls fails from now on
+ *   alias fail          env->alias_has fails from now on
+ *   timeout | shutdown | disconnect   the server's receive timer fires, it
+ *                       stops, or the client goes away (the session freed)
+ *   check state NAME    smtp_session_state() (CONNECTED GREETED ... CLOSED)
+ *   check COUNTER N     closed proposals accepted discarded starttls writes
+ *                       (writes: env->write calls since the last client
+ *                       write or event), buffered (held-back octets)
+ *   check reject KIND N SMTP_EV_REJECTED events of KIND (RELAY, SIZE, ...)
+ *   check asked A,B     the addresses the rcpt_known hook was asked, in order
+ *   enqueue KEY VALUE   the last proposed ENQUEUE: sender, rcpts (A,B in
+ *                       order), hops, ret (NONE HDRS FULL), envid, notify I
+ *                       (FAILURE,DELAY or 0), orcpt I; body-has, body-lacks,
+ *                       body-ends TEXT. "" is the empty value.
+ *
+ * At the end the collected octets are sent and every reply must have been
+ * read.
  */
+#include <dirent.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +77,10 @@
 #include "src/smtpd/smtp_session.h"
 
 #define NOW_MS 1709214307890ull /* 2024-02-29T13:45:07.890Z */
+#define TRANSCRIPT_DIR "tests/unit/transcripts/smtp_session"
+#define ASKED_MAX 8
+
+/* ---- the fake server and cluster ---- */
 
 struct fake {
 	struct smtp_session *s;
@@ -41,6 +98,8 @@ struct fake {
 	int accepted, discarded;
 	uint64_t accepted_octets;
 	int rejects[SMTP_REJ__COUNT];
+	char asked[ASKED_MAX][256]; /* addresses given to rcpt_known */
+	int nasked;
 };
 
 static void f_write(void *arg, const char *p, size_t n)
@@ -121,6 +180,22 @@ static void f_event(void *arg, int ev, uint64_t n)
 	}
 }
 
+/* rcpt_known hook ("conf rcpt_known fake"): "nobody" is unknown, "broken"
+ * fails the lookup; every address asked is recorded. */
+static int f_rcpt_known(void *arg, const char *addr)
+{
+	struct fake *f = arg;
+
+	if (f->nasked < ASKED_MAX)
+		snprintf(f->asked[f->nasked++], sizeof(f->asked[0]), "%s",
+			 addr);
+	if (strncmp(addr, "nobody@", 7) == 0)
+		return 0;
+	if (strncmp(addr, "broken@", 7) == 0)
+		return SPOOL_E_IO;
+	return 1;
+}
+
 static struct smtp_session_conf default_conf(void)
 {
 	struct smtp_session_conf c = {
@@ -138,10 +213,11 @@ static struct smtp_session_conf default_conf(void)
 	return c;
 }
 
-/* A started session with conf c; the greeting is consumed. */
+/* A started session with conf c (rcpt_arg, if used, becomes the fake). */
 static struct fake *open_with(const struct smtp_session_conf *c)
 {
 	struct fake *f = calloc(1, sizeof(*f));
+	struct smtp_session_conf conf = *c;
 	struct smtp_session_env env = {
 	    .write = f_write,
 	    .propose = f_propose,
@@ -155,29 +231,21 @@ static struct fake *open_with(const struct smtp_session_conf *c)
 
 	assert_non_null(f);
 	env.arg = f;
-	f->s = smtp_session_new(c, &env);
+	if (conf.rcpt_known != NULL)
+		conf.rcpt_arg = f;
+	f->s = smtp_session_new(&conf, &env);
 	assert_non_null(f->s);
 	smtp_session_start(f->s);
 	return f;
 }
 
-static struct fake *open_default(void)
-{
-	struct smtp_session_conf c = default_conf();
-
-	return open_with(&c);
-}
-
 static void done(struct fake *f)
 {
+	if (f == NULL)
+		return;
 	smtp_session_free(f->s);
 	free(f->cmd);
 	free(f);
-}
-
-static void send_str(struct fake *f, const char *s)
-{
-	smtp_session_input(f->s, s, strlen(s));
 }
 
 /* The next reply line (without CRLF) into line; 0 when none is left. */
@@ -198,6 +266,677 @@ static int next_line(struct fake *f, char *line, size_t size)
 	f->out_read += (size_t)(e - p) + 1;
 	return 1;
 }
+
+/* 1 if line is "ddd d.d.d ..." with a class matching the reply code. */
+static int has_enhanced_code(const char *line)
+{
+	int a, b, c;
+	unsigned d1, d2, d3;
+	char sep;
+
+	if (sscanf(line, "%1d%1d%1d%c%u.%u.%u", &a, &b, &c, &sep, &d1, &d2,
+		   &d3) != 7)
+		return 0;
+	return (sep == ' ' || sep == '-') && (int)d1 == a && d2 < 1000 &&
+	       d3 < 1000;
+}
+
+/* ---- the transcript runner ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		assert_non_null(b->p);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* One transcript being run (the cmocka state of its test). */
+struct tr {
+	char name[256]; /* the file name without ".txt" */
+	char path[PATH_MAX];
+	struct smtp_session_conf conf;
+	struct fake *f;
+	int started;
+	int gone; /* "disconnect": the session is freed */
+	int enhanced;
+	struct buf in; /* client octets not sent yet */
+	struct buf text;
+	struct buf arg;	      /* the step's TEXT, unescaped */
+	struct spool_cmd cmd; /* decoded for an enqueue check */
+	int cmd_live;
+	int step, lineno;
+	char why[2048]; /* scratch for a failure message's argument */
+};
+
+/* Fail the transcript at the current step (cmocka jumps out). */
+#define tr_fail(t, ...)                                                        \
+	do {                                                                   \
+		char tr_msg_[8192];                                            \
+		snprintf(tr_msg_, sizeof(tr_msg_), __VA_ARGS__);               \
+		fail_msg("transcript %s, step %d (line %d): %s", (t)->name,    \
+			 (t)->step, (t)->lineno, tr_msg_);                     \
+	} while (0)
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode TEXT's escapes into out (reset first). 0, or -1 if malformed. */
+static int unescape(const char *s, struct buf *out)
+{
+	out->len = 0;
+	buf_add(out, "", 0);
+	while (*s != '\0') {
+		char c = *s++;
+
+		if (c == '{') {
+			char *end;
+			unsigned long n;
+
+			if (s[0] == '\0' || s[1] != '*')
+				return -1;
+			c = s[0];
+			n = strtoul(s + 2, &end, 10);
+			if (end == s + 2 || *end != '}' || n > 1000000)
+				return -1;
+			for (unsigned long i = 0; i < n; i++)
+				buf_add(out, &c, 1);
+			s = end + 1;
+			continue;
+		}
+		if (c != '\\') {
+			buf_add(out, &c, 1);
+			continue;
+		}
+		switch (*s++) {
+		case 'r':
+			c = '\r';
+			break;
+		case 'n':
+			c = '\n';
+			break;
+		case 't':
+			c = '\t';
+			break;
+		case '0':
+			c = '\0';
+			break;
+		case '\\':
+			c = '\\';
+			break;
+		case '{':
+			c = '{';
+			break;
+		case 'x':
+			if (hexval(s[0]) < 0 || hexval(s[1]) < 0)
+				return -1;
+			c = (char)(hexval(s[0]) * 16 + hexval(s[1]));
+			s += 2;
+			break;
+		default:
+			return -1;
+		}
+		buf_add(out, &c, 1);
+	}
+	return 0;
+}
+
+static void tr_start(struct tr *t)
+{
+	if (t->started)
+		return;
+	t->f = open_with(&t->conf);
+	t->started = 1;
+}
+
+static struct smtp_session *tr_session(struct tr *t)
+{
+	tr_start(t);
+	if (t->gone)
+		tr_fail(t, "the session was disconnected");
+	return t->f->s;
+}
+
+/* Hand the collected client octets to the session. */
+static void tr_send(struct tr *t, int bytewise)
+{
+	struct smtp_session *s;
+
+	if (t->in.len == 0)
+		return;
+	s = tr_session(t);
+	t->f->writes = 0;
+	if (bytewise) {
+		for (size_t i = 0; i < t->in.len; i++)
+			smtp_session_input(s, t->in.p + i, 1);
+	} else {
+		smtp_session_input(s, t->in.p, t->in.len);
+	}
+	t->in.len = 0;
+}
+
+/* Read the next reply line for a step; applies "codes enhanced". */
+static void tr_reply(struct tr *t, char *line, size_t size, const char *want)
+{
+	if (!next_line(t->f, line, size))
+		tr_fail(t, "no reply, wanted \"%s\"", want);
+	if (t->enhanced && !has_enhanced_code(line))
+		tr_fail(t, "no enhanced code: \"%s\"", line);
+}
+
+/* S: the next reply line is want (a prefix if it ends in "..."). */
+static void tr_expect(struct tr *t, const struct buf *want)
+{
+	char line[2048];
+	size_t n = want->len;
+	int prefix = n >= 3 && memcmp(want->p + n - 3, "...", 3) == 0;
+
+	tr_reply(t, line, sizeof(line), want->p);
+	if (prefix)
+		n -= 3;
+	if (strlen(line) < n || memcmp(line, want->p, n) != 0 ||
+	    (!prefix && strlen(line) != n))
+		tr_fail(t, "got \"%s\", wanted \"%s\"", line, want->p);
+}
+
+/* S+: one whole reply of code (the lines "code-..." then "code ..."). */
+static void tr_expect_reply(struct tr *t, const char *code)
+{
+	char line[2048];
+
+	if (strlen(code) != 3)
+		tr_fail(t, "S+ wants a 3-digit code, not \"%s\"", code);
+	do {
+		tr_reply(t, line, sizeof(line), code);
+		if (memcmp(line, code, 3) != 0 ||
+		    (line[3] != '-' && line[3] != ' '))
+			tr_fail(t, "got \"%s\", wanted a %s reply", line, code);
+	} while (line[3] == '-');
+}
+
+static const char *const reject_names[SMTP_REJ__COUNT] = {
+    [SMTP_REJ_LIMIT] = "LIMIT",	      [SMTP_REJ_SYNTAX] = "SYNTAX",
+    [SMTP_REJ_RELAY] = "RELAY",	      [SMTP_REJ_RCPTS] = "RCPTS",
+    [SMTP_REJ_SIZE] = "SIZE",	      [SMTP_REJ_BARE] = "BARE",
+    [SMTP_REJ_LONG] = "LONG",	      [SMTP_REJ_HOPS] = "HOPS",
+    [SMTP_REJ_NOQUORUM] = "NOQUORUM", [SMTP_REJ_FULL] = "FULL",
+    [SMTP_REJ_SPOOL] = "SPOOL",	      [SMTP_REJ_TIMEOUT] = "TIMEOUT",
+    [SMTP_REJ_ERRORS] = "ERRORS",     [SMTP_REJ_TLS] = "TLS",
+    [SMTP_REJ_USER] = "USER",
+};
+
+static const struct {
+	const char *name;
+	int err;
+} spool_errors[] = {
+    {"FULL", SPOOL_E_FULL},	  {"NOMEM", SPOOL_E_NOMEM},
+    {"HOPS", SPOOL_E_HOPS},	  {"INVAL", SPOOL_E_INVAL},
+    {"BADNAME", SPOOL_E_BADNAME}, {"IO", SPOOL_E_IO},
+};
+
+/* A decimal argument of a step. */
+static long tr_num(struct tr *t, const char *a)
+{
+	char *end;
+	long v;
+
+	if (a == NULL)
+		tr_fail(t, "a number is missing");
+	v = strtol(a, &end, 10);
+	if (end == a || *end != '\0')
+		tr_fail(t, "\"%s\" is not a number", a);
+	return v;
+}
+
+static void tr_conf(struct tr *t, const char *key, const char *val)
+{
+	if (t->started)
+		tr_fail(t, "conf after the session started");
+	if (key == NULL || val == NULL)
+		tr_fail(t, "conf KEY VALUE");
+	if (strcmp(key, "rcpt_known") == 0 && strcmp(val, "fake") == 0)
+		t->conf.rcpt_known = f_rcpt_known;
+	else if (strcmp(key, "tls_available") == 0)
+		t->conf.tls_available = (int)tr_num(t, val);
+	else if (strcmp(key, "policy_allowed") == 0)
+		t->conf.policy_allowed = (int)tr_num(t, val);
+	else if (strcmp(key, "max_rcpt") == 0)
+		t->conf.max_rcpt = (uint32_t)tr_num(t, val);
+	else if (strcmp(key, "max_size") == 0)
+		t->conf.max_size = (uint64_t)tr_num(t, val);
+	else if (strcmp(key, "hop_max") == 0)
+		t->conf.hop_max = (uint32_t)tr_num(t, val);
+	else
+		tr_fail(t, "unknown conf \"%s\"", key);
+}
+
+static void tr_answer(struct tr *t, const char *how, const char *kind)
+{
+	struct smtp_session *s = tr_session(t);
+
+	if (smtp_session_state(s) != SMTP_S_QUEUEING)
+		tr_fail(t, "answer, but no proposal is in flight (state %s)",
+			smtp_state_name(smtp_session_state(s)));
+	t->f->writes = 0;
+	if (how != NULL && strcmp(how, "commit") == 0) {
+		smtp_session_proposed(s, 1, 0, 0);
+		return;
+	}
+	if (how != NULL && strcmp(how, "duplicate") == 0) {
+		smtp_session_proposed(s, 1, 0, RES_F_DUPLICATE);
+		return;
+	}
+	if (how != NULL && strcmp(how, "noquorum") == 0) {
+		smtp_session_proposed(s, 0, 0, 0);
+		return;
+	}
+	if (how != NULL && strcmp(how, "refused") == 0 && kind != NULL) {
+		for (size_t i = 0;
+		     i < sizeof(spool_errors) / sizeof(spool_errors[0]); i++) {
+			if (strcmp(spool_errors[i].name, kind) == 0) {
+				smtp_session_proposed(s, 1, spool_errors[i].err,
+						      0);
+				return;
+			}
+		}
+	}
+	tr_fail(t, "answer commit|duplicate|noquorum|refused KIND");
+}
+
+static void tr_check(struct tr *t, const char *key, const char *a,
+		     const char *b)
+{
+	struct fake *f = t->f;
+	long got = 0, want;
+
+	if (key == NULL || a == NULL)
+		tr_fail(t, "check KEY VALUE");
+	if (strcmp(key, "state") == 0) {
+		const char *st = smtp_state_name(smtp_session_state(f->s));
+
+		if (t->gone || strcmp(st, a) != 0)
+			tr_fail(t, "state %s, wanted %s",
+				t->gone ? "(disconnected)" : st, a);
+		return;
+	}
+	if (strcmp(key, "asked") == 0) {
+		struct buf list = {0};
+
+		for (int i = 0; i < f->nasked; i++) {
+			if (i > 0)
+				buf_add(&list, ",", 1);
+			buf_add(&list, f->asked[i], strlen(f->asked[i]));
+		}
+		buf_add(&list, "", 0);
+		if (strcmp(list.p, strcmp(a, "\"\"") == 0 ? "" : a) != 0) {
+			snprintf(t->why, sizeof(t->why), "%s", list.p);
+			free(list.p);
+			tr_fail(t, "asked \"%.2000s\", wanted \"%s\"", t->why,
+				a);
+		}
+		free(list.p);
+		return;
+	}
+	if (strcmp(key, "reject") == 0) {
+		for (int i = 0; i < SMTP_REJ__COUNT; i++) {
+			if (strcmp(reject_names[i], a) == 0) {
+				want = tr_num(t, b);
+				if (f->rejects[i] != want)
+					tr_fail(t, "reject %s %d, wanted %ld",
+						a, f->rejects[i], want);
+				return;
+			}
+		}
+		tr_fail(t, "unknown reject kind \"%s\"", a);
+	}
+	want = tr_num(t, a);
+	if (strcmp(key, "closed") == 0)
+		got = f->closed;
+	else if (strcmp(key, "proposals") == 0)
+		got = f->proposals;
+	else if (strcmp(key, "accepted") == 0)
+		got = f->accepted;
+	else if (strcmp(key, "discarded") == 0)
+		got = f->discarded;
+	else if (strcmp(key, "starttls") == 0)
+		got = f->starttls_calls;
+	else if (strcmp(key, "writes") == 0)
+		got = f->writes;
+	else if (strcmp(key, "buffered") == 0 && !t->gone)
+		got = (long)smtp_session_buffered(f->s);
+	else
+		tr_fail(t, "unknown check \"%s\"", key);
+	if (got != want)
+		tr_fail(t, "%s %ld, wanted %ld", key, got, want);
+}
+
+/* The value of an enqueue check: "" is empty, else TEXT with escapes. */
+static void tr_value(struct tr *t, const char *v, struct buf *out)
+{
+	if (v == NULL)
+		tr_fail(t, "a value is missing");
+	if (strcmp(v, "\"\"") == 0)
+		v = "";
+	if (unescape(v, out) != 0)
+		tr_fail(t, "bad escape in \"%s\"", v);
+}
+
+static void tr_enqueue_field(struct tr *t, const struct spool_cmd *cmd,
+			     const char *key, const char *rest)
+{
+	const struct spool_cmd_enqueue *e = &cmd->u.enqueue;
+	const char *body = e->body;
+	const struct buf *v = &t->arg; /* the value, unescaped */
+	char got[4096] = "";
+	int ok;
+
+	if (strcmp(key, "notify") == 0 || strcmp(key, "orcpt") == 0) {
+		char *end;
+		unsigned long i = strtoul(rest, &end, 10);
+
+		if (end == rest || *end != ' ' || i >= e->rec.nrcpt)
+			tr_fail(t, "enqueue %s INDEX VALUE (%u recipients)",
+				key, e->rec.nrcpt);
+		rest = end + 1;
+		if (strcmp(key, "orcpt") == 0) {
+			snprintf(got, sizeof(got), "%s", e->rec.rcpt[i].orcpt);
+		} else {
+			uint8_t n = e->rec.rcpt[i].notify;
+
+			snprintf(got, sizeof(got), "%s%s%s%s%s",
+				 n & DSN_NOTIFY_NEVER ? "NEVER," : "",
+				 n & DSN_NOTIFY_SUCCESS ? "SUCCESS," : "",
+				 n & DSN_NOTIFY_FAILURE ? "FAILURE," : "",
+				 n & DSN_NOTIFY_DELAY ? "DELAY," : "",
+				 n == 0 ? "0," : "");
+			got[strlen(got) - 1] = '\0';
+		}
+	} else if (strcmp(key, "sender") == 0) {
+		snprintf(got, sizeof(got), "%s", e->rec.sender);
+	} else if (strcmp(key, "envid") == 0) {
+		snprintf(got, sizeof(got), "%s", e->rec.envid);
+	} else if (strcmp(key, "hops") == 0) {
+		snprintf(got, sizeof(got), "%u", (unsigned)e->rec.hops);
+	} else if (strcmp(key, "ret") == 0) {
+		snprintf(got, sizeof(got), "%s",
+			 e->rec.ret == DSN_RET_HDRS   ? "HDRS"
+			 : e->rec.ret == DSN_RET_FULL ? "FULL"
+						      : "NONE");
+	} else if (strcmp(key, "rcpts") == 0) {
+		for (uint32_t i = 0; i < e->rec.nrcpt; i++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got),
+				 "%s%s", i ? "," : "", e->rec.rcpt[i].addr);
+	} else if (strncmp(key, "body-", 5) == 0) {
+		tr_value(t, rest, &t->arg);
+		if (strcmp(key, "body-has") == 0)
+			ok = memmem(body, e->body_len, v->p, v->len) != NULL;
+		else if (strcmp(key, "body-lacks") == 0)
+			ok = memmem(body, e->body_len, v->p, v->len) == NULL;
+		else if (strcmp(key, "body-ends") == 0)
+			ok = e->body_len >= v->len &&
+			     memcmp(body + e->body_len - v->len, v->p,
+				    v->len) == 0;
+		else
+			ok = -1;
+		if (ok < 0)
+			tr_fail(t, "unknown enqueue check \"%s\"", key);
+		if (!ok)
+			tr_fail(t,
+				"%s \"%s\" does not hold for the body "
+				"\"%.*s\"",
+				key, rest, (int)e->body_len, body);
+		return;
+	} else {
+		tr_fail(t, "unknown enqueue check \"%s\"", key);
+	}
+	tr_value(t, rest, &t->arg);
+	if (strcmp(got, v->p) != 0)
+		tr_fail(t, "enqueue %s \"%.2000s\", wanted \"%.2000s\"", key,
+			got, v->p);
+}
+
+/* enqueue KEY VALUE: a field of the last proposed ENQUEUE. */
+static void tr_enqueue(struct tr *t, const char *key, const char *rest)
+{
+	if (key == NULL || rest == NULL)
+		tr_fail(t, "enqueue KEY VALUE");
+	if (t->f->cmd == NULL)
+		tr_fail(t, "nothing was proposed");
+	if (spool_cmd_decode(&t->cmd, t->f->cmd, t->f->cmd_len) != 0)
+		tr_fail(t, "the proposed command does not decode");
+	t->cmd_live = 1; /* freed here, or by tr_teardown after a failure */
+	if (t->cmd.type != CMD_ENQUEUE)
+		tr_fail(t, "the proposed command is not an ENQUEUE");
+	tr_enqueue_field(t, &t->cmd, key, rest);
+	spool_cmd_free(&t->cmd);
+	t->cmd_live = 0;
+}
+
+/* A directive: its first four words, and rest = the line after the
+ * second word (an enqueue check's value, spaces and all). */
+static void tr_directive(struct tr *t, char *line)
+{
+	char words[1024], *w[4] = {NULL, NULL, NULL, NULL}, *save = NULL;
+	const char *rest = strchr(line, ' ');
+	struct fake *f;
+
+	if (rest != NULL)
+		rest = strchr(rest + 1, ' ');
+	if (rest != NULL)
+		rest++;
+	snprintf(words, sizeof(words), "%s", line);
+	w[0] = strtok_r(words, " ", &save);
+	for (int i = 1; i < 4 && w[i - 1] != NULL; i++)
+		w[i] = strtok_r(NULL, " ", &save);
+	if (w[0] == NULL)
+		tr_fail(t, "an empty step");
+	if (strcmp(w[0], "conf") == 0) {
+		tr_conf(t, w[1], w[2]);
+		return;
+	}
+	if (strcmp(w[0], "send") == 0) {
+		if (w[1] != NULL && strcmp(w[1], "bytewise") != 0)
+			tr_fail(t, "send [bytewise]");
+		tr_start(t);
+		tr_send(t, w[1] != NULL);
+		return;
+	}
+	tr_start(t);
+	tr_send(t, 0);
+	f = t->f;
+	if (strcmp(w[0], "enqueue") == 0) {
+		tr_enqueue(t, w[1], rest);
+	} else if (strcmp(w[0], "nothing") == 0) {
+		char got[2048];
+
+		if (next_line(f, got, sizeof(got)))
+			tr_fail(t, "unexpected reply \"%s\"", got);
+		if (f->out_read < f->out_len)
+			tr_fail(t, "a reply without its CRLF");
+	} else if (strcmp(w[0], "codes") == 0 && w[1] != NULL &&
+		   strcmp(w[1], "enhanced") == 0) {
+		t->enhanced = 1;
+	} else if (strcmp(w[0], "check") == 0) {
+		tr_check(t, w[1], w[2], w[3]);
+	} else if (strcmp(w[0], "answer") == 0) {
+		tr_answer(t, w[1], w[2]);
+	} else if (strcmp(w[0], "propose") == 0 && w[1] != NULL) {
+		f->answer_sync = strcmp(w[1], "sync") == 0;
+		if (strcmp(w[1], "toobig") == 0)
+			f->propose_rc = SMTP_PROPOSE_E_TOOBIG;
+		else if (strcmp(w[1], "failed") == 0)
+			f->propose_rc = SMTP_PROPOSE_E_FAILED;
+		else if (strcmp(w[1], "hold") == 0 || f->answer_sync)
+			f->propose_rc = 0;
+		else
+			tr_fail(t, "propose hold|sync|toobig|failed");
+	} else if (strcmp(w[0], "starttls") == 0 && w[1] != NULL &&
+		   strcmp(w[1], "fail") == 0) {
+		f->starttls_rc = -1;
+	} else if (strcmp(w[0], "alias") == 0 && w[1] != NULL &&
+		   strcmp(w[1], "fail") == 0) {
+		f->alias_fails = 1;
+	} else if (strcmp(w[0], "timeout") == 0) {
+		f->writes = 0;
+		smtp_session_timeout(tr_session(t));
+	} else if (strcmp(w[0], "shutdown") == 0) {
+		f->writes = 0;
+		smtp_session_shutdown(tr_session(t));
+	} else if (strcmp(w[0], "disconnect") == 0) {
+		smtp_session_free(tr_session(t));
+		f->s = NULL;
+		t->gone = 1;
+	} else {
+		tr_fail(t, "unknown step \"%s\"", w[0]);
+	}
+}
+
+/* "C*30: x" -> kind 'C', count 30, text "x". 0, or -1 if not such a line. */
+static int tr_line_kind(const char *line, char *kind, long *count,
+			const char **text)
+{
+	const char *p = line + 1;
+
+	if (line[0] != 'C' && line[0] != 'R' && line[0] != 'S')
+		return -1;
+	*kind = line[0];
+	*count = 1;
+	if (*p == '*') {
+		char *end;
+
+		*count = strtol(p + 1, &end, 10);
+		if (end == p + 1 || *count < 1)
+			return -1;
+		p = end;
+	} else if (*p == '+' && line[0] == 'S') {
+		*kind = '+';
+		p++;
+	}
+	if (p[0] != ':' || (p[1] != ' ' && p[1] != '\0'))
+		return -1;
+	*text = p[1] ? p + 2 : p + 1;
+	return 0;
+}
+
+/* One line of the transcript. */
+static void tr_step(struct tr *t, char *line)
+{
+	const char *arg;
+	char kind;
+	long count;
+
+	if (tr_line_kind(line, &kind, &count, &arg) != 0) {
+		tr_directive(t, line);
+		return;
+	}
+	if (kind == '+') {
+		tr_start(t);
+		tr_send(t, 0);
+		tr_expect_reply(t, arg);
+		return;
+	}
+	if (unescape(arg, &t->arg) != 0)
+		tr_fail(t, "bad escape in \"%s\"", arg);
+	for (long i = 0; i < count; i++) {
+		if (kind == 'S') {
+			tr_start(t);
+			tr_send(t, 0);
+			tr_expect(t, &t->arg);
+		} else {
+			buf_add(&t->in, t->arg.p, t->arg.len);
+			if (kind == 'C')
+				buf_add(&t->in, "\r\n", 2);
+		}
+	}
+}
+
+static void run_transcript(void **state)
+{
+	struct tr *t = *state;
+	FILE *fp = fopen(t->path, "r");
+	char chunk[4096], *line, *save = NULL;
+	size_t n;
+
+	if (fp == NULL)
+		fail_msg("transcript %s: cannot open %s", t->name, t->path);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		buf_add(&t->text, chunk, n);
+	fclose(fp);
+	if (t->text.len == 0)
+		fail_msg("transcript %s: empty", t->name);
+	t->conf = default_conf();
+	/* strtok_r would merge empty lines and lose the line numbers */
+	for (line = t->text.p; line != NULL; line = save) {
+		size_t len;
+
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		t->lineno++;
+		len = strlen(line);
+		if (len == 0 || line[0] == '#')
+			continue;
+		t->step++;
+		if (line[len - 1] == ' ' || line[len - 1] == '\t')
+			tr_fail(t, "the line ends in a blank (write \\x20)");
+		tr_step(t, line);
+	}
+	t->step++; /* the end: everything sent, every reply read */
+	tr_start(t);
+	if (!t->gone)
+		tr_send(t, 0);
+	else if (t->in.len > 0)
+		tr_fail(t, "at the end: octets after the disconnect");
+	if (next_line(t->f, chunk, sizeof(chunk)))
+		tr_fail(t, "at the end: unexpected reply \"%.2000s\"", chunk);
+	if (t->f->out_read < t->f->out_len)
+		tr_fail(t, "at the end: a reply without its CRLF");
+}
+
+static int tr_teardown(void **state)
+{
+	struct tr *t = *state;
+
+	if (t->cmd_live)
+		spool_cmd_free(&t->cmd);
+	t->cmd_live = 0;
+	if (t->f != NULL && t->gone)
+		t->f->s = NULL;
+	done(t->f);
+	t->f = NULL;
+	t->started = t->gone = t->enhanced = 0;
+	t->step = t->lineno = 0;
+	free(t->in.p);
+	free(t->text.p);
+	free(t->arg.p);
+	memset(&t->in, 0, sizeof(t->in));
+	memset(&t->text, 0, sizeof(t->text));
+	memset(&t->arg, 0, sizeof(t->arg));
+	return 0;
+}
+
+/* ---- what a transcript cannot express ---- */
 
 /* The next reply line must begin with want. */
 static void expect_impl(struct fake *f, const char *want, int lineno)
@@ -221,610 +960,42 @@ static void expect_nothing_impl(struct fake *f, int lineno)
 }
 #define expect_nothing(f) expect_nothing_impl((f), __LINE__)
 
-/* EHLO and consume its reply. */
-static void ehlo(struct fake *f)
+static void send_str(struct fake *f, const char *s)
 {
-	char line[256];
+	smtp_session_input(f->s, s, strlen(s));
+}
 
+/* The control-file name, every envelope field, the Received: header with
+ * that name in it, and the 250 naming it: not expressible as a transcript
+ * (the name is minted by the session). */
+static void test_message_is_proposed_and_250_only_after_commit(void **state)
+{
+	struct smtp_session_conf c = default_conf();
+	struct fake *f = open_with(&c);
+	struct spool_cmd cmd;
+	struct spool_cmd_enqueue *e;
+	struct ctlname cn;
+	char want[128], line[256];
+	const char *body;
+
+	expect(f, "220 ");
 	send_str(f, "EHLO client.test\r\n");
 	do {
 		assert_true(next_line(f, line, sizeof(line)));
 		assert_memory_equal(line, "250", 3);
 	} while (line[3] == '-');
-}
-
-/* EHLO, MAIL, one RCPT, DATA: ready for the message. */
-static void to_data(struct fake *f)
-{
-	ehlo(f);
 	send_str(f, "MAIL FROM:<alice@client.test>\r\n"
 		    "RCPT TO:<bob@node1.cluster.test>\r\nDATA\r\n");
 	expect(f, "250 2.1.0");
 	expect(f, "250 2.1.5");
 	expect(f, "354 ");
-}
-
-/* Decode the captured ENQUEUE. */
-static void decode_cmd(struct fake *f, struct spool_cmd *cmd)
-{
-	assert_non_null(f->cmd);
-	assert_int_equal(spool_cmd_decode(cmd, f->cmd, f->cmd_len), 0);
-	assert_int_equal(cmd->type, CMD_ENQUEUE);
-}
-
-/* 1 if the proposed body contains needle (bodies are not NUL-terminated). */
-static int body_has(const struct spool_cmd *cmd, const char *needle)
-{
-	return memmem(cmd->u.enqueue.body, cmd->u.enqueue.body_len, needle,
-		      strlen(needle)) != NULL;
-}
-
-/* ---- greeting and EHLO/HELO ---- */
-
-static void test_greeting_is_220_with_the_node_domain(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 node1.cluster.test ESMTP");
-	expect_nothing(f);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_CONNECTED);
-	done(f);
-}
-
-static void test_ehlo_advertises_the_extensions(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "EHLO client.test\r\n");
-	expect(f, "250-node1.cluster.test Hello client.test [192.0.2.10]");
-	expect(f, "250-PIPELINING");
-	expect(f, "250-SIZE 1000");
-	expect(f, "250-8BITMIME");
-	expect(f, "250-ENHANCEDSTATUSCODES");
-	expect(f, "250-STARTTLS");
-	expect(f, "250 DSN");
-	expect_nothing(f);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_GREETED);
-	done(f);
-}
-
-static void test_ehlo_without_tls_does_not_offer_starttls(void **state)
-{
-	struct smtp_session_conf c = default_conf();
-	struct fake *f;
-
-	c.tls_available = 0;
-	f = open_with(&c);
-	expect(f, "220 ");
-	send_str(f, "EHLO client.test\r\n");
-	expect(f, "250-node1");
-	expect(f, "250-PIPELINING");
-	expect(f, "250-SIZE 1000");
-	expect(f, "250-8BITMIME");
-	expect(f, "250-ENHANCEDSTATUSCODES");
-	expect(f, "250 DSN");
-	send_str(f, "STARTTLS\r\n");
-	expect(f, "502 5.5.1");
-	assert_int_equal(f->starttls_calls, 0);
-	done(f);
-}
-
-static void test_helo_greets_and_refuses_esmtp_parameters(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "HELO client.test\r\n");
-	expect(f, "250 node1.cluster.test");
-	send_str(f, "MAIL FROM:<a@b.test> SIZE=10\r\n");
-	expect(f, "555 5.5.4");
-	send_str(f, "MAIL FROM:<a@b.test>\r\n");
-	expect(f, "250 2.1.0");
-	send_str(f, "RCPT TO:<u@node1.cluster.test> NOTIFY=NEVER\r\n");
-	expect(f, "555 5.5.4");
-	done(f);
-}
-
-static void test_helo_and_ehlo_need_a_valid_argument(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "HELO\r\nEHLO\r\nEHLO a\x80z\r\n");
-	expect(f, "501 5.5.4 Syntax: HELO");
-	expect(f, "501 5.5.4 Syntax: EHLO");
-	expect(f, "501 5.5.4 Syntax: EHLO");
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_CONNECTED);
-	done(f);
-}
-
-static void test_ehlo_during_a_transaction_resets_it(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\n");
-	expect(f, "250 2.1.0");
-	ehlo(f);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_GREETED);
-	send_str(f, "RCPT TO:<u@node1.cluster.test>\r\n");
-	expect(f, "503 5.5.1");
-	done(f);
-}
-
-/* ---- sequence errors ---- */
-
-static void test_mail_before_helo_is_a_bad_sequence(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "MAIL FROM:<a@b.test>\r\n");
-	expect(f, "503 5.5.1 Error: send HELO/EHLO first");
-	done(f);
-}
-
-static void test_rcpt_and_data_before_mail_are_bad_sequences(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "RCPT TO:<u@node1.cluster.test>\r\nDATA\r\n");
-	expect(f, "503 5.5.1 Error: need MAIL command");
-	expect(f, "503 5.5.1 Error: need MAIL command");
-	done(f);
-}
-
-static void test_data_without_recipient_is_a_bad_sequence(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@other.test>\r\n"
-		    "DATA\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "550 5.7.1");
-	expect(f, "503 5.5.1 Error: need RCPT command");
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_MAIL);
-	done(f);
-}
-
-static void test_nested_mail_is_a_bad_sequence(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\nMAIL FROM:<c@d.test>\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "503 5.5.1 Error: nested MAIL command");
-	done(f);
-}
-
-/* ---- simple verbs ---- */
-
-static void test_rset_noop_help_vrfy(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@node1.cluster.test>\r\n"
-		    "RSET\r\nDATA\r\nNOOP\r\nNOOP anything\r\nHELP\r\n"
-		    "HELP MAIL\r\nVRFY root\r\nVRFY\r\nRSET x\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.0.0");
-	expect(f, "503 5.5.1"); /* RSET forgot the transaction */
-	expect(f, "250 2.0.0");
-	expect(f, "250 2.0.0");
-	expect(f, "214 2.0.0 Commands:");
-	expect(f, "214 2.0.0 Commands:");
-	expect(f, "252 2.5.2");
-	expect(f, "501 5.5.4 Syntax: VRFY");
-	expect(f, "501 5.5.4 Syntax: RSET");
-	expect_nothing(f);
-	done(f);
-}
-
-static void test_rset_before_helo_stays_connected(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "RSET\r\n");
-	expect(f, "250 2.0.0");
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_CONNECTED);
-	done(f);
-}
-
-static void test_quit_says_bye_closes_and_ignores_the_rest(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "QUIT\r\nNOOP\r\n");
-	expect(f, "221 2.0.0");
-	expect_nothing(f);
-	assert_int_equal(f->closed, 1);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_CLOSED);
-	send_str(f, "NOOP\r\n");
-	expect_nothing(f);
-	done(f);
-}
-
-static void test_unknown_and_unoffered_commands(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "FOO\r\nEXPN list\r\nAUTH PLAIN\r\n\r\n123\r\n"
-		    "DATA now\r\nQUIT now\r\n");
-	expect(f, "500 5.5.2");
-	expect(f, "502 5.5.1");
-	expect(f, "502 5.5.1");
-	expect(f, "500 5.5.2"); /* empty line */
-	expect(f, "500 5.5.2");
-	expect(f, "501 5.5.4 Syntax: DATA");
-	expect(f, "501 5.5.4 Syntax: QUIT");
-	assert_int_equal(f->closed, 0);
-	done(f);
-}
-
-static void test_verbs_are_case_insensitive(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "ehlo client.test\r\n");
-	expect(f, "250-");
-	f->out_read = f->out_len;
-	send_str(f, "mail from:<a@b.test>\r\nrcpt to:<u@node1.cluster.test>\r\n"
-		    "noop\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.0.0");
-	done(f);
-}
-
-/* ---- command line framing ---- */
-
-static void test_command_with_bare_lf_is_refused(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	send_str(f, "NOOP\nNOOP\r\n");
-	expect(f, "500 5.5.2 Error: command lines must end with <CR><LF>");
-	expect(f, "250 2.0.0");
-	done(f);
-}
-
-static void test_control_characters_in_a_command_are_refused(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	smtp_session_input(f->s, "NO\0OP\r\nNO\rOP\r\n", 14);
-	expect(f, "500 5.5.2 Error: control character");
-	expect(f, "500 5.5.2 Error: control character");
-	done(f);
-}
-
-static void test_over_long_command_line_is_refused_once(void **state)
-{
-	struct fake *f = open_default();
-	char *big = malloc(5000);
-
-	assert_non_null(big);
-	expect(f, "220 ");
-	memset(big, 'A', 4999);
-	big[4999] = '\0';
-	send_str(f, "NOOP ");
-	send_str(f, big);
-	send_str(f, big);
-	send_str(f, "\r\nNOOP\r\n");
-	expect(f, "500 5.5.2 Error: line too long");
-	expect(f, "250 2.0.0");
-	expect_nothing(f);
-	free(big);
-	done(f);
-}
-
-static void test_input_split_at_every_octet_works(void **state)
-{
-	struct fake *f = open_default();
-	const char *in = "EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nNOOP\r\n";
-
-	expect(f, "220 ");
-	for (size_t i = 0; in[i] != '\0'; i++)
-		smtp_session_input(f->s, in + i, 1);
-	expect(f, "250-node1");
-	f->out_read = f->out_len - strlen("250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.0.0");
-	done(f);
-}
-
-static void test_too_many_errors_end_the_session(void **state)
-{
-	struct fake *f = open_default();
-	char line[256];
-	int n = 0;
-
-	expect(f, "220 ");
-	for (int i = 0; i < 30; i++)
-		send_str(f, "BOGUS\r\n");
-	while (next_line(f, line, sizeof(line)) &&
-	       strncmp(line, "500 5.5.2", 9) == 0)
-		n++;
-	assert_int_equal(n, 20);
-	assert_string_equal(line, "421 4.7.0 node1.cluster.test Error: too "
-				  "many errors");
-	assert_int_equal(f->closed, 1);
-	assert_int_equal(f->rejects[SMTP_REJ_ERRORS], 1);
-	done(f);
-}
-
-/* ---- MAIL and RCPT ---- */
-
-static void test_mail_syntax_errors(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL\r\nMAIL FROM:a@b.test\r\nMAIL FROM:<a@@b>\r\n"
-		    "MAIL FROM:<a@b.test> FOO=BAR\r\n"
-		    "MAIL FROM:<a@b.test> BODY=BINARY\r\n");
-	expect(f, "501 5.5.4 Syntax: MAIL FROM:<address>");
-	expect(f, "501 5.5.2");
-	expect(f, "553 5.1.3");
-	expect(f, "555 5.5.4");
-	expect(f, "501 5.5.4");
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_GREETED);
-	done(f);
-}
-
-static void test_mail_size_over_the_limit_is_refused(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test> SIZE=1001\r\n"
-		    "MAIL FROM:<a@b.test> SIZE=1000\r\n");
-	expect(f, "552 5.3.4");
-	expect(f, "250 2.1.0");
-	assert_int_equal(f->rejects[SMTP_REJ_SIZE], 1);
-	done(f);
-}
-
-static void test_relaying_is_denied_to_untrusted_clients(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\n"
-		    "RCPT TO:<u@other.test>\r\n"
-		    "RCPT TO:<u%other.test@node1.cluster.test>\r\n"
-		    "RCPT TO:<@node1.cluster.test:u@other.test>\r\n"
-		    "RCPT TO:<u@[192.0.2.1]>\r\n"
-		    "RCPT TO:<u@alias.test>\r\n"
-		    "RCPT TO:<u@CLUSTER.test.>\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "550 5.7.1 <u@other.test>: Relay access denied");
-	expect(f, "550 5.7.1");
-	expect(f, "550 5.7.1 <u@other.test>");
-	expect(f, "550 5.7.1");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.1.5");
-	assert_int_equal(f->rejects[SMTP_REJ_RELAY], 4);
-	done(f);
-}
-
-static void test_relaying_is_allowed_when_configured(void **state)
-{
-	struct smtp_session_conf c = default_conf();
-	struct fake *f;
-
-	c.policy_allowed = 1;
-	f = open_with(&c);
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@other.test>\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	done(f);
-}
-
-static void test_failed_alias_lookup_is_451(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	f->alias_fails = 1;
-	send_str(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@maybe.test>\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "451 4.3.0");
-	done(f);
-}
-
-/* rcpt_known hook: "nobody" is unknown, "broken" fails the lookup; every
- * address asked is recorded. */
-struct known {
-	char asked[8][256];
-	int n;
-};
-
-static int f_rcpt_known(void *arg, const char *addr)
-{
-	struct known *k = arg;
-
-	if (k->n < 8)
-		snprintf(k->asked[k->n++], sizeof(k->asked[0]), "%s", addr);
-	if (strncmp(addr, "nobody@", 7) == 0)
-		return 0;
-	if (strncmp(addr, "broken@", 7) == 0)
-		return SPOOL_E_IO;
-	return 1;
-}
-
-static void test_unknown_local_user_is_550_5_1_1(void **state)
-{
-	struct smtp_session_conf c = default_conf();
-	struct known k = {.n = 0};
-	struct spool_cmd cmd;
-	struct fake *f;
-
-	c.rcpt_known = f_rcpt_known;
-	c.rcpt_arg = &k;
-	f = open_with(&c);
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\n"
-		    "RCPT TO:<nobody@node1.cluster.test>\r\n"
-		    "RCPT TO:<broken@cluster.test>\r\n"
-		    "RCPT TO:<alice@node1.cluster.test>\r\n"
-		    "RCPT TO:<Postmaster>\r\n"
-		    "DATA\r\nhi\r\n.\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "550 5.1.1 <nobody@node1.cluster.test>: no such user here");
-	expect(f, "451 4.3.0 <broken@cluster.test>");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	smtp_session_proposed(f->s, 1, 0, 0);
-	expect(f, "250 2.0.0 Ok: queued as");
-	assert_int_equal(f->rejects[SMTP_REJ_USER], 1);
-	assert_int_equal(f->rejects[SMTP_REJ_SPOOL], 1);
-	/* postmaster is accepted without asking (RFC 5321 4.5.1) */
-	assert_int_equal(k.n, 3);
-	decode_cmd(f, &cmd);
-	assert_int_equal(cmd.u.enqueue.rec.nrcpt, 2);
-	assert_string_equal(cmd.u.enqueue.rec.rcpt[0].addr,
-			    "alice@node1.cluster.test");
-	spool_cmd_free(&cmd);
-	done(f);
-}
-
-static void test_relayed_recipient_skips_the_user_check(void **state)
-{
-	struct smtp_session_conf c = default_conf();
-	struct known k = {.n = 0};
-	struct fake *f;
-
-	c.policy_allowed = 1;
-	c.rcpt_known = f_rcpt_known;
-	c.rcpt_arg = &k;
-	f = open_with(&c);
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\n"
-		    "RCPT TO:<nobody@other.test>\r\n"
-		    "RCPT TO:<nobody@alias.test>\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "550 5.1.1 <nobody@alias.test>");
-	assert_int_equal(k.n, 1);
-	assert_string_equal(k.asked[0], "nobody@alias.test");
-	done(f);
-}
-
-static void test_too_many_recipients_is_452(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\n"
-		    "RCPT TO:<a@node1.cluster.test>\r\n"
-		    "RCPT TO:<b@node1.cluster.test>\r\n"
-		    "RCPT TO:<c@node1.cluster.test>\r\n"
-		    "RCPT TO:<d@node1.cluster.test>\r\n"
-		    "DATA\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.1.5");
-	expect(f, "452 4.5.3");
-	expect(f, "354 ");
-	send_str(f, "hi\r\n.\r\n");
-	smtp_session_proposed(f->s, 1, 0, 0);
-	expect(f, "250 2.0.0 Ok: queued as");
-	{
-		struct spool_cmd cmd;
-
-		decode_cmd(f, &cmd);
-		assert_int_equal(cmd.u.enqueue.rec.nrcpt, 3);
-		spool_cmd_free(&cmd);
-	}
-	done(f);
-}
-
-static void test_duplicate_recipient_is_listed_once(void **state)
-{
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@node1.cluster.test>\r\n"
-		    "RCPT TO:<x@node1.cluster.test>\r\nDATA\r\nhi\r\n.\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	decode_cmd(f, &cmd);
-	assert_int_equal(cmd.u.enqueue.rec.nrcpt, 1);
-	spool_cmd_free(&cmd);
-	done(f);
-}
-
-static void test_postmaster_is_accepted_and_qualified(void **state)
-{
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "MAIL FROM:<>\r\nRCPT TO:<Postmaster>\r\nDATA\r\nhi\r\n"
-		    ".\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	decode_cmd(f, &cmd);
-	assert_string_equal(cmd.u.enqueue.rec.sender, "");
-	assert_string_equal(cmd.u.enqueue.rec.rcpt[0].addr,
-			    "postmaster@node1.cluster.test");
-	spool_cmd_free(&cmd);
-	done(f);
-}
-
-/* ---- a whole message ---- */
-
-static void test_message_is_proposed_and_250_only_after_commit(void **state)
-{
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
-	struct spool_cmd_enqueue *e;
-	struct ctlname cn;
-	char want[128];
-	const char *body;
-
-	expect(f, "220 ");
-	to_data(f);
 	send_str(f, "Subject: hi\r\n\r\nHello\r\n.\r\n");
 	expect_nothing(f); /* nothing before the quorum has it */
 	assert_int_equal(smtp_session_state(f->s), SMTP_S_QUEUEING);
 	assert_int_equal(f->proposals, 1);
-	decode_cmd(f, &cmd);
+	assert_non_null(f->cmd);
+	assert_int_equal(spool_cmd_decode(&cmd, f->cmd, f->cmd_len), 0);
+	assert_int_equal(cmd.type, CMD_ENQUEUE);
 	e = &cmd.u.enqueue;
 	assert_int_equal(ctlname_parse(e->name, &cn), 0);
 	assert_string_equal(cn.user, "TCPIP$SMTP");
@@ -846,9 +1017,13 @@ static void test_message_is_proposed_and_250_only_after_commit(void **state)
 		 e->name);
 	assert_true(e->body_len > strlen(want));
 	assert_memory_equal(body, want, strlen(want));
-	assert_true(body_has(&cmd, "\tfor <bob@node1.cluster.test>; Thu, 29 "
-				   "Feb 2024 13:45:07 +0000\r\n"
-				   "Subject: hi\r\n\r\nHello\r\n"));
+	assert_non_null(memmem(body, e->body_len,
+			       "\tfor <bob@node1.cluster.test>; Thu, 29 "
+			       "Feb 2024 13:45:07 +0000\r\n"
+			       "Subject: hi\r\n\r\nHello\r\n",
+			       strlen("\tfor <bob@node1.cluster.test>; Thu, 29 "
+				      "Feb 2024 13:45:07 +0000\r\n"
+				      "Subject: hi\r\n\r\nHello\r\n")));
 	assert_memory_equal(body + e->body_len - 7, "Hello\r\n", 7);
 
 	smtp_session_proposed(f->s, 1, 0, 0);
@@ -862,548 +1037,89 @@ static void test_message_is_proposed_and_250_only_after_commit(void **state)
 	done(f);
 }
 
-static void test_dsn_parameters_reach_the_control_file(void **state)
-{
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
+/* ---- main: one test per transcript file; argv[1] filters by name ---- */
 
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f,
-		 "MAIL FROM:<a@b.test> RET=HDRS ENVID=id+2B1 BODY=8BITMIME\r\n"
-		 "RCPT TO:<x@node1.cluster.test> NOTIFY=FAILURE,DELAY "
-		 "ORCPT=rfc822;x+40node1.cluster.test\r\n"
-		 "RCPT TO:<y@node1.cluster.test>\r\nDATA\r\nhi\r\n.\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	decode_cmd(f, &cmd);
-	assert_int_equal(cmd.u.enqueue.rec.ret, DSN_RET_HDRS);
-	assert_string_equal(cmd.u.enqueue.rec.envid, "id+2B1");
-	assert_int_equal(cmd.u.enqueue.rec.rcpt[0].notify,
-			 DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY);
-	assert_string_equal(cmd.u.enqueue.rec.rcpt[0].orcpt,
-			    "rfc822;x+40node1.cluster.test");
-	assert_int_equal(cmd.u.enqueue.rec.rcpt[1].notify, 0);
-	assert_string_equal(cmd.u.enqueue.rec.rcpt[1].orcpt, "");
-	/* more than one recipient: no "for" clause */
-	assert_false(body_has(&cmd, "\tfor <"));
-	spool_cmd_free(&cmd);
-	done(f);
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static void test_helo_session_is_received_with_smtp(void **state)
+static int is_transcript(const struct dirent *d)
 {
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
+	size_t n = strlen(d->d_name);
 
-	expect(f, "220 ");
-	send_str(f, "HELO old.test\r\nMAIL FROM:<a@b.test>\r\n"
-		    "RCPT TO:<x@node1.cluster.test>\r\nDATA\r\nhi\r\n.\r\n");
-	decode_cmd(f, &cmd);
-	assert_true(body_has(&cmd, " with SMTP id "));
-	spool_cmd_free(&cmd);
-	done(f);
+	return n > 4 && d->d_name[0] != '.' &&
+	       strcmp(d->d_name + n - 4, ".txt") == 0;
 }
 
-static void test_retried_duplicate_entry_is_still_250(void **state)
+/* The transcript folder: $SMTP_TRANSCRIPTS, TRANSCRIPT_DIR from the top
+ * of the tree, or the same from beside build/asan/tests/. */
+static int find_dir(const char *argv0, char *dir, size_t size)
 {
-	struct fake *f = open_default();
+	const char *env = getenv("SMTP_TRANSCRIPTS");
+	const char *slash = strrchr(argv0, '/');
+	DIR *d;
 
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, "hi\r\n.\r\n");
-	smtp_session_proposed(f->s, 1, 0, RES_F_DUPLICATE);
-	expect(f, "250 2.0.0 Ok: queued as");
-	done(f);
-}
-
-static void test_proposal_outcomes_map_to_replies(void **state)
-{
-	static const struct {
-		int applied, status;
-		const char *want;
-		int reject;
-	} cases[] = {
-	    {0, 0, "451 4.3.0", SMTP_REJ_NOQUORUM},
-	    {1, SPOOL_E_FULL, "452 4.3.1", SMTP_REJ_FULL},
-	    {1, SPOOL_E_HOPS, "554 5.4.6", SMTP_REJ_HOPS},
-	    {1, SPOOL_E_INVAL, "554 5.3.0", SMTP_REJ_SPOOL},
-	    {1, SPOOL_E_BADNAME, "554 5.3.0", SMTP_REJ_SPOOL},
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct fake *f = open_default();
-
-		expect(f, "220 ");
-		to_data(f);
-		send_str(f, "hi\r\n.\r\n");
-		smtp_session_proposed(f->s, cases[i].applied, cases[i].status,
-				      0);
-		expect(f, cases[i].want);
-		assert_int_equal(f->rejects[cases[i].reject], 1);
-		assert_int_equal(f->accepted, 0);
-		assert_int_equal(smtp_session_state(f->s), SMTP_S_GREETED);
-		/* the session goes on */
-		send_str(f, "MAIL FROM:<a@b.test>\r\n");
-		expect(f, "250 2.1.0");
-		done(f);
+	if (env != NULL && env[0] != '\0') {
+		snprintf(dir, size, "%s", env);
+	} else if ((d = opendir(TRANSCRIPT_DIR)) != NULL) {
+		closedir(d);
+		snprintf(dir, size, "%s", TRANSCRIPT_DIR);
+	} else {
+		snprintf(dir, size, "%.*s/../../../%s",
+			 slash ? (int)(slash - argv0) : 1, slash ? argv0 : ".",
+			 TRANSCRIPT_DIR);
 	}
+	d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	closedir(d);
+	return 0;
 }
 
-static void test_propose_refused_at_once(void **state)
+int main(int argc, char **argv)
 {
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	f->propose_rc = SMTP_PROPOSE_E_TOOBIG;
-	to_data(f);
-	send_str(f, "hi\r\n.\r\n");
-	expect(f, "552 5.3.4");
-	f->propose_rc = SMTP_PROPOSE_E_FAILED;
-	send_str(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@node1.cluster.test>\r\n"
-		    "DATA\r\nhi\r\n.\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	expect(f, "451 4.3.0");
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_GREETED);
-	done(f);
-}
-
-static void test_synchronous_answer_inside_propose(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	f->answer_sync = 1;
-	to_data(f);
-	send_str(f, "hi\r\n.\r\nNOOP\r\n");
-	expect(f, "250 2.0.0 Ok: queued as");
-	expect(f, "250 2.0.0 Ok");
-	expect_nothing(f);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_GREETED);
-	done(f);
-}
-
-/* ---- pipelining ---- */
-
-static void test_pipelined_envelope_in_one_write(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	f->writes = 0;
-	send_str(f,
-		 "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@node1.cluster.test>\r\n"
-		 "RCPT TO:<nobody@other.test>\r\nRCPT TO:<y@cluster.test>\r\n"
-		 "DATA\r\n");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "550 5.7.1");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	assert_int_equal(f->writes, 1); /* one batch of replies */
-	done(f);
-}
-
-static void test_replies_are_held_until_the_proposal_answers(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, "hi\r\n.\r\nMAIL FROM:<c@d.test>\r\nNOOP\r\nQUIT\r\n");
-	expect_nothing(f);
-	assert_true(smtp_session_buffered(f->s) > 0);
-	send_str(f, "NOOP\r\n"); /* still held */
-	expect_nothing(f);
-	smtp_session_proposed(f->s, 1, 0, 0);
-	expect(f, "250 2.0.0 Ok: queued as");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.0.0 Ok");
-	expect(f, "221 2.0.0");
-	expect_nothing(f); /* the NOOP after QUIT is ignored */
-	assert_int_equal(f->closed, 1);
-	done(f);
-}
-
-static void test_two_pipelined_messages_are_answered_in_order(void **state)
-{
-	struct fake *f = open_default();
-	const char *txn = "MAIL FROM:<a@b.test>\r\n"
-			  "RCPT TO:<x@node1.cluster.test>\r\nDATA\r\n";
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, txn);
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	send_str(f, "one\r\n.\r\n");
-	send_str(f, txn);
-	expect_nothing(f);
-	smtp_session_proposed(f->s, 0, 0, 0);
-	expect(f, "451 4.3.0");
-	expect(f, "250 2.1.0");
-	expect(f, "250 2.1.5");
-	expect(f, "354 ");
-	send_str(f, "two\r\n.\r\n");
-	assert_int_equal(f->proposals, 2);
-	smtp_session_proposed(f->s, 1, 0, 0);
-	expect(f, "250 2.0.0 Ok: queued as");
-	done(f);
-}
-
-/* ---- DATA refusals ---- */
-
-/* Send body (after DATA), expect one reply, no proposal, still in step. */
-static void refused_body(const char *body, const char *want, int reject)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, body);
-	expect(f, want);
-	expect_nothing(f);
-	assert_int_equal(f->proposals, 0);
-	assert_int_equal(f->rejects[reject], 1);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_GREETED);
-	send_str(f, "NOOP\r\n");
-	expect(f, "250 2.0.0");
-	done(f);
-}
-
-static void test_bare_lf_in_data_is_554(void **state)
-{
-	refused_body("a\nb\r\n.\r\n", "554 5.6.0", SMTP_REJ_BARE);
-}
-
-static void test_bare_cr_in_data_is_554(void **state)
-{
-	refused_body("a\rb\r\n.\r\n", "554 5.6.0", SMTP_REJ_BARE);
-}
-
-static void test_smuggling_lf_dot_lf_injects_nothing(void **state)
-{
-	refused_body("one\n.\nMAIL FROM:<evil@x.test>\r\n"
-		     "RCPT TO:<v@node1.cluster.test>\r\nDATA\r\nevil\r\n.\r\n",
-		     "554 5.6.0", SMTP_REJ_BARE);
-}
-
-static void test_smuggling_lf_dot_crlf_injects_nothing(void **state)
-{
-	refused_body("one\n.\r\nMAIL FROM:<evil@x.test>\r\n"
-		     "RCPT TO:<v@node1.cluster.test>\r\nDATA\r\nevil\r\n.\r\n",
-		     "554 5.6.0", SMTP_REJ_BARE);
-}
-
-static void test_long_line_in_data_is_500(void **state)
-{
-	char body[1100];
-
-	memset(body, 'x', 999);
-	strcpy(body + 999, "\r\n.\r\n");
-	refused_body(body, "500 5.5.6", SMTP_REJ_LONG);
-}
-
-static void test_message_over_the_size_limit_is_552(void **state)
-{
-	char body[1200];
-	size_t n = 0;
-
-	for (int i = 0; i < 10; i++) { /* 10 lines of 102 octets > 1000 */
-		memset(body + n, 'x', 100);
-		memcpy(body + n + 100, "\r\n", 2);
-		n += 102;
-	}
-	strcpy(body + n, ".\r\n");
-	refused_body(body, "552 5.3.4", SMTP_REJ_SIZE);
-}
-
-static void test_too_many_received_headers_is_554_hops(void **state)
-{
-	refused_body("Received: 1\r\nReceived: 2\r\nReceived: 3\r\n"
-		     "Received: 4\r\nReceived: 5\r\nReceived: 6\r\n\r\nx\r\n"
-		     ".\r\n",
-		     "554 5.4.6", SMTP_REJ_HOPS);
-}
-
-static void test_hops_at_the_limit_are_accepted_and_recorded(void **state)
-{
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
-
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, "Received: 1\r\nReceived: 2\r\nReceived: 3\r\n"
-		    "Received: 4\r\nReceived: 5\r\n\r\nx\r\n.\r\n");
-	decode_cmd(f, &cmd);
-	assert_int_equal(cmd.u.enqueue.rec.hops, 5);
-	spool_cmd_free(&cmd);
-	done(f);
-}
-
-static void test_dot_stuffed_message_is_unstuffed(void **state)
-{
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
-	const char *b;
-
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, "..\r\n...x\r\n.\r\n");
-	decode_cmd(f, &cmd);
-	b = cmd.u.enqueue.body;
-	assert_memory_equal(b + cmd.u.enqueue.body_len - 8, ".\r\n..x\r\n", 8);
-	spool_cmd_free(&cmd);
-	done(f);
-}
-
-/* ---- STARTTLS ---- */
-
-static void test_starttls_resets_and_drops_pipelined_plaintext(void **state)
-{
-	struct fake *f = open_default();
-	struct spool_cmd cmd;
-	char line[256];
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "STARTTLS\r\nMAIL FROM:<injected@x.test>\r\n");
-	expect(f, "220 2.0.0 Ready to start TLS");
-	expect_nothing(f); /* the injected MAIL got no reply */
-	assert_int_equal(f->starttls_calls, 1);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_CONNECTED);
-	send_str(f, "MAIL FROM:<a@b.test>\r\n");
-	expect(f, "503 5.5.1 Error: send HELO/EHLO first");
-	send_str(f, "EHLO client.test\r\n");
-	do {
-		assert_true(next_line(f, line, sizeof(line)));
-		assert_null(strstr(line, "STARTTLS"));
-	} while (line[3] == '-');
-	send_str(f, "STARTTLS\r\n");
-	expect(f, "554 5.5.1 Error: TLS already active");
-	send_str(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@node1.cluster.test>\r\n"
-		    "DATA\r\nhi\r\n.\r\n");
-	decode_cmd(f, &cmd);
-	assert_true(body_has(&cmd, " with ESMTPS id "));
-	spool_cmd_free(&cmd);
-	done(f);
-}
-
-static void test_starttls_refusals(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f, "STARTTLS now\r\nMAIL FROM:<a@b.test>\r\nSTARTTLS\r\n");
-	expect(f, "501 5.5.4 Syntax: STARTTLS");
-	expect(f, "250 2.1.0");
-	expect(f, "503 5.5.1");
-	assert_int_equal(f->starttls_calls, 0);
-	done(f);
-}
-
-static void test_starttls_failure_closes(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	f->starttls_rc = -1;
-	send_str(f, "STARTTLS\r\n");
-	expect(f, "220 2.0.0");
-	assert_int_equal(f->closed, 1);
-	assert_int_equal(smtp_session_state(f->s), SMTP_S_CLOSED);
-	done(f);
-}
-
-/* ---- timeouts, disconnects, shutdown ---- */
-
-static void test_timeout_says_421_and_closes(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	smtp_session_timeout(f->s);
-	expect(f, "421 4.4.2 node1.cluster.test Error: timeout exceeded");
-	assert_int_equal(f->closed, 1);
-	assert_int_equal(f->rejects[SMTP_REJ_TIMEOUT], 1);
-	done(f);
-}
-
-static void test_timeout_in_data_discards_the_partial_message(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, "partial\r\n");
-	smtp_session_timeout(f->s);
-	expect(f, "421 4.4.2");
-	assert_int_equal(f->discarded, 1);
-	assert_int_equal(f->proposals, 0);
-	send_str(f, ".\r\n");
-	assert_int_equal(f->proposals, 0);
-	done(f);
-}
-
-static void test_disconnect_in_data_discards_the_partial_message(void **state)
-{
-	struct fake *f = open_default();
-	int *discarded;
-
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, "partial\r\n");
-	discarded = &f->discarded;
-	smtp_session_free(f->s);
-	assert_int_equal(*discarded, 1);
-	assert_int_equal(f->proposals, 0);
-	f->s = NULL;
-	done(f);
-}
-
-static void test_shutdown_says_421(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	smtp_session_shutdown(f->s);
-	expect(f, "421 4.3.2");
-	assert_int_equal(f->closed, 1);
-	done(f);
-}
-
-static void test_shutdown_while_queueing_waits_for_the_answer(void **state)
-{
-	struct fake *f = open_default();
-
-	expect(f, "220 ");
-	to_data(f);
-	send_str(f, "hi\r\n.\r\n");
-	smtp_session_shutdown(f->s);
-	smtp_session_timeout(f->s);
-	expect_nothing(f);
-	assert_int_equal(f->closed, 0);
-	smtp_session_proposed(f->s, 1, 0, 0);
-	expect(f, "250 2.0.0 Ok: queued as");
-	expect(f, "421 4.3.2");
-	assert_int_equal(f->closed, 1);
-	done(f);
-}
-
-/* ---- reply format ---- */
-
-/* 1 if line is "ddd d.d.d ..." with a class matching the reply code. */
-static int has_enhanced_code(const char *line)
-{
-	int a, b, c;
-	unsigned d1, d2, d3;
-	char sep;
-
-	if (sscanf(line, "%1d%1d%1d%c%u.%u.%u", &a, &b, &c, &sep, &d1, &d2,
-		   &d3) != 7)
-		return 0;
-	return (sep == ' ' || sep == '-') && (int)d1 == a && d2 < 1000 &&
-	       d3 < 1000;
-}
-
-static void
-test_every_reply_but_greeting_ehlo_354_has_an_enhanced_code(void **state)
-{
-	struct fake *f = open_default();
-	char line[2048];
-	int checked = 0;
-
-	expect(f, "220 ");
-	ehlo(f);
-	send_str(f,
-		 "NOOP\r\nHELP\r\nVRFY x\r\nBOGUS\r\nEXPN x\r\nDATA\r\n"
-		 "MAIL FROM:<a@b.test> SIZE=999999\r\nMAIL FROM:<a@@b>\r\n"
-		 "MAIL FROM:<a@b.test> X=1\r\nMAIL FROM:<a@b.test>\r\n"
-		 "RCPT TO:<u@other.test>\r\nRCPT TO:<u@node1.cluster.test>\r\n"
-		 "RCPT TO:<v@node1.cluster.test> NOTIFY=BAD\r\n"
-		 "RSET\r\nSTARTTLS x\r\n");
-	while (next_line(f, line, sizeof(line))) {
-		if (!has_enhanced_code(line))
-			fail_msg("no enhanced code: \"%s\"", line);
-		checked++;
-	}
-	assert_int_equal(checked, 15);
-	done(f);
-}
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_greeting_is_220_with_the_node_domain),
-	    cmocka_unit_test(test_ehlo_advertises_the_extensions),
-	    cmocka_unit_test(test_ehlo_without_tls_does_not_offer_starttls),
-	    cmocka_unit_test(test_helo_greets_and_refuses_esmtp_parameters),
-	    cmocka_unit_test(test_helo_and_ehlo_need_a_valid_argument),
-	    cmocka_unit_test(test_ehlo_during_a_transaction_resets_it),
-	    cmocka_unit_test(test_mail_before_helo_is_a_bad_sequence),
-	    cmocka_unit_test(test_rcpt_and_data_before_mail_are_bad_sequences),
-	    cmocka_unit_test(test_data_without_recipient_is_a_bad_sequence),
-	    cmocka_unit_test(test_nested_mail_is_a_bad_sequence),
-	    cmocka_unit_test(test_rset_noop_help_vrfy),
-	    cmocka_unit_test(test_rset_before_helo_stays_connected),
-	    cmocka_unit_test(test_quit_says_bye_closes_and_ignores_the_rest),
-	    cmocka_unit_test(test_unknown_and_unoffered_commands),
-	    cmocka_unit_test(test_verbs_are_case_insensitive),
-	    cmocka_unit_test(test_command_with_bare_lf_is_refused),
-	    cmocka_unit_test(test_control_characters_in_a_command_are_refused),
-	    cmocka_unit_test(test_over_long_command_line_is_refused_once),
-	    cmocka_unit_test(test_input_split_at_every_octet_works),
-	    cmocka_unit_test(test_too_many_errors_end_the_session),
-	    cmocka_unit_test(test_mail_syntax_errors),
-	    cmocka_unit_test(test_mail_size_over_the_limit_is_refused),
-	    cmocka_unit_test(test_relaying_is_denied_to_untrusted_clients),
-	    cmocka_unit_test(test_relaying_is_allowed_when_configured),
-	    cmocka_unit_test(test_failed_alias_lookup_is_451),
-	    cmocka_unit_test(test_unknown_local_user_is_550_5_1_1),
-	    cmocka_unit_test(test_relayed_recipient_skips_the_user_check),
-	    cmocka_unit_test(test_too_many_recipients_is_452),
-	    cmocka_unit_test(test_duplicate_recipient_is_listed_once),
-	    cmocka_unit_test(test_postmaster_is_accepted_and_qualified),
+	static const struct CMUnitTest c_tests[] = {
 	    cmocka_unit_test(
 		test_message_is_proposed_and_250_only_after_commit),
-	    cmocka_unit_test(test_dsn_parameters_reach_the_control_file),
-	    cmocka_unit_test(test_helo_session_is_received_with_smtp),
-	    cmocka_unit_test(test_retried_duplicate_entry_is_still_250),
-	    cmocka_unit_test(test_proposal_outcomes_map_to_replies),
-	    cmocka_unit_test(test_propose_refused_at_once),
-	    cmocka_unit_test(test_synchronous_answer_inside_propose),
-	    cmocka_unit_test(test_pipelined_envelope_in_one_write),
-	    cmocka_unit_test(test_replies_are_held_until_the_proposal_answers),
-	    cmocka_unit_test(test_two_pipelined_messages_are_answered_in_order),
-	    cmocka_unit_test(test_bare_lf_in_data_is_554),
-	    cmocka_unit_test(test_bare_cr_in_data_is_554),
-	    cmocka_unit_test(test_smuggling_lf_dot_lf_injects_nothing),
-	    cmocka_unit_test(test_smuggling_lf_dot_crlf_injects_nothing),
-	    cmocka_unit_test(test_long_line_in_data_is_500),
-	    cmocka_unit_test(test_message_over_the_size_limit_is_552),
-	    cmocka_unit_test(test_too_many_received_headers_is_554_hops),
-	    cmocka_unit_test(test_hops_at_the_limit_are_accepted_and_recorded),
-	    cmocka_unit_test(test_dot_stuffed_message_is_unstuffed),
-	    cmocka_unit_test(
-		test_starttls_resets_and_drops_pipelined_plaintext),
-	    cmocka_unit_test(test_starttls_refusals),
-	    cmocka_unit_test(test_starttls_failure_closes),
-	    cmocka_unit_test(test_timeout_says_421_and_closes),
-	    cmocka_unit_test(test_timeout_in_data_discards_the_partial_message),
-	    cmocka_unit_test(
-		test_disconnect_in_data_discards_the_partial_message),
-	    cmocka_unit_test(test_shutdown_says_421),
-	    cmocka_unit_test(test_shutdown_while_queueing_waits_for_the_answer),
-	    cmocka_unit_test(
-		test_every_reply_but_greeting_ehlo_354_has_an_enhanced_code),
 	};
+	const size_t nc = sizeof(c_tests) / sizeof(c_tests[0]);
+	struct dirent **names = NULL;
+	struct CMUnitTest *tests;
+	struct tr *trs;
+	char dir[PATH_MAX - 300];
+	int n, rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (find_dir(argc > 0 ? argv[0] : ".", dir, sizeof(dir)) != 0 ||
+	    (n = scandir(dir, &names, is_transcript, by_name)) <= 0) {
+		fprintf(stderr, "test_smtp_session: no transcripts in %s\n",
+			dir);
+		return 1;
+	}
+	tests = calloc((size_t)n + nc, sizeof(*tests));
+	trs = calloc((size_t)n, sizeof(*trs));
+	if (tests == NULL || trs == NULL)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		struct tr *t = &trs[i];
+
+		snprintf(t->name, sizeof(t->name), "%.*s",
+			 (int)strlen(names[i]->d_name) - 4, names[i]->d_name);
+		snprintf(t->path, sizeof(t->path), "%s/%s", dir,
+			 names[i]->d_name);
+		tests[i].name = t->name;
+		tests[i].test_func = run_transcript;
+		tests[i].teardown_func = tr_teardown;
+		tests[i].initial_state = t;
+		free(names[i]);
+	}
+	free(names);
+	memcpy(tests + n, c_tests, sizeof(c_tests));
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]); /* e.g. "starttls_*" */
+	rc = _cmocka_run_group_tests("smtp_session", tests, (size_t)n + nc,
+				     NULL, NULL);
+	free(tests);
+	free(trs);
+	return rc;
 }
