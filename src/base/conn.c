@@ -164,20 +164,27 @@ static void on_write(uv_write_t *req, int status)
 		c->cb->on_written(c);
 }
 
-/* Queue n octets on the stream as they are (copied). */
-static int raw_write(struct conn *c, const void *p, size_t n)
+/* Queue the pieces on the stream as they are, copied into one request. */
+static int raw_writev(struct conn *c, const uv_buf_t *bufs, unsigned nbufs)
 {
 	struct conn_wreq *w;
+	size_t n = 0, o = 0;
 	uv_buf_t b;
 	int rc;
 
+	for (unsigned i = 0; i < nbufs; i++)
+		n += bufs[i].len;
 	if (c->handles_closing || n == 0)
 		return 0;
 	w = malloc(sizeof(*w) + n);
 	if (w == NULL)
 		return UV_ENOMEM;
 	w->c = c;
-	memcpy(w->data, p, n);
+	for (unsigned i = 0; i < nbufs; i++) {
+		if (bufs[i].len > 0)
+			memcpy(w->data + o, bufs[i].base, bufs[i].len);
+		o += bufs[i].len;
+	}
 	b = uv_buf_init(w->data, (unsigned)n);
 	rc = uv_write(&w->req, &c->u.s, &b, 1, on_write);
 	if (rc != 0) {
@@ -186,6 +193,14 @@ static int raw_write(struct conn *c, const void *p, size_t n)
 	}
 	c->writes++;
 	return 0;
+}
+
+/* Queue n octets on the stream as they are (copied). */
+static int raw_write(struct conn *c, const void *p, size_t n)
+{
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+
+	return raw_writev(c, &b, 1);
 }
 
 /* Send whatever ciphertext TLS has produced. 0 or a raw_write error. */
@@ -217,6 +232,21 @@ int conn_write(struct conn *c, const void *p, size_t n)
 	default:
 		return 0; /* mid-handshake: nothing can be said */
 	}
+}
+
+int conn_writev(struct conn *c, const uv_buf_t *bufs, unsigned nbufs)
+{
+	if (c->handles_closing)
+		return 0;
+	if (c->tls_state == CONN_PLAIN)
+		return raw_writev(c, bufs, nbufs);
+	for (unsigned i = 0; i < nbufs; i++) {
+		int rc = conn_write(c, bufs[i].base, bufs[i].len);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 size_t conn_write_queue_size(const struct conn *c)

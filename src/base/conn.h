@@ -140,6 +140,9 @@ int conn_reading(const struct conn *c);
  * handshake and once the handles are closing). 0 or UV_ENOMEM, UV_EPROTO
  * (TLS), a libuv error. */
 int conn_write(struct conn *c, const void *p, size_t n);
+/* The same for several pieces sent as one (one copy, one request in the
+ * clear: a frame header and its payload). */
+int conn_writev(struct conn *c, const uv_buf_t *bufs, unsigned nbufs);
 /* Octets queued in the kernel's stead, and writes not yet completed. */
 size_t conn_write_queue_size(const struct conn *c);
 unsigned conn_writes_pending(const struct conn *c);

@@ -142,9 +142,11 @@ static int teardown(void **state)
 
 static void test_bytes_flow_both_ways_and_writes_complete(void **state)
 {
-	char ip[64];
+	char ip[64], name[96];
 
-	assert_int_equal(conn_write(&cli.c, "EHLO x\r\n", 8), 0);
+	uv_buf_t two[2] = {uv_buf_init("EHLO", 4), uv_buf_init(" x\r\n", 4)};
+
+	assert_int_equal(conn_writev(&cli.c, two, 2), 0);
 	assert_int_equal(conn_write(&srv.c, "250 ok\r\n", 8), 0);
 	RUN_UNTIL(srv.in_len == 8 && cli.in_len == 8);
 	assert_memory_equal(srv.in, "EHLO x\r\n", 8);
@@ -153,6 +155,8 @@ static void test_bytes_flow_both_ways_and_writes_complete(void **state)
 	assert_int_equal(conn_writes_pending(&cli.c), 0);
 	conn_peer_ip(&srv.c, ip, sizeof(ip));
 	assert_string_equal(ip, "127.0.0.1");
+	conn_peer_name(&srv.c, name, sizeof(name));
+	assert_true(strncmp(name, "127.0.0.1:", 10) == 0);
 }
 
 static void test_graceful_close_sends_queued_bytes_then_eof(void **state)
