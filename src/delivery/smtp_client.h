@@ -2,13 +2,14 @@
  * smtp_client.h — the delivery client: one SMTP (or LMTP, RFC 2033)
  * transaction for a set of recipients that share a destination.
  *
- * Three files:
+ * Three parts:
  *
- *  - The engine (struct smtp_client, here and smtp_client.c): a state
- *    machine fed with events
- *    (connected, bytes in, output drained, TLS done, timeout, connection
- *    lost). It never touches a socket or a clock: it writes through
- *    struct smtp_client_io, arms one timer through it, and says when the
+ *  - The engine (struct smtp_client, declared here; smtp_client.c holds
+ *    the state machine and the line parsing, smtp_client_reply.c the
+ *    commands and what each reply means): fed with events (connected,
+ *    bytes in, output drained, TLS done, timeout, connection lost). It
+ *    never touches a socket or a clock: it writes through struct
+ *    smtp_client_io, arms one timer through it, and says when the
  *    session is over. Unit tests drive it with a fake transport.
  *    It speaks EHLO (HELO fallback; LHLO for LMTP), opportunistic STARTTLS,
  *    SIZE / 8BITMIME / PIPELINING / DSN when offered, and keeps an outcome
