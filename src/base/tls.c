@@ -1,7 +1,8 @@
 /*
- * tls.c — server-side TLS over memory BIOs (see tls.h). Owns the SSL_CTX
- * (certificate, key, protocol floor) and, per connection, the SSL with its
- * two memory BIOs: rbio holds what the peer sent, wbio what we must send.
+ * tls.c — TLS over memory BIOs, server and client side (see tls.h). Owns
+ * the SSL_CTX (server: certificate, key, protocol floor; client: protocol
+ * floor, no verification) and, per connection, the SSL with its two memory
+ * BIOs: rbio holds what the peer sent, wbio what we must send.
  *
  * Does not own sockets, timers or the SMTP session. Fails soft: every
  * OpenSSL failure becomes TLS_E_FAILED with the reason kept for the log;
@@ -27,6 +28,8 @@ struct tls_conn {
 	BIO *rbio; /* network -> SSL */
 	BIO *wbio; /* SSL -> network */
 	int established;
+	const char
+	    *hs_fail; /* reason of a handshake failure OpenSSL left none */
 	char err[256];
 };
 
@@ -101,14 +104,15 @@ void tls_ctx_free(struct tls_ctx *ctx)
 	free(ctx);
 }
 
-struct tls_conn *tls_conn_new(struct tls_ctx *ctx)
+/* A connection on ssl_ctx with both memory BIOs; NULL on failure. */
+static struct tls_conn *conn_new(SSL_CTX *ssl_ctx)
 {
 	struct tls_conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
 	ERR_clear_error();
-	c->ssl = SSL_new(ctx->ssl_ctx);
+	c->ssl = SSL_new(ssl_ctx);
 	if (c->ssl == NULL)
 		goto err_after_alloc;
 	c->rbio = BIO_new(BIO_s_mem());
@@ -119,7 +123,6 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx)
 	BIO_set_mem_eof_return(c->rbio, -1);
 	BIO_set_mem_eof_return(c->wbio, -1);
 	SSL_set_bio(c->ssl, c->rbio, c->wbio); /* the SSL owns both now */
-	SSL_set_accept_state(c->ssl);
 	return c;
 
 err_after_ssl:
@@ -130,6 +133,49 @@ err_after_alloc:
 	ERR_clear_error();
 	free(c);
 	return NULL;
+}
+
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx)
+{
+	struct tls_conn *c = conn_new(ctx->ssl_ctx);
+
+	if (c == NULL)
+		return NULL;
+	c->hs_fail = "TLS handshake failed";
+	SSL_set_accept_state(c->ssl);
+	return c;
+}
+
+struct ssl_ctx_st *tls_client_ctx_new(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL)
+		return NULL;
+	/* opportunistic TLS (RFC 7435): encrypt, do not authenticate */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return ctx;
+}
+
+void tls_client_ctx_free(struct ssl_ctx_st *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
+struct tls_conn *tls_conn_new_client(struct ssl_ctx_st *ctx, const char *sni)
+{
+	struct tls_conn *c = conn_new(ctx);
+
+	if (c == NULL)
+		return NULL;
+	c->hs_fail = "handshake refused";
+	SSL_set_connect_state(c->ssl);
+	if (sni != NULL && sni[0] != '\0')
+		SSL_set_tlsext_host_name(c->ssl, sni);
+	return c;
 }
 
 void tls_conn_free(struct tls_conn *c)
@@ -182,7 +228,7 @@ int tls_conn_read(struct tls_conn *c, void *buf, size_t size)
 	if (!c->established) {
 		r = SSL_do_handshake(c->ssl);
 		if (r != 1)
-			return ssl_result(c, r, "TLS handshake failed");
+			return ssl_result(c, r, c->hs_fail);
 		c->established = 1;
 	}
 	if (size > (1u << 30))

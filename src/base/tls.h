@@ -1,18 +1,22 @@
 /*
- * tls.h — server-side TLS (OpenSSL 3) over memory BIOs, for the SMTP
- * receiver's STARTTLS. The caller moves the bytes: ciphertext from the
+ * tls.h — TLS (OpenSSL 3) over memory BIOs, server side for the SMTP
+ * receiver's STARTTLS and client side for the delivery client's
+ * opportunistic STARTTLS. The caller (normally src/base/conn.c) moves the
+ * bytes: ciphertext from the
  * socket goes in with tls_conn_feed(), plaintext comes out of
  * tls_conn_read(); plaintext goes in with tls_conn_write() and the
  * ciphertext to send comes out of tls_conn_take(). So TLS runs on the
  * libuv stream without OpenSSL ever touching a file descriptor.
  *
  * Ownership: a tls_ctx holds the certificate and key and outlives its
- * connections; each tls_conn owns its SSL and both BIOs. Neither is
+ * connections; a client context is a bare SSL_CTX (the delivery engine
+ * keeps it as such) and likewise outlives its connections; each tls_conn
+ * owns its SSL and both BIOs. None is
  * thread-safe; use them on the loop thread.
  * Errors: negative TLS_E_*; tls_conn_error() gives OpenSSL's reason.
  */
-#ifndef SRC_TLS_H
-#define SRC_TLS_H
+#ifndef SRC_BASE_TLS_H
+#define SRC_BASE_TLS_H
 
 #include <stddef.h>
 
@@ -25,6 +29,7 @@ enum tls_err {
 
 struct tls_ctx;
 struct tls_conn;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 /* A server context from PEM files (cert may hold the chain). TLS 1.2 or
  * later, no renegotiation, no compression. On failure err gets the
@@ -33,8 +38,19 @@ int tls_ctx_new_server(struct tls_ctx **out, const char *cert_file,
 		       const char *key_file, char *err, size_t errsize);
 void tls_ctx_free(struct tls_ctx *ctx);
 
+/* A client context for opportunistic TLS (RFC 7435): TLS 1.2 or later,
+ * no certificate verification, partial writes. NULL on failure. */
+struct ssl_ctx_st *tls_client_ctx_new(void);
+void tls_client_ctx_free(struct ssl_ctx_st *ctx);
+
 /* A server connection in the handshake state; NULL when out of memory. */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
+
+/* A client connection in the handshake state, sending sni (NULL or "":
+ * none) as the server name. The first tls_conn_read() produces the
+ * ClientHello. A handshake failure without an OpenSSL reason reads
+ * "handshake refused". NULL when out of memory. */
+struct tls_conn *tls_conn_new_client(struct ssl_ctx_st *ctx, const char *sni);
 void tls_conn_free(struct tls_conn *c);
 
 /* Ciphertext received from the peer. 0 or TLS_E_NOMEM. */

@@ -1,9 +1,10 @@
 /*
  * smtp_client.c — the delivery client's engine (see smtp_client.h): the
- * SMTP/LMTP client state machine, reply parsing, command building, and the
- * preparation of the data-phase bytes; and, at the end of the file
- * (section "transport"), the libuv/OpenSSL transport that runs an engine
- * on a real connection.
+ * SMTP/LMTP client state machine (states, legal transitions, phase
+ * timers), command output, reply-line parsing, the events and the
+ * endings. What each reply means is in smtp_client_reply.c, the data-phase
+ * bytes in smtp_client_data.c; the engine runs on a socket in
+ * smtp_client_conn.c. Nothing here does I/O.
  *
  * Owns: the input line buffer (bounded: SMTP_CLIENT_LINE_MAX), the output
  * buffer of queued commands, the current reply. Does not own: the
@@ -16,53 +17,17 @@
  */
 #include "src/delivery/smtp_client.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "spool/codec/cmd.h"
 #include "spool/codec/err.h"
 #include "spool/codec/record.h"
 #include "src/base/log.h"
-
-struct smtp_client {
-	struct smtp_client_cfg cfg;
-	struct smtp_client_io io;
-	struct smtp_client_rcpt *r;
-	uint32_t n;
-	enum smtp_client_state state;
-
-	unsigned ext;	     /* SC_EXT_* from the last EHLO */
-	uint64_t size_limit; /* SIZE n, 0 = none given */
-	int tls_active, tls_failed;
-	int pipelined;	 /* MAIL, RCPTs and DATA went together */
-	uint32_t *sendv; /* recipients to send RCPT for */
-	uint32_t nsend;
-	uint32_t next; /* index in sendv of the next RCPT reply */
-	uint32_t *acc; /* accepted recipients, in order */
-	uint32_t nacc;
-	uint32_t dot_next; /* LMTP: next accepted one awaiting its reply */
-	int data_empty;	   /* 354 though nothing was accepted */
-	int ehlo_lines;	   /* lines of the EHLO reply seen */
-
-	char line[SMTP_CLIENT_LINE_MAX];
-	size_t line_len;
-	int rcode; /* code of the reply being read, 0 = none yet */
-	char rtext[SMTP_CLIENT_REPLY_MAX];
-	size_t rtext_len;
-
-	char reply[SMTP_CLIENT_REPLY_MAX]; /* session level */
-
-	char *out;
-	size_t out_len, out_cap;
-};
+#include "src/delivery/smtp_client_impl.h"
 
 /* ---- state ---- */
 
@@ -123,8 +88,7 @@ static uint64_t state_timeout(const struct smtp_client *c,
 	}
 }
 
-/* The one place the state changes; (re)arms the phase timer. */
-static void enter_state(struct smtp_client *c, enum smtp_client_state next)
+void smtp_cli_enter(struct smtp_client *c, enum smtp_client_state next)
 {
 	assert((unsigned)next < SC__COUNT);
 	assert(legal[c->state] & B(next));
@@ -158,10 +122,7 @@ static void out_add(struct smtp_client *c, const char *p, size_t n)
 }
 
 /* Queue one command line (CRLF added). */
-static void cmd(struct smtp_client *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void cmd(struct smtp_client *c, const char *fmt, ...)
+void smtp_cli_cmd(struct smtp_client *c, const char *fmt, ...)
 {
 	char buf[4096];
 	va_list ap;
@@ -179,7 +140,7 @@ static void cmd(struct smtp_client *c, const char *fmt, ...)
 	out_add(c, buf, (size_t)n);
 }
 
-static void flush(struct smtp_client *c)
+void smtp_cli_flush(struct smtp_client *c)
 {
 	if (c->out_len > 0 && c->state != SC_DONE)
 		c->io.write(c->io.arg, c->out, c->out_len);
@@ -189,19 +150,19 @@ static void flush(struct smtp_client *c)
 /* ---- endings ---- */
 
 /* The session is over: stop the timer, let the transport close. */
-static void finish(struct smtp_client *c)
+void smtp_cli_finish(struct smtp_client *c)
 {
 	if (c->state == SC_DONE)
 		return;
-	flush(c);
-	enter_state(c, SC_DONE);
+	smtp_cli_flush(c);
+	smtp_cli_enter(c, SC_DONE);
 	c->io.finish(c->io.arg);
 }
 
-static void quit(struct smtp_client *c)
+void smtp_cli_quit(struct smtp_client *c)
 {
-	cmd(c, "QUIT");
-	enter_state(c, SC_QUIT);
+	smtp_cli_cmd(c, "QUIT");
+	smtp_cli_enter(c, SC_QUIT);
 }
 
 /* Every recipient without a final answer gets reply (deferred). */
@@ -217,12 +178,8 @@ static void defer_unanswered(struct smtp_client *c, const char *reply, int hard)
 }
 
 /* A session-level failure: record it, defer the rest, QUIT or close. */
-static void session_fail(struct smtp_client *c, int hard, int send_quit,
-			 const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void session_fail(struct smtp_client *c, int hard, int send_quit,
-			 const char *fmt, ...)
+void smtp_cli_fail(struct smtp_client *c, int hard, int send_quit,
+		   const char *fmt, ...)
 {
 	va_list ap;
 
@@ -233,349 +190,15 @@ static void session_fail(struct smtp_client *c, int hard, int send_quit,
 	log_info("%s %s: %s", c->cfg.lmtp ? "lmtp" : "smtp", c->cfg.peer,
 		 c->reply);
 	if (send_quit)
-		quit(c);
+		smtp_cli_quit(c);
 	else
-		finish(c);
+		smtp_cli_finish(c);
 }
 
-static void protocol_error(struct smtp_client *c, const char *what)
+void smtp_cli_protocol_error(struct smtp_client *c, const char *what)
 {
-	session_fail(c, 0, 0, "451 4.5.0 protocol error from %s in %s: %s",
-		     c->cfg.peer, state_names[c->state], what);
-}
-
-/* ---- the transaction ---- */
-
-static void send_rcpt(struct smtp_client *c, uint32_t i)
-{
-	const struct smtp_client_rcpt *r = &c->r[i];
-	char params[1200];
-	size_t used = 0;
-
-	params[0] = '\0';
-	if ((c->ext & SC_EXT_DSN) && r->notify) {
-		if (r->notify & DSN_NOTIFY_NEVER)
-			used += (size_t)snprintf(params, sizeof(params),
-						 " NOTIFY=NEVER");
-		else
-			used += (size_t)snprintf(
-			    params, sizeof(params), " NOTIFY=%s%s%s%s%s",
-			    (r->notify & DSN_NOTIFY_SUCCESS) ? "SUCCESS" : "",
-			    ((r->notify & DSN_NOTIFY_SUCCESS) &&
-			     (r->notify &
-			      (DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY)))
-				? ","
-				: "",
-			    (r->notify & DSN_NOTIFY_FAILURE) ? "FAILURE" : "",
-			    ((r->notify & DSN_NOTIFY_FAILURE) &&
-			     (r->notify & DSN_NOTIFY_DELAY))
-				? ","
-				: "",
-			    (r->notify & DSN_NOTIFY_DELAY) ? "DELAY" : "");
-	}
-	if ((c->ext & SC_EXT_DSN) && r->orcpt != NULL && r->orcpt[0] != '\0' &&
-	    used < sizeof(params))
-		snprintf(params + used, sizeof(params) - used, " ORCPT=%s",
-			 r->orcpt);
-	cmd(c, "RCPT TO:<%s>%s", r->addr, params);
-}
-
-static void send_mail(struct smtp_client *c)
-{
-	char params[512];
-	size_t used = 0;
-
-	params[0] = '\0';
-	if (c->ext & SC_EXT_SIZE)
-		used += (size_t)snprintf(params + used, sizeof(params) - used,
-					 " SIZE=%llu",
-					 (unsigned long long)c->cfg.size);
-	if ((c->ext & SC_EXT_8BITMIME) && c->cfg.eightbit &&
-	    used < sizeof(params))
-		used += (size_t)snprintf(params + used, sizeof(params) - used,
-					 " BODY=8BITMIME");
-	if ((c->ext & SC_EXT_DSN) && c->cfg.ret != DSN_RET_NONE &&
-	    used < sizeof(params))
-		used += (size_t)snprintf(
-		    params + used, sizeof(params) - used, " RET=%s",
-		    c->cfg.ret == DSN_RET_FULL ? "FULL" : "HDRS");
-	if ((c->ext & SC_EXT_DSN) && c->cfg.envid != NULL &&
-	    c->cfg.envid[0] != '\0' && used < sizeof(params))
-		snprintf(params + used, sizeof(params) - used, " ENVID=%s",
-			 c->cfg.envid);
-	cmd(c, "MAIL FROM:<%s>%s", c->cfg.sender, params);
-}
-
-/* After the greeting dance: MAIL (+ RCPTs + DATA when pipelining). */
-static void begin_transaction(struct smtp_client *c)
-{
-	if (c->nsend == 0) {
-		quit(c);
-		return;
-	}
-	if (c->size_limit > 0 && c->cfg.size > c->size_limit) {
-		session_fail(c, 1, 1,
-			     "552 5.3.4 message size %llu exceeds the limit "
-			     "of %s (%llu)",
-			     (unsigned long long)c->cfg.size, c->cfg.peer,
-			     (unsigned long long)c->size_limit);
-		return;
-	}
-	c->pipelined = (c->ext & SC_EXT_PIPELINING) != 0;
-	c->next = 0;
-	c->nacc = 0;
-	send_mail(c);
-	if (c->pipelined) {
-		for (uint32_t k = 0; k < c->nsend; k++)
-			send_rcpt(c, c->sendv[k]);
-		cmd(c, "DATA");
-	}
-	enter_state(c, SC_MAIL);
-}
-
-static void send_ehlo(struct smtp_client *c)
-{
-	c->ext = 0;
-	c->size_limit = 0;
-	c->ehlo_lines = 0;
-	cmd(c, "%s %s", c->cfg.lmtp ? "LHLO" : "EHLO", c->cfg.helo);
-	enter_state(c, SC_EHLO);
-}
-
-/* One line of an EHLO reply (not the first): note the extension. */
-static void ehlo_keyword(struct smtp_client *c, const char *kw)
-{
-	char word[32];
-	size_t i = 0;
-
-	while (kw[i] != '\0' && kw[i] != ' ' && kw[i] != '=' &&
-	       i < sizeof(word) - 1) {
-		word[i] = (char)toupper((unsigned char)kw[i]);
-		i++;
-	}
-	word[i] = '\0';
-	if (strcmp(word, "PIPELINING") == 0)
-		c->ext |= SC_EXT_PIPELINING;
-	else if (strcmp(word, "STARTTLS") == 0)
-		c->ext |= SC_EXT_STARTTLS;
-	else if (strcmp(word, "8BITMIME") == 0)
-		c->ext |= SC_EXT_8BITMIME;
-	else if (strcmp(word, "DSN") == 0)
-		c->ext |= SC_EXT_DSN;
-	else if (strcmp(word, "SIZE") == 0) {
-		const char *p = kw + i;
-		unsigned long long v = 0;
-
-		c->ext |= SC_EXT_SIZE;
-		while (*p == ' ' || *p == '=')
-			p++;
-		while (*p >= '0' && *p <= '9' && v < (1ULL << 50))
-			v = v * 10 + (unsigned long long)(*p++ - '0');
-		c->size_limit = v;
-	}
-}
-
-/* Final outcome for recipient i from a reply. */
-static void settle(struct smtp_client *c, uint32_t i, int code,
-		   const char *text)
-{
-	struct smtp_client_rcpt *r = &c->r[i];
-
-	r->answered = 1;
-	r->hard = 0;
-	r->outcome = code / 100 == 2   ? OUT_DELIVERED
-		     : code / 100 == 5 ? OUT_FAILED
-				       : OUT_DEFERRED;
-	snprintf(r->reply, sizeof(r->reply), "%s", text);
-}
-
-static void on_greeting(struct smtp_client *c, int code, const char *text)
-{
-	if (code / 100 == 2)
-		send_ehlo(c);
-	else if (code / 100 == 5)
-		session_fail(c, 1, 1, "%s", text);
-	else if (code / 100 == 4)
-		session_fail(c, 0, 1, "%s", text);
-	else
-		protocol_error(c, "unexpected greeting");
-}
-
-static void on_ehlo(struct smtp_client *c, int code, const char *text)
-{
-	if (code / 100 == 2) {
-		if (!c->cfg.lmtp && c->cfg.tls_allowed && !c->tls_active &&
-		    (c->ext & SC_EXT_STARTTLS) && c->io.starttls != NULL) {
-			cmd(c, "STARTTLS");
-			enter_state(c, SC_STARTTLS);
-			return;
-		}
-		begin_transaction(c);
-		return;
-	}
-	if (c->cfg.lmtp || c->tls_active || code == 421 || code / 100 == 2 ||
-	    code / 100 < 4) {
-		if (code / 100 == 5)
-			session_fail(c, 1, 1, "%s", text);
-		else
-			session_fail(c, 0, 1, "%s", text);
-		return;
-	}
-	/* RFC 5321 3.2: an EHLO refused, try HELO */
-	c->ext = 0;
-	cmd(c, "HELO %s", c->cfg.helo);
-	enter_state(c, SC_HELO);
-}
-
-static void on_helo(struct smtp_client *c, int code, const char *text)
-{
-	if (code / 100 == 2)
-		begin_transaction(c);
-	else
-		session_fail(c, code / 100 == 5, 1, "%s", text);
-}
-
-static void on_starttls(struct smtp_client *c, int code, const char *text)
-{
-	if (code / 100 != 2) {
-		/* opportunistic: carry on in clear */
-		log_info("smtp %s: STARTTLS refused (%s), going on without",
-			 c->cfg.peer, text);
-		begin_transaction(c);
-		return;
-	}
-	enter_state(c, SC_TLS);
-	if (c->io.starttls(c->io.arg) != 0) {
-		c->tls_failed = 1;
-		session_fail(c, 0, 0, "451 4.7.5 TLS setup with %s failed",
-			     c->cfg.peer);
-	}
-}
-
-static void on_mail(struct smtp_client *c, int code, const char *text)
-{
-	if (code / 100 != 2) {
-		session_fail(c, code / 100 == 5, 1, "%s", text);
-		return;
-	}
-	enter_state(c, SC_RCPT);
-	if (!c->pipelined)
-		send_rcpt(c, c->sendv[0]);
-}
-
-static void on_rcpt(struct smtp_client *c, int code, const char *text)
-{
-	uint32_t i = c->sendv[c->next];
-
-	if (code / 100 == 2) {
-		c->acc[c->nacc++] = i;
-		snprintf(c->r[i].reply, sizeof(c->r[i].reply), "%s", text);
-	} else {
-		settle(c, i, code, text);
-	}
-	c->next++;
-	if (c->next < c->nsend) {
-		if (!c->pipelined)
-			send_rcpt(c, c->sendv[c->next]);
-		enter_state(c, SC_RCPT);
-		return;
-	}
-	if (c->pipelined) {
-		enter_state(c, SC_DATA); /* its reply is on its way */
-		return;
-	}
-	if (c->nacc == 0) {
-		quit(c);
-		return;
-	}
-	cmd(c, "DATA");
-	enter_state(c, SC_DATA);
-}
-
-static void on_data(struct smtp_client *c, int code, const char *text)
-{
-	if (code / 100 == 3) {
-		if (c->nacc == 0) {
-			/* RFC 2920 3.1: nothing to send, end it empty */
-			c->data_empty = 1;
-			cmd(c, ".");
-			enter_state(c, SC_DOT);
-			return;
-		}
-		flush(c);
-		enter_state(c, SC_BODY);
-		c->io.write(c->io.arg, c->cfg.data, c->cfg.data_len);
-		return;
-	}
-	if (code / 100 == 2) {
-		protocol_error(c, "2xx reply to DATA");
-		return;
-	}
-	for (uint32_t k = 0; k < c->nacc; k++)
-		settle(c, c->acc[k], code, text);
-	quit(c);
-}
-
-static void on_dot(struct smtp_client *c, int code, const char *text)
-{
-	if (c->data_empty) {
-		quit(c);
-		return;
-	}
-	if (code / 100 == 3 || code / 100 == 1) {
-		protocol_error(c, "intermediate reply after the data");
-		return;
-	}
-	if (!c->cfg.lmtp) {
-		for (uint32_t k = 0; k < c->nacc; k++)
-			settle(c, c->acc[k], code, text);
-		quit(c);
-		return;
-	}
-	/* LMTP: one reply per accepted recipient, in RCPT order */
-	settle(c, c->acc[c->dot_next++], code, text);
-	if (c->dot_next >= c->nacc)
-		quit(c);
-	else
-		enter_state(c, SC_DOT);
-}
-
-/* A complete reply arrived. */
-static void on_reply(struct smtp_client *c, int code, const char *text)
-{
-	switch (c->state) {
-	case SC_GREETING:
-		on_greeting(c, code, text);
-		break;
-	case SC_EHLO:
-		on_ehlo(c, code, text);
-		break;
-	case SC_HELO:
-		on_helo(c, code, text);
-		break;
-	case SC_STARTTLS:
-		on_starttls(c, code, text);
-		break;
-	case SC_MAIL:
-		on_mail(c, code, text);
-		break;
-	case SC_RCPT:
-		on_rcpt(c, code, text);
-		break;
-	case SC_DATA:
-		on_data(c, code, text);
-		break;
-	case SC_BODY:
-	case SC_DOT:
-		on_dot(c, code, text);
-		break;
-	case SC_QUIT:
-		finish(c);
-		break;
-	default:
-		protocol_error(c, "reply while none was expected");
-		break;
-	}
+	smtp_cli_fail(c, 0, 0, "451 4.5.0 protocol error from %s in %s: %s",
+		      c->cfg.peer, state_names[c->state], what);
 }
 
 /* ---- input ---- */
@@ -600,7 +223,7 @@ static void on_line(struct smtp_client *c, const char *l, size_t len)
 	if (len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' ||
 	    l[2] < '0' || l[2] > '9' ||
 	    (len > 3 && l[3] != ' ' && l[3] != '-')) {
-		protocol_error(c, "malformed reply line");
+		smtp_cli_protocol_error(c, "malformed reply line");
 		return;
 	}
 	code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
@@ -611,7 +234,8 @@ static void on_line(struct smtp_client *c, const char *l, size_t len)
 		rtext_add(c, l, len);
 	} else {
 		if (code != c->rcode) {
-			protocol_error(c, "multi-line reply changes its code");
+			smtp_cli_protocol_error(
+			    c, "multi-line reply changes its code");
 			return;
 		}
 		if (len > 4) {
@@ -628,12 +252,12 @@ static void on_line(struct smtp_client *c, const char *l, size_t len)
 		memcpy(kw, l + 4, kl);
 		kw[kl] = '\0';
 		if (c->ehlo_lines++ > 0)
-			ehlo_keyword(c, kw);
+			smtp_cli_ehlo_keyword(c, kw);
 	}
 	if (more)
 		return;
 	c->rcode = 0;
-	on_reply(c, code, c->rtext);
+	smtp_cli_on_reply(c, code, c->rtext);
 }
 
 void smtp_client_input(struct smtp_client *c, const void *p, size_t n)
@@ -663,12 +287,13 @@ void smtp_client_input(struct smtp_client *c, const void *p, size_t n)
 			continue;
 		}
 		if (c->line_len >= sizeof(c->line) - 1) {
-			protocol_error(c, "reply line longer than 4096 octets");
+			smtp_cli_protocol_error(
+			    c, "reply line longer than 4096 octets");
 			return;
 		}
 		c->line[c->line_len++] = s[i];
 	}
-	flush(c);
+	smtp_cli_flush(c);
 }
 
 /* ---- other events ---- */
@@ -676,19 +301,19 @@ void smtp_client_input(struct smtp_client *c, const void *p, size_t n)
 void smtp_client_begin(struct smtp_client *c)
 {
 	if (c->state == SC_IDLE)
-		enter_state(c, SC_CONNECT);
+		smtp_cli_enter(c, SC_CONNECT);
 }
 
 void smtp_client_connected(struct smtp_client *c)
 {
 	if (c->state == SC_IDLE || c->state == SC_CONNECT)
-		enter_state(c, SC_GREETING);
+		smtp_cli_enter(c, SC_GREETING);
 }
 
 void smtp_client_drained(struct smtp_client *c)
 {
 	if (c->state == SC_BODY)
-		enter_state(c, SC_DOT);
+		smtp_cli_enter(c, SC_DOT);
 }
 
 void smtp_client_tls_done(struct smtp_client *c, int ok, const char *why)
@@ -697,14 +322,14 @@ void smtp_client_tls_done(struct smtp_client *c, int ok, const char *why)
 		return;
 	if (!ok) {
 		c->tls_failed = 1;
-		session_fail(c, 0, 0,
-			     "451 4.7.5 TLS handshake with %s failed: %s",
-			     c->cfg.peer, why ? why : "?");
+		smtp_cli_fail(c, 0, 0,
+			      "451 4.7.5 TLS handshake with %s failed: %s",
+			      c->cfg.peer, why ? why : "?");
 		return;
 	}
 	c->tls_active = 1;
-	send_ehlo(c);
-	flush(c);
+	smtp_cli_send_ehlo(c);
+	smtp_cli_flush(c);
 }
 
 static const char *waiting_for(enum smtp_client_state st)
@@ -742,11 +367,11 @@ void smtp_client_timeout(struct smtp_client *c)
 	if (c->state == SC_DONE)
 		return;
 	if (c->state == SC_QUIT) {
-		finish(c);
+		smtp_cli_finish(c);
 		return;
 	}
-	session_fail(c, 0, 0, "451 4.4.2 timeout: %s waiting for %s",
-		     c->cfg.peer, waiting_for(c->state));
+	smtp_cli_fail(c, 0, 0, "451 4.4.2 timeout: %s waiting for %s",
+		      c->cfg.peer, waiting_for(c->state));
 }
 
 void smtp_client_closed(struct smtp_client *c, const char *why)
@@ -754,18 +379,18 @@ void smtp_client_closed(struct smtp_client *c, const char *why)
 	if (c->state == SC_DONE)
 		return;
 	if (c->state == SC_QUIT) {
-		finish(c);
+		smtp_cli_finish(c);
 		return;
 	}
 	if (c->state == SC_CONNECT || c->state == SC_IDLE)
-		session_fail(c, 0, 0, "451 4.4.1 cannot connect to %s: %s",
-			     c->cfg.peer, why ? why : "?");
+		smtp_cli_fail(c, 0, 0, "451 4.4.1 cannot connect to %s: %s",
+			      c->cfg.peer, why ? why : "?");
 	else
-		session_fail(c, 0, 0,
-			     "451 4.4.2 connection with %s lost waiting for "
-			     "%s: %s",
-			     c->cfg.peer, waiting_for(c->state),
-			     why ? why : "?");
+		smtp_cli_fail(c, 0, 0,
+			      "451 4.4.2 connection with %s lost waiting for "
+			      "%s: %s",
+			      c->cfg.peer, waiting_for(c->state),
+			      why ? why : "?");
 }
 
 /* ---- life ---- */
@@ -827,7 +452,8 @@ int smtp_client_new(struct smtp_client **out, const struct smtp_client_cfg *cfg,
 		snprintf(r[i].reply, sizeof(r[i].reply),
 			 "451 4.4.0 no answer from %s", c->cfg.peer);
 		if (!addr_ok(r[i].addr) || strchr(r[i].addr, '>') != NULL) {
-			settle(c, i, 501, "501 5.1.3 bad recipient address");
+			smtp_cli_settle(c, i, 501,
+					"501 5.1.3 bad recipient address");
 			continue;
 		}
 		c->sendv[c->nsend++] = i;
@@ -869,450 +495,4 @@ int smtp_client_tls_failed(const struct smtp_client *c)
 unsigned smtp_client_extensions(const struct smtp_client *c)
 {
 	return c->ext;
-}
-
-/* ---- the data phase bytes ---- */
-
-/* Append src to the stuffed output; *bol tracks the start of a line. */
-static size_t stuff(char *dst, const unsigned char *src, size_t n, int *bol,
-		    int *eight)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = src[i];
-
-		if (ch & 0x80)
-			*eight = 1;
-		if (ch == '\r') {
-			/* CR LF stays; a bare CR becomes CR LF */
-			dst[o++] = '\r';
-			dst[o++] = '\n';
-			if (i + 1 < n && src[i + 1] == '\n')
-				i++;
-			*bol = 1;
-			continue;
-		}
-		if (ch == '\n') {
-			dst[o++] = '\r';
-			dst[o++] = '\n';
-			*bol = 1;
-			continue;
-		}
-		if (*bol && ch == '.')
-			dst[o++] = '.';
-		dst[o++] = (char)ch;
-		*bol = 0;
-	}
-	return o;
-}
-
-int smtp_client_prepare(const void *prefix, size_t plen, const void *msg,
-			size_t len, char **out, size_t *outlen, int *eightbit)
-{
-	/* worst case: every octet doubled, plus CRLF . CRLF */
-	size_t cap = 2 * (plen + len) + 8;
-	char *b = malloc(cap);
-	size_t o = 0;
-	int bol = 1, eight = 0;
-
-	if (b == NULL)
-		return SPOOL_E_NOMEM;
-	if (prefix != NULL && plen > 0)
-		o += stuff(b + o, prefix, plen, &bol, &eight);
-	if (msg != NULL && len > 0)
-		o += stuff(b + o, msg, len, &bol, &eight);
-	if (!bol) {
-		b[o++] = '\r';
-		b[o++] = '\n';
-	}
-	memcpy(b + o, ".\r\n", 3);
-	o += 3;
-	*out = b;
-	*outlen = o;
-	if (eightbit != NULL)
-		*eightbit = eight;
-	return 0;
-}
-
-/* ==== transport: libuv + OpenSSL memory BIOs ==== */
-
-struct smtp_conn {
-	uv_loop_t *loop;
-	union {
-		uv_handle_t h;
-		uv_stream_t s;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} u;
-	uv_connect_t creq;
-	uv_timer_t timer;
-	int open; /* handles not yet closed */
-	int closing;
-	int connected;
-	unsigned writes; /* uv_write requests in flight */
-
-	SSL_CTX *ctx;
-	SSL *ssl;
-	BIO *rbio, *wbio;
-	int handshaking;
-	char sni[256];
-
-	struct smtp_client *eng;
-	smtp_conn_cb cb;
-	void *arg;
-	struct smtp_conn **slot;
-	char rbuf[16384];
-};
-
-struct conn_write {
-	uv_write_t req;
-	struct smtp_conn *c;
-	char data[];
-};
-
-static void conn_closed(uv_handle_t *h)
-{
-	struct smtp_conn *c = h->data;
-
-	if (--c->open > 0)
-		return;
-	if (c->slot != NULL && *c->slot == c)
-		*c->slot = NULL;
-	c->cb(c->arg, c->eng);
-	smtp_client_free(c->eng);
-	if (c->ssl != NULL)
-		SSL_free(c->ssl); /* frees both BIOs */
-	free(c);
-}
-
-/* Close both handles (once). */
-static void conn_close(struct smtp_conn *c)
-{
-	if (c->closing)
-		return;
-	c->closing = 1;
-	uv_timer_stop(&c->timer);
-	uv_close((uv_handle_t *)&c->timer, conn_closed);
-	uv_close(&c->u.h, conn_closed);
-}
-
-static void on_written(uv_write_t *req, int status)
-{
-	struct conn_write *w = (struct conn_write *)req;
-	struct smtp_conn *c = w->c;
-
-	free(w);
-	c->writes--;
-	if (c->closing)
-		return;
-	if (status < 0) {
-		smtp_client_closed(c->eng, uv_strerror(status));
-		return;
-	}
-	if (c->writes == 0)
-		smtp_client_drained(c->eng);
-}
-
-/* Queue raw bytes on the socket (copied). */
-static void raw_write(struct smtp_conn *c, const void *p, size_t n)
-{
-	struct conn_write *w;
-	uv_buf_t b;
-	int rc;
-
-	if (c->closing || n == 0)
-		return;
-	w = malloc(sizeof(*w) + n);
-	if (w == NULL) {
-		smtp_client_closed(c->eng, "out of memory");
-		return;
-	}
-	w->c = c;
-	memcpy(w->data, p, n);
-	b = uv_buf_init(w->data, (unsigned)n);
-	rc = uv_write(&w->req, &c->u.s, &b, 1, on_written);
-	if (rc < 0) {
-		free(w);
-		smtp_client_closed(c->eng, uv_strerror(rc));
-		return;
-	}
-	c->writes++;
-}
-
-/* Send what OpenSSL wrote into its output BIO. */
-static void tls_flush(struct smtp_conn *c)
-{
-	char buf[16384];
-	int n;
-
-	while ((n = BIO_read(c->wbio, buf, sizeof(buf))) > 0)
-		raw_write(c, buf, (size_t)n);
-}
-
-static void io_write(void *arg, const void *p, size_t n)
-{
-	struct smtp_conn *c = arg;
-
-	if (c->ssl == NULL || c->handshaking) {
-		raw_write(c, p, n);
-		return;
-	}
-	while (n > 0 && !c->closing) {
-		int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
-		int w = SSL_write(c->ssl, p, chunk);
-
-		if (w <= 0) {
-			smtp_client_closed(c->eng, "TLS write failed");
-			return;
-		}
-		p = (const char *)p + w;
-		n -= (size_t)w;
-		tls_flush(c);
-	}
-}
-
-/* Drive the handshake; reports to the engine when it ends. */
-static void tls_step(struct smtp_conn *c)
-{
-	int rc = SSL_do_handshake(c->ssl);
-
-	tls_flush(c);
-	if (rc == 1) {
-		c->handshaking = 0;
-		smtp_client_tls_done(c->eng, 1, NULL);
-		return;
-	}
-	if (SSL_get_error(c->ssl, rc) == SSL_ERROR_WANT_READ)
-		return;
-	c->handshaking = 0;
-	{
-		char why[160];
-		unsigned long e = ERR_get_error();
-
-		if (e != 0)
-			ERR_error_string_n(e, why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "handshake refused");
-		ERR_clear_error();
-		smtp_client_tls_done(c->eng, 0, why);
-	}
-}
-
-static int io_starttls(void *arg)
-{
-	struct smtp_conn *c = arg;
-
-	c->ssl = SSL_new(c->ctx);
-	if (c->ssl == NULL)
-		return -1;
-	c->rbio = BIO_new(BIO_s_mem());
-	c->wbio = BIO_new(BIO_s_mem());
-	if (c->rbio == NULL || c->wbio == NULL) {
-		BIO_free(c->rbio);
-		BIO_free(c->wbio);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-		return -1;
-	}
-	SSL_set_bio(c->ssl, c->rbio, c->wbio);
-	SSL_set_connect_state(c->ssl);
-	if (c->sni[0] != '\0')
-		SSL_set_tlsext_host_name(c->ssl, c->sni);
-	c->handshaking = 1;
-	tls_step(c);
-	return 0;
-}
-
-static void on_timer(uv_timer_t *t)
-{
-	struct smtp_conn *c = t->data;
-
-	if (!c->closing)
-		smtp_client_timeout(c->eng);
-}
-
-static void io_timer(void *arg, uint64_t ms)
-{
-	struct smtp_conn *c = arg;
-
-	if (c->closing)
-		return;
-	uv_timer_stop(&c->timer);
-	if (ms > 0)
-		uv_timer_start(&c->timer, on_timer, ms, 0);
-}
-
-static void io_finish(void *arg)
-{
-	conn_close(arg);
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
-	struct smtp_conn *c = h->data;
-
-	*b = uv_buf_init(c->rbuf, sizeof(c->rbuf));
-}
-
-/* Bytes from the socket: through TLS when it is on. */
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
-{
-	struct smtp_conn *c = s->data;
-
-	if (c->closing)
-		return;
-	if (nread < 0) {
-		smtp_client_closed(c->eng, nread == UV_EOF
-					       ? "connection closed by peer"
-					       : uv_strerror((int)nread));
-		return;
-	}
-	if (nread == 0)
-		return;
-	if (c->ssl == NULL) {
-		smtp_client_input(c->eng, b->base, (size_t)nread);
-		return;
-	}
-	if (BIO_write(c->rbio, b->base, (int)nread) != (int)nread) {
-		smtp_client_closed(c->eng, "TLS buffer failure");
-		return;
-	}
-	if (c->handshaking) {
-		tls_step(c);
-		if (c->handshaking || c->closing)
-			return;
-	}
-	for (int guard = 0; guard < 1024 && !c->closing; guard++) {
-		char buf[16384];
-		int n = SSL_read(c->ssl, buf, sizeof(buf));
-
-		if (n > 0) {
-			smtp_client_input(c->eng, buf, (size_t)n);
-			continue;
-		}
-		if (SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_READ)
-			break;
-		ERR_clear_error();
-		smtp_client_closed(c->eng, "TLS read failed");
-		break;
-	}
-	if (!c->closing)
-		tls_flush(c);
-}
-
-static void on_connect(uv_connect_t *req, int status)
-{
-	struct smtp_conn *c = req->data;
-
-	if (c->closing)
-		return;
-	if (status < 0) {
-		smtp_client_closed(c->eng, uv_strerror(status));
-		return;
-	}
-	c->connected = 1;
-	smtp_client_connected(c->eng);
-	if (uv_read_start(&c->u.s, on_alloc, on_read) != 0)
-		smtp_client_closed(c->eng, "read failed");
-}
-
-/* Fill a socket address from a numeric IP and port. */
-static int make_sockaddr(const char *ip, unsigned port,
-			 struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(ip, ':') != NULL)
-		return uv_ip6_addr(ip, (int)port, (struct sockaddr_in6 *)ss);
-	return uv_ip4_addr(ip, (int)port, (struct sockaddr_in *)ss);
-}
-
-int smtp_conn_start(uv_loop_t *loop, const struct smtp_conn_target *t,
-		    struct ssl_ctx_st *tls, const struct smtp_client_cfg *cfg,
-		    struct smtp_client_rcpt *r, uint32_t n, smtp_conn_cb cb,
-		    void *arg, struct smtp_conn **slot)
-{
-	struct smtp_client_io io;
-	struct sockaddr_storage ss;
-	struct smtp_conn *c;
-	int rc;
-
-	if (t->unix_path == NULL &&
-	    (t->ip == NULL || make_sockaddr(t->ip, t->port, &ss) != 0))
-		return SPOOL_E_INVAL;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return SPOOL_E_NOMEM;
-	c->loop = loop;
-	c->ctx = tls;
-	c->cb = cb;
-	c->arg = arg;
-	if (t->sni != NULL)
-		snprintf(c->sni, sizeof(c->sni), "%s", t->sni);
-	io.arg = c;
-	io.write = io_write;
-	io.starttls = tls != NULL ? io_starttls : NULL;
-	io.timer = io_timer;
-	io.finish = io_finish;
-	rc = smtp_client_new(&c->eng, cfg, &io, r, n);
-	if (rc != 0)
-		goto err_after_alloc;
-	if (t->unix_path != NULL)
-		rc = uv_pipe_init(loop, &c->u.pipe, 0);
-	else
-		rc = uv_tcp_init(loop, &c->u.tcp);
-	if (rc != 0) {
-		rc = SPOOL_E_IO;
-		goto err_after_engine;
-	}
-	uv_timer_init(loop, &c->timer); /* cannot fail */
-	c->timer.data = c;
-	c->u.h.data = c;
-	c->open = 2;
-	c->creq.data = c;
-	c->slot = slot;
-	if (slot != NULL)
-		*slot = c;
-	smtp_client_begin(c->eng);
-	if (t->unix_path != NULL) {
-		uv_pipe_connect(&c->creq, &c->u.pipe, t->unix_path, on_connect);
-	} else {
-		rc = uv_tcp_connect(&c->creq, &c->u.tcp,
-				    (const struct sockaddr *)&ss, on_connect);
-		if (rc != 0)
-			smtp_client_closed(c->eng, uv_strerror(rc));
-	}
-	return 0;
-
-err_after_engine:
-	smtp_client_free(c->eng);
-err_after_alloc:
-	free(c);
-	return rc;
-}
-
-void smtp_conn_abort(struct smtp_conn *c, const char *why)
-{
-	if (c == NULL || c->closing)
-		return;
-	smtp_client_closed(c->eng, why ? why : "cancelled");
-}
-
-struct ssl_ctx_st *smtp_client_tls_ctx(void)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (ctx == NULL)
-		return NULL;
-	/* opportunistic TLS (RFC 7435): encrypt, do not authenticate */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	return ctx;
-}
-
-void smtp_client_tls_free(struct ssl_ctx_st *ctx)
-{
-	SSL_CTX_free(ctx);
 }

@@ -2,21 +2,30 @@
  * smtp_client.h — the delivery client: one SMTP (or LMTP, RFC 2033)
  * transaction for a set of recipients that share a destination.
  *
- * Two layers:
+ * Three parts:
  *
- *  - The engine (struct smtp_client): a state machine fed with events
- *    (connected, bytes in, output drained, TLS done, timeout, connection
- *    lost). It never touches a socket or a clock: it writes through
- *    struct smtp_client_io, arms one timer through it, and says when the
+ *  - The engine (struct smtp_client, declared here; smtp_client.c holds
+ *    the state machine and the line parsing, smtp_client_reply.c the
+ *    commands and what each reply means): fed with events (connected,
+ *    bytes in, output drained, TLS done, timeout, connection lost). It
+ *    never touches a socket or a clock: it writes through struct
+ *    smtp_client_io, arms one timer through it, and says when the
  *    session is over. Unit tests drive it with a fake transport.
  *    It speaks EHLO (HELO fallback; LHLO for LMTP), opportunistic STARTTLS,
  *    SIZE / 8BITMIME / PIPELINING / DSN when offered, and keeps an outcome
  *    per recipient in the caller's array.
  *
- *  - The transport (struct smtp_conn): libuv TCP (or a Unix socket for
- *    LMTP), OpenSSL over memory BIOs for STARTTLS (no certificate check:
- *    the TLS is opportunistic), the phase timer. It runs one engine and
- *    calls back once every handle is closed.
+ *  - The data phase (smtp_client_data.h): the dot-stuffed body the
+ *    engine sends after the 354.
+ *
+ *  - The transport (struct smtp_conn, smtp_client_conn.h): a
+ *    src/base/conn.h connection (TCP, or a Unix socket for LMTP) with
+ *    client-side STARTTLS (no certificate check: the TLS is
+ *    opportunistic) and the phase timer. It runs one engine and calls back
+ *    once every handle is closed.
+ *
+ * This header includes the other two, so a caller of the whole client
+ * (deliver.c) includes only this one; the engine itself needs neither.
  *
  * Outcomes (per recipient, OUT_* of spool/codec/cmd.h):
  *   2xx to RCPT and to the end of data      -> OUT_DELIVERED
@@ -31,12 +40,11 @@
  * STARTTLS; MAIL for the MAIL reply; RECEIPT for each RCPT reply; DATA for
  * the 354 and the sending of the body; TERMINATION for the final reply.
  */
-#ifndef SRC_SMTP_CLIENT_H
-#define SRC_SMTP_CLIENT_H
+#ifndef SRC_DELIVERY_SMTP_CLIENT_H
+#define SRC_DELIVERY_SMTP_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
 
 #define SMTP_CLIENT_LINE_MAX 4096 /* a longer reply line: protocol error */
 #define SMTP_CLIENT_REPLY_MAX 512
@@ -134,44 +142,8 @@ enum {
 };
 unsigned smtp_client_extensions(const struct smtp_client *c);
 
-/* Build the bytes of the data phase: prefix (may be NULL) then msg,
- * bare LF and bare CR made CRLF, leading dots doubled, a final CRLF added
- * when missing, then ".\r\n". *out is malloc'd. *eightbit tells whether
- * an octet > 127 was seen. 0 or SPOOL_E_NOMEM. */
-int smtp_client_prepare(const void *prefix, size_t plen, const void *msg,
-			size_t len, char **out, size_t *outlen, int *eightbit);
-
-/* ---- transport ---- */
-
-struct smtp_conn;
-struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
-
-/* A client TLS context for opportunistic STARTTLS (no verification).
- * NULL on failure. Free with smtp_client_tls_free. */
-struct ssl_ctx_st *smtp_client_tls_ctx(void);
-void smtp_client_tls_free(struct ssl_ctx_st *ctx);
-
-struct smtp_conn_target {
-	const char *ip; /* numeric address, or NULL for unix_path */
-	unsigned port;
-	const char *unix_path; /* "unix:" address of an LMTP server */
-	const char *sni;       /* server name for TLS SNI, or NULL */
-};
-
-/* Called once the session is over and every handle closed; c is valid
- * during the call only (the rcpt array holds the outcomes). */
-typedef void (*smtp_conn_cb)(void *arg, const struct smtp_client *c);
-
-/* Connect to t and run one session. tls NULL disables STARTTLS. *slot
- * holds the connection until cb runs. 0 or a negative SPOOL_E_* (no
- * callback then). */
-int smtp_conn_start(uv_loop_t *loop, const struct smtp_conn_target *t,
-		    struct ssl_ctx_st *tls, const struct smtp_client_cfg *cfg,
-		    struct smtp_client_rcpt *r, uint32_t n, smtp_conn_cb cb,
-		    void *arg, struct smtp_conn **slot);
-
-/* End the session now; unanswered recipients are deferred with why. The
- * callback still runs, once the handles are closed. */
-void smtp_conn_abort(struct smtp_conn *c, const char *why);
+/* The rest of the client, for callers that include only this header. */
+#include "src/delivery/smtp_client_conn.h"
+#include "src/delivery/smtp_client_data.h"
 
 #endif

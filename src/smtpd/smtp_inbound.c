@@ -1,126 +1,98 @@
 /*
- * smtp_inbound.c — one SMTP receiver connection on libuv: reading and
- * writing the TCP stream (in the clear or through tls.c after STARTTLS),
- * flow control, the receive timeout, the reply deadline of the proposal in
- * flight, and the orderly close. It is the smtp_session's environment: the
- * env callbacks below are how the pure session reaches the world.
+ * smtp_inbound.c — one SMTP receiver connection (see smtp_inbound.h) on a
+ * src/base/conn.h stream: what the session writes and reads (in the clear
+ * or through TLS after STARTTLS), flow control, the receive timeout, the
+ * reply deadline of the proposal in flight, and the orderly close. It is
+ * the smtp_session's environment: the env callbacks below are how the
+ * pure session reaches the world; the listener is reached only through
+ * struct smtp_inbound_host.
  *
  * The durability rule lives here and in smtp_session_proposed(): the
  * session is told "applied" only from the cluster's callback, i.e. after
  * the ENQUEUE entry was committed on a quorum and applied on the leader;
  * only then does it write 250.
  *
- * Lifetime: a connection is freed in the close callback of its last
- * handle. A proposal in flight is a separate srv_pending that outlives the
+ * Lifetime: a connection is freed in the conn's close callback. A proposal in flight is a separate srv_pending that outlives the
  * connection when needed, so the cluster's late answer never touches
  * freed memory. Failures (write errors, TLS errors, a vanished client)
  * close the connection; the partial message dies with the session.
  */
+#include "src/smtpd/smtp_inbound.h"
+
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spool/codec/err.h"
 #include "spool/store/spool.h"
-#include "src/cluster/cluster.h"
+#include "src/base/conn.h"
 #include "src/base/log.h"
-#include "src/smtpd/smtp_server_impl.h"
+#include "src/cluster/cluster.h"
 
 #define HOLD_MAX (64 * 1024)	/* pipelined input held behind a proposal */
 #define WQUEUE_MAX (256 * 1024) /* unsent replies before we stop reading */
-#define CLOSE_WATCHDOG_MS 10000 /* a graceful close may take this long */
 
-struct wreq {
-	uv_write_t req;
-	struct srv_conn *c;
-	char data[];
+/* A proposal in flight. It outlives its connection when the client goes
+ * away or the reply deadline passes first: c is then NULL and the
+ * cluster's answer only frees it. */
+struct inbound_pending {
+	struct smtp_inbound *c;
 };
 
-static void close_handles(struct srv_conn *c);
-static void conn_close(struct srv_conn *c, int graceful);
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+struct smtp_inbound {
+	struct conn conn;
+	struct smtp_inbound_host *h;
+	struct smtp_session *sess; /* NULL for a refused connection */
+	struct inbound_pending *prop;
+	char ip[INET6_ADDRSTRLEN];
+	uint64_t receive_timeout_ms;
+	int closing;		       /* no more I/O; the conn closes soon */
+	LIST_ENTRY(smtp_inbound) link; /* h->conns */
+};
+
+static void inbound_close(struct smtp_inbound *c, int graceful);
 
 /* ---- writing ---- */
 
-static void on_write(uv_write_t *req, int status);
-
-/* Queue n octets on the socket (copied). */
-static void raw_write(struct srv_conn *c, const char *p, size_t n)
+/* Queue n octets; a failure is logged and closes. */
+static void inbound_write(struct smtp_inbound *c, const char *p, size_t n)
 {
-	struct wreq *w;
-	uv_buf_t b;
-	int rc;
+	int rc = conn_write(&c->conn, p, n);
 
-	if (c->handles_closing || n == 0)
+	if (rc == 0)
 		return;
-	w = malloc(sizeof(*w) + n);
-	if (w == NULL) {
+	if (rc == UV_ENOMEM)
 		log_error("smtp [%s]: out of memory for a reply", c->ip);
-		conn_close(c, 0);
-		return;
-	}
-	w->c = c;
-	memcpy(w->data, p, n);
-	b = uv_buf_init(w->data, (unsigned)n);
-	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-	if (rc != 0) {
-		free(w);
+	else if (rc == UV_EPROTO)
+		log_info("smtp [%s]: TLS: %s", c->ip, conn_tls_error(&c->conn));
+	else
 		log_info("smtp [%s]: write: %s", c->ip, uv_strerror(rc));
-		conn_close(c, 0);
-	}
-}
-
-/* Send whatever ciphertext TLS has produced. */
-static void tls_flush(struct srv_conn *c)
-{
-	char buf[16384];
-	size_t n;
-
-	while ((n = tls_conn_take(c->tls, buf, sizeof(buf))) > 0)
-		raw_write(c, buf, n);
+	inbound_close(c, 0);
 }
 
 /* Start or stop reading as flow control says. */
-static void update_reading(struct srv_conn *c)
+static void update_reading(struct smtp_inbound *c)
 {
 	int want = !c->closing && c->sess != NULL;
 
 	if (want && smtp_session_state(c->sess) == SMTP_S_QUEUEING &&
 	    smtp_session_buffered(c->sess) > HOLD_MAX)
 		want = 0; /* the client pipelines faster than we commit */
-	if (want &&
-	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WQUEUE_MAX)
+	if (want && conn_write_queue_size(&c->conn) > WQUEUE_MAX)
 		want = 0; /* the client does not read its replies */
-	if (want == c->reading)
+	if (want == conn_reading(&c->conn))
 		return;
-	c->reading = want;
 	if (want)
-		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+		(void)conn_read_start(&c->conn);
 	else
-		uv_read_stop((uv_stream_t *)&c->tcp);
-}
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct wreq *w = (struct wreq *)req;
-	struct srv_conn *c = w->c;
-
-	free(w);
-	if (status < 0) {
-		if (!c->closing)
-			log_info("smtp [%s]: write: %s", c->ip,
-				 uv_strerror(status));
-		conn_close(c, 0);
-		return;
-	}
-	update_reading(c);
+		conn_read_stop(&c->conn);
 }
 
 /* ---- closing ---- */
 
 /* Let the cluster's answer find no connection. */
-static void abandon_proposal(struct srv_conn *c)
+static void abandon_proposal(struct smtp_inbound *c)
 {
 	if (c->prop != NULL) {
 		c->prop->c = NULL;
@@ -128,100 +100,47 @@ static void abandon_proposal(struct srv_conn *c)
 	}
 }
 
-static void free_conn(struct srv_conn *c)
+/* Close: graceful = send what is queued first (bounded by a watchdog). */
+static void inbound_close(struct smtp_inbound *c, int graceful)
 {
-	struct smtp_server *s = c->srv;
+	if (!c->closing) {
+		c->closing = 1;
+		abandon_proposal(c);
+	}
+	conn_close(&c->conn, graceful);
+}
+
+static void on_close(struct conn *cn)
+{
+	struct smtp_inbound *c = cn->data;
+	struct smtp_inbound_host *h = c->h;
 
 	smtp_session_free(c->sess); /* drops a partial message */
 	if (c->sess != NULL)
-		s->stats.active--;
-	tls_conn_free(c->tls);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	s->nconns--;
+		h->stats->active--;
+	LIST_REMOVE(c, link);
+	h->nconns--;
 	free(c);
-	smtp_srv_maybe_done(s);
-}
-
-static void on_handle_closed(uv_handle_t *h)
-{
-	struct srv_conn *c = h->data;
-
-	if (--c->open_handles == 0)
-		free_conn(c);
-}
-
-static void close_handles(struct srv_conn *c)
-{
-	if (c->handles_closing)
-		return;
-	c->handles_closing = 1;
-	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	close_handles(req->data);
-}
-
-static void on_timer(uv_timer_t *t);
-
-/* Close: graceful = send what is queued first (bounded by a watchdog). */
-static void conn_close(struct srv_conn *c, int graceful)
-{
-	if (c->closing) {
-		if (!graceful)
-			close_handles(c);
-		return;
-	}
-	c->closing = 1;
-	abandon_proposal(c);
-	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
-		c->reading = 0;
-	}
-	if (!graceful) {
-		close_handles(c);
-		return;
-	}
-	if (c->tls_state == STREAM_TLS) {
-		tls_conn_close_notify(c->tls);
-		tls_flush(c);
-	}
-	uv_timer_start(&c->timer, on_timer, CLOSE_WATCHDOG_MS, 0);
-	c->shutdown_req.data = c;
-	if (c->handles_closing ||
-	    uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp,
-			on_shutdown) != 0)
-		close_handles(c);
+	h->released(h->arg);
 }
 
 /* ---- timers ---- */
 
 /* The receive timeout, unless a proposal's deadline is running. */
-static void arm_receive_timer(struct srv_conn *c)
+static void arm_receive_timer(struct smtp_inbound *c)
 {
 	if (c->closing || c->prop != NULL)
 		return;
-	uv_timer_start(&c->timer, on_timer, c->receive_timeout_ms, 0);
+	conn_timer(&c->conn, c->receive_timeout_ms);
 }
 
-static void on_timer(uv_timer_t *t)
+static void on_timer(struct conn *cn)
 {
-	struct srv_conn *c = t->data;
+	struct smtp_inbound *c = cn->data;
 
-	if (c->closing) {
-		close_handles(c); /* the graceful close took too long */
-		return;
-	}
 	if (c->prop != NULL) {
 		log_warn("smtp [%s]: no quorum within %u ms; 451 sent", c->ip,
-			 c->srv->reply_timeout_ms);
+			 c->h->reply_timeout_ms);
 		abandon_proposal(c);
 		smtp_session_proposed(c->sess, 0, 0, 0);
 	} else {
@@ -237,32 +156,13 @@ static void on_timer(uv_timer_t *t)
 
 static void env_write(void *arg, const char *p, size_t n)
 {
-	struct srv_conn *c = arg;
-
-	if (c->closing && c->handles_closing)
-		return;
-	switch (c->tls_state) {
-	case STREAM_PLAIN:
-		raw_write(c, p, n);
-		break;
-	case STREAM_TLS:
-		if (tls_conn_write(c->tls, p, n) != 0) {
-			log_info("smtp [%s]: TLS: %s", c->ip,
-				 tls_conn_error(c->tls));
-			conn_close(c, 0);
-			return;
-		}
-		tls_flush(c);
-		break;
-	default:
-		break; /* mid-handshake: nothing can be said */
-	}
+	inbound_write(arg, p, n);
 }
 
 static void on_proposed(void *arg, int status, const struct spool_result *res)
 {
-	struct srv_pending *pp = arg;
-	struct srv_conn *c = pp->c;
+	struct inbound_pending *pp = arg;
+	struct smtp_inbound *c = pp->c;
 
 	free(pp);
 	if (c == NULL)
@@ -279,15 +179,15 @@ static void on_proposed(void *arg, int status, const struct spool_result *res)
 
 static int env_propose(void *arg, const void *cmd, size_t len)
 {
-	struct srv_conn *c = arg;
-	struct srv_pending *pp = malloc(sizeof(*pp));
+	struct smtp_inbound *c = arg;
+	struct inbound_pending *pp = malloc(sizeof(*pp));
 	int rc;
 
 	if (pp == NULL)
 		return SMTP_PROPOSE_E_FAILED;
 	pp->c = c;
 	c->prop = pp;
-	rc = cluster_propose(c->srv->cl, cmd, len, on_proposed, pp);
+	rc = cluster_propose(c->h->cl, cmd, len, on_proposed, pp);
 	if (rc != 0) {
 		c->prop = NULL;
 		free(pp);
@@ -297,54 +197,53 @@ static int env_propose(void *arg, const void *cmd, size_t len)
 					      : SMTP_PROPOSE_E_FAILED;
 	}
 	if (c->prop != NULL) /* not answered inside cluster_propose */
-		uv_timer_start(&c->timer, on_timer, c->srv->reply_timeout_ms,
-			       0);
+		conn_timer(&c->conn, c->h->reply_timeout_ms);
 	return 0;
 }
 
 static int env_starttls(void *arg)
 {
-	struct srv_conn *c = arg;
+	struct smtp_inbound *c = arg;
+	int rc;
 
-	if (c->srv->tls == NULL || c->tls != NULL)
+	if (c->h->tls == NULL)
 		return -1;
-	c->tls = tls_conn_new(c->srv->tls);
-	if (c->tls == NULL) {
+	rc = conn_starttls_server(&c->conn, c->h->tls);
+	if (rc == UV_ENOMEM)
 		log_error("smtp [%s]: cannot start TLS (out of memory)", c->ip);
-		return -1;
-	}
-	c->tls_state = STREAM_HANDSHAKE;
-	return 0;
+	return rc == 0 ? 0 : -1;
 }
 
 static void env_close(void *arg)
 {
-	conn_close(arg, 1);
+	inbound_close(arg, 1);
 }
 
 static int env_alias_has(void *arg, const char *domain)
 {
-	struct srv_conn *c = arg;
+	struct smtp_inbound *c = arg;
 
-	return smtp_srv_alias_has(c->srv, domain);
+	return c->h->alias_has(c->h->arg, domain);
 }
 
 static uint64_t env_now_ms(void *arg)
 {
-	return smtp_srv_now_ms();
+	struct smtp_inbound *c = arg;
+
+	return c->h->now_ms();
 }
 
 static uint32_t env_next_seq(void *arg)
 {
-	struct srv_conn *c = arg;
+	struct smtp_inbound *c = arg;
 
-	return ++c->srv->seq;
+	return ++*c->h->seq;
 }
 
 static void env_event(void *arg, int ev, uint64_t n)
 {
-	struct srv_conn *c = arg;
-	struct smtp_stats *st = &c->srv->stats;
+	struct smtp_inbound *c = arg;
+	struct smtp_stats *st = c->h->stats;
 
 	if (ev == SMTP_EV_ACCEPTED) {
 		st->messages++;
@@ -359,159 +258,154 @@ static void env_event(void *arg, int ev, uint64_t n)
 
 /* ---- reading ---- */
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void on_rx(struct conn *cn, size_t n)
 {
-	struct srv_conn *c = h->data;
-
-	*buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
+	arm_receive_timer(cn->data);
 }
 
-/* Ciphertext in: handshake, then plaintext to the session. */
-static void tls_input(struct srv_conn *c, const char *p, size_t n)
+static void on_data(struct conn *cn, const char *p, size_t n)
 {
-	struct smtp_server *s = c->srv;
+	struct smtp_inbound *c = cn->data;
 
-	if (tls_conn_feed(c->tls, p, n) != 0) {
-		conn_close(c, 0);
-		return;
-	}
-	for (;;) {
-		int r = tls_conn_read(c->tls, s->plain, sizeof(s->plain));
-
-		tls_flush(c);
-		if (c->closing)
-			return;
-		if (c->tls_state == STREAM_HANDSHAKE &&
-		    tls_conn_established(c->tls)) {
-			c->tls_state = STREAM_TLS;
-			s->stats.tls_sessions++;
-			log_debug("smtp [%s]: TLS established, %s %s", c->ip,
-				  tls_conn_version(c->tls),
-				  tls_conn_cipher(c->tls));
-		}
-		if (r == 0)
-			return;
-		if (r == TLS_E_CLOSED) {
-			conn_close(c, 1);
-			return;
-		}
-		if (r < 0) {
-			log_info("smtp [%s]: TLS: %s", c->ip,
-				 tls_conn_error(c->tls));
-			if (c->tls_state == STREAM_HANDSHAKE)
-				s->stats.rejected[SMTP_REJ_TLS]++;
-			conn_close(c, 0);
-			return;
-		}
-		smtp_session_input(c->sess, s->plain, (size_t)r);
-		if (c->closing)
-			return;
-	}
-}
-
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
-{
-	struct srv_conn *c = st->data;
-
-	if (n < 0) {
-		if (n != UV_EOF)
-			log_info("smtp [%s]: read: %s", c->ip,
-				 uv_strerror((int)n));
-		else
-			log_debug("smtp [%s]: client closed (%s)", c->ip,
-				  smtp_state_name(smtp_session_state(c->sess)));
-		conn_close(c, 0);
-		return;
-	}
-	if (n == 0 || c->closing)
-		return;
-	arm_receive_timer(c);
-	if (c->tls_state == STREAM_PLAIN)
-		smtp_session_input(c->sess, buf->base, (size_t)n);
-	else
-		tls_input(c, buf->base, (size_t)n);
+	smtp_session_input(c->sess, p, n);
 	update_reading(c);
 }
 
-/* ---- life cycle ---- */
-
-/* The peer's address as text; IPv4-mapped IPv6 shown as IPv4. */
-static void peer_ip(struct srv_conn *c)
+static void on_tls(struct conn *cn)
 {
-	struct sockaddr_storage sa;
-	int len = sizeof(sa);
+	struct smtp_inbound *c = cn->data;
 
-	snprintf(c->ip, sizeof(c->ip), "unknown");
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0)
-		return;
-	if (sa.ss_family == AF_INET) {
-		uv_ip4_name((struct sockaddr_in *)&sa, c->ip, sizeof(c->ip));
-	} else if (sa.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa;
+	c->h->stats->tls_sessions++;
+	log_debug("smtp [%s]: TLS established, %s %s", c->ip,
+		  conn_tls_version(cn), conn_tls_cipher(cn));
+}
 
-		uv_ip6_name(s6, c->ip, sizeof(c->ip));
-		if (strncmp(c->ip, "::ffff:", 7) == 0 && strchr(c->ip, '.'))
-			memmove(c->ip, c->ip + 7, strlen(c->ip + 7) + 1);
+static void on_error(struct conn *cn, enum conn_event ev, int code)
+{
+	struct smtp_inbound *c = cn->data;
+
+	switch (ev) {
+	case CONN_EV_READ:
+		if (code != UV_EOF)
+			log_info("smtp [%s]: read: %s", c->ip,
+				 uv_strerror(code));
+		else
+			log_debug("smtp [%s]: client closed (%s)", c->ip,
+				  smtp_state_name(smtp_session_state(c->sess)));
+		inbound_close(c, 0);
+		break;
+	case CONN_EV_WRITE:
+		if (code == UV_ENOMEM)
+			log_error("smtp [%s]: out of memory for a reply",
+				  c->ip);
+		else if (!c->closing)
+			log_info("smtp [%s]: write: %s", c->ip,
+				 uv_strerror(code));
+		inbound_close(c, 0);
+		break;
+	case CONN_EV_TLS:
+		if (code == TLS_E_CLOSED) {
+			inbound_close(c, 1);
+			break;
+		}
+		if (code != TLS_E_NOMEM) {
+			log_info("smtp [%s]: TLS: %s", c->ip,
+				 conn_tls_error(cn));
+			if (conn_tls_state(cn) == CONN_HANDSHAKE)
+				c->h->stats->rejected[SMTP_REJ_TLS]++;
+		}
+		inbound_close(c, 0);
+		break;
 	}
 }
+
+static void on_written(struct conn *cn)
+{
+	update_reading(cn->data);
+}
+
+static const struct conn_cbs inbound_cbs = {
+    .on_rx = on_rx,
+    .on_data = on_data,
+    .on_tls = on_tls,
+    .on_error = on_error,
+    .on_written = on_written,
+    .on_timer = on_timer,
+    .on_close = on_close,
+};
+
+/* ---- life cycle ---- */
 
 static void on_refused_handle_closed(uv_handle_t *h)
 {
 	free(h);
 }
 
-struct srv_conn *smtp_inbound_accept(struct smtp_server *s)
+struct smtp_inbound *smtp_inbound_accept(struct smtp_inbound_host *h,
+					 uv_stream_t *listener)
 {
-	struct srv_conn *c = calloc(1, sizeof(*c));
+	struct smtp_inbound *c = calloc(1, sizeof(*c));
 
-	if (c == NULL) {
+	if (c == NULL ||
+	    conn_init(&c->conn, h->loop, CONN_TCP, &inbound_cbs, c) != 0) {
 		/* accept and drop it, or libuv keeps calling us */
 		uv_tcp_t *t = malloc(sizeof(*t));
 
+		free(c);
 		log_error("smtp: out of memory for a connection");
 		if (t != NULL) {
-			uv_tcp_init(s->loop, t);
-			if (uv_accept((uv_stream_t *)&s->listener,
-				      (uv_stream_t *)t) != 0)
+			uv_tcp_init(h->loop, t);
+			if (uv_accept(listener, (uv_stream_t *)t) != 0)
 				log_warn("smtp: accept failed");
 			uv_close((uv_handle_t *)t, on_refused_handle_closed);
 		}
 		return NULL;
 	}
-	c->srv = s;
-	uv_tcp_init(s->loop, &c->tcp);
-	uv_timer_init(s->loop, &c->timer);
-	c->tcp.data = c;
-	c->timer.data = c;
-	c->open_handles = 2;
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
-	s->nconns++;
-	if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) !=
-	    0) {
+	c->h = h;
+	LIST_INSERT_HEAD(&h->conns, c, link);
+	h->nconns++;
+	if (conn_accept(&c->conn, listener) != 0) {
 		log_warn("smtp: accept failed");
 		c->closing = 1;
-		close_handles(c);
+		conn_close(&c->conn, 0);
 		return NULL;
 	}
-	peer_ip(c);
-	uv_tcp_nodelay(&c->tcp, 1);
+	conn_peer_ip(&c->conn, c->ip, sizeof(c->ip));
+	conn_set_nodelay(&c->conn);
 	return c;
 }
 
-void smtp_inbound_refuse(struct srv_conn *c, const char *line)
+const char *smtp_inbound_ip(const struct smtp_inbound *c)
+{
+	return c->ip;
+}
+
+unsigned smtp_inbound_count_ip(const struct smtp_inbound_host *h,
+			       const char *ip, const struct smtp_inbound *self)
+{
+	const struct smtp_inbound *c;
+	unsigned n = 0;
+
+	for (c = LIST_FIRST(&h->conns); c != NULL; c = LIST_NEXT(c, link)) {
+		if (c != self && !c->closing && strcmp(c->ip, ip) == 0)
+			n++;
+	}
+	return n;
+}
+
+void smtp_inbound_refuse(struct smtp_inbound *c, const char *line)
 {
 	char buf[600];
 	int n = snprintf(buf, sizeof(buf), "%s\r\n", line);
 
 	if (n > 0 && (size_t)n < sizeof(buf))
-		raw_write(c, buf, (size_t)n);
-	conn_close(c, 1);
+		inbound_write(c, buf, (size_t)n);
+	inbound_close(c, 1);
 }
 
-void smtp_inbound_begin(struct srv_conn *c, const struct smtp_session_conf *sc)
+void smtp_inbound_begin(struct smtp_inbound *c,
+			const struct smtp_session_conf *sc,
+			uint64_t receive_timeout_ms)
 {
 	struct smtp_session_env env = {
 	    .arg = c,
@@ -525,31 +419,35 @@ void smtp_inbound_begin(struct srv_conn *c, const struct smtp_session_conf *sc)
 	    .event = env_event,
 	};
 
+	c->receive_timeout_ms = receive_timeout_ms;
 	c->sess = smtp_session_new(sc, &env);
 	if (c->sess == NULL) {
 		log_error("smtp [%s]: out of memory for a session", c->ip);
-		conn_close(c, 0);
+		inbound_close(c, 0);
 		return;
 	}
-	c->srv->stats.active++;
+	c->h->stats->active++;
 	log_debug("smtp [%s]: connected (relay %s)", c->ip,
 		  sc->policy_allowed ? "allowed" : "denied");
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
-		conn_close(c, 0);
+	if (conn_read_start(&c->conn) != 0) {
+		inbound_close(c, 0);
 		return;
 	}
-	c->reading = 1;
 	smtp_session_start(c->sess);
 	arm_receive_timer(c);
 }
 
-void smtp_inbound_shutdown(struct srv_conn *c)
+void smtp_inbound_shutdown_all(struct smtp_inbound_host *h)
 {
-	if (c->closing)
-		return;
-	if (c->sess == NULL) {
-		conn_close(c, 1);
-		return;
+	struct smtp_inbound *c;
+
+	/* the list only shrinks in close callbacks, never in here */
+	for (c = LIST_FIRST(&h->conns); c != NULL; c = LIST_NEXT(c, link)) {
+		if (c->closing)
+			continue;
+		if (c->sess == NULL)
+			inbound_close(c, 1);
+		else
+			smtp_session_shutdown(c->sess);
 	}
-	smtp_session_shutdown(c->sess);
 }

@@ -3,13 +3,15 @@
  * options, the listening socket, the connection limits (421 4.7.0 at
  * connect), the configuration each new session gets from the spool, the
  * statistics and the orderly stop. One connection's I/O, TLS, timers and
- * proposal live in smtp_inbound.c.
+ * proposal live in smtp_inbound.c, which this file drives through
+ * smtp_inbound.h; a connection reaches back only through the struct
+ * smtp_inbound_host it is given (counters, callbacks), never this file.
  *
- * Owns: the server struct, the list of connections, the TLS context, the
+ * Owns: the server struct, the connections' host (their set and counters), the TLS context, the
  * node-local aliases, the local-recipient check at RCPT (issue #4: unknown
  * Maildir users refused with 550 5.1.1). Does not own the cluster or the
  * spool.
-
+ *
  * Fails: bad options at start (logged, negative return); a connection that
  * cannot be set up is closed and logged, never fatal.
  */
@@ -28,12 +30,41 @@
 #include "src/delivery/local.h"
 #include "src/base/log.h"
 #include "src/base/nodeconf.h"
-#include "src/smtpd/smtp_server_impl.h"
+#include "src/smtpd/smtp_inbound.h"
+#include "src/smtpd/smtp_policy.h"
 
 #define DEFAULT_MAX_SESSIONS 100
 #define DEFAULT_MAX_PER_IP 20
 #define DEFAULT_REPLY_TIMEOUT_MS 30000
 #define ALIASES_FILE_MAX (1 << 20)
+#define SMTP_TRUSTED_MAX 64
+
+struct smtp_server {
+	uv_loop_t *loop;
+	struct cluster *cl;
+	struct spool *sp;
+	uv_tcp_t listener;
+	char node_name[CTLNAME_NODE_MAX + 1];
+	char node_domain[256];
+	char listen[256];
+	uint64_t node_id;
+	unsigned max_sessions, max_per_ip, reply_timeout_ms;
+	struct policy_net trusted[SMTP_TRUSTED_MAX];
+	size_t ntrusted;
+	struct tls_ctx *tls;	       /* NULL: no STARTTLS */
+	struct aliases local_aliases;  /* node-local alias file */
+	uint32_t seq;		       /* control-file sequence */
+	struct smtp_inbound_host host; /* what the connections share */
+	struct smtp_stats stats;
+	int check_users;     /* maildir backend with a mail_root */
+	char mail_root[256]; /* where RCPT looks for <user>/ */
+	int stopping, listener_closed;
+	void (*stop_cb)(void *);
+	void *stop_arg;
+};
+
+static void on_connection(uv_stream_t *l, int status);
+static void maybe_done(struct smtp_server *s);
 
 static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_LIMIT] = "limit",	       [SMTP_REJ_SYNTAX] = "syntax",
@@ -58,7 +89,8 @@ void smtp_server_stats(const struct smtp_server *s, struct smtp_stats *out)
 	*out = s->stats;
 }
 
-uint64_t smtp_srv_now_ms(void)
+/* Wall-clock milliseconds. */
+static uint64_t now_ms(void)
 {
 	struct timespec ts;
 
@@ -66,7 +98,8 @@ uint64_t smtp_srv_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int smtp_srv_alias_has(struct smtp_server *s, const char *domain)
+/* Cluster-wide (spool) or node-local alias: 1, 0, or negative. */
+static int alias_has(struct smtp_server *s, const char *domain)
 {
 	int rc;
 
@@ -85,7 +118,7 @@ int smtp_srv_alias_has(struct smtp_server *s, const char *domain)
 
 static int chk_alias(void *arg, const char *domain)
 {
-	return smtp_srv_alias_has(arg, domain);
+	return alias_has(arg, domain);
 }
 
 static int chk_forward(void *arg, const char *user, char *buf, size_t size)
@@ -260,8 +293,7 @@ static int listen_on(struct smtp_server *s, const char *addr)
 	}
 	rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&s->listener, 128,
-			       smtp_srv_on_connection);
+		rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
 	if (rc != 0) {
 		log_error("smtp: cannot listen on %s: %s", addr,
 			  uv_strerror(rc));
@@ -269,6 +301,18 @@ static int listen_on(struct smtp_server *s, const char *addr)
 	}
 	snprintf(s->listen, sizeof(s->listen), "%s", addr);
 	return 0;
+}
+
+/* ---- what the connections may call ---- */
+
+static int host_alias_has(void *arg, const char *domain)
+{
+	return alias_has(arg, domain);
+}
+
+static void host_released(void *arg)
+{
+	maybe_done(arg);
 }
 
 /* ---- life cycle ---- */
@@ -300,11 +344,24 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
 	s->sp = sp;
 	if (getrandom(&s->seq, sizeof(s->seq), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(s->seq))
-		s->seq = (uint32_t)smtp_srv_now_ms();
+		s->seq = (uint32_t)now_ms();
 	if ((rc = apply_opts(s, o)) != 0) {
 		free_server(s);
 		return rc;
 	}
+	s->host = (struct smtp_inbound_host){
+	    .loop = loop,
+	    .cl = cl,
+	    .tls = s->tls,
+	    .reply_timeout_ms = s->reply_timeout_ms,
+	    .stats = &s->stats,
+	    .seq = &s->seq,
+	    .now_ms = now_ms,
+	    .alias_has = host_alias_has,
+	    .released = host_released,
+	    .arg = s,
+	};
+	LIST_INIT(&s->host.conns);
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	if ((rc = listen_on(s, o->listen)) != 0) {
@@ -325,12 +382,12 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
 }
 
 /* Free the server once the listener and every connection are closed. */
-void smtp_srv_maybe_done(struct smtp_server *s)
+static void maybe_done(struct smtp_server *s)
 {
 	void (*cb)(void *);
 	void *arg;
 
-	if (!s->stopping || !s->listener_closed || s->conns != NULL)
+	if (!s->stopping || !s->listener_closed || s->host.nconns > 0)
 		return;
 	cb = s->stop_cb;
 	arg = s->stop_arg;
@@ -346,7 +403,7 @@ static void on_listener_closed(uv_handle_t *h)
 	struct smtp_server *s = h->data;
 
 	s->listener_closed = 1;
-	smtp_srv_maybe_done(s);
+	maybe_done(s);
 }
 
 void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg)
@@ -356,31 +413,17 @@ void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg)
 	s->stopping = 1;
 	s->stop_cb = cb;
 	s->stop_arg = arg;
-	/* the list only shrinks in close callbacks, never in here */
-	for (struct srv_conn *c = s->conns; c != NULL; c = c->next)
-		smtp_inbound_shutdown(c);
+	smtp_inbound_shutdown_all(&s->host);
 	uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 }
 
 /* ---- new connections ---- */
 
-/* Sessions open from ip, this one aside. */
-static unsigned count_ip(const struct smtp_server *s, const char *ip,
-			 const struct srv_conn *self)
-{
-	unsigned n = 0;
-
-	for (const struct srv_conn *c = s->conns; c != NULL; c = c->next) {
-		if (c != self && !c->closing && strcmp(c->ip, ip) == 0)
-			n++;
-	}
-	return n;
-}
-
 /* The session's settings: the node's options plus the replicated
  * configuration as it is now. */
-static void session_conf(struct smtp_server *s, struct srv_conn *c,
-			 struct smtp_session_conf *sc, struct spool_config *cfg)
+static void session_conf(struct smtp_server *s, const char *ip,
+			 struct smtp_session_conf *sc, struct spool_config *cfg,
+			 uint64_t *receive_timeout_ms)
 {
 	int rc = spool_config_load(s->sp, cfg);
 
@@ -394,7 +437,7 @@ static void session_conf(struct smtp_server *s, struct srv_conn *c,
 	sc->node_name = s->node_name;
 	sc->node_domain = s->node_domain;
 	sc->cluster_domain = cfg->str[CFG_CLUSTER_DOMAIN];
-	sc->client_ip = c->ip;
+	sc->client_ip = ip;
 	sc->node_id = s->node_id;
 	sc->max_size = cfg->num[CFG_MAX_MESSAGE_SIZE];
 	/* never advertise more than one proposal can carry */
@@ -403,32 +446,35 @@ static void session_conf(struct smtp_server *s, struct srv_conn *c,
 	sc->max_rcpt = (uint32_t)cfg->num[CFG_MAX_RECIPIENTS];
 	sc->hop_max = (uint32_t)cfg->num[CFG_HOP_COUNT_MAXIMUM];
 	sc->policy_allowed = cfg->num[CFG_OPT_RELAY] != 0 ||
-			     policy_net_match(s->trusted, s->ntrusted, c->ip);
+			     policy_net_match(s->trusted, s->ntrusted, ip);
 	sc->tls_available = s->tls != NULL;
 	if (s->check_users && s->sp != NULL) {
 		sc->rcpt_known = rcpt_known;
 		sc->rcpt_arg = s;
 	}
-	c->receive_timeout_ms = cfg->num[CFG_RECEIVE_TIMEOUT];
-	if (c->receive_timeout_ms == 0)
-		c->receive_timeout_ms = 5 * 60 * 1000;
+	*receive_timeout_ms = cfg->num[CFG_RECEIVE_TIMEOUT];
+	if (*receive_timeout_ms == 0)
+		*receive_timeout_ms = 5 * 60 * 1000;
 }
 
-void smtp_srv_on_connection(uv_stream_t *l, int status)
+static void on_connection(uv_stream_t *l, int status)
 {
 	struct smtp_server *s = l->data;
 	struct smtp_session_conf sc;
 	struct spool_config cfg;
-	struct srv_conn *c;
+	struct smtp_inbound *c;
+	uint64_t receive_timeout_ms;
+	const char *ip;
 	char line[512];
 
 	if (status < 0) {
 		log_warn("smtp: accept: %s", uv_strerror(status));
 		return;
 	}
-	c = smtp_inbound_accept(s);
+	c = smtp_inbound_accept(&s->host, l);
 	if (c == NULL)
 		return;
+	ip = smtp_inbound_ip(c);
 	s->stats.connections++;
 	if (s->stopping) {
 		snprintf(line, sizeof(line),
@@ -436,9 +482,9 @@ void smtp_srv_on_connection(uv_stream_t *l, int status)
 		smtp_inbound_refuse(c, line);
 		return;
 	}
-	if (s->nconns > s->max_sessions) {
-		log_info("smtp [%s]: refused, %u sessions open", c->ip,
-			 s->nconns - 1);
+	if (s->host.nconns > s->max_sessions) {
+		log_info("smtp [%s]: refused, %u sessions open", ip,
+			 s->host.nconns - 1);
 		s->stats.rejected[SMTP_REJ_LIMIT]++;
 		snprintf(line, sizeof(line),
 			 "421 4.7.0 %s Error: too many connections, try again "
@@ -447,9 +493,9 @@ void smtp_srv_on_connection(uv_stream_t *l, int status)
 		smtp_inbound_refuse(c, line);
 		return;
 	}
-	if (count_ip(s, c->ip, c) >= s->max_per_ip) {
+	if (smtp_inbound_count_ip(&s->host, ip, c) >= s->max_per_ip) {
 		log_info("smtp [%s]: refused, %u sessions from this address",
-			 c->ip, s->max_per_ip);
+			 ip, s->max_per_ip);
 		s->stats.rejected[SMTP_REJ_LIMIT]++;
 		snprintf(line, sizeof(line),
 			 "421 4.7.0 %s Error: too many connections from your "
@@ -458,6 +504,6 @@ void smtp_srv_on_connection(uv_stream_t *l, int status)
 		smtp_inbound_refuse(c, line);
 		return;
 	}
-	session_conf(s, c, &sc, &cfg);
-	smtp_inbound_begin(c, &sc);
+	session_conf(s, ip, &sc, &cfg, &receive_timeout_ms);
+	smtp_inbound_begin(c, &sc, receive_timeout_ms);
 }

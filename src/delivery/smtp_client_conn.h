@@ -1,0 +1,55 @@
+/*
+ * smtp_client_conn.h — the delivery client's transport: connect to a
+ * destination (TCP, or a Unix socket for LMTP), run one smtp_client
+ * engine on it (src/base/conn.h: write queue, client-side STARTTLS over
+ * memory BIOs with no certificate check, since the TLS is opportunistic;
+ * the phase timer), and call back once every handle is closed.
+ *
+ * Ownership: the transport allocates its struct smtp_conn and frees it
+ * right after the callback; the TLS context, the recipients and the
+ * configuration are the caller's and must outlive the callback.
+ * Errors: smtp_conn_start returns 0 or a negative SPOOL_E_*; everything
+ * after that is told to the engine, which records it per recipient.
+ */
+#ifndef SRC_DELIVERY_SMTP_CLIENT_CONN_H
+#define SRC_DELIVERY_SMTP_CLIENT_CONN_H
+
+#include <stdint.h>
+#include <uv.h>
+
+struct smtp_client;
+struct smtp_client_cfg;
+struct smtp_client_rcpt;
+struct smtp_conn;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+
+/* A client TLS context for opportunistic STARTTLS (no verification).
+ * NULL on failure. Free with smtp_client_tls_free. (tls_client_ctx_new
+ * of src/base/tls.h under the name the delivery engine calls.) */
+struct ssl_ctx_st *smtp_client_tls_ctx(void);
+void smtp_client_tls_free(struct ssl_ctx_st *ctx);
+
+struct smtp_conn_target {
+	const char *ip; /* numeric address, or NULL for unix_path */
+	unsigned port;
+	const char *unix_path; /* "unix:" address of an LMTP server */
+	const char *sni;       /* server name for TLS SNI, or NULL */
+};
+
+/* Called once the session is over and every handle closed; c is valid
+ * during the call only (the rcpt array holds the outcomes). */
+typedef void (*smtp_conn_cb)(void *arg, const struct smtp_client *c);
+
+/* Connect to t and run one session. tls NULL disables STARTTLS. *slot
+ * holds the connection until cb runs. 0 or a negative SPOOL_E_* (no
+ * callback then). */
+int smtp_conn_start(uv_loop_t *loop, const struct smtp_conn_target *t,
+		    struct ssl_ctx_st *tls, const struct smtp_client_cfg *cfg,
+		    struct smtp_client_rcpt *r, uint32_t n, smtp_conn_cb cb,
+		    void *arg, struct smtp_conn **slot);
+
+/* End the session now; unanswered recipients are deferred with why. The
+ * callback still runs, once the handles are closed. */
+void smtp_conn_abort(struct smtp_conn *c, const char *why);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * smtp_inbound.h — one SMTP receiver connection (smtp_inbound.c) as its
+ * listener (smtp_server.c) sees it: accept it, refuse it with a 421, or
+ * begin its session; count the connections from an address; end them all
+ * when the server stops.
+ *
+ * The arrow points one way: the listener creates connections and gives
+ * each the same struct smtp_inbound_host. A connection reaches back only
+ * through that struct: the cluster, the TLS context, the counters it
+ * bumps, the control-file sequence, and two callbacks (alias_has, and
+ * released when a connection is freed). It never sees the listener.
+ *
+ * Ownership: the host is the listener's and must outlive every connection
+ * (released reports each one freed; host->nconns == 0 means none is
+ * left). A connection frees itself once its handles are closed.
+ */
+#ifndef SRC_SMTPD_SMTP_INBOUND_H
+#define SRC_SMTPD_SMTP_INBOUND_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <uv.h>
+
+#include "src/base/tls.h"
+#include "src/smtpd/smtp_server.h"
+#include "src/smtpd/smtp_session.h"
+
+struct cluster;
+struct smtp_inbound;
+
+LIST_HEAD(smtp_inbound_list, smtp_inbound);
+
+/* What a listener shares with its connections. */
+struct smtp_inbound_host {
+	uv_loop_t *loop;
+	struct cluster *cl;
+	struct tls_ctx *tls; /* NULL: no STARTTLS */
+	unsigned reply_timeout_ms;
+	struct smtp_stats *stats; /* bumped by the connections */
+	uint32_t *seq;		  /* control-file sequence */
+	uint64_t (*now_ms)(void);
+	/* cluster-wide or node-local alias: 1, 0, or negative */
+	int (*alias_has)(void *arg, const char *domain);
+	/* a connection was freed (nconns is already one lower) */
+	void (*released)(void *arg);
+	void *arg;
+	/* every connection not yet freed; kept by smtp_inbound.c */
+	struct smtp_inbound_list conns;
+	unsigned nconns;
+};
+
+/* Accept the pending connection of listener and count it in h. NULL when
+ * that failed (logged; a failed accept stays counted until its handles are
+ * closed). */
+struct smtp_inbound *smtp_inbound_accept(struct smtp_inbound_host *h,
+					 uv_stream_t *listener);
+
+/* The client's address as text. */
+const char *smtp_inbound_ip(const struct smtp_inbound *c);
+
+/* Connections from ip that are not closing, self aside. */
+unsigned smtp_inbound_count_ip(const struct smtp_inbound_host *h,
+			       const char *ip, const struct smtp_inbound *self);
+
+/* Send one reply line (a 421) and close. */
+void smtp_inbound_refuse(struct smtp_inbound *c, const char *line);
+
+/* Create the session, greet, start reading; receive_timeout_ms bounds the
+ * wait for each read. */
+void smtp_inbound_begin(struct smtp_inbound *c,
+			const struct smtp_session_conf *sc,
+			uint64_t receive_timeout_ms);
+
+/* The server stops: every connection gets 421 and is closed (after the
+ * answer of a proposal in flight). */
+void smtp_inbound_shutdown_all(struct smtp_inbound_host *h);
+
+#endif
