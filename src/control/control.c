@@ -375,7 +375,6 @@ int control_start(struct control **out, uv_loop_t *loop,
 	ctl->conf = *conf;
 	ctl->cl = cl;
 	ctl->sp = sp;
-	ctl->name_seq = (uint32_t)(uv_hrtime() / 1000) ^ (uint32_t)getpid();
 	if ((rc = remove_stale_socket(path)) != 0)
 		goto err_after_alloc;
 	if ((rc = uv_pipe_init(loop, &ctl->server, 0)) != 0)

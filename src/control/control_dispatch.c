@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "src/base/log.h"
+#include "src/base/clock.h"
 #include "src/control/control_conn.h"
 #include "src/control/control_impl.h"
 
@@ -374,21 +375,9 @@ int ctl_req_username(const struct ctl_req *req, char *buf, size_t size)
 
 const char *ctl_fmt_time(uint64_t ms, char *buf, size_t size)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+	if (clock_format(ms, CLOCK_FMT_UTC, buf, size) == NULL)
 		snprintf(buf, size, "%llu ms", (unsigned long long)ms);
 	return buf;
-}
-
-uint64_t ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Encode cmd and propose it through the cluster (see control_impl.h). */

@@ -61,8 +61,6 @@ struct control {
 	int stop_done; /* stop_cb has been called */
 	void (*stop_cb)(void *arg);
 	void *stop_arg;
-	uint32_t name_seq; /* sequence for control-file names (submit, the
-			      test hooks) */
 	struct ctl_stats stats[CTL_STATS_MAX];
 	unsigned nstats;
 };
@@ -207,9 +205,8 @@ int ctl_req_username(const struct ctl_req *req, char *buf, size_t size);
 /* A time in ms since the epoch as "YYYY-MM-DD HH:MM:SS UTC". */
 const char *ctl_fmt_time(uint64_t ms, char *buf, size_t size);
 
-/* This host's clock, ms since the epoch (for names and displays; the FSM
- * uses the leader's stamps). */
-uint64_t ctl_now_ms(void);
+/* This host's clock: clock_wall_ms() (src/base/clock.h), for names and
+ * displays; the FSM uses the leader's stamps. */
 
 /* ---- mail selection (control_mail.c) and batches (control_batch.c) ---- */
 

@@ -29,6 +29,7 @@
 
 #include "spool/codec/ctlname.h"
 #include "spool/codec/sender.h"
+#include "src/base/clock.h"
 #include "src/control/control_impl.h"
 
 #define AFTER_MAX_MS (10ull * 366 * 24 * 3600 * 1000) /* ten years */
@@ -404,7 +405,7 @@ void ctl_show_mail(struct ctl_req *req)
 	struct ctl_mail_sel sel;
 	const char *filter = "all";
 	json_object *result, *entries;
-	uint64_t now = ctl_now_ms();
+	uint64_t now = clock_wall_ms();
 	int full;
 
 	if (sel_init(req, &sel, 1) != 0 ||
@@ -511,9 +512,9 @@ static void mail_action(struct ctl_req *req, int type)
 			     "file");
 		return;
 	}
-	if (after != 0 && after <= ctl_now_ms())
+	if (after != 0 && after <= clock_wall_ms())
 		after = 0; /* a time past: now */
-	if (after > ctl_now_ms() + AFTER_MAX_MS) {
+	if (after > clock_wall_ms() + AFTER_MAX_MS) {
 		ctl_req_fail(req, "usage",
 			     "send mail: --after is more than ten years "
 			     "away");

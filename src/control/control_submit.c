@@ -32,7 +32,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "spool/codec/enqueue.h"
+#include "src/base/ctlalloc.h"
 #include "spool/codec/ctlname.h"
+#include "src/base/clock.h"
 #include "src/control/control_impl.h"
 #include "src/base/log.h"
 #include "src/base/maildate.h"
@@ -140,36 +143,11 @@ static char *rcpt_clean(const char *s, const char *domain, const char **why)
 
 /* ---- building the message ---- */
 
-struct msgbuf {
-	char *p;
-	size_t len, cap;
-	int nomem;
-};
-
-static void mb_put(struct msgbuf *m, const void *s, size_t n)
+/* The message is built in a struct wbuf (spool/codec/wire.h): err is set
+ * once a growth failed, and later writes do nothing. */
+static void mb_str(struct wbuf *m, const char *s)
 {
-	if (m->nomem)
-		return;
-	if (m->len + n > m->cap) {
-		size_t cap = m->cap ? m->cap : 4096;
-		char *p;
-		while (cap < m->len + n)
-			cap *= 2;
-		p = realloc(m->p, cap);
-		if (p == NULL) {
-			m->nomem = 1;
-			return;
-		}
-		m->p = p;
-		m->cap = cap;
-	}
-	memcpy(m->p + m->len, s, n);
-	m->len += n;
-}
-
-static void mb_str(struct msgbuf *m, const char *s)
-{
-	mb_put(m, s, strlen(s));
+	wbuf_raw(m, s, strlen(s));
 }
 
 /* What the header section of a CRLF message holds. */
@@ -224,7 +202,7 @@ static void scan_headers(const char *msg, size_t len, struct hdr_info *h)
 
 /* The message with CRLF line ends (a bare CR or LF becomes CRLF), ending
  * in CRLF. */
-static void normalize(struct msgbuf *m, const char *s, size_t n)
+static void normalize(struct wbuf *m, const char *s, size_t n)
 {
 	size_t start = 0;
 
@@ -235,14 +213,14 @@ static void normalize(struct msgbuf *m, const char *s, size_t n)
 		}
 		if (s[i] != '\r' && s[i] != '\n')
 			continue;
-		mb_put(m, s + start, i - start);
-		mb_put(m, "\r\n", 2);
+		wbuf_raw(m, s + start, i - start);
+		wbuf_raw(m, "\r\n", 2);
 		start = i + 1;
 	}
-	mb_put(m, s + start, n - start);
+	wbuf_raw(m, s + start, n - start);
 	if (m->len > 0 && (m->len < 2 || m->p[m->len - 2] != '\r' ||
 			   m->p[m->len - 1] != '\n'))
-		mb_put(m, "\r\n", 2);
+		wbuf_raw(m, "\r\n", 2);
 }
 
 /* ---- the request ---- */
@@ -331,11 +309,11 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 				 ? cfg->str[CFG_CLUSTER_DOMAIN]
 				 : ctl->conf.domain;
 	struct spool_rcpt *rcpts = NULL;
-	struct msgbuf body = {0}, msg = {0};
+	struct wbuf body = {0}, msg = {0};
 	struct hdr_info hi;
 	struct submit_op *op;
 	struct spool_cmd cmd;
-	uint64_t now = ctl_now_ms();
+	uint64_t now = clock_wall_ms();
 	char date[64], line[1024];
 	int rc;
 
@@ -383,8 +361,8 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 			snprintf(op->sender, sizeof(op->sender), "%.*s", (int)n,
 				 sender_arg);
 	}
-	rc = ctlname_make(op->name, sizeof(op->name), now, op->user,
-			  ctl->name_seq++, ctl->conf.name);
+	rc = ctlalloc_name(op->name, sizeof(op->name), now, op->user,
+			   ctl->conf.name);
 	if (rc != 0) {
 		free(op);
 		ctl_req_fail(req, "failed",
@@ -402,7 +380,7 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 		rcpts[i].reply = "";
 	}
 	normalize(&body, b->body != NULL ? b->body : "", b->len);
-	scan_headers(body.p != NULL ? body.p : "", body.len, &hi);
+	scan_headers(body.p != NULL ? (const char *)body.p : "", body.len, &hi);
 	maildate_format(now, date, sizeof(date));
 	snprintf(line, sizeof(line),
 		 "Received: from local user %s (uid %ld)\r\n\tby %s (%s) with "
@@ -426,31 +404,29 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 	}
 	if (!hi.has_headers)
 		mb_str(&msg, "\r\n"); /* the text had no header section */
-	mb_put(&msg, body.p, body.len);
+	wbuf_raw(&msg, body.p, body.len);
 	free(body.p);
 	body.p = NULL;
-	if (msg.nomem || body.nomem)
+	if (msg.err || body.err)
 		goto err_after_rcpts;
 	op->size = msg.len;
 	op->nrcpt = b->nrcpt;
 	op->hops = hi.received;
 	op->hop_max = cfg->num[CFG_HOP_COUNT_MAXIMUM];
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = CMD_ENQUEUE;
-	cmd.u.enqueue.name = op->name;
-	cmd.u.enqueue.rec.user = op->user;
-	cmd.u.enqueue.rec.sender = op->sender;
-	cmd.u.enqueue.rec.client = "localhost";
-	cmd.u.enqueue.rec.helo = "localhost";
-	cmd.u.enqueue.rec.envid = "";
-	cmd.u.enqueue.rec.kind = KIND_MAIL;
-	cmd.u.enqueue.rec.hops = hi.received;
-	cmd.u.enqueue.rec.origin_node = ctl->conf.id;
-	cmd.u.enqueue.rec.body_size = msg.len;
-	cmd.u.enqueue.rec.nrcpt = (uint32_t)b->nrcpt;
-	cmd.u.enqueue.rec.rcpt = rcpts;
-	cmd.u.enqueue.body = msg.p;
-	cmd.u.enqueue.body_len = msg.len;
+	enqueue_cmd(&cmd, 0,
+		    &(struct enqueue_msg){.name = op->name,
+					  .user = op->user,
+					  .sender = op->sender,
+					  .client = "localhost",
+					  .helo = "localhost",
+					  .kind = KIND_MAIL,
+					  .hops = hi.received,
+					  .origin_node = ctl->conf.id,
+					  .body_size = msg.len,
+					  .nrcpt = (uint32_t)b->nrcpt,
+					  .rcpt = rcpts,
+					  .body = msg.p,
+					  .body_len = msg.len});
 	req->priv = op;
 	rc = ctl_propose(req, &cmd, submit_done, req); /* copies the command */
 	free(msg.p);

@@ -233,13 +233,6 @@ static uint64_t env_now_ms(void *arg)
 	return c->h->now_ms();
 }
 
-static uint32_t env_next_seq(void *arg)
-{
-	struct smtp_inbound *c = arg;
-
-	return ++*c->h->seq;
-}
-
 static void env_event(void *arg, int ev, uint64_t n)
 {
 	struct smtp_inbound *c = arg;
@@ -415,7 +408,6 @@ void smtp_inbound_begin(struct smtp_inbound *c,
 	    .close = env_close,
 	    .alias_has = env_alias_has,
 	    .now_ms = env_now_ms,
-	    .next_seq = env_next_seq,
 	    .event = env_event,
 	};
 

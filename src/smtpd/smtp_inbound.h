@@ -7,7 +7,7 @@
  * The arrow points one way: the listener creates connections and gives
  * each the same struct smtp_inbound_host. A connection reaches back only
  * through that struct: the cluster, the TLS context, the counters it
- * bumps, the control-file sequence, and two callbacks (alias_has, and
+ * bumps, and two callbacks (alias_has, and
  * released when a connection is freed). It never sees the listener.
  *
  * Ownership: the host is the listener's and must outlive every connection
@@ -37,7 +37,6 @@ struct smtp_inbound_host {
 	struct tls_ctx *tls; /* NULL: no STARTTLS */
 	unsigned reply_timeout_ms;
 	struct smtp_stats *stats; /* bumped by the connections */
-	uint32_t *seq;		  /* control-file sequence */
 	uint64_t (*now_ms)(void);
 	/* cluster-wide or node-local alias: 1, 0, or negative */
 	int (*alias_has)(void *arg, const char *domain);

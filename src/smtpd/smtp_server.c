@@ -15,13 +15,13 @@
  * Fails: bad options at start (logged, negative return); a connection that
  * cannot be set up is closed and logged, never fatal.
  */
+#include "src/base/clock.h"
 #include "src/smtpd/smtp_server.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "spool/codec/aliases.h"
@@ -53,7 +53,6 @@ struct smtp_server {
 	size_t ntrusted;
 	struct tls_ctx *tls;	       /* NULL: no STARTTLS */
 	struct aliases local_aliases;  /* node-local alias file */
-	uint32_t seq;		       /* control-file sequence */
 	struct smtp_inbound_host host; /* what the connections share */
 	struct smtp_stats stats;
 	int check_users;     /* maildir backend with a mail_root */
@@ -87,15 +86,6 @@ const char *smtp_reject_name(int reason)
 void smtp_server_stats(const struct smtp_server *s, struct smtp_stats *out)
 {
 	*out = s->stats;
-}
-
-/* Wall-clock milliseconds. */
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Cluster-wide (spool) or node-local alias: 1, 0, or negative. */
@@ -342,9 +332,6 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
 	s->loop = loop;
 	s->cl = cl;
 	s->sp = sp;
-	if (getrandom(&s->seq, sizeof(s->seq), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(s->seq))
-		s->seq = (uint32_t)now_ms();
 	if ((rc = apply_opts(s, o)) != 0) {
 		free_server(s);
 		return rc;
@@ -355,8 +342,7 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
 	    .tls = s->tls,
 	    .reply_timeout_ms = s->reply_timeout_ms,
 	    .stats = &s->stats,
-	    .seq = &s->seq,
-	    .now_ms = now_ms,
+	    .now_ms = clock_wall_ms,
 	    .alias_has = host_alias_has,
 	    .released = host_released,
 	    .arg = s,

@@ -73,7 +73,7 @@ enum smtp_state smtp_session_state(const struct smtp_session *s)
 
 size_t smtp_session_buffered(const struct smtp_session *s)
 {
-	return s->in_len - s->in_off;
+	return s->in.len - s->in_off;
 }
 
 void smtp_sess_event(struct smtp_session *s, int ev, uint64_t n)
@@ -100,30 +100,17 @@ void smtp_sess_reply(struct smtp_session *s, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	line[n++] = '\r';
 	line[n++] = '\n';
-	if (s->out_len + (size_t)n > s->out_cap) {
-		size_t cap = s->out_cap ? s->out_cap * 2 : 1024;
-		char *nb;
-
-		while (cap < s->out_len + (size_t)n)
-			cap *= 2;
-		nb = realloc(s->out, cap);
-		if (nb == NULL) {
-			s->out_failed = 1;
-			return;
-		}
-		s->out = nb;
-		s->out_cap = cap;
-	}
-	memcpy(s->out + s->out_len, line, (size_t)n);
-	s->out_len += (size_t)n;
+	wbuf_raw(&s->out, line, (size_t)n);
+	if (s->out.err)
+		s->out_failed = 1;
 }
 
 /* Hand the queued replies to the server. */
 void smtp_sess_flush(struct smtp_session *s)
 {
-	if (s->out_len > 0)
-		s->env.write(s->env.arg, s->out, s->out_len);
-	s->out_len = 0;
+	if (s->out.len > 0)
+		s->env.write(s->env.arg, (const char *)s->out.p, s->out.len);
+	s->out.len = 0;
 }
 
 /* End the session: flush and close. */
@@ -134,7 +121,7 @@ void smtp_sess_close(struct smtp_session *s)
 	if (s->state == SMTP_S_DATA)
 		smtp_sess_event(s, SMTP_EV_DISCARDED, 0);
 	smtp_sess_enter(s, SMTP_S_CLOSED);
-	s->in_off = s->in_len;
+	s->in_off = s->in.len;
 	smtp_sess_flush(s);
 	s->env.close(s->env.arg);
 }
@@ -301,9 +288,9 @@ static void process(struct smtp_session *s)
 		return;
 	s->processing = 1;
 	while (s->state != SMTP_S_CLOSED && s->state != SMTP_S_QUEUEING &&
-	       s->in_off < s->in_len) {
-		const char *p = s->in + s->in_off;
-		size_t avail = s->in_len - s->in_off;
+	       s->in_off < s->in.len) {
+		const char *p = (const char *)s->in.p + s->in_off;
+		size_t avail = s->in.len - s->in_off;
 		const char *lf;
 
 		if (s->state == SMTP_S_DATA) {
@@ -320,7 +307,7 @@ static void process(struct smtp_session *s)
 							"500 5.5.2 Error: line "
 							"too long");
 				s->discarding = 1;
-				s->in_off = s->in_len;
+				s->in_off = s->in.len;
 			}
 			break;
 		}
@@ -335,11 +322,11 @@ static void process(struct smtp_session *s)
 		}
 		smtp_sess_command(s, p, (size_t)(lf - p) + 1);
 	}
-	if (s->in_off == s->in_len) {
-		s->in_off = s->in_len = 0;
-	} else if (s->in_off > 0 && s->in_off >= s->in_len / 2) {
-		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
-		s->in_len -= s->in_off;
+	if (s->in_off == s->in.len) {
+		s->in_off = s->in.len = 0;
+	} else if (s->in_off > 0 && s->in_off >= s->in.len / 2) {
+		memmove(s->in.p, s->in.p + s->in_off, s->in.len - s->in_off);
+		s->in.len -= s->in_off;
 		s->in_off = 0;
 	}
 	s->processing = 0;
@@ -355,26 +342,14 @@ void smtp_session_input(struct smtp_session *s, const char *p, size_t n)
 {
 	if (s->state == SMTP_S_CLOSED || n == 0)
 		return;
-	if (s->in_len + n > s->in_cap) {
-		size_t cap = s->in_cap ? s->in_cap : 4096;
-		char *nb;
-
-		while (cap < s->in_len + n)
-			cap *= 2;
-		nb = realloc(s->in, cap);
-		if (nb == NULL) {
-			log_error("smtp [%s]: out of memory for input",
-				  s->client_ip);
-			smtp_sess_reply(s, "421 4.3.0 %s Error: out of memory",
-					s->node_domain);
-			smtp_sess_close(s);
-			return;
-		}
-		s->in = nb;
-		s->in_cap = cap;
+	wbuf_raw(&s->in, p, n);
+	if (s->in.err) {
+		log_error("smtp [%s]: out of memory for input", s->client_ip);
+		smtp_sess_reply(s, "421 4.3.0 %s Error: out of memory",
+				s->node_domain);
+		smtp_sess_close(s);
+		return;
 	}
-	memcpy(s->in + s->in_len, p, n);
-	s->in_len += n;
 	process(s);
 }
 
@@ -480,8 +455,8 @@ void smtp_session_free(struct smtp_session *s)
 		smtp_sess_event(s, SMTP_EV_DISCARDED, 0);
 	smtp_sess_reset(s);
 	free(s->rcpt);
-	free(s->in);
-	free(s->out);
+	wbuf_free(&s->in);
+	wbuf_free(&s->out);
 	free(s);
 }
 

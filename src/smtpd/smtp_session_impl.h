@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spool/codec/wire.h"
 #include "spool/codec/ctlname.h"
 #include "spool/codec/record.h"
 #include "src/smtpd/smtp_data.h"
@@ -41,10 +42,9 @@ struct smtp_session {
 	int errors;
 	char helo[SMTP_HELO_MAX + 1];
 
-	char *in;
-	size_t in_len, in_off, in_cap;
-	char *out;
-	size_t out_len, out_cap;
+	struct wbuf in; /* input not handled yet starts at in_off */
+	size_t in_off;
+	struct wbuf out; /* replies queued for the next flush */
 	int out_failed;
 
 	/* the transaction */

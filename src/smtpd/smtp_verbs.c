@@ -361,7 +361,7 @@ static void do_starttls(struct smtp_session *s, const char *args)
 	}
 	/* RFC 3207 4.2 and 5: forget everything learnt in plaintext,
 	 * including commands the client may have pipelined after STARTTLS */
-	s->in_off = s->in_len;
+	s->in_off = s->in.len;
 	s->tls = 1;
 	s->esmtp = 0;
 	s->helo[0] = '\0';

@@ -39,6 +39,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "spool/codec/enqueue.h"
+#include "src/base/clock.h"
+#include "src/base/ctlalloc.h"
 #include "spool/codec/ctlname.h"
 #include "spool/codec/wire.h"
 #include "src/control/control_impl.h"
@@ -240,35 +243,29 @@ static int enq_one(struct enq *e)
 	char name[SPOOL_NAME_MAX + 1];
 	struct spool_rcpt rcpt;
 	struct spool_cmd cmd;
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = clock_wall_ms();
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	rc = ctlname_make(name, sizeof(name), now, ENQ_USER, ctl->name_seq++,
-			  ctl->conf.name);
+	rc = ctlalloc_name(name, sizeof(name), now, ENQ_USER, ctl->conf.name);
 	if (rc != 0)
 		return rc;
 	memset(&rcpt, 0, sizeof(rcpt));
 	rcpt.addr = ENQ_RCPT;
 	rcpt.orcpt = "";
 	rcpt.reply = "";
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = CMD_ENQUEUE;
-	cmd.u.enqueue.name = name;
-	cmd.u.enqueue.rec.user = ENQ_USER;
-	cmd.u.enqueue.rec.sender = e->sender;
-	cmd.u.enqueue.rec.client = "127.0.0.1";
-	cmd.u.enqueue.rec.helo = ctl->conf.domain;
-	cmd.u.enqueue.rec.envid = "";
-	cmd.u.enqueue.rec.kind = KIND_MAIL;
-	cmd.u.enqueue.rec.origin_node = ctl->conf.id;
-	cmd.u.enqueue.rec.body_size = e->size;
-	cmd.u.enqueue.rec.nrcpt = 1;
-	cmd.u.enqueue.rec.rcpt = &rcpt;
-	cmd.u.enqueue.body = e->body;
-	cmd.u.enqueue.body_len = (size_t)e->size;
+	enqueue_cmd(&cmd, 0,
+		    &(struct enqueue_msg){.name = name,
+					  .user = ENQ_USER,
+					  .sender = e->sender,
+					  .client = "127.0.0.1",
+					  .helo = ctl->conf.domain,
+					  .kind = KIND_MAIL,
+					  .origin_node = ctl->conf.id,
+					  .body_size = e->size,
+					  .nrcpt = 1,
+					  .rcpt = &rcpt,
+					  .body = e->body,
+					  .body_len = (size_t)e->size});
 	return ctl_propose(e->req, &cmd, enq_done, e);
 }
 
