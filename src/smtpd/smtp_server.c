@@ -63,6 +63,18 @@ struct smtp_server {
 };
 
 static void on_connection(uv_stream_t *l, int status);
+
+/* DISABLE SERVICE SMTP for this node, as the replicated node table says (a
+ * node not registered yet is enabled). Read at every connection, so
+ * ENABLE/DISABLE from any node takes effect once this node applied it. */
+static int service_disabled(struct smtp_server *s)
+{
+	struct spool_node n;
+
+	if (s->sp == NULL || spool_node_get(s->sp, s->node_id, &n) != 0)
+		return 0;
+	return !n.service_enabled;
+}
 static void maybe_done(struct smtp_server *s);
 
 static const char *const reject_names[SMTP_REJ__COUNT] = {
@@ -73,7 +85,7 @@ static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_NOQUORUM] = "no_quorum", [SMTP_REJ_FULL] = "full",
     [SMTP_REJ_SPOOL] = "spool",	       [SMTP_REJ_TIMEOUT] = "timeout",
     [SMTP_REJ_ERRORS] = "errors",      [SMTP_REJ_TLS] = "tls",
-    [SMTP_REJ_USER] = "unknown_user",
+    [SMTP_REJ_USER] = "unknown_user",  [SMTP_REJ_DISABLED] = "disabled",
 };
 
 const char *smtp_reject_name(int reason)
@@ -465,6 +477,18 @@ static void on_connection(uv_stream_t *l, int status)
 	if (s->stopping) {
 		snprintf(line, sizeof(line),
 			 "421 4.3.2 %s Service shutting down", s->node_domain);
+		smtp_inbound_refuse(c, line);
+		return;
+	}
+	if (service_disabled(s)) {
+		log_info("smtp [%s]: refused, the service is disabled on this "
+			 "node",
+			 ip);
+		snprintf(line, sizeof(line),
+			 "421 4.3.2 %s Service not available (disabled by the "
+			 "administrator), try another node",
+			 s->node_domain);
+		s->stats.rejected[SMTP_REJ_DISABLED]++;
 		smtp_inbound_refuse(c, line);
 		return;
 	}

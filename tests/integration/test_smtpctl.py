@@ -22,6 +22,7 @@ import json
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -139,6 +140,33 @@ def test_disable_and_enable_service_seen_on_another_node():
     run(2, "enable", "service", "smtp", "--node", 3)
     eventually(lambda: node_row(1, 3)["service"] == "enabled",
                "service of node 3 enabled, seen on node 1")
+
+
+def smtp_banner(i):
+    """The first reply line node i's receiver sends a new client."""
+    host, port = C.smtp_addr(i).rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.settimeout(10)
+        return s.recv(4096).decode("utf-8", "replace").split("\r\n")[0]
+
+
+def test_disabled_service_refuses_new_sessions_with_421():
+    """DISABLE SERVICE SMTP stops the named node's receiver taking new
+    sessions (421 4.3.2), from any node; ENABLE brings it back; the other
+    nodes keep serving."""
+    check_banner = lambda i, code: smtp_banner(i).startswith(code)
+    assert check_banner(3, "220"), smtp_banner(3)
+    run(1, "disable", "service", "--node", 3)
+    try:
+        eventually(lambda: check_banner(3, "421 4.3.2"),
+                   "node 3's receiver refusing with 421 4.3.2")
+        assert check_banner(2, "220"), "node 2 still serves"
+        rec = js(3, "show", "service", "smtp")["statistics"]["receiver"]
+        check(rec["rejected"]["disabled"] >= 1, "refusals counted", rec)
+    finally:
+        run(2, "enable", "service", "--node", 3)
+    eventually(lambda: check_banner(3, "220"),
+               "node 3's receiver greeting again after enable")
 
 
 def test_show_service_lists_nodes_and_statistics():
@@ -683,6 +711,7 @@ def main():
     run_cluster_suite(C, WORK, setup, [
         test_stop_and_start_mail_seen_on_another_node,
         test_disable_and_enable_service_seen_on_another_node,
+        test_disabled_service_refuses_new_sessions_with_421,
         test_show_service_lists_nodes_and_statistics,
         test_set_configuration_on_one_node_shown_on_another,
         test_bad_configuration_is_refused_with_exit_2,
