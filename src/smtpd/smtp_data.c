@@ -214,6 +214,8 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n)
 			break;
 		}
 	}
+	if (!d->nul && memchr(p, 0, i) != NULL)
+		d->nul = 1; /* only what was message: i stops at the end */
 	return i;
 }
 
@@ -221,6 +223,8 @@ int smtp_data_status(const struct smtp_data *d)
 {
 	if (d->bare)
 		return SMTP_DE_BARE;
+	if (d->nul)
+		return SMTP_DE_NUL;
 	if (d->long_line)
 		return SMTP_DE_LONG;
 	if (d->too_big)

@@ -6,7 +6,9 @@
  * message (RFC 5321 4.1.1.4): <LF>.<LF>, <LF>.<CR><LF>, <CR>.<CR> and the
  * like are message content, so SMTP smuggling can neither end a message
  * early nor inject a second one. A bare LF or bare CR anywhere marks the
- * message refused (SMTP_DE_BARE), as do lines over 998 octets
+ * message refused (SMTP_DE_BARE), as does a NUL octet anywhere (SMTP_DE_NUL:
+ * "<CRLF><NUL>.<CRLF>" and "<CRLF>.<NUL><CRLF>" are content here, but a
+ * downstream that drops NULs would see an end of data), lines over 998 octets
  * (SMTP_DE_LONG) and more than the size limit (SMTP_DE_SIZE: storing stops,
  * reading goes on) — the verdict is given once the real terminator has been
  * read, so the session stays in step with the client.
@@ -30,6 +32,7 @@ enum smtp_data_err {
 	SMTP_DE_LONG = -2,  /* a line over 998 octets: 500 5.5.6 */
 	SMTP_DE_SIZE = -3,  /* over the size limit: 552 5.3.4 */
 	SMTP_DE_NOMEM = -4, /* buffer could not grow: 452 4.3.1 */
+	SMTP_DE_NUL = -5,   /* a NUL octet: 554 5.6.0 */
 };
 
 struct smtp_data {
@@ -45,7 +48,7 @@ struct smtp_data {
 	char head[10];	 /* first octets of the current line, unstuffed */
 	size_t head_len;
 	int in_header;
-	int bare, long_line, too_big, nomem;
+	int bare, long_line, too_big, nomem, nul;
 };
 
 /* Start a message of at most limit octets (0: SPOOL_BODY_MAX). */

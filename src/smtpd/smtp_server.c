@@ -78,14 +78,23 @@ static int service_disabled(struct smtp_server *s)
 static void maybe_done(struct smtp_server *s);
 
 static const char *const reject_names[SMTP_REJ__COUNT] = {
-    [SMTP_REJ_LIMIT] = "limit",	       [SMTP_REJ_SYNTAX] = "syntax",
-    [SMTP_REJ_RELAY] = "relay",	       [SMTP_REJ_RCPTS] = "recipients",
-    [SMTP_REJ_SIZE] = "size",	       [SMTP_REJ_BARE] = "bare_cr_lf",
-    [SMTP_REJ_LONG] = "long_line",     [SMTP_REJ_HOPS] = "hops",
-    [SMTP_REJ_NOQUORUM] = "no_quorum", [SMTP_REJ_FULL] = "full",
-    [SMTP_REJ_SPOOL] = "spool",	       [SMTP_REJ_TIMEOUT] = "timeout",
-    [SMTP_REJ_ERRORS] = "errors",      [SMTP_REJ_TLS] = "tls",
-    [SMTP_REJ_USER] = "unknown_user",  [SMTP_REJ_DISABLED] = "disabled",
+    [SMTP_REJ_LIMIT] = "limit",
+    [SMTP_REJ_SYNTAX] = "syntax",
+    [SMTP_REJ_RELAY] = "relay",
+    [SMTP_REJ_RCPTS] = "recipients",
+    [SMTP_REJ_SIZE] = "size",
+    [SMTP_REJ_BARE] = "bare_cr_lf",
+    [SMTP_REJ_LONG] = "long_line",
+    [SMTP_REJ_HOPS] = "hops",
+    [SMTP_REJ_NOQUORUM] = "no_quorum",
+    [SMTP_REJ_FULL] = "full",
+    [SMTP_REJ_SPOOL] = "spool",
+    [SMTP_REJ_TIMEOUT] = "timeout",
+    [SMTP_REJ_ERRORS] = "errors",
+    [SMTP_REJ_TLS] = "tls",
+    [SMTP_REJ_USER] = "unknown_user",
+    [SMTP_REJ_DISABLED] = "disabled",
+    [SMTP_REJ_NUL] = "nul",
 };
 
 const char *smtp_reject_name(int reason)

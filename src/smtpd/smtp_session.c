@@ -221,6 +221,11 @@ static void end_of_data(struct smtp_session *s)
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_BARE);
 		smtp_sess_idle(s);
 		return;
+	case SMTP_DE_NUL:
+		smtp_sess_reply(s, "554 5.6.0 Error: NUL octet in message");
+		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_NUL);
+		smtp_sess_idle(s);
+		return;
 	case SMTP_DE_LONG:
 		smtp_sess_reply(s,
 				"500 5.5.6 Error: message line longer than 998 "

@@ -58,6 +58,7 @@ enum smtp_reject {
 	SMTP_REJ_TLS,	    /* TLS handshake failed */
 	SMTP_REJ_USER,	    /* 550 5.1.1 unknown local user at RCPT */
 	SMTP_REJ_DISABLED,  /* 421 4.3.2 at connect: DISABLE SERVICE SMTP */
+	SMTP_REJ_NUL,	    /* 554 5.6.0 NUL octet in the message */
 	SMTP_REJ__COUNT
 };
 

@@ -483,7 +483,8 @@ static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_NOQUORUM] = "NOQUORUM", [SMTP_REJ_FULL] = "FULL",
     [SMTP_REJ_SPOOL] = "SPOOL",	      [SMTP_REJ_TIMEOUT] = "TIMEOUT",
     [SMTP_REJ_ERRORS] = "ERRORS",     [SMTP_REJ_TLS] = "TLS",
-    [SMTP_REJ_USER] = "USER",
+    [SMTP_REJ_USER] = "USER",	      [SMTP_REJ_DISABLED] = "DISABLED",
+    [SMTP_REJ_NUL] = "NUL",
 };
 
 static const struct {
