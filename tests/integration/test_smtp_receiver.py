@@ -456,6 +456,21 @@ def test_bare_lf_and_bare_cr_in_data_are_refused():
     _no_new_mail_from(c, b"BARE-", before)
 
 
+def test_nul_end_of_data_variants_are_refused():
+    """<CRLF><NUL>.<CRLF> and <CRLF>.<NUL><CRLF> end nothing here, but a
+    downstream that drops NULs would see an end of data: 554 5.6.0, and
+    nothing queued."""
+    c = cluster()
+    before = ctl_names(c, 1)
+    for fake in (b"\r\n\x00.\r\n", b"\r\n.\x00\r\n"):
+        smuggled = (b"Subject: outer NUL-MARK\r\n\r\nouter" + fake +
+                    b"MAIL FROM:<evil@client.test>\r\n"
+                    b"RCPT TO:<victim@node1.cluster.test>\r\n"
+                    b"DATA\r\nSubject: NUL-SMUGGLED\r\n\r\nx\r\n.\r\n")
+        _refused_data(c, smuggled, "554 5.6.0")
+    _no_new_mail_from(c, b"NUL-", before)
+
+
 def test_smuggling_sequences_end_nothing_and_inject_nothing():
     c = cluster()
     before = ctl_names(c, 1)
@@ -756,6 +771,7 @@ def main():
         test_dialogue_too_many_errors_ends_the_session,
         test_dot_stuffing_round_trip_reaches_the_spool_unchanged,
         test_bare_lf_and_bare_cr_in_data_are_refused,
+        test_nul_end_of_data_variants_are_refused,
         test_smuggling_sequences_end_nothing_and_inject_nothing,
         test_over_long_line_in_data_is_refused,
         test_over_size_message_is_refused_at_mail_and_at_data,
