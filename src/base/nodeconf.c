@@ -72,6 +72,8 @@ static const struct key_def keys[] = {
     {"node", "name", KT_NAME, STR(name), 0, 0},
     {"node", "data_dir", KT_PATH, STR(data_dir), 0, 0},
     {"node", "domain", KT_DOMAIN, STR(domain), 0, 0},
+    /* the disk reserve (src/base/diskguard.h), MiB; 0 = no reserve */
+    {"node", "min_free_mb", KT_U64, NUM(min_free_mb), 0, 1048576},
     {"smtp", "listen", KT_ADDR, STR(smtp_listen), 0, 0},
     {"smtp", "tls_cert", KT_FILE, STR(smtp_tls_cert), 0, 0},
     {"smtp", "tls_key", KT_FILE, STR(smtp_tls_key), 0, 0},
@@ -563,6 +565,7 @@ void nodeconf_defaults(struct nodeconf *c)
 	c->snapshot_trailing = 128;
 	c->propose_timeout_ms = 10000;
 	c->max_frame = 32ull * 1024 * 1024 + 64 * 1024;
+	c->min_free_mb = 128;
 	snprintf(c->admin_group, sizeof(c->admin_group), "smtpadm");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->smtp_trusted, sizeof(c->smtp_trusted), "127.0.0.1/32");

@@ -5,6 +5,8 @@
  *              name = NODE1         (the seed's SCSNODE; [A-Za-z0-9_-], <= 64)
  *              data_dir = run/node1 (raft log, snapshots, LMDB)
  *              domain = node1.cluster.test (the node's own mail domain)
+ *              min_free_mb = 128    (disk reserve under data_dir: below it
+ *                                    new mail gets 452 4.3.1; 0 = none)
  *   [smtp]     listen = 127.0.0.1:2525
  *              tls_cert = (empty: no STARTTLS)   PEM certificate chain
  *              tls_key = (empty)                 PEM private key
@@ -65,6 +67,7 @@ struct nodeconf {
 	uint64_t id;
 	char name[65];
 	char data_dir[NODECONF_STR];
+	uint64_t min_free_mb; /* disk reserve under data_dir, MiB */
 	char domain[NODECONF_STR];
 	char smtp_listen[NODECONF_STR];
 	char smtp_tls_cert[NODECONF_STR];

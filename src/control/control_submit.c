@@ -33,6 +33,7 @@
 #include <strings.h>
 
 #include "spool/codec/enqueue.h"
+#include "src/base/diskguard.h"
 #include "src/base/ctlalloc.h"
 #include "spool/codec/ctlname.h"
 #include "src/base/clock.h"
@@ -317,6 +318,12 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 	char date[64], line[1024];
 	int rc;
 
+	if (diskguard_low()) {
+		ctl_req_fail(req, "storage_full",
+			     "submit: this node's disk is under its reserve "
+			     "([node] min_free_mb); try again later");
+		return;
+	}
 	op = calloc(1, sizeof(*op));
 	if (op == NULL)
 		goto err_nomem;

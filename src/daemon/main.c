@@ -33,6 +33,7 @@
 
 #include "spool/codec/aliases.h"
 #include "spool/store/spool.h"
+#include "src/base/diskguard.h"
 #include "src/cluster/cluster.h"
 #include "src/cluster/cluster_impl.h"
 #include "src/control/control.h"
@@ -271,6 +272,9 @@ static void smtp_stopped(void *arg)
 	}
 }
 
+/* How often the disk reserve is read (src/base/diskguard.h). */
+#define DISKGUARD_INTERVAL_MS 500
+
 static void begin_stop(struct daemon *d, const char *why)
 {
 	if (d->stopping) {
@@ -278,6 +282,7 @@ static void begin_stop(struct daemon *d, const char *why)
 	}
 	d->stopping = 1;
 	log_info("stopping (%s)", why);
+	diskguard_stop();
 	if (d->smtp != NULL) {
 		smtp_server_stop(d->smtp, smtp_stopped, d);
 	} else {
@@ -332,6 +337,7 @@ static int start_mail(struct daemon *d)
 	so.trusted = c->smtp_trusted;
 	so.aliases_file = c->smtp_aliases_file;
 	so.max_sessions = c->smtp_max_sessions;
+	so.storage_low = diskguard_low;
 	so.max_per_ip = c->smtp_max_per_ip;
 	so.reply_timeout_ms = c->smtp_reply_timeout_ms;
 	so.local_backend = c->dlv_backend;
@@ -466,6 +472,15 @@ int main(int argc, char **argv)
 		return EX_OSERR_;
 	}
 	d.loop = uv_default_loop();
+	rv = diskguard_start(d.loop, d.conf.data_dir,
+			     d.conf.min_free_mb * 1024 * 1024,
+			     DISKGUARD_INTERVAL_MS);
+	if (rv != 0) {
+		log_error("cannot examine the disk of %s: %s", d.conf.data_dir,
+			  strerror(-rv));
+		spool_close(d.sp);
+		return EX_OSERR_;
+	}
 	rv = cluster_start(&d.cl, d.loop, &d.conf, d.sp);
 	if (rv != 0) {
 		log_error("cannot start the cluster node (%d)", rv);

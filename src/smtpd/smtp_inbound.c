@@ -226,6 +226,13 @@ static int env_alias_has(void *arg, const char *domain)
 	return c->h->alias_has(c->h->arg, domain);
 }
 
+static int env_storage_low(void *arg)
+{
+	struct smtp_inbound *c = arg;
+
+	return c->h->storage_low != NULL && c->h->storage_low();
+}
+
 static uint64_t env_now_ms(void *arg)
 {
 	struct smtp_inbound *c = arg;
@@ -408,6 +415,7 @@ void smtp_inbound_begin(struct smtp_inbound *c,
 	    .close = env_close,
 	    .alias_has = env_alias_has,
 	    .now_ms = env_now_ms,
+	    .storage_low = env_storage_low,
 	    .event = env_event,
 	};
 

@@ -38,6 +38,7 @@ struct smtp_inbound_host {
 	unsigned reply_timeout_ms;
 	struct smtp_stats *stats; /* bumped by the connections */
 	uint64_t (*now_ms)(void);
+	int (*storage_low)(void); /* NULL: never (smtp_opts.storage_low) */
 	/* cluster-wide or node-local alias: 1, 0, or negative */
 	int (*alias_has)(void *arg, const char *domain);
 	/* a connection was freed (nconns is already one lower) */

@@ -42,10 +42,13 @@ struct smtp_opts {
 	/* trusted networks (relaying allowed): CIDRs separated by commas or
 	 * spaces; NULL or "" = "127.0.0.1/32", "none" = no network */
 	const char *trusted;
-	const char *aliases_file;  /* node-local alias file (seed 18.3), "" =
+	const char *aliases_file; /* node-local alias file (seed 18.3), "" =
 				     none; cluster-wide aliases come from the
 				     spool */
-	unsigned max_sessions;	   /* per node; 0 = 100 */
+	unsigned max_sessions;	  /* per node; 0 = 100 */
+	/* 1 while the node's disk is under its reserve (diskguard_low): new
+	 * mail gets 452 4.3.1. NULL: never. */
+	int (*storage_low)(void);
 	unsigned max_per_ip;	   /* per client address; 0 = 20 */
 	unsigned reply_timeout_ms; /* wait for the quorum; 0 = 30000 */
 	/* Local delivery as the node config's [delivery] section sets it

@@ -126,6 +126,12 @@ void smtp_sess_close(struct smtp_session *s)
 	s->env.close(s->env.arg);
 }
 
+/* 1 when the node's disk is under its reserve (env.storage_low). */
+int smtp_sess_storage_low(const struct smtp_session *s)
+{
+	return s->env.storage_low != NULL && s->env.storage_low(s->env.arg);
+}
+
 /* A protocol error reply: counted; too many end the session. */
 void smtp_sess_error(struct smtp_session *s, const char *text)
 {
@@ -255,7 +261,7 @@ static void end_of_data(struct smtp_session *s)
 		smtp_sess_idle(s);
 		return;
 	}
-	if (build_enqueue(s, &wb) != 0) {
+	if (smtp_sess_storage_low(s) || build_enqueue(s, &wb) != 0) {
 		smtp_sess_reply(s, "452 4.3.1 Insufficient system storage");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_FULL);
 		smtp_sess_idle(s);

@@ -89,6 +89,9 @@ struct smtp_session_env {
 	 * ctlalloc_next_seq() (src/base/ctlalloc.h) */
 	uint32_t (*next_seq)(void *arg);
 	void (*event)(void *arg, int ev, uint64_t n); /* may be NULL */
+	/* 1 while the node's disk is under its reserve: MAIL and the end of
+	 * DATA answer 452 4.3.1 (src/base/diskguard.h). NULL: never. */
+	int (*storage_low)(void *arg);
 };
 
 /* Immediate refusals from env->propose. */

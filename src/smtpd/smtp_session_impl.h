@@ -67,6 +67,8 @@ void smtp_sess_reply(struct smtp_session *s, const char *fmt, ...)
 void smtp_sess_flush(struct smtp_session *s);
 /* End the session: CLOSED, flush, env->close. */
 void smtp_sess_close(struct smtp_session *s);
+/* 1 while the node's disk is under its reserve (env.storage_low). */
+int smtp_sess_storage_low(const struct smtp_session *s);
 /* A counted protocol error reply; too many end the session. */
 void smtp_sess_error(struct smtp_session *s, const char *text);
 /* Forget the transaction (sender, recipients, message). */

@@ -179,6 +179,11 @@ static void do_mail(struct smtp_session *s, const char *args)
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SIZE);
 		return;
 	}
+	if (smtp_sess_storage_low(s)) {
+		smtp_sess_reply(s, "452 4.3.1 Insufficient system storage");
+		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_FULL);
+		return;
+	}
 	snprintf(s->sender, sizeof(s->sender), "%s", mb.addr);
 	s->mp = mp;
 	smtp_sess_enter(s, SMTP_S_MAIL);

@@ -42,6 +42,7 @@
  *                       error (FULL NOMEM HOPS INVAL BADNAME IO)
  *   starttls fail       env->starttls fails from now on
  *   alias fail          env->alias_has fails from now on
+ *   disk low|ok         env->storage_low answers 1 (under the reserve) or 0
  *   timeout | shutdown | disconnect   the server's receive timer fires, it
  *                       stops, or the client goes away (the session freed)
  *   check state NAME    smtp_session_state() (CONNECTED GREETED ... CLOSED)
@@ -95,6 +96,7 @@ struct fake {
 	size_t cmd_len;
 	uint32_t seq;
 	int alias_fails;
+	int disk_low;
 	int accepted, discarded;
 	uint64_t accepted_octets;
 	int rejects[SMTP_REJ__COUNT];
@@ -151,6 +153,11 @@ static int f_alias_has(void *arg, const char *domain)
 	if (f->alias_fails)
 		return SPOOL_E_IO;
 	return strcmp(domain, "alias.test") == 0;
+}
+
+static int f_storage_low(void *arg)
+{
+	return ((struct fake *)arg)->disk_low;
 }
 
 static uint64_t f_now(void *arg)
@@ -227,6 +234,7 @@ static struct fake *open_with(const struct smtp_session_conf *c)
 	    .now_ms = f_now,
 	    .next_seq = f_seq,
 	    .event = f_event,
+	    .storage_low = f_storage_low,
 	};
 
 	assert_non_null(f);
@@ -798,6 +806,9 @@ static void tr_directive(struct tr *t, char *line)
 	} else if (strcmp(w[0], "alias") == 0 && w[1] != NULL &&
 		   strcmp(w[1], "fail") == 0) {
 		f->alias_fails = 1;
+	} else if (strcmp(w[0], "disk") == 0 && w[1] != NULL &&
+		   (strcmp(w[1], "low") == 0 || strcmp(w[1], "ok") == 0)) {
+		f->disk_low = strcmp(w[1], "low") == 0;
 	} else if (strcmp(w[0], "timeout") == 0) {
 		f->writes = 0;
 		smtp_session_timeout(tr_session(t));
