@@ -20,10 +20,38 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "raft/rlog.h"
 #include "spool/codec/wire.h"
 #include "src/base/log.h"
 
 static void stop_close(struct cluster *c);
+
+/* raft/'s sink: one daemon log line per raft/ line, same text. */
+static void raft_log_sink(enum rlog_level level, const char *fmt, va_list ap)
+{
+	char line[4096];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	switch (level) {
+	case RLOG_DEBUG:
+		log_debug("%s", line);
+		break;
+	case RLOG_INFO:
+		log_info("%s", line);
+		break;
+	case RLOG_WARN:
+		log_warn("%s", line);
+		break;
+	default:
+		log_error("%s", line);
+		break;
+	}
+}
+
+void cluster_log_init(void)
+{
+	rlog_set_sink(raft_log_sink);
+}
 
 uint64_t cluster_now(const struct cluster *c)
 {

@@ -32,6 +32,10 @@ typedef void (*cluster_propose_cb)(void *arg, int status,
 				   const struct spool_result *res);
 typedef void (*cluster_done_cb)(void *arg, int status, const char *msg);
 
+/* Route raft/'s log lines (rlog.h) to the daemon's log (log.h). Call once
+ * after log_init(); until then raft/ writes to stderr. */
+void cluster_log_init(void);
+
 /* Create and start the node: open raft in conf->data_dir, bootstrap if
  * asked, listen for forwarded proposals. The spool is owned by the caller
  * and must outlive the cluster. */

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "raft/batch.h"
-#include "spool/codec/wire.h"
+#include "spool/codec/cmd.h"
 #include "src/base/log.h"
 
 /* ---- local proposals: list and hash by request id ---- */
@@ -187,8 +187,7 @@ int cluster_propose(struct cluster *c, const void *cmd, size_t len,
 {
 	struct lprop *lp;
 
-	if (c == NULL || cmd == NULL || cb == NULL ||
-	    len < RBATCH_CMD_MIN_LEN) {
+	if (c == NULL || cmd == NULL || cb == NULL || len < SPOOL_CMD_HDR_LEN) {
 		return CLUSTER_E_INVAL;
 	}
 	if (c->stopping) {
@@ -197,12 +196,10 @@ int cluster_propose(struct cluster *c, const void *cmd, size_t len,
 	if (len > c->conf.max_frame) {
 		return CLUSTER_E_TOOBIG;
 	}
-	{
-		struct spool_cmd dec;
-		if (spool_cmd_decode(&dec, cmd, len) != 0) {
-			return CLUSTER_E_INVAL;
-		}
-		spool_cmd_free(&dec);
+	/* a local caller's bytes; the leader checks forwarded ones again
+	 * (cluster_server.c) since they come from another process */
+	if (spool_cmd_check(cmd, len) != 0) {
+		return CLUSTER_E_INVAL;
 	}
 	lp = calloc(1, sizeof(*lp));
 	if (lp == NULL) {
@@ -216,8 +213,8 @@ int cluster_propose(struct cluster *c, const void *cmd, size_t len,
 	memcpy(lp->cmd, cmd, len);
 	lp->len = len;
 	lp->req = ++c->next_req;
-	be64_put(lp->cmd + RBATCH_CMD_NODE_OFF, c->conf.id);
-	be64_put(lp->cmd + RBATCH_CMD_REQ_OFF, lp->req);
+	/* cannot fail: len >= SPOOL_CMD_HDR_LEN was checked above */
+	spool_cmd_set_origin(lp->cmd, lp->len, c->conf.id, lp->req);
 	lp->cb = cb;
 	lp->arg = arg;
 	lp->deadline = cluster_now(c) + c->conf.propose_timeout_ms;
@@ -431,7 +428,7 @@ int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
 {
 	struct qitem *qi;
 
-	if (len < RBATCH_CMD_MIN_LEN) {
+	if (len < SPOOL_CMD_HDR_LEN) {
 		return PEER_R_FAILED;
 	}
 	if (len > c->conf.max_frame) {

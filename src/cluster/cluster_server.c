@@ -63,23 +63,6 @@ struct report *cs_report_find(struct cluster *c, uint64_t id)
 	return NULL;
 }
 
-/* 0 when the bytes decode as a spool command, else SPOOL_E_*. Nothing
- * that does not decode enters the raft log. */
-static int cmd_check(const uint8_t *p, size_t len)
-{
-	struct spool_cmd cmd;
-	int rv;
-
-	if (p == NULL || len < SPOOL_CMD_HDR_LEN) {
-		return SPOOL_E_MALFORMED;
-	}
-	rv = spool_cmd_decode(&cmd, p, len);
-	if (rv == 0) {
-		spool_cmd_free(&cmd);
-	}
-	return rv;
-}
-
 /* Close connections that stopped in the middle of a frame. */
 void cs_tick(struct cluster *c)
 {
@@ -103,9 +86,11 @@ static void server_frame(struct peer_conn *conn, struct peer_frame *f)
 
 	switch (f->type) {
 	case PEER_PROPOSE:
-		rv = cmd_check(f->payload, f->len);
+		/* the proposing node checked these bytes too, but they
+		 * crossed a socket from another process: never let bytes
+		 * that do not decode into the log */
+		rv = spool_cmd_check(f->payload, f->len);
 		if (rv != 0) {
-			/* never let bytes that do not decode into the log */
 			log_warn(
 			    "forward: %s proposed a command that does not "
 			    "decode (%u bytes: %s); dropping the connection",

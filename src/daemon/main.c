@@ -446,6 +446,7 @@ int main(int argc, char **argv)
 	}
 	log_init(d.conf.name, verbose ? "debug" : d.conf.log_level,
 		 d.conf.log_file);
+	cluster_log_init(); /* raft/ logs through the daemon's log */
 	signal(SIGPIPE, SIG_IGN);
 
 	if (mkdirs(d.conf.data_dir) != 0) {
