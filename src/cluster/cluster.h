@@ -46,6 +46,14 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
  * closed. */
 void cluster_stop(struct cluster *c, void (*cb)(void *arg), void *arg);
 
+/* Release a stopped cluster (after cluster_stop's callback ran). */
+void cluster_free(struct cluster *c);
+
+/* Called (once, from the loop's check) when the spool environment failed
+ * inside the FSM: the node must stop. */
+void cluster_set_fatal_cb(struct cluster *c, void (*cb)(void *arg, int err),
+			  void *arg);
+
 /* Propose an encoded spool command (spool_cmd_encode). The cluster takes a
  * copy. The leader stamps the time; the proposer's node id and request id
  * are set here. Retries on leader change with the same request until

@@ -34,7 +34,6 @@
 #include "spool/codec/aliases.h"
 #include "spool/store/spool.h"
 #include "src/cluster/cluster.h"
-#include "src/cluster/cluster_impl.h"
 #include "src/control/control.h"
 #include "src/delivery/deliver.h"
 #include "src/base/log.h"
