@@ -1,6 +1,7 @@
 /*
  * batch.c — codec of the group-commit raft entry and of its results array
- * (see batch.h). Pure: no I/O, no clock; the stamp comes from the caller.
+ * (see batch.h). Pure: no I/O, no clock; the stamp comes from the caller
+ * and is written through spool's codec (spool_cmd_set_stamp).
  * Fails by returning -1; never reads past the buffer it is given.
  */
 #include "raft/batch.h"
@@ -8,6 +9,8 @@
 #include <raft.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "spool/codec/cmd.h"
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -21,12 +24,6 @@ static uint32_t get_u32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	put_u32(p + 4, (uint32_t)v);
 }
 
 size_t rbatch_size(const struct rbatch_cmd *cmds, uint32_t n)
@@ -50,7 +47,7 @@ int rbatch_encode(const struct rbatch_cmd *cmds, uint32_t n, uint64_t stamp,
 		return -1;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		if (cmds[i].len < RBATCH_CMD_MIN_LEN ||
+		if (cmds[i].len < SPOOL_CMD_HDR_LEN ||
 		    cmds[i].len > UINT32_MAX) {
 			return -1;
 		}
@@ -67,7 +64,8 @@ int rbatch_encode(const struct rbatch_cmd *cmds, uint32_t n, uint64_t stamp,
 		put_u32(buf + off, (uint32_t)cmds[i].len);
 		off += 4;
 		memcpy(buf + off, cmds[i].p, cmds[i].len);
-		put_u64(buf + off + RBATCH_CMD_STAMP_OFF, stamp);
+		spool_cmd_set_stamp(buf + off, cmds[i].len,
+				    stamp); /* checked */
 		off += cmds[i].len;
 	}
 	memset(buf + off, 0, total - off); /* padding */

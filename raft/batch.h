@@ -25,12 +25,6 @@
 #define RBATCH_HDR_LEN 5
 #define RBATCH_MAX_COUNT 1000000u
 
-/* Offset of the u64 stamp inside an encoded spool command (cmd.h). */
-#define RBATCH_CMD_STAMP_OFF 4
-#define RBATCH_CMD_NODE_OFF 12
-#define RBATCH_CMD_REQ_OFF 20
-#define RBATCH_CMD_MIN_LEN 28
-
 struct rbatch_cmd {
 	const void *p;
 	size_t len;
@@ -39,8 +33,9 @@ struct rbatch_cmd {
 /* Bytes an entry of these commands takes (padding included). */
 size_t rbatch_size(const struct rbatch_cmd *cmds, uint32_t n);
 
-/* Build the entry, writing stamp (ms) into every command's stamp field.
- * Each command must be at least RBATCH_CMD_MIN_LEN bytes. 0, or -1 on a bad
+/* Build the entry, writing stamp (ms) into every command's stamp field
+ * (spool_cmd_set_stamp). Each command must be at least SPOOL_CMD_HDR_LEN
+ * bytes. 0, or -1 on a bad
  * argument or when raft_malloc fails. */
 int rbatch_encode(const struct rbatch_cmd *cmds, uint32_t n, uint64_t stamp,
 		  void **out, size_t *outlen);

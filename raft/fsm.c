@@ -11,8 +11,9 @@
 #include <time.h>
 
 #include "raft/batch.h"
+#include "raft/rlog.h"
+#include "spool/codec/cmd.h"
 #include "spool/codec/wire.h"
-#include "src/base/log.h"
 
 static uint64_t mono_ms(void)
 {
@@ -26,9 +27,9 @@ static int fsm_fail(struct rfsm *f, int err, const char *what)
 {
 	if (!f->failed) {
 		f->failed = err;
-		log_error("FSM: spool environment failure in %s: %s (%d); "
-			  "this node stops applying",
-			  what, spool_strerror(err), err);
+		rlog_error("FSM: spool environment failure in %s: %s (%d); "
+			   "this node stops applying",
+			   what, spool_strerror(err), err);
 		if (f->on_fatal != NULL) {
 			f->on_fatal(f->fatal_arg, err);
 		}
@@ -65,10 +66,10 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	}
 	if (rbatch_iter_init(&it, buf->base, buf->len) != 0) {
 		f->malformed_entries++;
-		log_error("FSM: malformed raft entry at index %llu (%zu bytes) "
-			  "ignored",
-			  f->raft ? raft_last_applied(f->raft) + 1 : 0,
-			  buf->len);
+		rlog_error(
+		    "FSM: malformed raft entry at index %llu (%zu bytes) "
+		    "ignored",
+		    f->raft ? raft_last_applied(f->raft) + 1 : 0, buf->len);
 		return 0;
 	}
 	if (results_wanted(f)) {
@@ -80,14 +81,12 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	while (rbatch_iter_next(&it, &p, &len)) {
 		struct spool_result sr;
 		int rv;
+		uint64_t st;
 
 		memset(&sr, 0, sizeof(sr));
-		if (len >= RBATCH_CMD_MIN_LEN) {
-			uint64_t st =
-			    be64_get((const uint8_t *)p + RBATCH_CMD_STAMP_OFF);
-			if (st > f->max_stamp) {
-				f->max_stamp = st;
-			}
+		if (spool_cmd_get_stamp(p, len, &st) == 0 &&
+		    st > f->max_stamp) {
+			f->max_stamp = st;
 		}
 		rv = spool_apply(f->sp, p, len, &sr);
 		if (rv != 0) {
@@ -98,9 +97,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		f->applied_cmds++;
 		if (sr.status == SPOOL_E_MALFORMED ||
 		    sr.status == SPOOL_E_VERSION) {
-			log_error("FSM: malformed spool command in entry "
-				  "(%zu bytes): %s",
-				  len, spool_strerror(sr.status));
+			rlog_error("FSM: malformed spool command in entry "
+				   "(%zu bytes): %s",
+				   len, spool_strerror(sr.status));
 		}
 		if (res != NULL) {
 			struct wbuf wb;
@@ -109,7 +108,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 			    rbatch_results_add(res, wb.p, wb.len) != 0) {
 				/* the proposer gets an empty result and
 				 * reports a failure; the spool is fine */
-				log_error("FSM: cannot encode a result");
+				rlog_error("FSM: cannot encode a result");
 				rbatch_results_add(res, NULL, 0);
 			}
 			wbuf_free(&wb);
@@ -139,7 +138,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	f->snap_bytes = 0;
 	rv = spool_snapshot_begin(f->sp, &f->snap);
 	if (rv != 0) {
-		log_error("FSM: cannot begin snapshot: %s", spool_strerror(rv));
+		rlog_error("FSM: cannot begin snapshot: %s",
+			   spool_strerror(rv));
 		f->snap = NULL;
 		return RAFT_IOERR;
 	}
@@ -200,10 +200,10 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 		f->snap = NULL;
 	}
 	f->snapshots++;
-	log_info("FSM: snapshot of %zu bytes: serialized in %llu ms, stored "
-		 "in %llu ms",
-		 f->snap_bytes, (unsigned long long)f->snap_serialize_ms,
-		 (unsigned long long)(mono_ms() - f->snap_started_ms));
+	rlog_info("FSM: snapshot of %zu bytes: serialized in %llu ms, stored "
+		  "in %llu ms",
+		  f->snap_bytes, (unsigned long long)f->snap_serialize_ms,
+		  (unsigned long long)(mono_ms() - f->snap_started_ms));
 	return 0;
 }
 
@@ -218,15 +218,15 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	}
 	rv = spool_restore(f->sp, buf->base, buf->len);
 	if (rv != 0) {
-		log_error("FSM: cannot restore a snapshot of %zu bytes: %s",
-			  buf->len, spool_strerror(rv));
+		rlog_error("FSM: cannot restore a snapshot of %zu bytes: %s",
+			   buf->len, spool_strerror(rv));
 		fsm_fail(f, rv, "restore");
 		return rv == SPOOL_E_IO || rv == SPOOL_E_FULL ? RAFT_IOERR
 							      : RAFT_CORRUPT;
 	}
 	raft_free(buf->base);
 	f->restores++;
-	log_info("FSM: restored a snapshot of %zu bytes", buf->len);
+	rlog_info("FSM: restored a snapshot of %zu bytes", buf->len);
 	return 0;
 }
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/base/log.h"
+#include "raft/rlog.h"
 
 #define HS_PREAMBLE 24
 #define HS_PROTOCOL 1
@@ -113,8 +113,8 @@ static void hs_drop(struct hs *h, const char *why)
 
 	if (why != NULL) {
 		t->refused++;
-		log_warn("raft transport: dropping connection from %s: %s",
-			 h->peer, why);
+		rlog_warn("raft transport: dropping connection from %s: %s",
+			  h->peer, why);
 	}
 	hs_unlink(t, h);
 	t->nclosing++;

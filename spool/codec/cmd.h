@@ -232,6 +232,22 @@ int spool_cmd_decode(struct spool_cmd *cmd, const void *p, size_t len);
 
 void spool_cmd_free(struct spool_cmd *cmd);
 
+/* 0 when the bytes decode as a spool command (nothing is kept), else
+ * SPOOL_E_MALFORMED (also for NULL or fewer than SPOOL_CMD_HDR_LEN bytes),
+ * SPOOL_E_VERSION or SPOOL_E_NOMEM. */
+int spool_cmd_check(const void *p, size_t len);
+
+/* The header fields of an encoded command, read or written in place (the
+ * proposer sets node and req, the leader the stamp). They look only at the
+ * header's length: 0, or SPOOL_E_MALFORMED when p is NULL or shorter than
+ * SPOOL_CMD_HDR_LEN; the rest of the bytes is not checked (see
+ * spool_cmd_check). */
+int spool_cmd_get_stamp(const void *p, size_t len, uint64_t *stamp);
+int spool_cmd_set_stamp(void *p, size_t len, uint64_t stamp);
+int spool_cmd_get_origin(const void *p, size_t len, uint64_t *node,
+			 uint64_t *req);
+int spool_cmd_set_origin(void *p, size_t len, uint64_t node, uint64_t req);
+
 /* Name of a command type ("ENQUEUE"), "?" when unknown. */
 const char *spool_cmd_name(int type);
 

@@ -4,8 +4,9 @@
  * symbiont's due list, routing tables, config).
  *
  * Owns: struct spool and its MDB_env. Does not own: applying commands
- * (apply*.c), index maintenance (store.c), snapshots (snapshot.c),
- * ANALYZE (analyze.c).
+ * (apply*.c), the table names, key layouts, error mapping and record
+ * helpers (store.c, the layer below: it calls nothing here), snapshots
+ * (snapshot.c), ANALYZE (analyze.c).
  *
  * Every reader opens one read transaction, copies what it returns, and
  * ends the transaction: no MDB_val outlives its transaction.
@@ -18,79 +19,6 @@
 #include <unistd.h>
 
 #include "spool/store/spool_impl.h"
-
-const char *const spool_table_names[T__COUNT] = {
-    [T_CTL] = "ctl",	     [T_BODY] = "body",	    [T_DUE] = "due",
-    [T_BYUSER] = "byuser",   [T_CONFIG] = "config", [T_ALIASES] = "aliases",
-    [T_MX] = "mx",	     [T_HOSTS] = "hosts",   [T_FORWARD] = "forward",
-    [T_NODES] = "nodes",     [T_META] = "meta",	    [T_TOMB] = "tomb",
-    [T_TOMBEXP] = "tombexp",
-};
-
-int spool_mdb_err(int rc)
-{
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_NOTFOUND:
-		return SPOOL_E_NOTFOUND;
-	case MDB_MAP_FULL:
-	case ENOSPC:
-		return SPOOL_E_FULL;
-	case ENOMEM:
-		return SPOOL_E_NOMEM;
-	case MDB_BAD_VALSIZE:
-		return SPOOL_E_LIMIT;
-	default:
-		return SPOOL_E_IO;
-	}
-}
-
-int spool_table_lookup(const char *name)
-{
-	for (int i = 0; i < T__COUNT; i++)
-		if (strcmp(spool_table_names[i], name) == 0)
-			return i;
-	return -1;
-}
-
-size_t spool_key_due(uint8_t *k, uint64_t due_ms, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || 8 + n > SPOOL_KEY_MAX)
-		return 0;
-	be64_put(k, due_ms);
-	memcpy(k + 8, name, n);
-	return 8 + n;
-}
-
-size_t spool_key_byuser(uint8_t *k, const char *user, const char *name)
-{
-	size_t u = strlen(user), n = strlen(name);
-
-	if (n == 0 || u + 1 + n > SPOOL_KEY_MAX)
-		return 0;
-	memcpy(k, user, u);
-	k[u] = 0;
-	memcpy(k + u + 1, name, n);
-	return u + 1 + n;
-}
-
-size_t spool_key_mx(uint8_t *k, const char *domain, uint16_t pref,
-		    const char *gateway)
-{
-	size_t d = strlen(domain), g = strlen(gateway);
-
-	if (d == 0 || d + 3 + g > SPOOL_KEY_MAX)
-		return 0;
-	memcpy(k, domain, d);
-	k[d] = 0;
-	k[d + 1] = (uint8_t)(pref >> 8);
-	k[d + 2] = (uint8_t)pref;
-	memcpy(k + d + 3, gateway, g);
-	return d + 3 + g;
-}
 
 /* Remove the LMDB files of dir so the spool starts empty. */
 static int spool_wipe(const char *dir)

@@ -2,6 +2,11 @@
  * spool_impl.h — what the spool's own .c files share: the environment
  * handle, the table list and the key layouts. Not for use outside spool/.
  *
+ * Layers inside spool/store (each calls only the ones below it):
+ *   apply*.c, snapshot.c, analyze.c   commands, images, checks
+ *   spool.c                           the environment, read accessors
+ *   store.c                           tables, keys, error map, records
+ *
  * Key and value layouts (big-endian numbers, so LMDB's byte order is the
  * numeric order):
  *   ctl      name                              -> spool_rec encoding

@@ -1,15 +1,19 @@
 /*
  * cluster.c — the node's raft life: start (raft, FSM, forwarding port),
  * the per-iteration check (state and leader changes, the new leader's
- * barrier, group-commit flush), the tick (deadlines, reports to the leader,
- * the log-disk watchdog, self-registration in the spool's node table) and
- * stop (a leader hands leadership over first).
+ * barrier, group-commit flush), the tick (deadlines; the node's periodic
+ * duties are in cluster_duties.c) and stop (a leader hands leadership over
+ * first).
  *
- * Owns struct cluster and its libuv handles; proposals live in
- * cluster_propose.c, the forwarding port in cluster_server.c, membership
- * and status in cluster_admin.c. Failures at start are returned; a spool
- * environment failure in the FSM is fatal for the node (fatal_cb), since
- * the spool is rebuilt from the raft log at the next start.
+ * Owns struct cluster and its libuv handles, and is the top of
+ * src/cluster/ (see cluster_impl.h): proposals live in cluster_propose.c,
+ * membership in cluster_members.c, the status JSON in cluster_status.c,
+ * the watchdog, reports and self-registration in cluster_duties.c, the
+ * forwarding port in cluster_server.c, the connection to the leader in
+ * cluster_client.c; this file wires what they hand up (struct
+ * cluster_up). Failures at start are returned; a spool environment
+ * failure in the FSM is fatal for the node (fatal_cb), since the spool is
+ * rebuilt from the raft log at the next start.
  */
 #include "src/cluster/cluster_impl.h"
 
@@ -20,10 +24,38 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "spool/codec/wire.h"
+#include "raft/rlog.h"
 #include "src/base/log.h"
 
 static void stop_close(struct cluster *c);
+static void maybe_finished(struct cluster *c);
+
+/* raft/'s sink: one daemon log line per raft/ line, same text. */
+static void raft_log_sink(enum rlog_level level, const char *fmt, va_list ap)
+{
+	char line[4096];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	switch (level) {
+	case RLOG_DEBUG:
+		log_debug("%s", line);
+		break;
+	case RLOG_INFO:
+		log_info("%s", line);
+		break;
+	case RLOG_WARN:
+		log_warn("%s", line);
+		break;
+	default:
+		log_error("%s", line);
+		break;
+	}
+}
+
+void cluster_log_init(void)
+{
+	rlog_set_sink(raft_log_sink);
+}
 
 uint64_t cluster_now(const struct cluster *c)
 {
@@ -190,169 +222,10 @@ static void check_cb(uv_check_t *h)
 		issue_barrier(c);
 	}
 	if (!c->stopping) {
-		ca_check(c);
-		cp_client_check(c);
+		cm_check(c);
+		ccl_check(c);
 	}
 	cp_flush(c);
-}
-
-static void disk_transfer_cb(struct raft_transfer *req)
-{
-	struct cluster *c = req->data;
-	c->transfer_inflight = 0;
-}
-
-/* The log-disk watchdog: entries appended but never stored. */
-static void disk_watchdog(struct cluster *c, uint64_t now)
-{
-	struct raft *r = c->raft;
-	unsigned long long last = raft_last_index(r);
-	unsigned long long stored = r->last_stored;
-
-	if (stored >= last) {
-		if (c->disk_failed) {
-			log_warn("raft: the log is being written again "
-				 "(index %llu)",
-				 stored);
-		}
-		c->disk_failed = 0;
-		c->wd_stored = stored;
-		c->wd_since = now;
-	} else if (stored != c->wd_stored) {
-		c->wd_stored = stored;
-		c->wd_since = now;
-	} else if (!c->disk_failed &&
-		   now - c->wd_since > CLUSTER_DISK_STALL_MS) {
-		c->disk_failed = 1;
-		log_error("raft: CANNOT WRITE THE RAFT LOG in %s: entries up "
-			  "to %llu are stuck after %llu for %u ms; this node "
-			  "stops serving as leader",
-			  c->conf.data_dir, last, stored,
-			  CLUSTER_DISK_STALL_MS);
-	}
-	if (c->disk_failed && raft_state(r) == RAFT_LEADER &&
-	    now >= c->disk_transfer_at && !c->transfer_inflight) {
-		c->disk_transfer_at = now + 5000;
-		if (c->ready) {
-			c->ready = 0;
-			cp_lost_leadership(c);
-		}
-		c->transfer_req.data = c;
-		if (raft_transfer(r, &c->transfer_req, 0, disk_transfer_cb) ==
-		    0) {
-			c->transfer_inflight = 1;
-			log_warn("raft: handing leadership over (log disk "
-				 "failed)");
-		}
-	}
-}
-
-void cluster_note_disk_error(struct cluster *c, int rv)
-{
-	if (!c->disk_failed) {
-		c->disk_failed = 1;
-		log_error("raft: CANNOT WRITE THE RAFT LOG in %s: %s; this "
-			  "node stops serving as leader",
-			  c->conf.data_dir, raft_strerror(rv));
-	}
-}
-
-static void node_set_cb(void *arg, int status, const struct spool_result *res)
-{
-	struct cluster *c = arg;
-
-	c->node_set_inflight = 0;
-	if (status == 0 && res != NULL && res->status == 0) {
-		c->node_set_done = 1;
-		log_info("cluster: registered %s (smtp %s, cluster %s) in the "
-			 "spool",
-			 c->conf.name, c->conf.smtp_listen,
-			 c->conf.cluster_address);
-		return;
-	}
-	if (c->stopping) {
-		return;
-	}
-	log_warn("cluster: registering this node failed (%d/%d); retrying",
-		 status, res != NULL ? res->status : 0);
-	c->node_set_retry_at = cluster_now(c) + 2000;
-}
-
-/* Propose NODE_SET with this node's name, addresses and mail domain (every
- * node treats every registered domain as local), once a leader can take
- * it. */
-static void self_register(struct cluster *c, uint64_t now)
-{
-	struct spool_cmd cmd;
-	struct wbuf wb;
-	raft_id lid = 0;
-	const char *laddr = NULL;
-
-	if (c->node_set_done || c->node_set_inflight ||
-	    now < c->node_set_retry_at) {
-		return;
-	}
-	raft_leader(c->raft, &lid, &laddr);
-	if (lid == 0) {
-		return;
-	}
-	if (lid == c->conf.id ? !c->ready
-			      : (c->client == NULL || !c->client->connected)) {
-		return;
-	}
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.type = CMD_NODE_SET;
-	cmd.u.node_set.id = c->conf.id;
-	cmd.u.node_set.mask =
-	    NODE_F_NAME | NODE_F_SMTP | NODE_F_CLUSTER | NODE_F_DOMAIN;
-	cmd.u.node_set.name = c->conf.name;
-	cmd.u.node_set.domain = c->conf.domain;
-	cmd.u.node_set.smtp = c->conf.smtp_listen;
-	cmd.u.node_set.cluster = c->conf.cluster_address;
-	wbuf_init(&wb);
-	if (spool_cmd_encode(&cmd, &wb) != 0) {
-		log_error("cluster: cannot encode NODE_SET");
-		c->node_set_done = 1;
-		wbuf_free(&wb);
-		return;
-	}
-	if (cp_propose_internal(c, wb.p, wb.len, node_set_cb, c) == 0) {
-		c->node_set_inflight = 1;
-	} else {
-		c->node_set_retry_at = now + 2000;
-	}
-	wbuf_free(&wb);
-}
-
-static void report_to_leader(struct cluster *c, uint64_t now)
-{
-	struct peer_admin a;
-	uint8_t *p;
-	size_t len;
-
-	if (c->client == NULL || !c->client->connected) {
-		return;
-	}
-	/* every CLUSTER_REPORT_MS, and soon after this node applied more */
-	if (now - c->last_report_sent < CLUSTER_REPORT_MS &&
-	    (raft_last_applied(c->raft) == c->last_report_applied ||
-	     now - c->last_report_sent < 100)) {
-		return;
-	}
-	memset(&a, 0, sizeof(a));
-	a.op = PEER_OP_REPORT;
-	a.id = c->conf.id;
-	a.address = c->conf.cluster_address;
-	a.a = raft_last_applied(c->raft);
-	a.b = raft_last_index(c->raft);
-	a.c = raft_commit_index(c->raft);
-	p = peer_admin_encode(&a, &len);
-	if (p != NULL) {
-		peer_conn_send(c->client, PEER_ADMIN, 0, p, len);
-		free(p);
-	}
-	c->last_report_sent = now;
-	c->last_report_applied = a.a;
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -364,15 +237,39 @@ static void tick_cb(uv_timer_t *t)
 		return;
 	}
 	cp_tick(c);
-	ca_tick(c);
+	cm_tick(c);
 	cs_tick(c);
 	if (c->stopping) {
 		return;
 	}
-	disk_watchdog(c, now);
-	report_to_leader(c, now);
-	self_register(c, now);
+	ct_duties(c, now);
 }
+
+/* ---- what the lower files hand up ---- */
+
+static void up_leader_connected(struct cluster *c)
+{
+	cp_leader_connected(c); /* cm_check sends the operations that wait */
+}
+
+static void up_leader_lost(struct cluster *c)
+{
+	cp_leader_lost(c);
+	cm_leader_lost(c);
+}
+
+static void stop_progress(struct cluster *c);
+
+static const struct cluster_up cluster_up = {
+    .proposal = cp_enqueue_remote,
+    .admin = cm_remote_admin,
+    .result = cp_result,
+    .admin_result = cm_admin_result,
+    .leader_connected = up_leader_connected,
+    .leader_lost = up_leader_lost,
+    .conn_closed = stop_progress,
+    .disk_error = ct_disk_error,
+};
 
 int cluster_start(struct cluster **out, uv_loop_t *loop,
 		  const struct nodeconf *conf, struct spool *sp)
@@ -392,6 +289,7 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 	if (c == NULL) {
 		return CLUSTER_E_FAILED;
 	}
+	c->up = &cluster_up;
 	c->loop = loop;
 	c->conf = *conf;
 	c->sp = sp;
@@ -475,7 +373,8 @@ static void maybe_finished(struct cluster *c)
 	}
 }
 
-void cluster_stop_progress(struct cluster *c)
+/* A connection or handle closed during stop: finish when all are. */
+static void stop_progress(struct cluster *c)
 {
 	maybe_finished(c);
 }
@@ -511,8 +410,9 @@ static void stop_close(struct cluster *c)
 	c->stop_phase = 2;
 	uv_timer_stop(&c->stop_timer);
 	cp_fail_all(c, CLUSTER_E_SHUTDOWN);
-	ca_fail_all(c, CLUSTER_E_SHUTDOWN, "the node is stopping");
+	cm_fail_all(c, CLUSTER_E_SHUTDOWN, "the node is stopping");
 	cs_close_all(c);
+	ccl_close(c);
 	c->raft = NULL;
 	rnode_close(n, node_closed, c);
 }

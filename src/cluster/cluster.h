@@ -32,6 +32,10 @@ typedef void (*cluster_propose_cb)(void *arg, int status,
 				   const struct spool_result *res);
 typedef void (*cluster_done_cb)(void *arg, int status, const char *msg);
 
+/* Route raft/'s log lines (rlog.h) to the daemon's log (log.h). Call once
+ * after log_init(); until then raft/ writes to stderr. */
+void cluster_log_init(void);
+
 /* Create and start the node: open raft in conf->data_dir, bootstrap if
  * asked, listen for forwarded proposals. The spool is owned by the caller
  * and must outlive the cluster. */
@@ -41,6 +45,14 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 /* Stop: a leader transfers leadership first; cb once everything is
  * closed. */
 void cluster_stop(struct cluster *c, void (*cb)(void *arg), void *arg);
+
+/* Release a stopped cluster (after cluster_stop's callback ran). */
+void cluster_free(struct cluster *c);
+
+/* Called (once, from the loop's check) when the spool environment failed
+ * inside the FSM: the node must stop. */
+void cluster_set_fatal_cb(struct cluster *c, void (*cb)(void *arg, int err),
+			  void *arg);
 
 /* Propose an encoded spool command (spool_cmd_encode). The cluster takes a
  * copy. The leader stamps the time; the proposer's node id and request id

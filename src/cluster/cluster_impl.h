@@ -1,14 +1,32 @@
 /*
- * cluster_impl.h — the inside of struct cluster, shared by src/cluster*.c
- * (not for other modules; they use cluster.h).
+ * cluster_impl.h — the inside of struct cluster, shared by src/cluster/
+ * cluster*.c (not for other modules; they use cluster.h).
+ *
+ * The files, top to bottom; each calls only the ones below it:
  *
  *   cluster.c          start/stop, the per-iteration check (state changes,
- *                      leader barrier, flush), the tick (deadlines,
- *                      reports, disk watchdog), self-registration
+ *                      leader barrier, flush), the tick, stop; wires
+ *                      struct cluster_up
+ *   cluster_duties.c   per tick: log-disk watchdog, report to the leader,
+ *                      self-registration (NODE_SET)
  *   cluster_propose.c  local proposals, the leader's group-commit queue,
- *                      forwarding to the leader and its results
+ *                      the entry in flight and its results
+ *   cluster_members.c  add/remove/transfer/status operations, run on the
+ *                      leader or forwarded to it
+ *   cluster_status.c   the status JSON and the followers' reports
  *   cluster_server.c   the forwarding port: frames from other nodes
- *   cluster_admin.c    add/remove/transfer, their forwarding, status JSON
+ *   cluster_client.c   a follower's connection to the leader's port
+ *   peer_conn.c, peer_frame.c   node-to-node frames (peer.h)
+ *
+ * Calls go down only. What goes up — a frame from the server or client
+ * side, a connection event, a closed handle, a log-disk failure — goes
+ * through struct cluster_up, which cluster.c fills with the functions of
+ * cluster_propose.c, cluster_members.c and its own. The one remaining
+ * direction is the accessors at the top of cluster.c (cluster_now,
+ * cluster_realtime_ms, cluster_is_leader, cluster_is_ready_leader), which
+ * every file reads: they only read struct cluster and call nothing.
+ * Every file reads and writes fields of struct cluster directly; the
+ * owner of each group of fields is named beside it.
  *
  * Everything runs on the loop thread.
  */
@@ -107,7 +125,31 @@ struct report {
 	uint64_t at; /* uv_now() ms */
 };
 
+/* What the lower files hand up (see the header comment). */
+struct cluster_up {
+	/* cluster_server.c: a PROPOSE frame's command, which decodes; 0 when
+	 * taken (cmd is then owned), else the PEER_R_* answer to send */
+	int (*proposal)(struct cluster *c, uint64_t conn_id, uint64_t req,
+			uint8_t *cmd, size_t len);
+	/* cluster_server.c: an ADMIN frame (the callee decodes it) */
+	void (*admin)(struct cluster *c, struct peer_conn *conn,
+		      struct peer_frame *f);
+	/* cluster_client.c: a RESULT frame (decoded) / an ADMIN_RESULT */
+	void (*result)(struct cluster *c, uint64_t req, int32_t status,
+		       const uint8_t *body, size_t blen);
+	void (*admin_result)(struct cluster *c, struct peer_frame *f);
+	/* cluster_client.c: connected to the leader / connection gone */
+	void (*leader_connected)(struct cluster *c);
+	void (*leader_lost)(struct cluster *c);
+	/* server or client: a connection or the listener closed (stop may
+	 * now finish) */
+	void (*conn_closed)(struct cluster *c);
+	/* cluster_propose.c: raft refused an append for a disk reason */
+	void (*disk_error)(struct cluster *c, int rv);
+};
+
 struct cluster {
+	const struct cluster_up *up; /* set by cluster.c */
 	uv_loop_t *loop;
 	struct nodeconf conf;
 	struct spool *sp;
@@ -153,19 +195,19 @@ struct cluster {
 	struct raft_transfer transfer_req;
 	int transfer_inflight;
 
-	/* forwarding: server side */
+	/* forwarding: server side (cluster_server.c) */
 	uv_tcp_t listener;
 	int listening;
 	struct peer_conn *sconns;
 	unsigned conns_open; /* accepted or connecting, not yet closed */
-	/* forwarding: client side (to the leader) */
+	/* forwarding: client side, to the leader (cluster_client.c) */
 	struct peer_conn *client;
 	uint64_t client_leader_id;
 	uint64_t client_connect_at; /* not before (backoff) */
 	unsigned client_failures;   /* connects failed in a row */
 	uint64_t last_report_sent;
 	uint64_t last_report_applied;
-	struct report reports[NODECONF_PEERS_MAX * 4];
+	struct report reports[NODECONF_PEERS_MAX * 4]; /* cluster_status.c */
 	unsigned nreports;
 
 	/* self-registration (NODE_SET) */
@@ -196,31 +238,47 @@ struct cluster {
 	void *stop_arg;
 };
 
-/* cluster.c */
+/* cluster.c: accessors (read only, call nothing) */
 uint64_t cluster_now(const struct cluster *c);
 uint64_t cluster_realtime_ms(void);
 int cluster_is_leader(const struct cluster *c);
-void cluster_set_fatal_cb(struct cluster *c, void (*cb)(void *arg, int err),
-			  void *arg);
-/* raft refused an append for a disk reason: stop serving as leader. */
-void cluster_note_disk_error(struct cluster *c, int rv);
-/* A connection or handle closed during stop: finish when all are. */
-void cluster_stop_progress(struct cluster *c);
-/* Release a stopped cluster (after cluster_stop's callback ran). */
-void cluster_free(struct cluster *c);
+
+/* cluster_duties.c */
+void ct_duties(struct cluster *c, uint64_t now);
+/* struct cluster_up */
+void ct_disk_error(struct cluster *c, int rv);
 
 /* cluster_propose.c */
 void cp_flush(struct cluster *c);
 void cp_tick(struct cluster *c);
 void cp_lost_leadership(struct cluster *c);
 void cp_became_ready(struct cluster *c);
-void cp_client_check(struct cluster *c);
-void cp_client_frame(struct peer_conn *conn, struct peer_frame *f);
 void cp_fail_all(struct cluster *c, int status);
-int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
-		      uint8_t *cmd, size_t len);
 int cp_propose_internal(struct cluster *c, const void *cmd, size_t len,
 			cluster_propose_cb cb, void *arg);
+/* struct cluster_up */
+int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
+		      uint8_t *cmd, size_t len);
+void cp_result(struct cluster *c, uint64_t req, int32_t st, const uint8_t *body,
+	       size_t blen);
+void cp_leader_connected(struct cluster *c);
+void cp_leader_lost(struct cluster *c);
+
+/* cluster_members.c */
+void cm_tick(struct cluster *c);
+void cm_check(struct cluster *c);
+void cm_fail_all(struct cluster *c, int status, const char *msg);
+/* struct cluster_up */
+void cm_leader_lost(struct cluster *c);
+void cm_admin_result(struct cluster *c, struct peer_frame *f);
+void cm_remote_admin(struct cluster *c, struct peer_conn *conn,
+		     struct peer_frame *f);
+
+/* cluster_status.c */
+char *cst_json(struct cluster *c, int leader_view);
+/* A follower's answer: the leader's JSON with this node's own fields. */
+char *cst_merge_leader(struct cluster *c, const char *leader_json);
+struct report *cst_report_find(struct cluster *c, uint64_t id);
 
 /* cluster_server.c */
 int cs_listen(struct cluster *c);
@@ -228,18 +286,10 @@ void cs_close_all(struct cluster *c);
 struct peer_conn *cs_find_conn(struct cluster *c, uint64_t id);
 void cs_send_result(struct cluster *c, uint64_t conn_id, uint64_t req,
 		    int32_t status, const void *body, size_t blen);
-struct report *cs_report_find(struct cluster *c, uint64_t id);
 void cs_tick(struct cluster *c);
 
-/* cluster_admin.c */
-void ca_tick(struct cluster *c);
-void ca_check(struct cluster *c);
-void ca_fail_all(struct cluster *c, int status, const char *msg);
-void ca_client_closed(struct cluster *c);
-void ca_client_connected(struct cluster *c);
-void ca_admin_result_frame(struct cluster *c, struct peer_frame *f);
-void ca_remote_admin(struct cluster *c, struct peer_conn *conn,
-		     struct peer_frame *f);
-char *ca_status_json(struct cluster *c, int leader_view);
+/* cluster_client.c */
+void ccl_check(struct cluster *c);
+void ccl_close(struct cluster *c);
 
 #endif

@@ -2,8 +2,10 @@
  * cluster_propose.c — proposals: the ones made on this node (struct
  * lprop, retried until their deadline), the leader's group-commit queue
  * (struct qitem, local or forwarded), the one raft entry in flight and
- * the fan-out of its results, and the follower's connection to the
- * leader's forwarding port.
+ * the fan-out of its results. Forwarded commands arrive from
+ * cluster_server.c and answers from the leader from cluster_client.c,
+ * both through struct cluster_up (cluster_impl.h); this file calls down
+ * into cluster_server.c (cs_send_result) and the peer layer only.
  *
  * Durability: a proposer is told "done" only from the raft_apply callback,
  * i.e. once the entry is committed on a quorum and applied here. When the
@@ -21,7 +23,7 @@
 #include <string.h>
 
 #include "raft/batch.h"
-#include "spool/codec/wire.h"
+#include "spool/codec/cmd.h"
 #include "src/base/log.h"
 
 /* ---- local proposals: list and hash by request id ---- */
@@ -187,8 +189,7 @@ int cluster_propose(struct cluster *c, const void *cmd, size_t len,
 {
 	struct lprop *lp;
 
-	if (c == NULL || cmd == NULL || cb == NULL ||
-	    len < RBATCH_CMD_MIN_LEN) {
+	if (c == NULL || cmd == NULL || cb == NULL || len < SPOOL_CMD_HDR_LEN) {
 		return CLUSTER_E_INVAL;
 	}
 	if (c->stopping) {
@@ -197,12 +198,10 @@ int cluster_propose(struct cluster *c, const void *cmd, size_t len,
 	if (len > c->conf.max_frame) {
 		return CLUSTER_E_TOOBIG;
 	}
-	{
-		struct spool_cmd dec;
-		if (spool_cmd_decode(&dec, cmd, len) != 0) {
-			return CLUSTER_E_INVAL;
-		}
-		spool_cmd_free(&dec);
+	/* a local caller's bytes; the leader checks forwarded ones again
+	 * (cluster_server.c) since they come from another process */
+	if (spool_cmd_check(cmd, len) != 0) {
+		return CLUSTER_E_INVAL;
 	}
 	lp = calloc(1, sizeof(*lp));
 	if (lp == NULL) {
@@ -216,8 +215,8 @@ int cluster_propose(struct cluster *c, const void *cmd, size_t len,
 	memcpy(lp->cmd, cmd, len);
 	lp->len = len;
 	lp->req = ++c->next_req;
-	be64_put(lp->cmd + RBATCH_CMD_NODE_OFF, c->conf.id);
-	be64_put(lp->cmd + RBATCH_CMD_REQ_OFF, lp->req);
+	/* cannot fail: len >= SPOOL_CMD_HDR_LEN was checked above */
+	spool_cmd_set_origin(lp->cmd, lp->len, c->conf.id, lp->req);
 	lp->cb = cb;
 	lp->arg = arg;
 	lp->deadline = cluster_now(c) + c->conf.propose_timeout_ms;
@@ -399,7 +398,7 @@ void cp_flush(struct cluster *c)
 		} else {
 			log_error("raft: appending to the log failed: %s (%s)",
 				  raft_strerror(rv), raft_errmsg(c->raft));
-			cluster_note_disk_error(c, rv);
+			c->up->disk_error(c, rv);
 			if (!c->fatal) {
 				c->fatal = rv;
 			}
@@ -431,7 +430,7 @@ int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
 {
 	struct qitem *qi;
 
-	if (len < RBATCH_CMD_MIN_LEN) {
+	if (len < SPOOL_CMD_HDR_LEN) {
 		return PEER_R_FAILED;
 	}
 	if (len > c->conf.max_frame) {
@@ -529,9 +528,21 @@ void cp_fail_all(struct cluster *c, int status)
 	}
 }
 
-/* ---- the follower's connection to the leader ---- */
+/* ---- what the connection to the leader hands up (cluster_client.c) ---- */
 
-static void client_lost(struct cluster *c)
+/* The connection is up: send what waits for a leader. */
+void cp_leader_connected(struct cluster *c)
+{
+	for (struct lprop *lp = c->lps_head; lp != NULL; lp = lp->next) {
+		if (lp->state == LP_WAITING) {
+			lp_submit(c, lp);
+		}
+	}
+}
+
+/* The connection is gone: what was sent there has an unknown outcome and
+ * is sent again. */
+void cp_leader_lost(struct cluster *c)
 {
 	for (struct lprop *lp = c->lps_head; lp != NULL; lp = lp->next) {
 		if (lp->state == LP_SENT) {
@@ -539,89 +550,14 @@ static void client_lost(struct cluster *c)
 			lp->retry_at = 0;
 		}
 	}
-	ca_client_closed(c);
 }
 
-static void client_drop(struct cluster *c, const char *why)
+/* A RESULT frame from the leader for request req. */
+void cp_result(struct cluster *c, uint64_t req, int32_t st, const uint8_t *body,
+	       size_t blen)
 {
-	struct peer_conn *conn = c->client;
+	struct lprop *lp = lp_find(c, req);
 
-	if (conn == NULL) {
-		return;
-	}
-	c->client = NULL;
-	peer_conn_close(conn, why);
-	client_lost(c);
-}
-
-static void client_closed(struct peer_conn *conn)
-{
-	struct cluster *c = conn->owner;
-
-	c->conns_open--;
-	if (c->client == conn) {
-		c->client = NULL;
-		if (conn->connected) {
-			log_info("forward: connection to the leader %s lost",
-				 conn->peer);
-		}
-		client_lost(c);
-	}
-	cluster_stop_progress(c);
-}
-
-static void client_connected(struct peer_conn *conn, int status)
-{
-	struct cluster *c = conn->owner;
-
-	if (conn != c->client) {
-		return;
-	}
-	if (status != 0) {
-		c->client_failures++;
-		if (c->client_failures == 1 || c->client_failures % 50 == 0) {
-			log_warn("forward: cannot connect to the leader at %s: "
-				 "%s (%u tries)",
-				 conn->peer, uv_strerror(status),
-				 c->client_failures);
-		}
-		return;
-	}
-	c->client_failures = 0;
-	log_info("forward: connected to the leader at %s", conn->peer);
-	c->last_report_sent = 0;
-	for (struct lprop *lp = c->lps_head; lp != NULL; lp = lp->next) {
-		if (lp->state == LP_WAITING) {
-			lp_submit(c, lp);
-		}
-	}
-	ca_client_connected(c);
-}
-
-void cp_client_frame(struct peer_conn *conn, struct peer_frame *f)
-{
-	struct cluster *c = conn->owner;
-	const uint8_t *body;
-	size_t blen;
-	int32_t st;
-	struct lprop *lp;
-
-	if (conn != c->client) {
-		return;
-	}
-	if (f->type == PEER_ADMIN_RESULT) {
-		ca_admin_result_frame(c, f);
-		return;
-	}
-	if (f->type != PEER_RESULT ||
-	    peer_result_decode(f->payload, f->len, &st, &body, &blen) != 0) {
-		log_warn("forward: unexpected frame (type %u) from the leader "
-			 "%s",
-			 f->type, conn->peer);
-		client_drop(c, "protocol error");
-		return;
-	}
-	lp = lp_find(c, f->req);
 	if (lp == NULL || lp->state != LP_SENT) {
 		return; /* answer to an earlier try, already settled */
 	}
@@ -647,49 +583,4 @@ void cp_client_frame(struct peer_conn *conn, struct peer_frame *f)
 		lp_finish(c, lp, CLUSTER_E_FAILED, NULL);
 		break;
 	}
-}
-
-/* Keep one connection to the current leader's forwarding port. */
-void cp_client_check(struct cluster *c)
-{
-	raft_id lid = 0;
-	const char *laddr = NULL;
-	char host[NODECONF_STR];
-	int port;
-	uint64_t now;
-	struct peer_conn *conn;
-
-	if (c->raft == NULL || c->stopping) {
-		return;
-	}
-	raft_leader(c->raft, &lid, &laddr);
-	if (lid == c->conf.id) {
-		client_drop(c, "this node leads now");
-		return;
-	}
-	if (lid == 0 || laddr == NULL) {
-		return; /* keep what we have until a leader is known */
-	}
-	if (c->client != NULL && c->client_leader_id != lid) {
-		client_drop(c, "the leader changed");
-	}
-	now = cluster_now(c);
-	if (c->client != NULL || now < c->client_connect_at) {
-		return;
-	}
-	c->client_connect_at = now + 200;
-	if (nodeconf_split_addr(laddr, host, sizeof(host), &port) != 0 ||
-	    port >= 65535) {
-		log_error("forward: leader address %s is not HOST:PORT", laddr);
-		return;
-	}
-	conn =
-	    peer_conn_connect(c->loop, host, port + 1, c->max_payload, c,
-			      client_connected, cp_client_frame, client_closed);
-	if (conn == NULL) {
-		return;
-	}
-	c->conns_open++;
-	c->client = conn;
-	c->client_leader_id = lid;
 }

@@ -3,11 +3,16 @@
  * connections from the other nodes, take their frames (proposals for this
  * leader's queue, admin requests, reports) and send the answers back.
  *
- * Owns the listener and the accepted connections. A connection that
- * sends a malformed or oversized frame is closed by peer_conn.c with a
- * log line; one that sends a frame type a server never receives is closed
- * here. Answers for a connection that has gone are dropped: its proposer
- * retries with the same request.
+ * Owns the listener and the accepted connections, and knows nothing of
+ * what the frames mean: a PROPOSE frame's command (once it decodes) and
+ * an ADMIN frame go up through struct cluster_up (cluster_impl.h); the
+ * layers above call down here to answer (cs_send_result, cs_find_conn).
+ *
+ * A connection that sends a malformed or oversized frame is closed by
+ * peer_conn.c with a log line; one that sends a frame type a server never
+ * receives, or a command that does not decode, is closed here. Answers
+ * for a connection that has gone are dropped: its proposer retries with
+ * the same request.
  */
 #include "src/cluster/cluster_impl.h"
 
@@ -45,41 +50,6 @@ void cs_send_result(struct cluster *c, uint64_t conn_id, uint64_t req,
 	free(p);
 }
 
-struct report *cs_report_find(struct cluster *c, uint64_t id)
-{
-	unsigned cap = sizeof(c->reports) / sizeof(c->reports[0]);
-
-	for (unsigned i = 0; i < c->nreports; i++) {
-		if (c->reports[i].id == id) {
-			return &c->reports[i];
-		}
-	}
-	if (c->nreports < cap) {
-		struct report *r = &c->reports[c->nreports++];
-		memset(r, 0, sizeof(*r));
-		r->id = id;
-		return r;
-	}
-	return NULL;
-}
-
-/* 0 when the bytes decode as a spool command, else SPOOL_E_*. Nothing
- * that does not decode enters the raft log. */
-static int cmd_check(const uint8_t *p, size_t len)
-{
-	struct spool_cmd cmd;
-	int rv;
-
-	if (p == NULL || len < SPOOL_CMD_HDR_LEN) {
-		return SPOOL_E_MALFORMED;
-	}
-	rv = spool_cmd_decode(&cmd, p, len);
-	if (rv == 0) {
-		spool_cmd_free(&cmd);
-	}
-	return rv;
-}
-
 /* Close connections that stopped in the middle of a frame. */
 void cs_tick(struct cluster *c)
 {
@@ -103,9 +73,11 @@ static void server_frame(struct peer_conn *conn, struct peer_frame *f)
 
 	switch (f->type) {
 	case PEER_PROPOSE:
-		rv = cmd_check(f->payload, f->len);
+		/* the proposing node checked these bytes too, but they
+		 * crossed a socket from another process: never let bytes
+		 * that do not decode into the log */
+		rv = spool_cmd_check(f->payload, f->len);
 		if (rv != 0) {
-			/* never let bytes that do not decode into the log */
 			log_warn(
 			    "forward: %s proposed a command that does not "
 			    "decode (%u bytes: %s); dropping the connection",
@@ -120,7 +92,7 @@ static void server_frame(struct peer_conn *conn, struct peer_frame *f)
 				       0);
 			return;
 		}
-		rv = cp_enqueue_remote(c, conn->id, f->req, f->payload, f->len);
+		rv = c->up->proposal(c, conn->id, f->req, f->payload, f->len);
 		if (rv == 0) {
 			f->payload = NULL; /* taken by the queue */
 		} else {
@@ -128,7 +100,7 @@ static void server_frame(struct peer_conn *conn, struct peer_frame *f)
 		}
 		return;
 	case PEER_ADMIN:
-		ca_remote_admin(c, conn, f);
+		c->up->admin(c, conn, f);
 		return;
 	default:
 		log_warn("forward: %s sent a frame of type %u to the server "
@@ -153,7 +125,7 @@ static void server_closed(struct peer_conn *conn)
 	}
 	c->conns_open--;
 	log_debug("forward: connection from %s closed", conn->peer);
-	cluster_stop_progress(c);
+	c->up->conn_closed(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -227,21 +199,15 @@ static void listener_closed(uv_handle_t *h)
 {
 	struct cluster *c = h->data;
 	c->listening = 0;
-	cluster_stop_progress(c);
+	c->up->conn_closed(c);
 }
 
 void cs_close_all(struct cluster *c)
 {
-	struct peer_conn *client = c->client;
-
 	if (c->listening && !uv_is_closing((uv_handle_t *)&c->listener)) {
 		uv_close((uv_handle_t *)&c->listener, listener_closed);
 	}
 	for (struct peer_conn *k = c->sconns; k != NULL; k = k->next) {
 		peer_conn_close(k, NULL);
-	}
-	if (client != NULL) {
-		c->client = NULL;
-		peer_conn_close(client, NULL);
 	}
 }

@@ -35,7 +35,6 @@
 #include "spool/store/spool.h"
 #include "src/base/diskguard.h"
 #include "src/cluster/cluster.h"
-#include "src/cluster/cluster_impl.h"
 #include "src/control/control.h"
 #include "src/delivery/deliver.h"
 #include "src/base/log.h"
@@ -455,6 +454,7 @@ int main(int argc, char **argv)
 	}
 	log_init(d.conf.name, verbose ? "debug" : d.conf.log_level,
 		 d.conf.log_file);
+	cluster_log_init(); /* raft/ logs through the daemon's log */
 	signal(SIGPIPE, SIG_IGN);
 
 	if (mkdirs(d.conf.data_dir) != 0) {

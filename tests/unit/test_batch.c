@@ -15,11 +15,15 @@
 #include "raft/batch.h"
 #include "spool/codec/wire.h"
 
+/* Where cmd.h's wire format puts the u64 stamp: after u8 version, u8 type
+ * and u16 reserved. */
+#define STAMP_OFF 4
+
 /* A fake 28-byte command header plus a tail, stamp field zeroed. */
 static void fake_cmd(uint8_t *p, size_t len, uint8_t fill)
 {
 	memset(p, fill, len);
-	memset(p + RBATCH_CMD_STAMP_OFF, 0, 8);
+	memset(p + STAMP_OFF, 0, 8);
 }
 
 static void *encode3(size_t *len, uint64_t stamp)
@@ -53,7 +57,7 @@ test_batch_round_trip_keeps_order_and_stamps_each_command(void **state)
 		const uint8_t *b = p;
 		assert_true(count < 3);
 		assert_int_equal(n, lens[count]);
-		assert_int_equal(be64_get(b + RBATCH_CMD_STAMP_OFF),
+		assert_int_equal(be64_get(b + STAMP_OFF),
 				 0x0102030405060708ull);
 		assert_int_equal(b[0], fills[count]);
 		assert_int_equal(b[n - 1], fills[count]);

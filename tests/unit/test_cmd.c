@@ -1173,6 +1173,86 @@ static void test_mutated_commands_never_crash(void **state)
 	assert_true(ok > 0);
 }
 
+/* ---- header fields set and read in place (proposer and leader) ---- */
+
+static void test_set_origin_and_stamp_change_only_those_fields(void **state)
+{
+	struct spool_cmd c, out;
+	uint64_t v, node, req;
+	size_t len;
+	uint8_t *buf;
+
+	(void)state;
+	make_cmd(CMD_REMOVE, &c);
+	buf = encode_ok(&c, &len);
+	assert_int_equal(
+	    spool_cmd_set_origin(buf, len, 77, 0x1122334455667788ull), 0);
+	assert_int_equal(spool_cmd_set_stamp(buf, len, 0x0102030405060708ull),
+			 0);
+	assert_int_equal(spool_cmd_get_stamp(buf, len, &v), 0);
+	assert_true(v == 0x0102030405060708ull);
+	assert_int_equal(spool_cmd_get_origin(buf, len, &node, &req), 0);
+	assert_true(node == 77);
+	assert_true(req == 0x1122334455667788ull);
+	/* the wire positions of cmd.h's header */
+	assert_true(be64_get(buf + 4) == 0x0102030405060708ull);
+	assert_true(be64_get(buf + 12) == 77);
+	assert_true(be64_get(buf + 20) == 0x1122334455667788ull);
+	assert_int_equal(spool_cmd_decode(&out, buf, len), 0);
+	assert_int_equal(out.type, CMD_REMOVE);
+	assert_true(out.stamp == 0x0102030405060708ull);
+	assert_true(out.node == 77);
+	assert_true(out.req == 0x1122334455667788ull);
+	assert_string_equal(out.u.remove.name, c.u.remove.name);
+	spool_cmd_free(&out);
+	free(buf);
+}
+
+static void test_header_fields_refuse_a_short_buffer(void **state)
+{
+	uint8_t buf[SPOOL_CMD_HDR_LEN];
+	uint8_t copy[SPOOL_CMD_HDR_LEN];
+	uint64_t v = 5, node = 6, req = 7;
+
+	(void)state;
+	memset(buf, 0xAB, sizeof(buf));
+	memcpy(copy, buf, sizeof(buf));
+	assert_int_equal(spool_cmd_set_stamp(buf, sizeof(buf) - 1, 1),
+			 SPOOL_E_MALFORMED);
+	assert_int_equal(spool_cmd_set_origin(buf, sizeof(buf) - 1, 1, 2),
+			 SPOOL_E_MALFORMED);
+	assert_memory_equal(buf, copy, sizeof(buf)); /* nothing written */
+	assert_int_equal(spool_cmd_get_stamp(buf, 0, &v), SPOOL_E_MALFORMED);
+	assert_int_equal(spool_cmd_get_origin(buf, 27, &node, &req),
+			 SPOOL_E_MALFORMED);
+	assert_true(v == 5 && node == 6 && req == 7); /* untouched */
+	assert_int_equal(spool_cmd_set_stamp(NULL, 100, 1), SPOOL_E_MALFORMED);
+	assert_int_equal(spool_cmd_get_stamp(NULL, 100, &v), SPOOL_E_MALFORMED);
+	/* exactly a header is enough: only the header is looked at */
+	assert_int_equal(spool_cmd_set_stamp(buf, sizeof(buf), 9), 0);
+	assert_int_equal(spool_cmd_get_stamp(buf, sizeof(buf), &v), 0);
+	assert_true(v == 9);
+}
+
+static void test_check_accepts_what_decodes_and_refuses_the_rest(void **state)
+{
+	struct spool_cmd c;
+	size_t len;
+	uint8_t *buf;
+
+	(void)state;
+	make_cmd(CMD_ENQUEUE, &c);
+	buf = encode_ok(&c, &len);
+	assert_int_equal(spool_cmd_check(buf, len), 0);
+	assert_int_equal(spool_cmd_check(buf, len - 1), SPOOL_E_MALFORMED);
+	assert_int_equal(spool_cmd_check(buf, SPOOL_CMD_HDR_LEN - 1),
+			 SPOOL_E_MALFORMED);
+	assert_int_equal(spool_cmd_check(NULL, len), SPOOL_E_MALFORMED);
+	buf[0] = SPOOL_CMD_VERSION + 1;
+	assert_int_equal(spool_cmd_check(buf, len), SPOOL_E_VERSION);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1203,6 +1283,11 @@ int main(void)
 	    cmocka_unit_test(test_command_names),
 	    cmocka_unit_test(test_random_bytes_never_crash),
 	    cmocka_unit_test(test_mutated_commands_never_crash),
+	    cmocka_unit_test(
+		test_set_origin_and_stamp_change_only_those_fields),
+	    cmocka_unit_test(test_header_fields_refuse_a_short_buffer),
+	    cmocka_unit_test(
+		test_check_accepts_what_decodes_and_refuses_the_rest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

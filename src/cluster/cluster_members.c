@@ -1,17 +1,17 @@
 /*
- * cluster_admin.c — membership (add: spare, then voter once caught up;
- * remove), leadership transfer and status. Each is an admin operation
- * (struct aop) run on the leader; a follower forwards it in an ADMIN
- * frame and waits for the ADMIN_RESULT. Operations never call back from
- * inside the cluster_* call that made them: they run from the check.
+ * cluster_members.c — the admin operations (struct aop): membership (add:
+ * spare, then voter once caught up; remove), leadership transfer and the
+ * status request. Each runs on the leader; a follower forwards it in an
+ * ADMIN frame and waits for the ADMIN_RESULT. Operations never call back
+ * from inside the cluster_* call that made them: they run from the check.
  *
- * Owns the operations and the status JSON. A change whose outcome is
- * unknown (connection to the leader lost) is reported as such, not
- * retried: a membership change is not idempotent.
+ * Owns the operations and raft's change/transfer requests; the status
+ * JSON is cluster_status.c's. A change whose outcome is unknown
+ * (connection to the leader lost) is reported as such, not retried: a
+ * membership change is not idempotent.
  */
 #include "src/cluster/cluster_impl.h"
 
-#include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,217 +113,6 @@ static const char *raft_msg(struct cluster *c, int rv)
 	return m != NULL && m[0] != '\0' ? m : raft_strerror(rv);
 }
 
-/* ---- status JSON ---- */
-
-static const char *role_name(int role)
-{
-	switch (role) {
-	case RAFT_VOTER:
-		return "voter";
-	case RAFT_STANDBY:
-		return "standby";
-	case RAFT_SPARE:
-		return "spare";
-	default:
-		return "unknown";
-	}
-}
-
-static const char *state_str(int s)
-{
-	switch (s) {
-	case RAFT_FOLLOWER:
-		return "follower";
-	case RAFT_CANDIDATE:
-		return "candidate";
-	case RAFT_LEADER:
-		return "leader";
-	default:
-		return "unavailable";
-	}
-}
-
-static void put_u64(json_object *o, const char *k, uint64_t v)
-{
-	json_object_object_add(o, k, json_object_new_uint64(v));
-}
-
-/* The node's own fields, at the top level and in its member entry. */
-static void put_self(struct cluster *c, json_object *o)
-{
-	struct raft *r = c->raft;
-	put_u64(o, "applied_index", raft_last_applied(r));
-	put_u64(o, "last_log_index", raft_last_index(r));
-	put_u64(o, "commit_index", raft_commit_index(r));
-}
-
-static json_object *member_json(struct cluster *c, const struct raft_server *s,
-				raft_id leader_id, int leader_view)
-{
-	json_object *m = json_object_new_object();
-	struct spool_node sn;
-	uint64_t now = cluster_now(c);
-
-	memset(&sn, 0, sizeof(sn));
-	if (spool_node_get(c->sp, s->id, &sn) != 0) {
-		memset(&sn, 0, sizeof(sn));
-	}
-	put_u64(m, "id", s->id);
-	json_object_object_add(m, "name", json_object_new_string(sn.name));
-	json_object_object_add(m, "address",
-			       json_object_new_string(s->address));
-	json_object_object_add(m, "smtp", json_object_new_string(sn.smtp));
-	json_object_object_add(m, "role",
-			       json_object_new_string(role_name(s->role)));
-	if (s->id == c->conf.id) {
-		json_object_object_add(
-		    m, "state",
-		    json_object_new_string(state_str(raft_state(c->raft))));
-		json_object_object_add(m, "reachable",
-				       json_object_new_boolean(1));
-		put_self(c, m);
-	} else if (leader_view) {
-		struct report *rep = cs_report_find(c, s->id);
-		int fresh = rep != NULL && rep->at != 0 &&
-			    now - rep->at < CLUSTER_REACHABLE_MS;
-		raft_index match = 0;
-		json_object_object_add(
-		    m, "state",
-		    json_object_new_string(fresh ? "follower" : "unavailable"));
-		json_object_object_add(m, "reachable",
-				       json_object_new_boolean(fresh));
-		if (rep != NULL && rep->at != 0) {
-			put_u64(m, "applied_index", rep->applied);
-			put_u64(m, "last_log_index", rep->last);
-			put_u64(m, "commit_index", rep->commit);
-			put_u64(m, "report_age_ms", now - rep->at);
-		} else {
-			json_object_object_add(m, "applied_index", NULL);
-		}
-		if (raft_match_index(c->raft, s->id, &match) == 0) {
-			put_u64(m, "match_index", match);
-		}
-	} else {
-		json_object_object_add(
-		    m, "state",
-		    json_object_new_string(s->id == leader_id ? "leader"
-							      : "unavailable"));
-		json_object_object_add(m, "reachable",
-				       json_object_new_boolean(0));
-		json_object_object_add(m, "applied_index", NULL);
-	}
-	return m;
-}
-
-/* Status as seen from here; leader_view adds what only the leader knows
- * (reachability, match indexes, reported applied indexes). */
-static json_object *status_object(struct cluster *c, int leader_view)
-{
-	struct raft *r = c->raft;
-	json_object *o = json_object_new_object();
-	json_object *members = json_object_new_array();
-	json_object *stats = json_object_new_object();
-	raft_id lid = 0;
-	const char *laddr = NULL;
-
-	leader_view = leader_view && raft_state(r) == RAFT_LEADER;
-	raft_leader(r, &lid, &laddr);
-	put_u64(o, "self", c->conf.id);
-	json_object_object_add(o, "name", json_object_new_string(c->conf.name));
-	if (lid != 0 && laddr != NULL) {
-		json_object *l = json_object_new_object();
-		put_u64(l, "id", lid);
-		json_object_object_add(l, "address",
-				       json_object_new_string(laddr));
-		json_object_object_add(o, "leader", l);
-	} else {
-		json_object_object_add(o, "leader", NULL);
-	}
-	put_u64(o, "term", raft_current_term(r));
-	json_object_object_add(
-	    o, "state", json_object_new_string(state_str(raft_state(r))));
-	json_object_object_add(
-	    o, "ready", json_object_new_boolean(cluster_is_ready_leader(c)));
-	put_self(c, o);
-	json_object_object_add(
-	    o, "source",
-	    json_object_new_string(leader_view ? "leader" : "local"));
-	for (unsigned i = 0; i < r->configuration.n; i++) {
-		json_object_array_add(
-		    members, member_json(c, &r->configuration.servers[i], lid,
-					 leader_view));
-	}
-	json_object_object_add(o, "members", members);
-	put_u64(stats, "applied_entries", c->fsm.applied_entries);
-	put_u64(stats, "applied_commands", c->fsm.applied_cmds);
-	put_u64(stats, "malformed_entries", c->fsm.malformed_entries);
-	put_u64(stats, "snapshots_taken", c->fsm.snapshots);
-	put_u64(stats, "snapshots_restored", c->fsm.restores);
-	put_u64(stats, "pending_proposals", c->nlps);
-	put_u64(stats, "queued_commands", c->q_count);
-	put_u64(stats, "last_stored", c->raft->last_stored);
-	put_u64(stats, "raft_handshakes_refused",
-		c->node != NULL ? rnode_refused_handshakes(c->node) : 0);
-	json_object_object_add(stats, "disk_failed",
-			       json_object_new_boolean(c->disk_failed));
-	json_object_object_add(o, "stats", stats);
-	return o;
-}
-
-static char *json_text(json_object *o)
-{
-	char *s =
-	    strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-	return s;
-}
-
-char *ca_status_json(struct cluster *c, int leader_view)
-{
-	return json_text(status_object(c, leader_view));
-}
-
-/* A follower's answer: the leader's view, with this node's own fields. */
-static char *merge_leader_status(struct cluster *c, const char *leader_json)
-{
-	json_object *o = json_tokener_parse(leader_json);
-	json_object *mine = status_object(c, 0);
-	json_object *members, *v;
-
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "members", &members) ||
-	    !json_object_is_type(members, json_type_array)) {
-		json_object_put(o);
-		return json_text(mine);
-	}
-	/* top-level fields describe this node */
-	static const char *const self_keys[] = {
-	    "self",	     "name",	       "state",	       "ready",
-	    "applied_index", "last_log_index", "commit_index", "stats"};
-	for (size_t i = 0; i < sizeof(self_keys) / sizeof(self_keys[0]); i++) {
-		if (json_object_object_get_ex(mine, self_keys[i], &v)) {
-			json_object_object_add(o, self_keys[i],
-					       json_object_get(v));
-		}
-	}
-	for (size_t i = 0; i < json_object_array_length(members); i++) {
-		json_object *m = json_object_array_get_idx(members, i);
-		json_object *id;
-		if (json_object_object_get_ex(m, "id", &id) &&
-		    json_object_get_uint64(id) == c->conf.id) {
-			json_object_object_add(m, "state",
-					       json_object_new_string(state_str(
-						   raft_state(c->raft))));
-			json_object_object_add(m, "reachable",
-					       json_object_new_boolean(1));
-			put_self(c, m);
-		}
-	}
-	json_object_object_add(o, "source", json_object_new_string("leader"));
-	json_object_put(mine);
-	return json_text(o);
-}
-
 /* ---- running operations on the leader ---- */
 
 static void change_cb(struct raft_change *req, int status);
@@ -373,7 +162,7 @@ static void run_local(struct cluster *c, struct aop *op)
 
 	switch (op->kind) {
 	case AOP_STATUS:
-		aop_finish(c, op, 0, ca_status_json(c, 1));
+		aop_finish(c, op, 0, cst_json(c, 1));
 		return;
 	case AOP_ADD:
 	case AOP_REMOVE:
@@ -543,7 +332,7 @@ static int send_to_leader(struct cluster *c, struct aop *op)
 }
 
 /* Start what can start: on the leader run it, else forward it. */
-void ca_check(struct cluster *c)
+void cm_check(struct cluster *c)
 {
 	struct aop *op = c->aops_head;
 	int leader = raft_state(c->raft) == RAFT_LEADER;
@@ -564,14 +353,14 @@ void ca_check(struct cluster *c)
 				send_to_leader(c, op);
 			} else if (op->kind == AOP_STATUS &&
 				   c->last_leader_id == 0) {
-				aop_finish(c, op, 0, ca_status_json(c, 0));
+				aop_finish(c, op, 0, cst_json(c, 0));
 			}
 		}
 		op = next;
 	}
 }
 
-void ca_tick(struct cluster *c)
+void cm_tick(struct cluster *c)
 {
 	uint64_t now = cluster_now(c);
 	struct aop *op = c->aops_head;
@@ -580,7 +369,7 @@ void ca_tick(struct cluster *c)
 		struct aop *next = op->next;
 		if (now >= op->deadline && !op->running) {
 			if (op->kind == AOP_STATUS && op->conn_id == 0) {
-				aop_finish(c, op, 0, ca_status_json(c, 0));
+				aop_finish(c, op, 0, cst_json(c, 0));
 			} else {
 				aop_finish(c, op, CLUSTER_E_NOQUORUM,
 					   fmt("no answer from a leader "
@@ -591,7 +380,7 @@ void ca_tick(struct cluster *c)
 	}
 }
 
-void ca_fail_all(struct cluster *c, int status, const char *msg)
+void cm_fail_all(struct cluster *c, int status, const char *msg)
 {
 	while (c->aops_head != NULL) {
 		aop_finish(c, c->aops_head, status,
@@ -601,7 +390,7 @@ void ca_fail_all(struct cluster *c, int status, const char *msg)
 	c->promote_pending = 0;
 }
 
-void ca_client_closed(struct cluster *c)
+void cm_leader_lost(struct cluster *c)
 {
 	struct aop *op = c->aops_head;
 
@@ -614,7 +403,7 @@ void ca_client_closed(struct cluster *c)
 				raft_leader(c->raft, &lid, &laddr);
 			}
 			if (op->kind == AOP_STATUS) {
-				aop_finish(c, op, 0, ca_status_json(c, 0));
+				aop_finish(c, op, 0, cst_json(c, 0));
 			} else if (op->kind == AOP_TRANSFER && lid != 0 &&
 				   (op->id != 0 ? lid == op->id
 						: lid != c->client_leader_id)) {
@@ -633,12 +422,7 @@ void ca_client_closed(struct cluster *c)
 	}
 }
 
-void ca_client_connected(struct cluster *c)
-{
-	(void)c; /* ca_check sends what waits */
-}
-
-void ca_admin_result_frame(struct cluster *c, struct peer_frame *f)
+void cm_admin_result(struct cluster *c, struct peer_frame *f)
 {
 	struct aop *op;
 	const char *msg;
@@ -659,15 +443,14 @@ void ca_admin_result_frame(struct cluster *c, struct peer_frame *f)
 	}
 	if (op->kind == AOP_STATUS) {
 		aop_finish(c, op, 0,
-			   st == 0 ? merge_leader_status(c, msg)
-				   : ca_status_json(c, 0));
+			   st == 0 ? cst_merge_leader(c, msg) : cst_json(c, 0));
 		return;
 	}
 	aop_finish(c, op, st, fmt("%s", msg));
 }
 
 /* An ADMIN frame from another node. */
-void ca_remote_admin(struct cluster *c, struct peer_conn *conn,
+void cm_remote_admin(struct cluster *c, struct peer_conn *conn,
 		     struct peer_frame *f)
 {
 	struct peer_admin a;
@@ -681,7 +464,7 @@ void ca_remote_admin(struct cluster *c, struct peer_conn *conn,
 		return;
 	}
 	if (a.op == PEER_OP_REPORT) {
-		struct report *r = cs_report_find(c, a.id);
+		struct report *r = cst_report_find(c, a.id);
 		if (r != NULL) {
 			r->applied = a.a;
 			r->last = a.b;
