@@ -1,9 +1,9 @@
 /*
- * test_symbiont.c — the symbiont's pure decisions (src/delivery/symbiont.c): which
- * node prefers a control file (rendezvous hashing), the grace rule that
- * lets any node take a file a dead or stopped node left, when a lease is
- * renewed, where a bounce goes and when none is sent, and the postmaster
- * address.
+ * test_symbiont.c — the symbiont's pure decisions (src/delivery/
+ * symbiont_place.c, symbiont_job.c, symbiont_bounce.c): which node prefers
+ * a control file (rendezvous hashing), the grace rule that lets any node
+ * take a file a dead or stopped node left, when a lease is renewed, where
+ * a bounce goes and when none is sent, and the postmaster address.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
-#include "src/delivery/symbiont.h"
+#include "src/delivery/symbiont_bounce.h"
+#include "src/delivery/symbiont_job.h"
+#include "src/delivery/symbiont_place.h"
 
 #define NAMES 3000
 
