@@ -36,11 +36,12 @@
  * --after, back for the others; "+30m" also works), YYYY-MM-DD[THH:MM[:SS]]
  * in local time (UTC with a trailing Z), or OpenVMS DD-MMM-YYYY[:HH:MM[:SS]].
  *
- * To add a command: one line in grammar_cmds[] (grammar.c), its options in
- * opt_defs[] (grammar_opts.c) if new, a printer in output*.c if the
- * generic one does not fit, and the handler on the server
- * (src/control/control_commands.c). The admin flag here only labels the help text; the
- * server's table decides.
+ * To add a command: one line in grammar_cmds[] (grammar_table.c), its
+ * options in opt_defs[] (grammar_opts.c) if new, a printer in output*.c if
+ * the generic one does not fit, and the handler on the server
+ * (src/control/control_commands.c). The admin flag here only labels the
+ * help text; the server's table decides. cli/grammar_impl.h lists the
+ * grammar's files and what each owns.
  *
  * Ownership: grammar_match() builds m->args (json-c, caller puts it).
  * Messages for the user go to the FILE given; nothing else is printed.

@@ -8,7 +8,7 @@
  *
  * Owns: option names, their help, and the --options and --default
  * vocabularies. Does not own which command takes which option (the opts
- * strings of grammar_cmds[] in grammar.c). Refusals print one message to
+ * strings of grammar_cmds[] in grammar_table.c). Refusals print one message to
  * the stream given and return -1.
  */
 #include <ctype.h>

@@ -1,5 +1,5 @@
 /*
- * test_grammar.c — unit tests of cli/grammar.c, pure parsing: commands by
+ * test_grammar.c — unit tests of cli/grammar*.c, pure parsing: commands by
  * unambiguous prefixes, ambiguity and incomplete commands, typed
  * placeholders and trailing lists, per-command options (flags, values,
  * prefixes, short forms, "--"), the SET CONFIGURATION SMTP settings and
