@@ -15,9 +15,9 @@ CLANG    ?= clang
 BUILD    := build
 ASAN     := $(BUILD)/asan
 
-PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c
+PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c -lsystemd)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -58,7 +58,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test unit integration test-daemon faults faults-short run bench lint format fuzz install clean check-format
+.PHONY: all deps test unit integration test-daemon faults faults-short run bench lint format fuzz install check-install clean check-format
 
 all: $(BINS) $(BUILD)/libspool.a
 
@@ -165,12 +165,39 @@ fuzz: $(FUZZ_BIN)
 		fi; \
 	done
 
+# make install [DESTDIR=...] [PREFIX=/usr/local]: the binaries, the man
+# pages, the systemd unit (its ExecStart follows PREFIX), the sysusers.d
+# and tmpfiles.d entries, the logrotate file (in SYSCONFDIR/logrotate.d)
+# and the sample /etc/smtpcluster of a three-host cluster (as examples in
+# the doc directory: a real /etc/smtpcluster is never overwritten).
+# `make check-install` installs into a temporary DESTDIR and checks it
+# (tests/integration/test_install.py: systemd-analyze verify, mandoc lint,
+# SIGHUP and logrotate reopening the log).
+SYSCONFDIR ?= /etc
+UNITDIR    := $(PREFIX)/lib/systemd/system
+DOCDIR     := $(PREFIX)/share/doc/smtpcluster
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+		$(DESTDIR)$(DOCDIR)/examples
 	$(if $(wildcard $(BUILD)/smtpclusterd),install -m 755 $(BUILD)/smtpclusterd $(DESTDIR)$(PREFIX)/sbin/)
 	$(if $(wildcard $(BUILD)/smtpctl),install -m 755 $(BUILD)/smtpctl $(DESTDIR)$(PREFIX)/sbin/)
 	$(if $(wildcard $(BUILD)/smtpctl),ln -sf smtpctl $(DESTDIR)$(PREFIX)/sbin/sendmail)
 	$(if $(wildcard docs/*.8),install -m 644 docs/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/)
+	$(if $(wildcard docs/*.5),install -m 644 docs/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/)
+	sed 's|/usr/sbin/smtpclusterd|$(PREFIX)/sbin/smtpclusterd|' deploy/systemd/smtpclusterd.service \
+		>$(DESTDIR)$(UNITDIR)/smtpclusterd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/smtpclusterd.service
+	install -m 644 deploy/sysusers.d/smtpcluster.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/smtpcluster.conf
+	install -m 644 deploy/tmpfiles.d/smtpcluster.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/smtpcluster.conf
+	install -m 644 deploy/logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/smtpcluster
+	cp -R deploy/etc/. $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 deploy/node.conf.example $(DESTDIR)$(DOCDIR)/examples/node.conf.example
+
+check-install: all $(TEST_DAEMON)
+	@python3 -u tests/integration/test_install.py
 
 clean:
 	rm -rf $(BUILD)

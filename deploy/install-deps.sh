@@ -1,6 +1,8 @@
 #!/bin/sh
 # install-deps.sh — install the Debian packages smtpcluster builds and tests
-# with, only those that are missing.
+# with, only those that are missing. libsystemd-dev: sd_notify (the unit is
+# Type=notify); systemd, man-db, mandoc, logrotate: make check-install
+# (systemd-analyze verify, mandoc -T lint, logrotate -f).
 #
 # libraft must be >= 0.17 (0.22 from bookworm-backports on bookworm: 0.15 has
 # known safety bugs). When the release's own libraft is older, the script
@@ -13,7 +15,8 @@ PKGS="build-essential pkg-config libuv1-dev libc-ares-dev libssl-dev \
 liblmdb-dev lmdb-utils libcmocka-dev libinih-dev libjson-c-dev \
 clang libclang-rt-14-dev cppcheck clang-format clang-tidy python3 iproute2 procps \
 openssl swaks libnet-ssleay-perl postfix dnsmasq-base dovecot-lmtpd \
-faketime"
+faketime \
+libsystemd-dev systemd man-db mandoc logrotate"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

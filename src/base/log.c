@@ -1,12 +1,14 @@
 /*
  * log.c — the daemon's line logger (see log.h). Owns the log file
- * descriptor and the level filter; nothing else. A failed write is
- * ignored: logging never stops the node.
+ * descriptor, its path (for log_reopen) and the level filter; nothing
+ * else. A failed write is ignored: logging never stops the node. A failed
+ * reopen keeps the old descriptor.
  */
 #include "src/base/log.h"
 
 #include "src/base/clock.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static int log_fd = 2;
 static enum log_level log_min = LVL_INFO;
 static char log_node[65] = "-";
+static char log_path[4096]; /* "" while lines go to stderr */
 
 void log_init(const char *node_name, const char *level, const char *file)
 {
@@ -36,16 +39,48 @@ void log_init(const char *node_name, const char *level, const char *file)
 		close(log_fd);
 		log_fd = 2;
 	}
+	log_path[0] = '\0';
 	if (file != NULL && file[0] != '\0') {
 		int fd =
 		    open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		if (fd >= 0) {
 			log_fd = fd;
+			snprintf(log_path, sizeof(log_path), "%s", file);
 		} else {
 			log_error("cannot open log file %s, using stderr",
 				  file);
 		}
 	}
+}
+
+int log_reopen(void)
+{
+	int fd;
+
+	if (log_path[0] == '\0' || log_fd == 2) {
+		return 0; /* stderr belongs to whoever started us */
+	}
+	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		int err = errno;
+		log_warn("cannot reopen log file %s: %s (still writing to the "
+			 "old file)",
+			 log_path, strerror(err));
+		return -err;
+	}
+	/* Replace the descriptor in place: a thread-pool line written
+	 * meanwhile goes to the old file or the new one, never to a closed
+	 * descriptor. */
+	if (dup3(fd, log_fd, O_CLOEXEC) < 0) {
+		int err = errno;
+		close(fd);
+		log_warn("cannot reopen log file %s: %s (still writing to the "
+			 "old file)",
+			 log_path, strerror(err));
+		return -err;
+	}
+	close(fd);
+	return 0;
 }
 
 /* Format one line with timestamp, node and level, and write it at once. */

@@ -15,6 +15,13 @@
  * 0 after a clean stop, 64 usage, 78 bad config (EX_CONFIG), 71 start-up
  * failure (EX_OSERR), 70 when the spool failed under the FSM (EX_SOFTWARE).
  *
+ * SIGHUP reopens the log file ([log] file) for log rotation. Under
+ * systemd (Type=notify, deploy/systemd/) the daemon says READY=1 once the
+ * SMTP receiver and the control socket are up and the node knows a
+ * cluster leader (polled: cluster.h has no state callback), STOPPING=1
+ * when the stop sequence begins, RELOADING=1 ... READY=1 around SIGHUP.
+ * Without $NOTIFY_SOCKET sd_notify does nothing.
+ *
  * Owns: start-up order, the stop sequence, the statistics providers of
  * "show service smtp" (sections "receiver" and "symbiont") and the
  * node-local alias file the delivery engine consults.
@@ -28,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -62,6 +70,8 @@ struct daemon {
 	struct symbiont *sym;
 	struct aliases local_aliases; /* node-local alias file, for delivery */
 	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t ready_timer; /* polls for a leader until READY=1 */
+	int ready;		/* READY=1 sent */
 	int stopping;
 	int exit_code;
 };
@@ -216,6 +226,7 @@ static void close_signals(struct daemon *d)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
+	uv_close((uv_handle_t *)&d->ready_timer, NULL);
 }
 
 static void deliverer_closed(void *arg)
@@ -281,6 +292,8 @@ static void begin_stop(struct daemon *d, const char *why)
 	}
 	d->stopping = 1;
 	log_info("stopping (%s)", why);
+	uv_timer_stop(&d->ready_timer);
+	sd_notifyf(0, "STOPPING=1\nSTATUS=stopping (%s)", why);
 	diskguard_stop();
 	if (d->smtp != NULL) {
 		smtp_server_stop(d->smtp, smtp_stopped, d);
@@ -289,13 +302,49 @@ static void begin_stop(struct daemon *d, const char *why)
 	}
 }
 
+/* ---- service manager readiness (sd_notify) ---- */
+
+#define READY_POLL_MS 100
+
+/* Ready once the node knows a leader: it has joined its cluster. */
+static void ready_poll(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	if (d->stopping || d->ready || d->cl->last_leader_id == 0) {
+		return;
+	}
+	d->ready = 1;
+	uv_timer_stop(t);
+	log_info("ready: leader %llu known, SMTP on %s",
+		 (unsigned long long)d->cl->last_leader_id,
+		 d->conf.smtp_listen);
+	sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s", d->conf.smtp_listen);
+}
+
+/* SIGHUP: reopen the log files (log rotation). The configuration is not
+ * re-read: restart the node for that. */
+static void on_sighup(struct daemon *d)
+{
+	if (d->ready) {
+		sd_notify(0, "RELOADING=1");
+	}
+	log_reopen();
+	log_info("SIGHUP: log file reopened");
+	if (d->ready) {
+		sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s",
+			   d->conf.smtp_listen);
+	}
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP ignored: restart the node to reload its "
-			 "configuration");
+		if (!d->stopping) {
+			on_sighup(d);
+		}
 		return;
 	}
 	if (d->stopping) {
@@ -495,6 +544,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 	uv_signal_start(&d.sighup, on_signal, SIGHUP);
+	uv_timer_init(d.loop, &d.ready_timer);
+	d.ready_timer.data = &d;
 #ifdef SMTPCLUSTER_TESTHOOKS
 	testhooks_register();
 #endif
@@ -513,6 +564,8 @@ int main(int argc, char **argv)
 			 "control socket %s",
 			 (unsigned long long)d.conf.id, d.conf.name,
 			 d.conf.smtp_listen, d.conf.control_socket);
+		sd_notify(0, "STATUS=waiting for a cluster leader");
+		uv_timer_start(&d.ready_timer, ready_poll, 0, READY_POLL_MS);
 	}
 
 	uv_run(d.loop, UV_RUN_DEFAULT);
