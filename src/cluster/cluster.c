@@ -85,6 +85,11 @@ uint64_t cluster_max_body(const struct cluster *c)
 						: c->conf.max_frame / 2;
 }
 
+uint64_t cluster_leader_id(const struct cluster *c)
+{
+	return c->last_leader_id;
+}
+
 int cluster_is_ready_leader(const struct cluster *c)
 {
 	return cluster_is_leader(c) && c->ready;

@@ -80,6 +80,9 @@ int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg);
  * limit less room for the envelope (the receiver caps SIZE with it). */
 uint64_t cluster_max_body(const struct cluster *c);
 
+/* The id of the leader this node knows of, 0 while it knows none. */
+uint64_t cluster_leader_id(const struct cluster *c);
+
 /* 1 when this node is the leader and has applied its barrier. */
 int cluster_is_ready_leader(const struct cluster *c);
 

@@ -311,13 +311,13 @@ static void ready_poll(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 
-	if (d->stopping || d->ready || d->cl->last_leader_id == 0) {
+	if (d->stopping || d->ready || cluster_leader_id(d->cl) == 0) {
 		return;
 	}
 	d->ready = 1;
 	uv_timer_stop(t);
 	log_info("ready: leader %llu known, SMTP on %s",
-		 (unsigned long long)d->cl->last_leader_id,
+		 (unsigned long long)cluster_leader_id(d->cl),
 		 d->conf.smtp_listen);
 	sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s", d->conf.smtp_listen);
 }
@@ -330,7 +330,9 @@ static void on_sighup(struct daemon *d)
 		sd_notify(0, "RELOADING=1");
 	}
 	log_reopen();
-	log_info("SIGHUP: log file reopened");
+	if (d->sym != NULL)
+		symbiont_reopen_log(d->sym);
+	log_info("SIGHUP: log files reopened");
 	if (d->ready) {
 		sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s",
 			   d->conf.smtp_listen);

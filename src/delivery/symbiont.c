@@ -192,7 +192,8 @@ static void op_activity(void *ctx, const struct symbiont_job *j,
 {
 	struct symbiont *s = ctx;
 
-	symbiont_actlog_write(&s->log, s->node_name, j->name, &j->ctl.rec, o);
+	symbiont_actlog_write(&s->log, s->node_name, j->name, &j->ctl.rec,
+			      j->fence, o);
 }
 
 static void op_gone(void *ctx, struct symbiont_job *j)
@@ -513,6 +514,11 @@ void symbiont_stop(struct symbiont *s, void (*cb)(void *arg), void *arg)
 	s->st.claiming = 0;
 	log_info("symbiont: stopping (%u job(s) running)", s->njobs);
 	arm_kick(s);
+}
+
+void symbiont_reopen_log(struct symbiont *s)
+{
+	symbiont_actlog_reopen(&s->log);
 }
 
 void symbiont_stats(const struct symbiont *s, struct symbiont_stats *out)

@@ -71,4 +71,7 @@ void symbiont_stop(struct symbiont *s, void (*cb)(void *arg), void *arg);
 
 void symbiont_stats(const struct symbiont *s, struct symbiont_stats *out);
 
+/* SIGHUP: open the activity log again (after logrotate moved it). */
+void symbiont_reopen_log(struct symbiont *s);
+
 #endif

@@ -15,17 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "src/base/clock.h"
 #include "src/base/log.h"
 
 #define LOG_LINE_MAX 2048
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const char *status_word(int outcome)
 {
@@ -35,7 +28,7 @@ static const char *status_word(int outcome)
 }
 
 /* (Re)open the activity log at path ("" or "none": no log). */
-static void log_reopen(struct symbiont_actlog *l, const char *path)
+static void actlog_open_path(struct symbiont_actlog *l, const char *path)
 {
 	if (l->fd >= 0)
 		close(l->fd);
@@ -57,7 +50,7 @@ void symbiont_actlog_open(struct symbiont_actlog *l, const char *path)
 	l->fd = -1;
 	l->cur[0] = '\0';
 	snprintf(l->node, sizeof(l->node), "%s", path != NULL ? path : "");
-	log_reopen(l, l->node);
+	actlog_open_path(l, l->node);
 }
 
 void symbiont_actlog_follow(struct symbiont_actlog *l,
@@ -67,31 +60,33 @@ void symbiont_actlog_follow(struct symbiont_actlog *l,
 	    c->str[CFG_LOG][0] != '\0' ? c->str[CFG_LOG] : l->node;
 
 	if (strcmp(want, l->cur) != 0)
-		log_reopen(l, want);
+		actlog_open_path(l, want);
 }
 
 void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
 			   const char *name, const struct spool_rec *rec,
-			   const struct deliver_outcome *o)
+			   uint64_t fence, const struct deliver_outcome *o)
 {
-	char line[LOG_LINE_MAX], ts[40];
-	uint64_t now = wall_ms(), created = rec->created_ms;
+	char line[LOG_LINE_MAX], ts[CLOCK_FMT_MAX];
+	uint64_t now = clock_wall_ms(), created = rec->created_ms;
 	const struct spool_rcpt *r = &rec->rcpt[o->rcpt];
-	time_t t = (time_t)(now / 1000);
-	struct tm tm;
 	int n;
 
 	if (l->fd < 0)
 		return;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (clock_format(now, CLOCK_FMT_ISO_MS, ts, sizeof(ts)) == NULL)
+		ts[0] = '\0';
 	n = snprintf(line, sizeof(line),
-		     "%s.%03uZ %s %s: to=<%s>, relay=%s, delay=%.1fs, "
-		     "attempts=%u, status=%s (%s)\n",
-		     ts, (unsigned)(now % 1000), node_name, name, r->addr,
+		     "%s %s %s: to=<%s>, relay=%s, delay=%.1fs, "
+		     "attempts=%u, status=%s (%s), from=<%s>, size=%llu, "
+		     "fence=%llu\n",
+		     ts, node_name, name, r->addr,
 		     o->relay[0] ? o->relay : "none",
 		     now > created ? (double)(now - created) / 1000.0 : 0.0,
-		     r->attempts + 1, status_word(o->outcome), o->reply);
+		     r->attempts + 1, status_word(o->outcome), o->reply,
+		     rec->sender != NULL ? rec->sender : "",
+		     (unsigned long long)rec->body_size,
+		     (unsigned long long)fence);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -101,6 +96,14 @@ void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
 	if (write(l->fd, line, (size_t)n) != n)
 		log_debug("symbiont: activity log write failed: %s",
 			  strerror(errno));
+}
+
+void symbiont_actlog_reopen(struct symbiont_actlog *l)
+{
+	char path[sizeof(l->cur)];
+
+	snprintf(path, sizeof(path), "%s", l->cur);
+	actlog_open_path(l, path);
 }
 
 void symbiont_actlog_close(struct symbiont_actlog *l)

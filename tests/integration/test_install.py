@@ -178,7 +178,7 @@ def test_every_man_page_passes_mandoc_lint():
 
 def test_man_page_lists_every_node_conf_key():
     keys = set()
-    with open(os.path.join(REPO, "src/base/nodeconf.c")) as f:
+    with open(os.path.join(REPO, "src/base/nodeconf_keys.c")) as f:
         for m in re.finditer(r'\{"(\w+)", "(\w+)", KT_', f.read()):
             keys.add(m.groups())
     with open(os.path.join(REPO, "docs/node.conf.5")) as f:
@@ -318,7 +318,7 @@ def test_sighup_reopens_the_daemon_log():
                    what="the ready line in " + logfile)
         os.rename(logfile, logfile + ".1")
         c.kill(1, signal.SIGHUP)
-        wait_until(lambda: "SIGHUP: log file reopened" in read(logfile),
+        wait_until(lambda: "SIGHUP: log files reopened" in read(logfile),
                    what="a new log file at the old path")
         # later lines go to the new file, none to the old one
         moved = read(logfile + ".1")
@@ -365,7 +365,7 @@ def test_logrotate_with_the_shipped_config_moves_to_a_new_file():
                  cpath])
         assert r.returncode == 0, "logrotate:\n%s%s" % (r.stdout, r.stderr)
         assert os.path.exists(logfile + ".1"), os.listdir(logdir)
-        wait_until(lambda: "SIGHUP: log file reopened" in read(logfile),
+        wait_until(lambda: "SIGHUP: log files reopened" in read(logfile),
                    what="the daemon writing to the new file")
         assert "SIGHUP" not in read(logfile + ".1")
     finally:
