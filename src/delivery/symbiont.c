@@ -750,8 +750,8 @@ static void job_try_start(struct job *j)
 		return;
 	}
 	j->state = J_DELIVERING;
+	/* the engine takes the body over (and frees it, also on failure) */
 	rc = deliver_start(s->dlv, &j->ctl, body, len, delivered_cb, j, &j->h);
-	free(body);
 	if (rc != 0) {
 		log_error("symbiont: %s: cannot start the delivery (%d); left "
 			  "to the lease",
