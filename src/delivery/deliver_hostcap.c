@@ -38,9 +38,9 @@ struct host_slot *hostcap_get(struct hostcap *hc, const char *ip, unsigned port)
 {
 	struct host_slot *h;
 
-	SLIST_FOREACH(h, &hc->hosts, next)
-	if (h->port == port && strcmp(h->ip, ip) == 0)
-		return h;
+	for (h = SLIST_FIRST(&hc->hosts); h != NULL; h = SLIST_NEXT(h, next))
+		if (h->port == port && strcmp(h->ip, ip) == 0)
+			return h;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return NULL;
