@@ -7,6 +7,7 @@
  *
  * Runs on the loop thread; the callback is called exactly once (also on
  * deliver_cancel, with every unfinished recipient deferred "cancelled").
+ * The engine's own files, one concern each, are listed in deliver_impl.h.
  */
 #ifndef SRC_DELIVER_H
 #define SRC_DELIVER_H
