@@ -7,6 +7,7 @@
  *
  * Runs on the loop thread; the callback is called exactly once (also on
  * deliver_cancel, with every unfinished recipient deferred "cancelled").
+ * The engine's own files, one concern each, are listed in deliver_impl.h.
  */
 #ifndef SRC_DELIVER_H
 #define SRC_DELIVER_H
@@ -57,12 +58,25 @@ int deliverer_init(struct deliverer **out, uv_loop_t *loop,
 		   const struct deliver_opts *o, struct spool *sp);
 void deliverer_close(struct deliverer *d, void (*cb)(void *), void *arg);
 
-/* Start delivering the PENDING recipients of ctl (copied: the caller may
- * free ctl and body after the call). The spool's configuration (zone,
- * gateway, send timeouts, address retries, aliases, MX and hosts tables,
- * forward table) is read at start. */
-int deliver_start(struct deliverer *d, const struct spool_ctl *ctl,
-		  const void *body, size_t len, deliver_cb cb, void *arg,
+/* Start delivering the PENDING recipients of ctl. The spool's
+ * configuration (zone, gateway, send timeouts, address retries, aliases,
+ * MX and hosts tables, forward table) is read at start.
+ *
+ * ctl is copied: the caller may free it after the call.
+ *
+ * body (len bytes, the message as stored) is taken over, not copied: it
+ * must come from malloc() (spool_body_get() gives such a buffer), and from
+ * the call on the engine owns it, whether deliver_start() succeeds or
+ * fails: the caller neither frees nor touches it again. The engine reads
+ * it until the delivery ends (Maildir writers on the thread pool too) and
+ * frees it with the delivery, after the callback has run. The SMTP/LMTP
+ * data phase (dots doubled) is made from it only when a group sends over
+ * SMTP or LMTP, once per attempt.
+ *
+ * 0 (cb will run, never from inside this call; *handle is the delivery
+ * until then) or a negative SPOOL_E_* (no callback). */
+int deliver_start(struct deliverer *d, const struct spool_ctl *ctl, void *body,
+		  size_t len, deliver_cb cb, void *arg,
 		  struct delivery **handle);
 void deliver_cancel(struct delivery *h);
 

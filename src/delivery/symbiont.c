@@ -154,8 +154,8 @@ static int op_deliver(void *ctx, struct symbiont_job *j)
 			  j->name, spool_strerror(rc));
 		return rc;
 	}
+	/* the engine owns body from here, started or not (deliver.h) */
 	rc = deliver_start(s->dlv, &j->ctl, body, len, delivered_cb, j, &j->h);
-	free(body);
 	if (rc != 0) {
 		log_error("symbiont: %s: cannot start the delivery (%d); left "
 			  "to the lease",
