@@ -135,7 +135,8 @@ bench: deps
 	@SMTPCLUSTERD=$(BUILD)/smtpclusterd sh tests/bench/run.sh
 
 LINT_SRC = $(SPOOL_SRC) $(RAFT_SRC) $(wildcard src/*/*.c) $(wildcard cli/*.c)
-lint:
+lint: all
+	python3 tests/lint/check-layers.py --binaries
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -I. -D__GNUC__ $(LINT_SRC)
 	@$(MAKE) --no-print-directory check-format

@@ -57,42 +57,12 @@ void cluster_log_init(void)
 	rlog_set_sink(raft_log_sink);
 }
 
-uint64_t cluster_now(const struct cluster *c)
-{
-	return uv_now(c->loop);
-}
-
-/* Wall-clock milliseconds since the epoch: the stamp the leader puts in
- * every command (uv_now is monotonic, not a date). */
-uint64_t cluster_realtime_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int cluster_is_leader(const struct cluster *c)
-{
-	return c->raft != NULL && !c->stopping &&
-	       raft_state(c->raft) == RAFT_LEADER;
-}
-
 uint64_t cluster_max_body(const struct cluster *c)
 {
 	const uint64_t envelope = 1024 * 1024; /* recipients, Received: */
 
 	return c->conf.max_frame > 2 * envelope ? c->conf.max_frame - envelope
 						: c->conf.max_frame / 2;
-}
-
-uint64_t cluster_leader_id(const struct cluster *c)
-{
-	return c->last_leader_id;
-}
-
-int cluster_is_ready_leader(const struct cluster *c)
-{
-	return cluster_is_leader(c) && c->ready;
 }
 
 void cluster_set_fatal_cb(struct cluster *c, void (*cb)(void *arg, int err),

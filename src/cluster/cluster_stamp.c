@@ -12,8 +12,8 @@ uint64_t cluster_stamp_next(const struct cluster_stamp_in *in, int *skewed)
 		uint64_t elapsed =
 		    in->mono > in->base_mono ? in->mono - in->base_mono : 0;
 		uint64_t expect = in->base + elapsed;
-		uint64_t lo = expect > in->allowance ? expect - in->allowance
-						     : 0;
+		uint64_t lo =
+		    expect > in->allowance ? expect - in->allowance : 0;
 
 		if (in->wall < lo || in->wall > expect + in->allowance) {
 			stamp = expect;

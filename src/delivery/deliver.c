@@ -29,6 +29,7 @@
  * or a Maildir writer may still complete: the next attempt may then
  * duplicate it, which the retry rules accept).
  */
+#include "src/base/clock.h"
 #include "src/delivery/deliver.h"
 
 #include <stdio.h>
@@ -42,14 +43,6 @@
 #include "src/delivery/deliver_impl.h"
 
 static void deliverer_finish_close(struct deliverer *d);
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- outcomes ---- */
 
@@ -66,7 +59,7 @@ void delivery_settle(struct delivery *dv, uint32_t ii, int outcome,
 {
 	struct item *it = &dv->items[ii];
 	struct deliver_outcome *o = &dv->out[it->oi];
-	uint64_t now = wall_ms();
+	uint64_t now = clock_wall_ms();
 	uint64_t created = dv->rec.created_ms;
 
 	if (it->settled || dv->reported)

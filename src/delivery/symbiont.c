@@ -19,13 +19,13 @@
  * tries again; what a job fails is left to the lease (symbiont_job.h);
  * nothing here stops the node.
  */
+#include "src/base/clock.h"
 #include "src/delivery/symbiont.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "spool/codec/ctlname.h"
@@ -69,7 +69,6 @@ struct symbiont {
 	struct job_list jobs;
 	unsigned njobs;
 	struct claim_batch *claim; /* the CLAIM in flight, or NULL */
-	uint32_t seq;		   /* bounce control-file sequence */
 	struct symbiont_stats st;
 	int stopping;
 	int closing;
@@ -81,14 +80,6 @@ struct symbiont {
 static void on_kick(uv_timer_t *t);
 
 /* ---- clocks ---- */
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static uint64_t mono_ms(const struct symbiont *s)
 {
@@ -295,7 +286,7 @@ static void scan(struct symbiont *s)
 	struct spool_cmd cmd;
 	struct wbuf wb;
 	char *names[DUE_SCAN_MAX];
-	uint64_t now = wall_ms();
+	uint64_t now = clock_wall_ms();
 	unsigned queues, room;
 	int n, rc;
 
@@ -475,9 +466,6 @@ int symbiont_start(struct symbiont **out, uv_loop_t *loop,
 	s->batch = o->claim_batch ? o->claim_batch : DEF_BATCH;
 	if (s->batch > SPOOL_CLAIM_MAX)
 		s->batch = SPOOL_CLAIM_MAX;
-	if (getrandom(&s->seq, sizeof(s->seq), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(s->seq))
-		s->seq = (uint32_t)wall_ms();
 	LIST_INIT(&s->jobs);
 	s->env.ops = &job_ops;
 	s->env.ctx = s;
@@ -488,7 +476,6 @@ int symbiont_start(struct symbiont **out, uv_loop_t *loop,
 	s->env.bounce.self = s->self;
 	s->env.bounce.node_name = s->node_name;
 	s->env.bounce.node_domain = s->node_domain;
-	s->env.bounce.seq = &s->seq;
 	s->env.st = &s->st;
 	symbiont_actlog_open(&s->log, o->activity_log);
 	s->st.claiming = 1;

@@ -76,17 +76,16 @@ void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
 		return;
 	if (clock_format(now, CLOCK_FMT_ISO_MS, ts, sizeof(ts)) == NULL)
 		ts[0] = '\0';
-	n = snprintf(line, sizeof(line),
-		     "%s %s %s: to=<%s>, relay=%s, delay=%.1fs, "
-		     "attempts=%u, status=%s (%s), from=<%s>, size=%llu, "
-		     "fence=%llu\n",
-		     ts, node_name, name, r->addr,
-		     o->relay[0] ? o->relay : "none",
-		     now > created ? (double)(now - created) / 1000.0 : 0.0,
-		     r->attempts + 1, status_word(o->outcome), o->reply,
-		     rec->sender != NULL ? rec->sender : "",
-		     (unsigned long long)rec->body_size,
-		     (unsigned long long)fence);
+	n = snprintf(
+	    line, sizeof(line),
+	    "%s %s %s: to=<%s>, relay=%s, delay=%.1fs, "
+	    "attempts=%u, status=%s (%s), from=<%s>, size=%llu, "
+	    "fence=%llu\n",
+	    ts, node_name, name, r->addr, o->relay[0] ? o->relay : "none",
+	    now > created ? (double)(now - created) / 1000.0 : 0.0,
+	    r->attempts + 1, status_word(o->outcome), o->reply,
+	    rec->sender != NULL ? rec->sender : "",
+	    (unsigned long long)rec->body_size, (unsigned long long)fence);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

@@ -7,6 +7,9 @@
  * the original record, the outcomes. Fails: allocation and DSN errors are
  * returned to the job, which logs them.
  */
+#include "spool/codec/enqueue.h"
+#include "src/base/ctlalloc.h"
+#include "src/base/clock.h"
 #include "src/delivery/symbiont_bounce.h"
 
 #include <stdio.h>
@@ -17,14 +20,6 @@
 
 #include "spool/codec/ctlname.h"
 #include "src/base/log.h"
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- pure decisions ---- */
 
@@ -189,7 +184,7 @@ int symbiont_bounce_attach(struct symbiont_bounce *b,
 	const struct symbiont_bounce_env *env = req->env;
 	const struct spool_rec *rec = req->rec;
 	struct spool_config cfg;
-	uint64_t now = wall_ms();
+	uint64_t now = clock_wall_ms();
 	uint32_t keep = 0;
 	int kind = symbiont_bounce_kind(rec->kind, rec->sender);
 	int rc;
@@ -218,8 +213,8 @@ int symbiont_bounce_attach(struct symbiont_bounce *b,
 	else
 		symbiont_postmaster_rcpt(b->postmaster, env->node_domain, b->to,
 					 sizeof(b->to));
-	rc = ctlname_make(b->name, sizeof(b->name), now, "SYSTEM",
-			  (*env->seq)++, env->node_name);
+	rc = ctlalloc_name(b->name, sizeof(b->name), now, "SYSTEM",
+			   env->node_name);
 	if (rc != 0)
 		return rc;
 	rc = build_body(b, req, keep, now);
@@ -231,20 +226,18 @@ int symbiont_bounce_attach(struct symbiont_bounce *b,
 	b->rcpt.orcpt = "";
 	b->rcpt.reply = "";
 	cp->has_bounce = 1;
-	cp->bounce.name = b->name;
-	cp->bounce.rec.user = "SYSTEM";
-	cp->bounce.rec.sender = "";
-	cp->bounce.rec.client = "";
-	cp->bounce.rec.helo = "";
-	cp->bounce.rec.envid = "";
-	cp->bounce.rec.ret = DSN_RET_NONE;
-	cp->bounce.rec.kind = (uint8_t)kind;
-	cp->bounce.rec.origin_node = env->self;
-	cp->bounce.rec.body_size = b->body.len;
-	cp->bounce.rec.nrcpt = 1;
-	cp->bounce.rec.rcpt = &b->rcpt;
-	cp->bounce.body = b->body.p;
-	cp->bounce.body_len = b->body.len;
+	enqueue_fill(&cp->bounce,
+		     &(struct enqueue_msg){.name = b->name,
+					   .user = "SYSTEM",
+					   .sender = "",
+					   .ret = DSN_RET_NONE,
+					   .kind = (uint8_t)kind,
+					   .origin_node = env->self,
+					   .body_size = b->body.len,
+					   .nrcpt = 1,
+					   .rcpt = &b->rcpt,
+					   .body = b->body.p,
+					   .body_len = b->body.len});
 	log_info("symbiont: %s: bounce %s to <%s> for %u recipient(s)",
 		 req->name, b->name, b->to, (unsigned)keep);
 	return 1;

@@ -55,7 +55,6 @@ struct symbiont_bounce_env {
 	uint64_t self;		 /* origin node of the bounce */
 	const char *node_name;	 /* SCSNODE: the bounce's control-file name */
 	const char *node_domain; /* Reporting-MTA, postmaster domain */
-	uint32_t *seq;		 /* bounce name sequence, advanced per bounce */
 };
 
 /* One bounce request: the original and this attempt's outcomes. */

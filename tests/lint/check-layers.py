@@ -34,6 +34,11 @@ def includes(path):
     with open(path, encoding="utf-8", errors="replace") as fh:
         return INC.findall(fh.read())
 
+# The one exception to "cli/ includes nothing of src/": the clock, which
+# needs libc only (src/base/clock.h says so), so smtpctl and the daemon share
+# one home for reading and formatting time.
+ALLOW_INCLUDE = {"src/base/clock.h"}
+
 RULES = [
     ("spool/codec/", ("spool/store/", "raft/", "src/")),
     ("spool/", ("raft/", "src/")),
@@ -43,7 +48,7 @@ RULES = [
 for top, banned in RULES:
     for f in files(top):
         for inc in includes(f):
-            if inc.startswith(banned):
+            if inc.startswith(banned) and inc not in ALLOW_INCLUDE:
                 bad.append("%s includes %s (an arrow up)" % (f, inc))
 
 # 2. circles between modules
@@ -79,6 +84,19 @@ ALLOW = {
     # the session engine and its verb table: the verbs are the engine's
     # transitions, and the engine dispatches to them
     ("src/smtpd/smtp_session", "src/smtpd/smtp_verbs"),
+    # the SMTP client's engine and its reply handlers (one state machine
+    # split for size: the handlers are its transitions)
+    ("src/delivery/smtp_client", "src/delivery/smtp_client_reply"),
+    # a delivery attempt and its kinds of group: the attempt starts each
+    # group, a group reports its recipients' outcomes to its attempt
+    ("src/delivery/deliver", "src/delivery/deliver_group"),
+    ("src/delivery/deliver", "src/delivery/deliver_local"),
+    ("src/delivery/deliver", "src/delivery/deliver_remote"),
+    # a control connection and its requests: the connection hands each line
+    # to dispatch, dispatch answers on that connection; the credential
+    # lookup runs off the loop and resumes the connection it was made for
+    ("src/control/control", "src/control/control_dispatch"),
+    ("src/control/control", "src/control/control_cred"),
 }
 
 def object_circles():

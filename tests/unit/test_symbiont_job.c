@@ -37,7 +37,6 @@ struct fake {
 	uint64_t fence; /* granted by the spool */
 	struct symbiont_stats st;
 	struct symbiont_job_env env;
-	uint32_t seq;
 	uint64_t now;	/* the monotonic clock */
 	uint64_t stamp; /* the leader's stamp for applied proposals */
 	struct prop q[QMAX];
@@ -234,7 +233,6 @@ static int setup(void **state)
 	f->env.bounce.self = SELF;
 	f->env.bounce.node_name = "NODE2";
 	f->env.bounce.node_domain = "node2.test";
-	f->env.bounce.seq = &f->seq;
 	f->env.st = &f->st;
 	f->now = 1000;
 	f->stamp = T0 + 20;
