@@ -87,6 +87,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		if (spool_cmd_get_stamp(p, len, &st) == 0 &&
 		    st > f->max_stamp) {
 			f->max_stamp = st;
+			f->max_stamp_mono = mono_ms();
 		}
 		rv = spool_apply(f->sp, p, len, &sr);
 		if (rv != 0) {

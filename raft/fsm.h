@@ -39,6 +39,7 @@ struct rfsm {
 	unsigned long long want_index; /* index whose results are wanted */
 	int failed;		       /* sticky spool environment failure */
 	uint64_t max_stamp;	       /* highest command stamp applied */
+	uint64_t max_stamp_mono; /* CLOCK_MONOTONIC ms when it was applied */
 	void (*on_fatal)(void *arg, int err);
 	void *fatal_arg;
 	/* counters, for status and tests */

@@ -173,6 +173,7 @@ struct cluster {
 	int apply_inflight;
 	struct raft_apply apply_req;
 	uint64_t last_stamp;
+	int stamp_skewed; /* the wall clock is not followed (next_stamp) */
 
 	/* leadership */
 	unsigned short last_state;

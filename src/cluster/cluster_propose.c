@@ -16,6 +16,8 @@
  * RES_F_DUPLICATE). Callbacks are never called from inside
  * cluster_propose().
  */
+#include "src/cluster/cluster_stamp.h"
+#include "src/base/clock.h"
 #include "src/cluster/cluster_impl.h"
 
 #include <stdio.h>
@@ -322,6 +324,38 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	rbatch_results_free(res);
 }
 
+/* The stamp of the next entry (cluster_stamp.h): this node's wall clock
+ * while it agrees with cluster time, else cluster time advanced by this
+ * node's monotonic clock; never below what was proposed or applied. A
+ * change of whether the wall clock is followed is logged once. */
+static uint64_t next_stamp(struct cluster *c)
+{
+	struct cluster_stamp_in in = {
+	    .wall = cluster_realtime_ms(),
+	    .mono = clock_mono_ms(),
+	    .base = c->fsm.max_stamp,
+	    .base_mono = c->fsm.max_stamp_mono,
+	    .last = c->last_stamp,
+	    .allowance = CLUSTER_STAMP_ALLOWANCE_MS,
+	};
+	int skewed;
+	uint64_t stamp = cluster_stamp_next(&in, &skewed);
+
+	if (skewed != c->stamp_skewed) {
+		if (skewed)
+			log_warn("cluster: this node's wall clock is %lld ms "
+				 "off cluster time; stamping with cluster "
+				 "time instead",
+				 (long long)(in.wall - stamp));
+		else
+			log_info("cluster: wall clock agrees with cluster "
+				 "time again");
+		c->stamp_skewed = skewed;
+	}
+	c->last_stamp = stamp;
+	return stamp;
+}
+
 /* Send everything queued as one entry, when nothing is in flight. */
 void cp_flush(struct cluster *c)
 {
@@ -363,14 +397,7 @@ void cp_flush(struct cluster *c)
 	}
 	c->ninflight = n;
 	cmds = malloc(n * sizeof(*cmds));
-	stamp = cluster_realtime_ms();
-	if (stamp < c->last_stamp) {
-		stamp = c->last_stamp;
-	}
-	if (stamp < c->fsm.max_stamp) {
-		stamp = c->fsm.max_stamp;
-	}
-	c->last_stamp = stamp;
+	stamp = next_stamp(c);
 	if (cmds == NULL) {
 		rv = RAFT_NOMEM;
 		goto fail;
