@@ -181,8 +181,10 @@ void nodeconf_defaults(struct nodeconf *c)
 	snprintf(c->dlv_backend, sizeof(c->dlv_backend), "maildir");
 	c->dlv_max_per_host = 10;
 	c->dlv_smtp_port = 25;
-	c->dlv_lease_ms = 120000;
-	c->dlv_grace_ms = 30000;
+	/* a dead node's mail is taken over within lease + grace (+ a scan):
+	 * under 10 s (issue #10); the holder renews every lease / 2 */
+	c->dlv_lease_ms = 7000;
+	c->dlv_grace_ms = 2000;
 	c->dlv_scan_interval_ms = 500;
 	c->dlv_claim_batch = 16;
 }

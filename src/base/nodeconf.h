@@ -24,8 +24,8 @@
  *              helo = (node domain)      (EHLO name for remote delivery)
  *              max_per_host = 10         (connections per destination)
  *              smtp_port = 25            (port of remote MX hosts)
- *              lease_ms = 120000         (claim lease)
- *              grace_ms = 30000          (take any due file after this)
+ *              lease_ms = 7000           (claim lease, renewed every half)
+ *              grace_ms = 2000           (take any due file after this)
  *              scan_interval_ms = 500    (due scan period)
  *              claim_batch = 16          (names in one CLAIM at most)
  *              activity_log = data_dir/activity.log (seed's

@@ -45,8 +45,9 @@ import netlab  # noqa: E402
 FAR_PORT = 2526
 SMTP_PORT = 2525
 RAFT_PORT = 7001
-LEASE_MS = int(os.environ.get("FAULTS_LEASE_MS", "6000"))
-GRACE_MS = int(os.environ.get("FAULTS_GRACE_MS", "1000"))
+# the daemon's defaults unless set (lease 7 s, grace 2 s)
+LEASE_MS = os.environ.get("FAULTS_LEASE_MS")
+GRACE_MS = os.environ.get("FAULTS_GRACE_MS")
 
 
 class NetCluster(Cluster):
@@ -61,10 +62,14 @@ class NetCluster(Cluster):
                          smtp={"trusted": netlab.HOST_IP + "/32"}, **kw)
 
     def _delivery(self, i):
-        return {"mail_root": self.mail_root, "smtp_port": FAR_PORT,
-                "scan_interval_ms": 100, "lease_ms": LEASE_MS,
-                "grace_ms": GRACE_MS, "max_per_host": 20,
-                "activity_log": self.activity_log_path(i)}
+        d = {"mail_root": self.mail_root, "smtp_port": FAR_PORT,
+             "scan_interval_ms": 100, "max_per_host": 20,
+             "activity_log": self.activity_log_path(i)}
+        if LEASE_MS:
+            d["lease_ms"] = int(LEASE_MS)
+        if GRACE_MS:
+            d["grace_ms"] = int(GRACE_MS)
+        return d
 
     def host(self, i):
         return netlab.addr(i)

@@ -192,8 +192,8 @@ static void test_absent_keys_take_their_defaults(void **state)
 	assert_string_equal(c.dlv_helo, c.domain);
 	assert_int_equal(c.dlv_max_per_host, 10);
 	assert_int_equal(c.dlv_smtp_port, 25);
-	assert_int_equal(c.dlv_lease_ms, 120000);
-	assert_int_equal(c.dlv_grace_ms, 30000);
+	assert_int_equal(c.dlv_lease_ms, 7000);
+	assert_int_equal(c.dlv_grace_ms, 2000);
 	assert_int_equal(c.dlv_scan_interval_ms, 500);
 	assert_int_equal(c.dlv_claim_batch, 16);
 	assert_string_equal(c.dlv_activity_log, "d7/activity.log");
