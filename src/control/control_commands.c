@@ -9,14 +9,14 @@
  * ("debug ..." commands) are not here: a test build adds their table at
  * start-up (src/testhooks/testhooks.c, control_register_cmds).
  * tests/unit/test_command_tables.c checks this table against smtpctl's
- * grammar (cli/grammar.c).
+ * grammar (cli/grammar_table.c).
  */
 #include <stddef.h>
 
 #include "src/control/control_impl.h"
 
 /* The command table: name on the wire, admin, audit, argument names,
- * handler (struct control_cmd). smtpctl's grammar (cli/grammar.c) has the
+ * handler (struct control_cmd). smtpctl's grammar (cli/grammar_table.c) has the
  * matching words (checked by tests/unit/test_command_tables.c). */
 const struct control_cmd control_cmds[] = {
     {"cluster status", 1, 0, "", ctl_cluster_status},

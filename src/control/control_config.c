@@ -8,7 +8,7 @@
  * the mapping of spool outcomes to answers ("not_found", "usage" for a
  * value the spool refuses), and the shapes of the show results. Does not
  * own the tables' rules (spool/store/apply_tables.c), the syntax smtpctl
- * accepts (cli/grammar.c) or the change's answer (control_change.c).
+ * accepts (cli/grammar_table.c) or the change's answer (control_change.c).
  *
  * Changes go through raft (ctl_change_propose) and are answered once
  * applied on the leader; shows read this node's copy ("applied" tells how

@@ -1,5 +1,5 @@
 /*
- * test_command_tables.c — smtpctl's grammar (cli/grammar.c, grammar_cmds[])
+ * test_command_tables.c — smtpctl's grammar (cli/grammar_table.c, grammar_cmds[])
  * and the control server's command tables (src/control/control_commands.c,
  * control_cmds[]; the test hooks of src/testhooks/control_debug.c) agree:
  *   - every command the CLI can send exists on the server (the "debug"
@@ -256,10 +256,11 @@ static void test_every_server_command_is_reachable_from_the_cli(void **state)
 	(void)state;
 	for (const struct control_cmd *c = control_cmds; c->name != NULL; c++)
 		if (!cli_sends(c->name) && !is_server_only(c->name))
-			fail_msg("the server's \"%s\" has no smtpctl words "
-				 "(add them to cli/grammar.c or list it in "
-				 "server_only[] with a reason)",
-				 c->name);
+			fail_msg(
+			    "the server's \"%s\" has no smtpctl words "
+			    "(add them to cli/grammar_table.c or list it in "
+			    "server_only[] with a reason)",
+			    c->name);
 }
 
 static void test_every_test_hook_is_reachable_from_the_cli(void **state)
