@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "spool/codec/ctlname.h"
+#include "spool/codec/wire.h"
 #include "spool/store/spool.h"
 
 #define T0 1700000000000ull /* a fixed stamp: 2023-11-14 */
@@ -191,6 +192,36 @@ static inline int fx_complete(struct spool *sp, const char *name, uint64_t node,
 	else
 		spool_result_free(&res);
 	return st;
+}
+
+/* Number of entries of table t (0-based, in the snapshot image's order,
+ * among its first ntables tables), read from sp's snapshot image. */
+static inline uint64_t fx_table_entries(struct spool *sp, int t, int ntables)
+{
+	struct wbuf wb;
+	struct rbuf rb;
+	uint64_t found = UINT64_MAX;
+
+	wbuf_init(&wb);
+	assert_int_equal(spool_snapshot(sp, &wb), 0);
+	rbuf_init(&rb, wb.p, wb.len);
+	assert_non_null(rbuf_raw(&rb, 20)); /* magic, format, schema, count */
+	for (int i = 0; i < ntables && !rb.err; i++) {
+		uint8_t id = rbuf_u8(&rb);
+		uint64_t cnt = rbuf_u64(&rb);
+
+		assert_int_equal(id, i);
+		if (i == t)
+			found = cnt;
+		for (uint64_t j = 0; j < cnt && !rb.err; j++) {
+			rbuf_raw(&rb, rbuf_u32(&rb));
+			rbuf_raw(&rb, rbuf_u32(&rb));
+		}
+	}
+	assert_int_equal(rb.err, 0);
+	wbuf_free(&wb);
+	assert_true(found != UINT64_MAX);
+	return found;
 }
 
 /* Load a ctl record or fail the test. */

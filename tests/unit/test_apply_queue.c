@@ -50,32 +50,10 @@ static void assert_unchanged(struct spool *sp, struct wbuf *before)
 	wbuf_free(before);
 }
 
-/* Number of entries of table t, read from the snapshot image. */
+/* Entries of table t, read from sp's snapshot image. */
 static uint64_t table_entries(struct spool *sp, int t)
 {
-	struct wbuf wb;
-	struct rbuf rb;
-	uint64_t found = UINT64_MAX;
-
-	snap_take(sp, &wb);
-	rbuf_init(&rb, wb.p, wb.len);
-	assert_non_null(rbuf_raw(&rb, SNAP_HDR));
-	for (int i = 0; i < TB__COUNT && !rb.err; i++) {
-		uint8_t id = rbuf_u8(&rb);
-		uint64_t cnt = rbuf_u64(&rb);
-
-		assert_int_equal(id, i);
-		if (i == t)
-			found = cnt;
-		for (uint64_t j = 0; j < cnt && !rb.err; j++) {
-			rbuf_raw(&rb, rbuf_u32(&rb));
-			rbuf_raw(&rb, rbuf_u32(&rb));
-		}
-	}
-	assert_int_equal(rb.err, 0);
-	wbuf_free(&wb);
-	assert_true(found != UINT64_MAX);
-	return found;
+	return fx_table_entries(sp, t, TB__COUNT);
 }
 
 /* Everything an ENQUEUE test may vary. */
