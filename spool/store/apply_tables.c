@@ -8,9 +8,9 @@
  * value is checked before anything is written, so a refused command
  * changes nothing.
  */
-#include <arpa/inet.h>
 #include <string.h>
 
+#include "spool/codec/hostname.h"
 #include "spool/codec/aliases.h"
 #include "spool/store/spool_impl.h"
 
@@ -37,10 +37,10 @@ static size_t lower(char *out, const char *s)
 	return n;
 }
 
-/* 1 if s is a textual IPv4 or IPv6 address (optionally in [brackets]). */
+/* An IP address, bare or in brackets ("[::1]"), by spool/codec/hostname's
+ * rule. */
 static int is_ip(const char *s)
 {
-	unsigned char buf[16];
 	char tmp[64];
 	size_t n = strlen(s);
 
@@ -49,8 +49,7 @@ static int is_ip(const char *s)
 		tmp[n - 2] = 0;
 		s = tmp;
 	}
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	       inet_pton(AF_INET6, s, buf) == 1;
+	return hostname_ip_ok(s);
 }
 
 static int put_kv(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl,

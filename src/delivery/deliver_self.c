@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "spool/codec/hostport.h"
 #include "src/delivery/deliver_impl.h"
 
 /* ---- own listeners and addresses ---- */
@@ -33,38 +34,22 @@
 /* Add "IP:PORT" (or "[v6]:PORT", "localhost:PORT") to self. */
 static void self_add(struct route_self *self, const char *hp)
 {
-	char host[DNS_IP_MAX + 8];
-	const char *colon, *h = hp;
-	size_t hl;
-	unsigned long port;
-	char *end;
+	char host[DNS_IP_MAX + 8], any[64];
+	unsigned port;
 	struct route_self_addr *a;
 
 	if (hp == NULL || self->n >= ROUTE_SELF_MAX)
 		return;
-	if (hp[0] == '[') {
-		const char *rb = strchr(hp, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			return;
-		h = hp + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(hp, ':');
-		if (colon == NULL)
-			return;
-		hl = (size_t)(colon - hp);
+	/* ":PORT" (an empty host) is every address of this host, like "*";
+	 * anything else goes through the one HOST:PORT parser */
+	if (hp[0] == ':') {
+		snprintf(any, sizeof(any), "*%s", hp);
+		hp = any;
 	}
-	if (hl >= sizeof(host))
-		return;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	port = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || port == 0 || port > 65535)
+	if (hostport_split(hp, host, sizeof(host), &port) != 0)
 		return;
 	a = &self->a[self->n];
-	a->port = (unsigned)port;
+	a->port = port;
 	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 ||
 	    strcmp(host, "::") == 0 || strcmp(host, "*") == 0)
 		a->ip[0] = '\0';

@@ -27,6 +27,7 @@
 
 #include "spool/codec/cmd.h"
 #include "spool/codec/err.h"
+#include "spool/codec/hostport.h"
 #include "spool/codec/sender.h"
 #include "spool/store/spool.h"
 
@@ -560,12 +561,9 @@ out_free:
 int local_lmtp_parse(const char *address, char *ip, size_t ipsize,
 		     unsigned *port, const char **path)
 {
-	const char *colon;
 	char host[256];
 	unsigned char bin[16];
-	unsigned long p;
-	char *end;
-	size_t hl;
+	unsigned hp;
 
 	*path = NULL;
 	ip[0] = '\0';
@@ -578,30 +576,8 @@ int local_lmtp_parse(const char *address, char *ip, size_t ipsize,
 		*path = address + 5;
 		return 0;
 	}
-	if (address[0] == '[') {
-		const char *rb = strchr(address, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			return SPOOL_E_INVAL;
-		hl = (size_t)(rb - address - 1);
-		if (hl >= sizeof(host))
-			return SPOOL_E_INVAL;
-		memcpy(host, address + 1, hl);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(address, ':');
-		if (colon == NULL)
-			return SPOOL_E_INVAL;
-		hl = (size_t)(colon - address);
-		if (hl >= sizeof(host))
-			return SPOOL_E_INVAL;
-		memcpy(host, address, hl);
-	}
-	host[hl] = '\0';
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || p == 0 || p > 65535 ||
-	    colon[1] == '\0')
+	/* HOST:PORT by the one parser (spool/codec/hostport.h) */
+	if (hostport_split(address, host, sizeof(host), &hp) != 0)
 		return SPOOL_E_INVAL;
 	if (strcasecmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
@@ -610,6 +586,6 @@ int local_lmtp_parse(const char *address, char *ip, size_t ipsize,
 	if (strlen(host) >= ipsize)
 		return SPOOL_E_INVAL;
 	strcpy(ip, host);
-	*port = (unsigned)p;
+	*port = hp;
 	return 0;
 }
