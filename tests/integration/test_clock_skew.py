@@ -78,9 +78,18 @@ def test_a_skewed_leader_does_not_move_cluster_time():
             raise AssertionError("faketime is not installed (make deps)")
         raise SkipTest("faketime (Debian) is not installed")
     with SkewedCluster(n=3, base_port=BASE) as c:
-        c.start()
+        # cluster time is established by a correct leader first: nodes 1
+        # and 2 elect one before node 3 starts (a fresh cluster takes its
+        # first leader's wall clock as it is)
+        for i in c.members:
+            c.write_conf(i)
+        c.start_node(1, wait=False)
+        c.start_node(2, wait=False)
+        c.wait_socket(1)
+        c.wait_socket(2)
+        c.wait_leader(nodes=[1, 2])
+        c.start_node(3)
         c.wait_leader()
-        # cluster time established by a correct leader first
         queue_one(c, 1, "SKEW-BEFORE")
         transfer(c, 3)
         queue_one(c, 1, "SKEW-DURING")
