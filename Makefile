@@ -132,7 +132,7 @@ run: deps
 # the bench needs no test hook: it runs the production daemon
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@SMTPCLUSTERD=$(BUILD)/smtpclusterd sh tests/bench/run.sh
+	@SMTPCLUSTERD=$(CURDIR)/$(BUILD)/smtpclusterd sh tests/bench/run.sh
 
 LINT_SRC = $(SPOOL_SRC) $(RAFT_SRC) $(wildcard src/*/*.c) $(wildcard cli/*.c)
 lint: all
