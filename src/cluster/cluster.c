@@ -120,20 +120,6 @@ static void issue_barrier(struct cluster *c)
 	c->barrier_inflight = 1;
 }
 
-static const char *state_name(unsigned short s)
-{
-	switch (s) {
-	case RAFT_FOLLOWER:
-		return "follower";
-	case RAFT_CANDIDATE:
-		return "candidate";
-	case RAFT_LEADER:
-		return "leader";
-	default:
-		return "unavailable";
-	}
-}
-
 /* Notice state, term and leader changes since the last iteration. */
 static void track_state(struct cluster *c)
 {
@@ -147,7 +133,8 @@ static void track_state(struct cluster *c)
 		int was_leader = c->last_state == RAFT_LEADER;
 		if (state != c->last_state) {
 			log_info("raft: %s -> %s in term %llu",
-				 state_name(c->last_state), state_name(state),
+				 cluster_state_name(c->last_state),
+				 cluster_state_name(state),
 				 (unsigned long long)term);
 		}
 		if (was_leader &&

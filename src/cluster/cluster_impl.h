@@ -293,4 +293,8 @@ void cs_tick(struct cluster *c);
 void ccl_check(struct cluster *c);
 void ccl_close(struct cluster *c);
 
+/* The name of a raft state as logs and the status JSON show it
+ * (cluster_state.c). */
+const char *cluster_state_name(int state);
+
 #endif

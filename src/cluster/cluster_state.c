@@ -36,3 +36,17 @@ uint64_t cluster_leader_id(const struct cluster *c)
 {
 	return c->last_leader_id;
 }
+
+const char *cluster_state_name(int state)
+{
+	switch (state) {
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	case RAFT_LEADER:
+		return "leader";
+	default:
+		return "unavailable";
+	}
+}

@@ -49,20 +49,6 @@ static const char *role_name(int role)
 	}
 }
 
-static const char *state_str(int s)
-{
-	switch (s) {
-	case RAFT_FOLLOWER:
-		return "follower";
-	case RAFT_CANDIDATE:
-		return "candidate";
-	case RAFT_LEADER:
-		return "leader";
-	default:
-		return "unavailable";
-	}
-}
-
 static void put_u64(json_object *o, const char *k, uint64_t v)
 {
 	json_object_object_add(o, k, json_object_new_uint64(v));
@@ -98,7 +84,8 @@ static json_object *member_json(struct cluster *c, const struct raft_server *s,
 	if (s->id == c->conf.id) {
 		json_object_object_add(
 		    m, "state",
-		    json_object_new_string(state_str(raft_state(c->raft))));
+		    json_object_new_string(
+			cluster_state_name(raft_state(c->raft))));
 		json_object_object_add(m, "reachable",
 				       json_object_new_boolean(1));
 		put_self(c, m);
@@ -161,7 +148,8 @@ static json_object *status_object(struct cluster *c, int leader_view)
 	}
 	put_u64(o, "term", raft_current_term(r));
 	json_object_object_add(
-	    o, "state", json_object_new_string(state_str(raft_state(r))));
+	    o, "state",
+	    json_object_new_string(cluster_state_name(raft_state(r))));
 	json_object_object_add(
 	    o, "ready", json_object_new_boolean(cluster_is_ready_leader(c)));
 	put_self(c, o);
@@ -231,9 +219,10 @@ char *cst_merge_leader(struct cluster *c, const char *leader_json)
 		json_object *id;
 		if (json_object_object_get_ex(m, "id", &id) &&
 		    json_object_get_uint64(id) == c->conf.id) {
-			json_object_object_add(m, "state",
-					       json_object_new_string(state_str(
-						   raft_state(c->raft))));
+			json_object_object_add(
+			    m, "state",
+			    json_object_new_string(
+				cluster_state_name(raft_state(c->raft))));
 			json_object_object_add(m, "reachable",
 					       json_object_new_boolean(1));
 			put_self(c, m);

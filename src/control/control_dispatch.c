@@ -401,19 +401,29 @@ int ctl_propose(struct ctl_req *req, const struct spool_cmd *cmd,
 
 /* ---- arguments ---- */
 
+/* The argument key of req in *v: 0; 1 when it is absent and not
+ * required; -1 (answered "usage") when it is absent and required. */
+static int arg_find(struct ctl_req *req, const char *key, int required,
+		    json_object **v)
+{
+	if (json_object_object_get_ex(req->args, key, v) && *v != NULL)
+		return 0;
+	if (!required)
+		return 1;
+	ctl_req_fail(req, "usage", "%s: missing argument \"%s\"",
+		     req->cmd->name, key);
+	return -1;
+}
+
 int ctl_arg_u64(struct ctl_req *req, const char *key, int required,
 		uint64_t min, uint64_t max, uint64_t *out)
 {
 	json_object *v;
 	int64_t n;
+	int rc;
 
-	if (!json_object_object_get_ex(req->args, key, &v) || v == NULL) {
-		if (!required)
-			return 1;
-		ctl_req_fail(req, "usage", "%s: missing argument \"%s\"",
-			     req->cmd->name, key);
-		return -1;
-	}
+	if ((rc = arg_find(req, key, required, &v)) != 0)
+		return rc;
 	errno = 0;
 	n = json_object_get_int64(v);
 	if (!json_object_is_type(v, json_type_int) || n < 0 || errno != 0 ||
@@ -434,14 +444,10 @@ int ctl_arg_str(struct ctl_req *req, const char *key, int required,
 {
 	json_object *v;
 	const char *s;
+	int rc;
 
-	if (!json_object_object_get_ex(req->args, key, &v) || v == NULL) {
-		if (!required)
-			return 1;
-		ctl_req_fail(req, "usage", "%s: missing argument \"%s\"",
-			     req->cmd->name, key);
-		return -1;
-	}
+	if ((rc = arg_find(req, key, required, &v)) != 0)
+		return rc;
 	if (!json_object_is_type(v, json_type_string)) {
 		ctl_req_fail(req, "usage",
 			     "%s: argument \"%s\" must be a string",
@@ -482,14 +488,10 @@ int ctl_arg_strv(struct ctl_req *req, const char *key, int required,
 {
 	json_object *v;
 	size_t n;
+	int rc;
 
-	if (!json_object_object_get_ex(req->args, key, &v) || v == NULL) {
-		if (!required)
-			return 1;
-		ctl_req_fail(req, "usage", "%s: missing argument \"%s\"",
-			     req->cmd->name, key);
-		return -1;
-	}
+	if ((rc = arg_find(req, key, required, &v)) != 0)
+		return rc;
 	if (!json_object_is_type(v, json_type_array) ||
 	    (n = json_object_array_length(v)) > maxn) {
 		ctl_req_fail(req, "usage",
