@@ -131,7 +131,7 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 		return RAFT_NOMEM;
 	}
 	n->loop = loop;
-	n->transport = rtransport_new(loop);
+	n->transport = rtransport_new(loop, o->wrap);
 	if (n->transport == NULL) {
 		snprintf(err, errsize, "raft transport: cannot initialize");
 		rv = RAFT_NOMEM;
