@@ -38,6 +38,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import cluster as clusterlib  # noqa: E402
 from cluster import Cluster, ClusterError, wait_until  # noqa: E402
 from recorder import Recorder  # noqa: E402
 import netlab  # noqa: E402
@@ -427,9 +428,14 @@ def main():
                    "dup_bad": 0, "failed": 0, "takeover": 0.0}
             for r in range(a.rounds):
                 t0 = time.monotonic()
+                reports = len(clusterlib.SANITIZER_REPORTS)
                 res = one_round(name, r, os.path.join(work, "%s-%d"
                                                       % (name, r)),
                                 lab, recorder, a.short)
+                if len(clusterlib.SANITIZER_REPORTS) > reports:
+                    res["ok"] = False
+                    res["why"].append("sanitizer report(s): " + "; ".join(
+                        clusterlib.SANITIZER_REPORTS[reports:]))
                 agg["rounds"] += 1
                 for k in ("acked", "lost", "dup_ok", "dup_bad"):
                     agg[k] += res[k]
