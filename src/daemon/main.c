@@ -215,6 +215,7 @@ static int symbiont_stats_json(void *arg, struct json_object *out)
 	add_u64(out, "bounces_dropped", st.bounces_dropped);
 	add_u64(out, "renewals", st.renewals);
 	add_u64(out, "lease_lost", st.lease_lost);
+	add_u64(out, "lease_expired", st.lease_expired);
 	add_u64(out, "complete_errors", st.complete_errors);
 	return 0;
 }

@@ -53,6 +53,8 @@ struct symbiont_stats {
 	uint64_t bounces_dropped; /* failed postmaster bounces dropped */
 	uint64_t renewals;
 	uint64_t lease_lost;	  /* COMPLETE refused: possible duplicate */
+	uint64_t lease_expired;	  /* deliveries aborted at the local lease
+				     end (no RENEW in time) */
 	uint64_t complete_errors; /* COMPLETE without an answer (retried by
 				     the lease) */
 };
