@@ -167,8 +167,7 @@ static void delivery_free(uv_handle_t *h)
 	if (dv->next != NULL)
 		dv->next->prev = dv->prev;
 	delivery_free_records(dv);
-	if (d->closing && d->live == NULL)
-		deliverer_finish_close(d);
+	deliverer_maybe_finish_close(d);
 }
 
 /* From the timer: report (if not yet) and free. */
@@ -286,6 +285,15 @@ static void deliverer_finish_close(struct deliverer *d)
 	dns_close(d->dns, dns_gone, d);
 }
 
+/* Closing, and no delivery nor cached connection left: finish (once). */
+void deliverer_maybe_finish_close(struct deliverer *d)
+{
+	if (d->closing != 1 || d->live != NULL || d->nidle != 0)
+		return;
+	d->closing = 2;
+	deliverer_finish_close(d);
+}
+
 void deliverer_close(struct deliverer *d, void (*cb)(void *), void *arg)
 {
 	struct delivery *dv, *next;
@@ -299,8 +307,8 @@ void deliverer_close(struct deliverer *d, void (*cb)(void *), void *arg)
 		next = dv->next;
 		deliver_cancel(dv);
 	}
-	if (d->live == NULL)
-		deliverer_finish_close(d);
+	conncache_close_all(d);
+	deliverer_maybe_finish_close(d);
 }
 
 /* ---- one attempt ---- */

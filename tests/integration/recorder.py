@@ -8,7 +8,10 @@ Per recipient local part: reject* -> 550 5.1.1, always451* -> 451 4.2.1,
 flaky* -> 451 4.2.1 the first time, then 250; anything else 250. slow*:
 the final dot is answered SLOW seconds after it was recorded. hold_dot
 (seconds, default 0) holds every final-dot reply that long after
-recording, for a delivery still in flight at a fault.
+recording, for a delivery still in flight at a fault. pipelining=False: the EHLO
+reply offers no PIPELINING. rset_reply: the answer to RSET, after which
+the connection is closed unless it is a 250 (a far end that dropped an
+idle connection). sessions counts the connections, commands each verb.
 """
 
 import asyncio
@@ -28,9 +31,14 @@ class Recorder:
 
     SLOW = 0.25
 
-    def __init__(self, ips, port, hold_dot=0.0):
+    def __init__(self, ips, port, hold_dot=0.0, pipelining=True,
+                 rset_reply="250 2.0.0 Ok"):
         self.ips, self.port = ips, port
         self.hold_dot = hold_dot
+        self.pipelining = pipelining
+        self.rset_reply = rset_reply
+        self.sessions = 0
+        self.commands = collections.Counter()
         self.lock = threading.Lock()
         self.msgs = []
         self.seen_rcpt = collections.Counter()
@@ -81,6 +89,8 @@ class Recorder:
         ip = writer.get_extra_info("sockname")[0]
         peer = (writer.get_extra_info("peername") or ("",))[0]
         mail, rcpts = None, []
+        with self.lock:
+            self.sessions += 1
 
         def send(text):
             writer.write((text + "\r\n").encode())
@@ -93,9 +103,12 @@ class Recorder:
                     break
                 cmd = line.decode("utf-8", "replace").rstrip("\r\n")
                 up = cmd.upper()
+                with self.lock:
+                    self.commands[up.split(" ", 1)[0].split(":", 1)[0]] += 1
                 if up.startswith("EHLO"):
-                    send("250-recorder\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                         "250 SIZE 52428800")
+                    send("250-recorder\r\n%s250-8BITMIME\r\n"
+                         "250 SIZE 52428800"
+                         % ("250-PIPELINING\r\n" if self.pipelining else ""))
                 elif up.startswith("HELO"):
                     send("250 recorder")
                 elif up.startswith("MAIL FROM:"):
@@ -132,7 +145,10 @@ class Recorder:
                     rcpts = []
                 elif up == "RSET":
                     mail, rcpts = None, []
-                    send("250 2.0.0 Ok")
+                    send(self.rset_reply)
+                    if not self.rset_reply.startswith("250"):
+                        await writer.drain()
+                        break
                 elif up == "NOOP":
                     send("250 2.0.0 Ok")
                 elif up == "QUIT":
