@@ -43,6 +43,7 @@
 #include "src/delivery/deliver_impl.h"
 
 static void deliverer_finish_close(struct deliverer *d);
+static void deliverer_maybe_finish_close(struct deliverer *d);
 
 /* ---- outcomes ---- */
 
@@ -247,6 +248,7 @@ int deliverer_init(struct deliverer **out, uv_loop_t *loop,
 	d->o.own_smtp = NULL;
 	d->o.n_own_smtp = 0;
 	hostcap_init(&d->hc, d->o.max_per_host);
+	d->idle_closed = deliverer_maybe_finish_close;
 	rc = dns_init(&d->dns, loop, d->s_dns);
 	if (rc != 0)
 		goto err_after_strings;
@@ -286,7 +288,7 @@ static void deliverer_finish_close(struct deliverer *d)
 }
 
 /* Closing, and no delivery nor cached connection left: finish (once). */
-void deliverer_maybe_finish_close(struct deliverer *d)
+static void deliverer_maybe_finish_close(struct deliverer *d)
 {
 	if (d->closing != 1 || d->live != NULL || d->nidle != 0)
 		return;

@@ -41,15 +41,14 @@ static void on_idle_closed(void *arg, const struct smtp_client *c,
 	free(e);
 	d->nidle--;
 	hostcap_release(&d->hc, h);
-	deliverer_maybe_finish_close(d);
+	d->idle_closed(d);
 }
 
 struct smtp_conn *conncache_take(struct deliverer *d, struct host_slot *h)
 {
 	struct idle_conn *e;
 
-	TAILQ_FOREACH(e, &h->idle, q)
-	{
+	for (e = TAILQ_FIRST(&h->idle); e != NULL; e = TAILQ_NEXT(e, q)) {
 		struct smtp_conn *conn = e->conn;
 
 		if (!smtp_conn_ready(conn))
@@ -101,8 +100,8 @@ void conncache_close_all(struct deliverer *d)
 	struct host_slot *h;
 	struct idle_conn *e;
 
-	SLIST_FOREACH(h, &d->hc.hosts, next)
-	TAILQ_FOREACH(e, &h->idle, q)
-	/* on_idle_closed runs later, from the close */
-	smtp_conn_abort(e->conn, "the deliverer closes");
+	for (h = SLIST_FIRST(&d->hc.hosts); h != NULL; h = SLIST_NEXT(h, next))
+		for (e = TAILQ_FIRST(&h->idle); e != NULL; e = TAILQ_NEXT(e, q))
+			/* on_idle_closed runs later, from the close */
+			smtp_conn_abort(e->conn, "the deliverer closes");
 }

@@ -134,6 +134,9 @@ struct deliverer {
 	struct route_self self; /* listeners from the options + addresses */
 	struct hostcap hc;
 	unsigned nidle; /* parked connections not closed yet */
+	/* deliver.c's, called by the cache when a parked connection closed
+	 * (a pointer: the cache does not call back into deliver.c) */
+	void (*idle_closed)(struct deliverer *d);
 	struct delivery *live;
 	uint64_t seq;
 	int closing;
@@ -249,8 +252,6 @@ struct delivery {
 };
 
 /* deliver.c */
-/* Finish the deliverer's close once nothing of it runs any more. */
-void deliverer_maybe_finish_close(struct deliverer *d);
 void delivery_settle(struct delivery *dv, uint32_t ii, int outcome,
 		     const char *reply, const char *relay);
 void delivery_release(struct delivery *dv);
