@@ -267,4 +267,6 @@ void group_client_cfg(struct group *g, struct smtp_client_cfg *cfg, int lmtp)
 	cfg->t_data = dv->cfg.num[CFG_SEND_TIMEOUT_DATA];
 	cfg->t_term = dv->cfg.num[CFG_SEND_TIMEOUT_TERMINATION];
 	cfg->t_quit = 10000;
+	cfg->reuse = lmtp ? 0 : DELIVER_REUSE_MAX;
+	cfg->t_idle = DELIVER_IDLE_MS;
 }

@@ -13,6 +13,10 @@ first message to that address has its final-dot reply held HOLD_S
 seconds; a client that closes the connection meanwhile has not had its
 message accepted. Every record has "acked": True once its 250 was sent
 (False while held, and for good when the client gave up first).
+pipelining=False: the EHLO reply offers no PIPELINING. rset_reply: the
+answer to RSET, after which the connection is closed unless it is a 250
+(a far end that dropped an idle connection). sessions counts the
+connections, commands each verb.
 """
 
 import asyncio
@@ -33,9 +37,14 @@ class Recorder:
     SLOW = 0.25
     HOLD_S = 25.0  # holddot*: the first final dot's reply held this long
 
-    def __init__(self, ips, port, hold_dot=0.0):
+    def __init__(self, ips, port, hold_dot=0.0, pipelining=True,
+                 rset_reply="250 2.0.0 Ok"):
         self.ips, self.port = ips, port
         self.hold_dot = hold_dot
+        self.pipelining = pipelining
+        self.rset_reply = rset_reply
+        self.sessions = 0
+        self.commands = collections.Counter()
         self.lock = threading.Lock()
         self.msgs = []
         self.seen_rcpt = collections.Counter()
@@ -86,6 +95,8 @@ class Recorder:
         ip = writer.get_extra_info("sockname")[0]
         peer = (writer.get_extra_info("peername") or ("",))[0]
         mail, rcpts = None, []
+        with self.lock:
+            self.sessions += 1
 
         def send(text):
             writer.write((text + "\r\n").encode())
@@ -98,9 +109,12 @@ class Recorder:
                     break
                 cmd = line.decode("utf-8", "replace").rstrip("\r\n")
                 up = cmd.upper()
+                with self.lock:
+                    self.commands[up.split(" ", 1)[0].split(":", 1)[0]] += 1
                 if up.startswith("EHLO"):
-                    send("250-recorder\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                         "250 SIZE 52428800")
+                    send("250-recorder\r\n%s250-8BITMIME\r\n"
+                         "250 SIZE 52428800"
+                         % ("250-PIPELINING\r\n" if self.pipelining else ""))
                 elif up.startswith("HELO"):
                     send("250 recorder")
                 elif up.startswith("MAIL FROM:"):
@@ -142,7 +156,10 @@ class Recorder:
                     rcpts = []
                 elif up == "RSET":
                     mail, rcpts = None, []
-                    send("250 2.0.0 Ok")
+                    send(self.rset_reply)
+                    if not self.rset_reply.startswith("250"):
+                        await writer.drain()
+                        break
                 elif up == "NOOP":
                     send("250 2.0.0 Ok")
                 elif up == "QUIT":
