@@ -158,7 +158,7 @@ check-format:
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SPOOL_SRC)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ $< $(SPOOL_SRC) $(shell pkg-config --libs lmdb 2>/dev/null || echo -llmdb)
+	$(CLANG) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -I. $(PKG_CFLAGS) -o $@ $< $(SPOOL_SRC) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \

@@ -257,6 +257,10 @@ void cp_became_ready(struct cluster *c);
 void cp_fail_all(struct cluster *c, int status);
 int cp_propose_internal(struct cluster *c, const void *cmd, size_t len,
 			cluster_propose_cb cb, void *arg);
+/* 1 when this leader's queue takes len more bytes: the one cap
+ * (CLUSTER_QUEUE_CAP, and no failed disk) of local and forwarded
+ * proposals alike. */
+int cp_queue_has_room(const struct cluster *c, size_t len);
 /* struct cluster_up */
 int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
 		      uint8_t *cmd, size_t len);

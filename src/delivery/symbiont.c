@@ -497,7 +497,7 @@ int symbiont_start(struct symbiont **out, uv_loop_t *loop,
 	s->env.bounce.node_name = s->node_name;
 	s->env.bounce.node_domain = s->node_domain;
 	s->env.st = &s->st;
-	symbiont_actlog_open(&s->log, o->activity_log);
+	symbiont_actlog_open(&s->log, o->activity_log, o->log_dir);
 	s->st.claiming = 1;
 	uv_timer_init(loop, &s->tick);
 	uv_timer_init(loop, &s->kick);

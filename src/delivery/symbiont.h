@@ -38,6 +38,7 @@ struct symbiont_opts {
 	unsigned scan_interval_ms; /* due scan period; 0 = 500 */
 	unsigned claim_batch;	   /* names per CLAIM at most; 0 = 16 */
 	const char *activity_log;  /* path; "" or "none" = no log */
+	const char *log_dir;	   /* where /LOG may write; "" = nowhere */
 };
 
 struct symbiont_stats {

@@ -225,6 +225,7 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 		smtp_sess_reply(s, "550 5.7.1 <%s>: Relay access denied",
 				mb.addr);
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_RELAY);
+		smtp_sess_count_error(s); /* probing counts */
 		return;
 	}
 	if (mb.postmaster && s->node_domain[0] != '\0')
@@ -240,6 +241,7 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 			smtp_sess_reply(s, "550 5.1.1 <%s>: no such user here",
 					mb.addr);
 			smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_USER);
+			smtp_sess_count_error(s); /* probing counts */
 			return;
 		}
 		if (rc < 0) {
