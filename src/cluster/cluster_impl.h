@@ -47,9 +47,11 @@
 #define CLUSTER_TRY_MS 2000	       /* per-try timeout of a forward */
 #define CLUSTER_RETRY_MS 50	       /* pause after a RETRY answer */
 #define CLUSTER_TICK_MS 50
-#define CLUSTER_REPORT_MS 500	  /* follower -> leader report period */
-#define CLUSTER_REACHABLE_MS 2000 /* a report younger than this */
-#define CLUSTER_ADMIN_MS 60000	  /* deadline of add/remove/transfer */
+#define CLUSTER_PRUNE_MS 1000	    /* leader: node table vs configuration */
+#define CLUSTER_REMOVE_WAIT_MS 5000 /* remove: answer once pruned, or then */
+#define CLUSTER_REPORT_MS 500	    /* follower -> leader report period */
+#define CLUSTER_REACHABLE_MS 2000   /* a report younger than this */
+#define CLUSTER_ADMIN_MS 60000	    /* deadline of add/remove/transfer */
 #define CLUSTER_STATUS_ASK_MS 1500
 #define CLUSTER_STOP_TRANSFER_MS 3000
 #define CLUSTER_DISK_STALL_MS 5000
@@ -192,6 +194,8 @@ struct cluster {
 	int change_inflight;
 	uint64_t promote_id; /* added spare to promote (0: none) */
 	int promote_pending;
+	int remove_wait;	    /* removed: waiting for the node table */
+	uint64_t remove_wait_until; /* ... at most until then */
 	struct aop *transfer_op;
 	struct raft_transfer transfer_req;
 	int transfer_inflight;
@@ -215,6 +219,8 @@ struct cluster {
 	int node_set_done;
 	int node_set_inflight;
 	uint64_t node_set_retry_at;
+	int prune_inflight; /* NODE_REMOVE of a non-member in flight */
+	uint64_t prune_at;  /* next look at the node table (leader) */
 
 	/* disk watchdog */
 	unsigned long long wd_stored;
