@@ -158,7 +158,10 @@ void group_classify(struct delivery *dv, uint32_t ii,
 	const char *at;
 	int via;
 
-	local_resolve(env, it->orig, &it->lt);
+	if (dv->rec.rcpt[dv->out[it->oi].rcpt].flags & RCPT_F_LOCAL)
+		local_resolve_accepted(env, it->orig, &it->lt);
+	else
+		local_resolve(env, it->orig, &it->lt);
 	switch (it->lt.kind) {
 	case LOCAL_FAILED:
 		delivery_settle(dv, ii, OUT_FAILED, it->lt.reply, "local");

@@ -194,6 +194,7 @@ static int build_enqueue(struct smtp_session *s, struct wbuf *wb)
 		rc[i].addr = s->rcpt[i].addr;
 		rc[i].orcpt = s->rcpt[i].orcpt;
 		rc[i].notify = s->rcpt[i].notify;
+		rc[i].flags = s->rcpt[i].flags;
 		rc[i].reply = "";
 	}
 	body = smtp_data_take(&s->data, &body_len);

@@ -23,6 +23,7 @@ struct rcpt {
 	char *addr;
 	char *orcpt;
 	uint8_t notify;
+	uint8_t flags; /* RCPT_F_* */
 };
 
 struct smtp_session {

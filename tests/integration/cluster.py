@@ -578,10 +578,14 @@ def wait_until(pred, timeout=20, interval=0.1, what="condition"):
 def run_tests(tests):
     """Run each test function; print PASS/FAIL/SKIP per test (with the
     traceback of a failure) and "N passed, N failed"; exit 1 on any
-    failure."""
+    failure. IT_ONLY=SUBSTRING runs only the tests whose name has it
+    (for a quick look at one test by hand)."""
     passed = failed = skipped = 0
+    only = os.environ.get("IT_ONLY", "")
     for t in tests:
         name = t.__name__
+        if only and only not in name:
+            continue
         t0 = time.monotonic()
         reports = len(SANITIZER_REPORTS)
         try:
