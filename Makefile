@@ -47,11 +47,15 @@ ASAN_LIB_OBJ := $(SPOOL_SRC:%.c=$(ASAN)/%.o) $(RAFT_SRC:%.c=$(ASAN)/%.o) \
 		$(SRC_SRC:%.c=$(ASAN)/%.o) $(CLI_SRC:%.c=$(ASAN)/%.o) \
 		$(HOOK_SRC:%.c=$(ASAN)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(ASAN)/tests/%)
+ASAN_CORE_OBJ := $(SPOOL_SRC:%.c=$(ASAN)/%.o) $(RAFT_SRC:%.c=$(ASAN)/%.o) \
+		$(SRC_SRC:%.c=$(ASAN)/%.o)
+ASAN_HOOK_OBJ := $(HOOK_SRC:%.c=$(ASAN)/%.o)
 
 BINS := $(BUILD)/smtpclusterd $(BUILD)/smtpctl
-# The test daemon: the same objects plus the test hooks of src/testhooks/
-# (the "debug" control commands; one writes the spool outside raft), for
-# the integration tests only. Never installed.
+# The test daemon: the same sources, built with ASan+UBSan, plus the test
+# hooks of src/testhooks/ (the "debug" control commands; one writes the
+# spool outside raft), for the integration and fault tests only. Never
+# installed.
 TEST_DAEMON := $(BUILD)/test/smtpclusterd
 
 FUZZ_SECONDS ?= 60
@@ -79,13 +83,17 @@ $(BUILD)/libspool.a: $(SPOOL_OBJ)
 $(BUILD)/smtpclusterd: $(BUILD)/src/daemon/main.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-# main.c with -DSMTPCLUSTER_TESTHOOKS registers the hooks' commands.
-$(BUILD)/test/src/daemon/main.o: src/daemon/main.c
+# main.c with -DSMTPCLUSTER_TESTHOOKS registers the hooks' commands. The
+# test daemon is built under ASan+UBSan: every integration and fault test
+# runs against it, so a memory error on any error path fails the run
+# (tests/integration/cluster.py reads the sanitizer reports from the logs).
+$(ASAN)/test/src/daemon/main.o: src/daemon/main.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DSMTPCLUSTER_TESTHOOKS -c $< -o $@
+	$(CC) $(ASAN_CFLAGS) -DSMTPCLUSTER_TESTHOOKS -c $< -o $@
 
-$(TEST_DAEMON): $(BUILD)/test/src/daemon/main.o $(CORE_OBJ) $(HOOK_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+$(TEST_DAEMON): $(ASAN)/test/src/daemon/main.o $(ASAN_CORE_OBJ) $(ASAN_HOOK_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN) -g -o $@ $^ $(PKG_LIBS) -lm
 
 test-daemon: $(TEST_DAEMON)
 
@@ -150,7 +158,7 @@ check-format:
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SPOOL_SRC)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ $< $(SPOOL_SRC) $(shell pkg-config --libs lmdb 2>/dev/null || echo -llmdb)
+	$(CLANG) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -I. $(PKG_CFLAGS) -o $@ $< $(SPOOL_SRC) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \

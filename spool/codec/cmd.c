@@ -142,8 +142,9 @@ static void enc_enqueue(struct enc *e, const struct spool_cmd_enqueue *q)
 
 			e_str(e, t->addr, SPOOL_ADDR_MAX, 1);
 			e_str(e, t->orcpt, SPOOL_ADDR_MAX, 0);
-			e_check(e, (t->notify & ~NOTIFY_MASK) == 0);
-			wbuf_u8(e->wb, t->notify);
+			e_check(e, (t->notify & ~NOTIFY_MASK) == 0 &&
+				       (t->flags & ~RCPT_F_ALL) == 0);
+			wbuf_u8(e->wb, spool_rcpt_byte(t));
 		}
 	}
 	e_check(e, q->body_len <= SPOOL_BODY_MAX &&
@@ -423,8 +424,7 @@ static void dec_enqueue(struct dec *d, struct spool_cmd_enqueue *q)
 
 		t->addr = d_str(d, SPOOL_ADDR_MAX, 1);
 		t->orcpt = d_str(d, SPOOL_ADDR_MAX, 0);
-		t->notify = rbuf_u8(&d->rb);
-		d_check(d, (t->notify & ~NOTIFY_MASK) == 0);
+		d_check(d, spool_rcpt_byte_get(t, rbuf_u8(&d->rb)) == 0);
 		t->reply = "";
 	}
 	q->body = rbuf_blob(&d->rb, SPOOL_BODY_MAX, &q->body_len);

@@ -56,7 +56,7 @@ const struct spool_cfg_def spool_cfg_defs[CFG__COUNT] = {
     [CFG_OPT_HEADERS] = NUM("opt_headers", "/OPTIONS=HEADERS", CFG_HEADERS_ALL,
 			    CFG_HEADERS_ALL, CFG_HEADERS_NONE, 0),
     [CFG_OPT_RELAY] = NUM("opt_relay", "/OPTIONS=RELAY", 0, 0, 1, 0),
-    [CFG_QUEUES] = NUM("queues", "/QUEUES", 1, 1, 64, 0),
+    [CFG_QUEUES] = NUM("queues", "/QUEUES", 20, 1, 64, 0),
     [CFG_RECEIVE_TIMEOUT] = NUM("receive_timeout", "/RECEIVE_TIMEOUT",
 				5 * MIN_MS, SEC_MS, DAY_MS, 1),
     [CFG_SEND_TIMEOUT_DATA] = NUM("send_timeout_data", "/SEND_TIMEOUT=DATA",

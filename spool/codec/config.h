@@ -24,7 +24,7 @@ enum spool_cfg_key {
 	CFG_OPT_EIGHT_BIT,	  /* /OPTIONS=[NO]EIGHT_BIT, 0 */
 	CFG_OPT_HEADERS,	  /* /OPTIONS=HEADERS|TOP_HEADERS|NOHEADERS */
 	CFG_OPT_RELAY,		  /* /OPTIONS=[NO]RELAY, 0 */
-	CFG_QUEUES,		  /* /QUEUES, 1 */
+	CFG_QUEUES,		  /* /QUEUES, 20 (OpenVMS: 1) */
 	CFG_RECEIVE_TIMEOUT,	  /* ms, 5 min */
 	CFG_SEND_TIMEOUT_DATA,	  /* ms, 3 min */
 	CFG_SEND_TIMEOUT_INITIAL, /* ms, 5 min */

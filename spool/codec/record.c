@@ -39,7 +39,23 @@ static int rcpt_valid(const struct spool_rcpt *r)
 	return str_fits(r->addr, SPOOL_ADDR_MAX) &&
 	       str_fits(r->orcpt, SPOOL_ADDR_MAX) &&
 	       str_fits(r->reply, SPOOL_TEXT_MAX) &&
-	       (r->notify & ~REC_NOTIFY_MASK) == 0 && r->state <= RCPT_BOUNCED;
+	       (r->notify & ~REC_NOTIFY_MASK) == 0 &&
+	       (r->flags & ~RCPT_F_ALL) == 0 && r->state <= RCPT_BOUNCED;
+}
+
+uint8_t spool_rcpt_byte(const struct spool_rcpt *r)
+{
+	return (uint8_t)((r->notify & 0x0F) | (r->flags << 4));
+}
+
+int spool_rcpt_byte_get(struct spool_rcpt *r, uint8_t b)
+{
+	r->notify = b & 0x0F;
+	r->flags = b >> 4;
+	return (r->notify & ~REC_NOTIFY_MASK) == 0 &&
+		       (r->flags & ~RCPT_F_ALL) == 0
+		   ? 0
+		   : SPOOL_E_MALFORMED;
 }
 
 /* 1 if the whole record would decode (the rules of spool_rec_decode). */
@@ -93,7 +109,7 @@ int spool_rec_encode(const struct spool_rec *rec, struct wbuf *wb)
 
 		wbuf_str(wb, r->addr);
 		wbuf_str(wb, r->orcpt);
-		wbuf_u8(wb, r->notify);
+		wbuf_u8(wb, spool_rcpt_byte(r));
 		wbuf_u8(wb, r->state);
 		wbuf_u32(wb, r->attempts);
 		wbuf_u64(wb, r->last_ms);
@@ -107,7 +123,8 @@ static void rcpt_decode(struct rbuf *rb, struct spool_rcpt *r)
 {
 	r->addr = rbuf_str(rb, SPOOL_ADDR_MAX);
 	r->orcpt = rbuf_str(rb, SPOOL_ADDR_MAX);
-	r->notify = rbuf_u8(rb);
+	if (spool_rcpt_byte_get(r, rbuf_u8(rb)) != 0)
+		rb->err = SPOOL_E_MALFORMED;
 	r->state = rbuf_u8(rb);
 	r->attempts = rbuf_u32(rb);
 	r->last_ms = rbuf_u64(rb);

@@ -51,10 +51,20 @@ enum spool_kind {
 	KIND_POSTMASTER = 2, /* a failed bounce sent on to the postmaster */
 };
 
+/* Recipient flags (struct spool_rcpt.flags). */
+enum {
+	/* accepted as local by the receiving node (its domain, a registered
+	 * node's, an alias, a node-local alias of that node): the claiming
+	 * node delivers it locally whatever its own tables say */
+	RCPT_F_LOCAL = 1,
+};
+#define RCPT_F_ALL RCPT_F_LOCAL
+
 struct spool_rcpt {
 	const char *addr;  /* forward-path, without angle brackets */
 	const char *orcpt; /* DSN ORCPT or "" */
 	uint8_t notify;	   /* DSN_NOTIFY_* bits */
+	uint8_t flags;	   /* RCPT_F_* */
 	uint8_t state;	   /* enum spool_rcpt_state */
 	uint32_t attempts; /* delivery attempts for this recipient */
 	uint64_t last_ms;  /* stamp of the last outcome, 0 if none */
@@ -88,6 +98,13 @@ struct spool_rec {
 	uint32_t nrcpt;
 	struct spool_rcpt *rcpt;
 };
+
+/* The one byte a recipient's notify and flags share on the wire (in the
+ * ENQUEUE command and in the record): notify in the low nibble, flags in
+ * the high one. spool_rcpt_byte_get() returns 0, or SPOOL_E_MALFORMED
+ * for a bit neither defines. */
+uint8_t spool_rcpt_byte(const struct spool_rcpt *r);
+int spool_rcpt_byte_get(struct spool_rcpt *r, uint8_t b);
 
 /* Encode rec into wb (appends). Returns 0 or SPOOL_E_NOMEM. */
 int spool_rec_encode(const struct spool_rec *rec, struct wbuf *wb);

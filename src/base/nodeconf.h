@@ -7,6 +7,13 @@
  *              domain = node1.cluster.test (the node's own mail domain)
  *              min_free_mb = 128    (disk reserve under data_dir: below it
  *                                    new mail gets 452 4.3.1; 0 = none)
+ *              user = (empty: no change)  (started as root: become this
+ *                                    user, keep CAP_NET_BIND_SERVICE only;
+ *                                    src/base/privdrop.h)
+ *              group = (empty: the user's own group)
+ *              log_dir = (empty: SET CONFIGURATION SMTP /LOG refused)
+ *                                   (the one directory /LOG files may be
+ *                                    in, src/base/logdir.h; not data_dir)
  *   [smtp]     listen = 127.0.0.1:2525
  *              tls_cert = (empty: no STARTTLS)   PEM certificate chain
  *              tls_key = (empty)                 PEM private key
@@ -74,7 +81,10 @@ struct nodeconf {
 	uint64_t id;
 	char name[65];
 	char data_dir[NODECONF_STR];
-	uint64_t min_free_mb; /* disk reserve under data_dir, MiB */
+	uint64_t min_free_mb;	    /* disk reserve under data_dir, MiB */
+	char log_dir[NODECONF_STR]; /* where /LOG files may be ("" = none) */
+	char user[64];		    /* run as this user ("" = as started) */
+	char group[64];		    /* its group ("" = the user's own) */
 	char domain[NODECONF_STR];
 	char smtp_listen[NODECONF_STR];
 	char smtp_tls_cert[NODECONF_STR];

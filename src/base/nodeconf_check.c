@@ -2,10 +2,10 @@
  * nodeconf_check.c — the checks of the node's configuration that need the
  * whole file (nodeconf.h): the required keys, the values derived from
  * others when absent (name, domain, control socket, HELO name, activity
- * log) and the consistency between keys (heartbeat below election
- * timeout, bootstrap or peers, this node in its peer list, an LMTP
- * backend with its address, TLS certificate with its key, the control
- * socket's path length).
+ * log) and the consistency between keys (log_dir not data_dir, heartbeat
+ * below election timeout, bootstrap or peers, this node in its peer list,
+ * an LMTP backend with its address, TLS certificate with its key, the
+ * control socket's path length).
  *
  * Owns: those rules and their messages "FILE[:LINE]: [section] key: ...".
  * Does not own reading the file or one value's syntax (nodeconf.c,
@@ -27,6 +27,18 @@ static int seen_line(const int *seen, const char *section, const char *key)
 	return i >= 0 ? seen[i] : 0;
 }
 
+/* 1 if a and b name the same directory, trailing slashes aside. */
+static int same_dir(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	while (na > 1 && a[na - 1] == '/')
+		na--;
+	while (nb > 1 && b[nb - 1] == '/')
+		nb--;
+	return na == nb && strncmp(a, b, na) == 0;
+}
+
 int nodeconf_check_whole(struct nodeconf *c, const char *path, const int *seen,
 			 char *err, unsigned errsize)
 {
@@ -46,6 +58,18 @@ int nodeconf_check_whole(struct nodeconf *c, const char *path, const int *seen,
 	if (c->cluster_address[0] == '\0') {
 		snprintf(err, errsize,
 			 "%s: [cluster] address: missing (required)", path);
+		return -1;
+	}
+	if (c->log_dir[0] != '\0' && same_dir(c->log_dir, c->data_dir)) {
+		snprintf(err, errsize,
+			 "%s:%d: [node] log_dir: must not be data_dir (/LOG "
+			 "would reach the raft log and the spool)",
+			 path, seen_line(seen, "node", "log_dir"));
+		return -1;
+	}
+	if (c->group[0] != '\0' && c->user[0] == '\0') {
+		snprintf(err, errsize, "%s:%d: [node] group: needs [node] user",
+			 path, seen_line(seen, "node", "group"));
 		return -1;
 	}
 	if (c->name[0] == '\0')

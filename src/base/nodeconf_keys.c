@@ -42,6 +42,11 @@ const struct nodeconf_key nodeconf_keys[] = {
     {"node", "domain", KT_DOMAIN, STR(domain), 0, 0},
     /* the disk reserve (src/base/diskguard.h), MiB; 0 = no reserve */
     {"node", "min_free_mb", KT_U64, NUM(min_free_mb), 0, 1048576},
+    /* the directory SET CONFIGURATION SMTP /LOG files must be in */
+    {"node", "log_dir", KT_FILE, STR(log_dir), 0, 0},
+    /* least privilege (src/base/privdrop.h) */
+    {"node", "user", KT_GROUP, STR(user), 0, 0},
+    {"node", "group", KT_GROUP, STR(group), 0, 0},
     {"smtp", "listen", KT_ADDR, STR(smtp_listen), 0, 0},
     {"smtp", "tls_cert", KT_FILE, STR(smtp_tls_cert), 0, 0},
     {"smtp", "tls_key", KT_FILE, STR(smtp_tls_key), 0, 0},

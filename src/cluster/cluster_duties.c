@@ -4,7 +4,9 @@
  * serving as leader and hand leadership over), the follower's progress
  * report to the leader (read by cluster_status.c there), and this node's
  * self-registration in the spool's node table (NODE_SET, proposed like
- * any command).
+ * any command), and, on the leader, the node table's pruning: a node the
+ * raft configuration no longer has (`cluster remove`) leaves the table
+ * (NODE_REMOVE), so placement and SHOW SERVICE forget it.
  *
  * Owns the watchdog and registration fields of struct cluster. Calls down
  * into cluster_propose.c and the peer layer only. Failures are logged
@@ -13,6 +15,7 @@
  */
 #include "src/cluster/cluster_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +105,19 @@ static void node_set_cb(void *arg, int status, const struct spool_result *res)
 	c->node_set_retry_at = cluster_now(c) + 2000;
 }
 
+/* 1 when id is in this node's raft configuration (any role). */
+static int in_configuration(const struct cluster *c, uint64_t id)
+{
+	const struct raft_configuration *cf = &c->raft->configuration;
+
+	for (unsigned i = 0; i < cf->n; i++) {
+		if (cf->servers[i].id == id) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Propose NODE_SET with this node's name, addresses and mail domain (every
  * node treats every registered domain as local), once a leader can take
  * it. */
@@ -115,6 +131,9 @@ static void self_register(struct cluster *c, uint64_t now)
 	if (c->node_set_done || c->node_set_inflight ||
 	    now < c->node_set_retry_at) {
 		return;
+	}
+	if (!in_configuration(c, c->conf.id)) {
+		return; /* removed, or not added yet: the table is not ours */
 	}
 	raft_leader(c->raft, &lid, &laddr);
 	if (lid == 0) {
@@ -144,6 +163,66 @@ static void self_register(struct cluster *c, uint64_t now)
 		c->node_set_inflight = 1;
 	} else {
 		c->node_set_retry_at = now + 2000;
+	}
+	wbuf_free(&wb);
+}
+
+/* The first registered node that is no longer a member. */
+struct prune_find {
+	const struct cluster *c;
+	uint64_t id;
+	char name[64];
+};
+
+static int prune_visit(const struct spool_node *n, void *arg)
+{
+	struct prune_find *f = arg;
+
+	if (in_configuration(f->c, n->id)) {
+		return 0;
+	}
+	f->id = n->id;
+	snprintf(f->name, sizeof(f->name), "%s", n->name);
+	return 1; /* stop */
+}
+
+static void prune_cb(void *arg, int status, const struct spool_result *res)
+{
+	struct cluster *c = arg;
+
+	c->prune_inflight = 0;
+	if (status != 0 || res == NULL ||
+	    (res->status != 0 && res->status != SPOOL_E_NOTFOUND)) {
+		c->prune_at = cluster_now(c) + 2000; /* try again later */
+	}
+}
+
+/* On the ready leader, once a second: NODE_REMOVE for a node the
+ * configuration no longer has. The rule is convergent: a NODE_SET of a
+ * removed node that arrives late is pruned again. */
+static void prune_node_table(struct cluster *c, uint64_t now)
+{
+	struct prune_find f = {.c = c};
+	struct spool_cmd cmd;
+	struct wbuf wb;
+
+	if (!c->ready || c->prune_inflight || now < c->prune_at) {
+		return;
+	}
+	c->prune_at = now + CLUSTER_PRUNE_MS;
+	if (spool_node_foreach(c->sp, prune_visit, &f) < 0 || f.id == 0) {
+		return;
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CMD_NODE_REMOVE;
+	cmd.u.node_set.id = f.id;
+	wbuf_init(&wb);
+	if (spool_cmd_encode(&cmd, &wb) == 0 &&
+	    cp_propose_internal(c, wb.p, wb.len, prune_cb, c) == 0) {
+		c->prune_inflight = 1;
+		log_info("cluster: node %llu (%s) is no longer a member; "
+			 "removing it from the node table",
+			 (unsigned long long)f.id, f.name);
 	}
 	wbuf_free(&wb);
 }
@@ -185,4 +264,5 @@ void ct_duties(struct cluster *c, uint64_t now)
 	disk_watchdog(c, now);
 	report_to_leader(c, now);
 	self_register(c, now);
+	prune_node_table(c, now);
 }

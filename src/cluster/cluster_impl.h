@@ -49,9 +49,11 @@
 #define CLUSTER_TRY_MS 2000	       /* per-try timeout of a forward */
 #define CLUSTER_RETRY_MS 50	       /* pause after a RETRY answer */
 #define CLUSTER_TICK_MS 50
-#define CLUSTER_REPORT_MS 500	  /* follower -> leader report period */
-#define CLUSTER_REACHABLE_MS 2000 /* a report younger than this */
-#define CLUSTER_ADMIN_MS 60000	  /* deadline of add/remove/transfer */
+#define CLUSTER_PRUNE_MS 1000	    /* leader: node table vs configuration */
+#define CLUSTER_REMOVE_WAIT_MS 5000 /* remove: answer once pruned, or then */
+#define CLUSTER_REPORT_MS 500	    /* follower -> leader report period */
+#define CLUSTER_REACHABLE_MS 2000   /* a report younger than this */
+#define CLUSTER_ADMIN_MS 60000	    /* deadline of add/remove/transfer */
 #define CLUSTER_STATUS_ASK_MS 1500
 #define CLUSTER_STOP_TRANSFER_MS 3000
 #define CLUSTER_DISK_STALL_MS 5000
@@ -194,6 +196,8 @@ struct cluster {
 	int change_inflight;
 	uint64_t promote_id; /* added spare to promote (0: none) */
 	int promote_pending;
+	int remove_wait;	    /* removed: waiting for the node table */
+	uint64_t remove_wait_until; /* ... at most until then */
 	struct aop *transfer_op;
 	struct raft_transfer transfer_req;
 	int transfer_inflight;
@@ -222,6 +226,8 @@ struct cluster {
 	int node_set_done;
 	int node_set_inflight;
 	uint64_t node_set_retry_at;
+	int prune_inflight; /* NODE_REMOVE of a non-member in flight */
+	uint64_t prune_at;  /* next look at the node table (leader) */
 
 	/* disk watchdog */
 	unsigned long long wd_stored;
@@ -276,6 +282,10 @@ void cp_became_ready(struct cluster *c);
 void cp_fail_all(struct cluster *c, int status);
 int cp_propose_internal(struct cluster *c, const void *cmd, size_t len,
 			cluster_propose_cb cb, void *arg);
+/* 1 when this leader's queue takes len more bytes: the one cap
+ * (CLUSTER_QUEUE_CAP, and no failed disk) of local and forwarded
+ * proposals alike. */
+int cp_queue_has_room(const struct cluster *c, size_t len);
 /* struct cluster_up */
 int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
 		      uint8_t *cmd, size_t len);

@@ -166,7 +166,8 @@ static void run_local(struct cluster *c, struct aop *op)
 		return;
 	case AOP_ADD:
 	case AOP_REMOVE:
-		if (c->change_inflight || c->promote_pending) {
+		if (c->change_inflight || c->promote_pending ||
+		    c->remove_wait) {
 			aop_finish(c, op, CLUSTER_E_FAILED,
 				   fmt("another membership change is in "
 				       "progress"));
@@ -252,8 +253,12 @@ static void change_cb(struct raft_change *req, int status)
 		return;
 	}
 	if (op->kind == AOP_REMOVE) {
-		aop_finish(c, op, 0,
-			   fmt("%llu removed", (unsigned long long)op->id));
+		/* answer once the leader pruned the node table too (see
+		 * cluster_duties.c), so placement and SHOW SERVICE forget
+		 * the node before the admin is told it is gone */
+		c->remove_wait = 1;
+		c->remove_wait_until = cluster_now(c) + CLUSTER_REMOVE_WAIT_MS;
+		c->prune_at = 0;
 		return;
 	}
 	if (c->promote_id == op->id && !c->promote_pending) {
@@ -360,10 +365,41 @@ void cm_check(struct cluster *c)
 	}
 }
 
+/* A finished raft removal waits for the node table's NODE_REMOVE. */
+static void remove_wait_check(struct cluster *c, uint64_t now)
+{
+	struct aop *op = c->change_op;
+	struct spool_node n;
+
+	if (!c->remove_wait) {
+		return;
+	}
+	if (op == NULL || op->kind != AOP_REMOVE) {
+		c->remove_wait = 0;
+		return;
+	}
+	if (spool_node_get(c->sp, op->id, &n) == SPOOL_E_NOTFOUND) {
+		c->remove_wait = 0;
+		aop_finish(c, op, 0,
+			   fmt("%llu removed from the configuration and the "
+			       "node table",
+			       (unsigned long long)op->id));
+	} else if (now >= c->remove_wait_until || !c->ready) {
+		c->remove_wait = 0;
+		aop_finish(c, op, 0,
+			   fmt("%llu removed from the configuration; the "
+			       "leader removes it from the node table",
+			       (unsigned long long)op->id));
+	}
+}
+
 void cm_tick(struct cluster *c)
 {
 	uint64_t now = cluster_now(c);
 	struct aop *op = c->aops_head;
+
+	remove_wait_check(c, now);
+	op = c->aops_head;
 
 	while (op != NULL) {
 		struct aop *next = op->next;
@@ -388,6 +424,7 @@ void cm_fail_all(struct cluster *c, int status, const char *msg)
 							    : fmt("%s", msg));
 	}
 	c->promote_pending = 0;
+	c->remove_wait = 0;
 }
 
 void cm_leader_lost(struct cluster *c)

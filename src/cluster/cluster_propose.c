@@ -120,6 +120,12 @@ static void qi_free(struct qitem *qi)
 	free(qi);
 }
 
+int cp_queue_has_room(const struct cluster *c, size_t len)
+{
+	return !c->disk_failed && c->q_bytes <= CLUSTER_QUEUE_CAP &&
+	       len <= CLUSTER_QUEUE_CAP - c->q_bytes;
+}
+
 /* Tell a local proposer the outcome and forget the proposal. */
 static void lp_finish(struct cluster *c, struct lprop *lp, int status,
 		      const struct spool_result *res)
@@ -154,7 +160,9 @@ static void lp_submit(struct cluster *c, struct lprop *lp)
 	}
 	if (raft_state(c->raft) == RAFT_LEADER) {
 		struct qitem *qi;
-		if (c->disk_failed) {
+		if (!cp_queue_has_room(c, lp->len)) {
+			/* the same cap as forwarded commands: wait as they
+			 * would after a RETRY answer */
 			lp->state = LP_WAITING;
 			lp->retry_at = now + CLUSTER_RETRY_MS;
 			return;
@@ -463,8 +471,7 @@ int cp_enqueue_remote(struct cluster *c, uint64_t conn_id, uint64_t req,
 	if (len > c->conf.max_frame) {
 		return PEER_R_TOOBIG;
 	}
-	if (!cluster_is_leader(c) || c->disk_failed ||
-	    c->q_bytes + len > CLUSTER_QUEUE_CAP) {
+	if (!cluster_is_leader(c) || !cp_queue_has_room(c, len)) {
 		return PEER_R_RETRY;
 	}
 	qi = calloc(1, sizeof(*qi));

@@ -23,6 +23,7 @@
 #include "spool/codec/ctlname.h"
 #include "src/control/control_impl.h"
 #include "src/base/log.h"
+#include "src/base/logdir.h"
 
 #define HOSTNAME_MAX 253
 #define HOST_ADDRS_MAX 64
@@ -179,6 +180,7 @@ void ctl_set_config(struct ctl_req *req)
 	struct ctl_change *op;
 	json_object *list, *changed;
 	uint8_t seen[CFG__COUNT];
+	char why[512];
 	size_t n, off = 0;
 
 	if (!json_object_object_get_ex(req->args, "items", &list) ||
@@ -269,6 +271,17 @@ void ctl_set_config(struct ctl_req *req)
 					     "set configuration smtp: \"%s\" "
 					     "is not a valid %s",
 					     items[i].str, d->name);
+			return;
+		}
+		if (key == CFG_LOG && !items[i].reset &&
+		    items[i].str[0] != '\0' &&
+		    logdir_verify(req->ctl->conf.log_dir, items[i].str, why,
+				  sizeof(why)) != 0) {
+			ctl_change_free(op);
+			ctl_req_fail(req, "usage",
+				     "set configuration smtp: /LOG=%s refused: "
+				     "%s",
+				     items[i].str, why);
 			return;
 		}
 		json_object_array_add(changed, json_object_new_string(d->name));

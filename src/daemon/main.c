@@ -23,6 +23,10 @@
  * when the stop sequence begins, RELOADING=1 ... READY=1 around SIGHUP.
  * Without $NOTIFY_SOCKET sd_notify does nothing.
  *
+ * Started as root with [node] user set, it becomes that user (keeping
+ * only CAP_NET_BIND_SERVICE) right after reading node.conf, before any
+ * file is opened, and refuses a data_dir that is not the user's.
+ *
  * Owns: start-up order, the stop sequence, the statistics providers of
  * "show service smtp" (sections "receiver" and "symbiont") and the
  * node-local alias file the delivery engine consults.
@@ -48,6 +52,7 @@
 #include "src/delivery/deliver.h"
 #include "src/base/log.h"
 #include "src/base/nodeconf.h"
+#include "src/base/privdrop.h"
 #include "src/smtpd/smtp_server.h"
 #include "src/delivery/symbiont.h"
 #ifdef SMTPCLUSTER_TESTHOOKS
@@ -216,6 +221,7 @@ static int symbiont_stats_json(void *arg, struct json_object *out)
 	add_u64(out, "bounces_dropped", st.bounces_dropped);
 	add_u64(out, "renewals", st.renewals);
 	add_u64(out, "lease_lost", st.lease_lost);
+	add_u64(out, "lease_expired", st.lease_expired);
 	add_u64(out, "complete_errors", st.complete_errors);
 	return 0;
 }
@@ -444,6 +450,7 @@ static int start_mail(struct daemon *d)
 	yo.scan_interval_ms = c->dlv_scan_interval_ms;
 	yo.claim_batch = c->dlv_claim_batch;
 	yo.activity_log = c->dlv_activity_log;
+	yo.log_dir = c->log_dir;
 	rv = symbiont_start(&d->sym, d->loop, &yo, d->cl, d->sp, d->dlv);
 	if (rv != 0) {
 		log_error("cannot start the symbiont: %s", spool_strerror(rv));
@@ -508,6 +515,12 @@ int main(int argc, char **argv)
 	if (bootstrap) {
 		d.conf.bootstrap = 1;
 	}
+	/* least privilege before anything is opened or created: every file
+	 * of the node is then the user's (src/base/privdrop.h) */
+	if (privdrop_become(d.conf.user, d.conf.group, err, sizeof(err)) != 0) {
+		fprintf(stderr, "smtpclusterd: %s\n", err);
+		return EX_CONFIG_;
+	}
 	log_init(d.conf.name, verbose ? "debug" : d.conf.log_level,
 		 d.conf.log_file);
 	cluster_log_init(); /* raft/ logs through the daemon's log */
@@ -518,6 +531,17 @@ int main(int argc, char **argv)
 			  strerror(errno));
 		return EX_OSERR_;
 	}
+	if (d.conf.user[0] != '\0' &&
+	    privdrop_check_dir(d.conf.data_dir, err, sizeof(err)) != 0) {
+		log_error("[node] data_dir: %s", err);
+		return EX_CONFIG_;
+	}
+	if (geteuid() == 0)
+		log_warn("running as root: set [node] user (docs/security.md)");
+	else if (d.conf.user[0] != '\0')
+		log_info("running as %s (uid %ld), only CAP_NET_BIND_SERVICE "
+			 "kept",
+			 d.conf.user, (long)geteuid());
 	snprintf(spool_dir, sizeof(spool_dir), "%s/spool", d.conf.data_dir);
 	memset(&so, 0, sizeof(so));
 	so.keep = 0; /* rebuilt from raft's snapshot and log */

@@ -43,6 +43,7 @@
 #include "src/delivery/deliver_impl.h"
 
 static void deliverer_finish_close(struct deliverer *d);
+static void deliverer_maybe_finish_close(struct deliverer *d);
 
 /* ---- outcomes ---- */
 
@@ -167,8 +168,7 @@ static void delivery_free(uv_handle_t *h)
 	if (dv->next != NULL)
 		dv->next->prev = dv->prev;
 	delivery_free_records(dv);
-	if (d->closing && d->live == NULL)
-		deliverer_finish_close(d);
+	deliverer_maybe_finish_close(d);
 }
 
 /* From the timer: report (if not yet) and free. */
@@ -248,6 +248,7 @@ int deliverer_init(struct deliverer **out, uv_loop_t *loop,
 	d->o.own_smtp = NULL;
 	d->o.n_own_smtp = 0;
 	hostcap_init(&d->hc, d->o.max_per_host);
+	d->idle_closed = deliverer_maybe_finish_close;
 	rc = dns_init(&d->dns, loop, d->s_dns);
 	if (rc != 0)
 		goto err_after_strings;
@@ -286,6 +287,15 @@ static void deliverer_finish_close(struct deliverer *d)
 	dns_close(d->dns, dns_gone, d);
 }
 
+/* Closing, and no delivery nor cached connection left: finish (once). */
+static void deliverer_maybe_finish_close(struct deliverer *d)
+{
+	if (d->closing != 1 || d->live != NULL || d->nidle != 0)
+		return;
+	d->closing = 2;
+	deliverer_finish_close(d);
+}
+
 void deliverer_close(struct deliverer *d, void (*cb)(void *), void *arg)
 {
 	struct delivery *dv, *next;
@@ -299,8 +309,8 @@ void deliverer_close(struct deliverer *d, void (*cb)(void *), void *arg)
 		next = dv->next;
 		deliver_cancel(dv);
 	}
-	if (d->live == NULL)
-		deliverer_finish_close(d);
+	conncache_close_all(d);
+	deliverer_maybe_finish_close(d);
 }
 
 /* ---- one attempt ---- */

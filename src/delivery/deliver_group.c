@@ -158,7 +158,10 @@ void group_classify(struct delivery *dv, uint32_t ii,
 	const char *at;
 	int via;
 
-	local_resolve(env, it->orig, &it->lt);
+	if (dv->rec.rcpt[dv->out[it->oi].rcpt].flags & RCPT_F_LOCAL)
+		local_resolve_accepted(env, it->orig, &it->lt);
+	else
+		local_resolve(env, it->orig, &it->lt);
 	switch (it->lt.kind) {
 	case LOCAL_FAILED:
 		delivery_settle(dv, ii, OUT_FAILED, it->lt.reply, "local");
@@ -267,4 +270,6 @@ void group_client_cfg(struct group *g, struct smtp_client_cfg *cfg, int lmtp)
 	cfg->t_data = dv->cfg.num[CFG_SEND_TIMEOUT_DATA];
 	cfg->t_term = dv->cfg.num[CFG_SEND_TIMEOUT_TERMINATION];
 	cfg->t_quit = 10000;
+	cfg->reuse = lmtp ? 0 : DELIVER_REUSE_MAX;
+	cfg->t_idle = DELIVER_IDLE_MS;
 }

@@ -47,6 +47,7 @@ struct host_slot *hostcap_get(struct hostcap *hc, const char *ip, unsigned port)
 	snprintf(h->ip, sizeof(h->ip), "%s", ip);
 	h->port = port;
 	TAILQ_INIT(&h->waiters);
+	TAILQ_INIT(&h->idle);
 	SLIST_INSERT_HEAD(&hc->hosts, h, next);
 	return h;
 }
@@ -80,6 +81,7 @@ void hostcap_release(struct hostcap *hc, struct host_slot *h)
 	while ((w = TAILQ_FIRST(&h->waiters)) != NULL && has_room(hc, h)) {
 		TAILQ_REMOVE(&h->waiters, w, q);
 		w->slot = NULL;
+		w->conn = NULL;
 		h->active++;
 		w->granted(w, h);
 	}

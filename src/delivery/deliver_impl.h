@@ -10,6 +10,7 @@
  *                      and putting each recipient in one
  *   deliver_remote.c   remote groups: route, merge, try each address
  *   deliver_hostcap.c  the per-host connection cap and its wait queues
+ *   deliver_conncache.c the idle connections kept for the next message
  *   deliver_local.c    local groups: the Maildir job, the LMTP session
  *   deliver_self.c     which addresses and domains are this cluster's
  *   deliver_resolve.c  route.c's lookups over dns.c and the spool tables
@@ -38,21 +39,34 @@
 /* ---- the per-host connection cap (deliver_hostcap.c) ---- */
 
 struct host_slot;
+struct deliverer;
 
 /* One party waiting for a place at a host; granted runs once a place is
- * taken for it (from hostcap_release()). */
+ * taken for it (from hostcap_release()), or an idle connection that
+ * holds one is handed over (conn, from conncache_put()). */
 struct host_wait {
 	TAILQ_ENTRY(host_wait) q;
 	struct host_slot *slot; /* the host waited for; NULL: not waiting */
+	struct smtp_conn *conn; /* with the grant: an idle connection */
 	void (*granted)(struct host_wait *w, struct host_slot *h);
 };
 
-/* Open connections to one destination address, and who waits for one. */
+/* An idle connection kept in its host's cache (deliver_conncache.c). */
+struct idle_conn {
+	TAILQ_ENTRY(idle_conn) q;
+	struct deliverer *d;
+	struct host_slot *h;
+	struct smtp_conn *conn;
+};
+
+/* Open connections to one destination address (each holds a place,
+ * busy or idle), who waits for one, and the idle ones. */
 struct host_slot {
 	char ip[DNS_IP_MAX];
 	unsigned port;
 	unsigned active;
 	TAILQ_HEAD(host_waitq, host_wait) waiters;
+	TAILQ_HEAD(host_idleq, idle_conn) idle;
 	SLIST_ENTRY(host_slot) next;
 };
 
@@ -76,6 +90,22 @@ int hostcap_acquire(struct hostcap *hc, struct host_slot *h,
 void hostcap_release(struct hostcap *hc, struct host_slot *h);
 /* Leave the queue w waits in (nothing when not waiting). */
 void hostcap_unwait(struct host_wait *w);
+
+/* ---- the connection cache (deliver_conncache.c) ---- */
+
+/* Messages one connection carries at most, and how long it waits idle. */
+#define DELIVER_REUSE_MAX 100
+#define DELIVER_IDLE_MS 2000
+
+/* An idle connection to h, out of the cache (its place at h goes with
+ * it), or NULL. */
+struct smtp_conn *conncache_take(struct deliverer *d, struct host_slot *h);
+/* keep (to h, holding a place there) finished a message: hand it to h's
+ * first waiter, or park it until its idle time ends. */
+void conncache_put(struct deliverer *d, struct host_slot *h,
+		   struct smtp_conn *keep);
+/* Close every idle connection (the deliverer closes). */
+void conncache_close_all(struct deliverer *d);
 
 /* ---- the engine ---- */
 
@@ -103,6 +133,10 @@ struct deliverer {
 	struct route_resolver rv;
 	struct route_self self; /* listeners from the options + addresses */
 	struct hostcap hc;
+	unsigned nidle; /* parked connections not closed yet */
+	/* deliver.c's, called by the cache when a parked connection closed
+	 * (a pointer: the cache does not call back into deliver.c) */
+	void (*idle_closed)(struct deliverer *d);
 	struct delivery *live;
 	uint64_t seq;
 	int closing;
@@ -164,8 +198,9 @@ struct group {
 	struct route_req *rq;
 	struct route_hop *hops;
 	uint32_t nhops, hi;
-	struct host_wait wait;	/* in a host's queue (GS_WAIT_HOST) */
-	struct host_slot *held; /* the connection place held */
+	struct host_wait wait;	 /* in a host's queue (GS_WAIT_HOST) */
+	struct host_slot *held;	 /* the connection place held */
+	struct smtp_conn *reuse; /* idle connection handed over, not used */
 	int notls;
 	struct smtp_conn *conn;
 	struct smtp_client_rcpt *cr;

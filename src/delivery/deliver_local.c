@@ -97,7 +97,8 @@ void maildir_group_start(struct group *g)
 
 /* ---- lmtp ---- */
 
-static void on_lmtp(void *arg, const struct smtp_client *c)
+static void on_lmtp(void *arg, const struct smtp_client *c,
+		    struct smtp_conn *keep)
 {
 	struct group *g = arg;
 	struct delivery *dv = g->dv;

@@ -11,7 +11,11 @@
  * deferred; a TLS failure retries the same address in clear once. A
  * recipient refused with a 5xx by every address tried fails, else it is
  * deferred with the last reply. Each connection holds a place of
- * deliver_hostcap.c's per-host cap, or the group waits for one.
+ * deliver_hostcap.c's per-host cap, or the group waits for one. A group
+ * takes an idle connection of deliver_conncache.c before it opens one,
+ * and leaves its own there when its message is done; a cached
+ * connection that turns out stale (its RSET unanswered) is not counted
+ * as an address tried: the group tries the same address again.
  *
  * Owns: the group's route request, its hops and its session while they
  * run. Does not settle local recipients nor free the group.
@@ -42,15 +46,37 @@ static void drop_held(struct group *g)
 		hostcap_release(&g->dv->d->hc, h);
 }
 
-/* An SMTP session of the group ended. */
-static void on_session(void *arg, const struct smtp_client *c)
+/* The place g holds goes with keep, a connection done with g's message
+ * and still open, into the cache (or to a waiter); none: given back. */
+static void leave_conn(struct group *g, struct smtp_conn *keep)
+{
+	struct host_slot *h = g->held;
+
+	if (keep == NULL || h == NULL) {
+		drop_held(g);
+		return;
+	}
+	g->held = NULL;
+	conncache_put(g->dv->d, h, keep);
+}
+
+/* An SMTP transaction of the group ended (keep: its connection, open). */
+static void on_session(void *arg, const struct smtp_client *c,
+		       struct smtp_conn *keep)
 {
 	struct group *g = arg;
 	struct delivery *dv = g->dv;
 
-	drop_held(g);
+	leave_conn(g, keep);
 	if (dv->cancelled) {
 		group_done(g);
+		return;
+	}
+	if (smtp_client_reuse_failed(c)) {
+		/* a stale cached connection: nothing was sent, same address */
+		log_debug("smtp %s: cached connection gone, reconnecting",
+			  g->peer);
+		try_next(g);
 		return;
 	}
 	for (uint32_t k = 0; k < g->ncr; k++) {
@@ -87,8 +113,10 @@ static void connect_hop(struct group *g)
 	const struct route_hop *h = &g->hops[g->hi];
 	struct smtp_client_cfg cfg;
 	struct smtp_conn_target t;
+	struct smtp_conn *reuse = g->reuse;
 	int rc;
 
+	g->reuse = NULL;
 	if (route_parse_ip(h->host, NULL, 0, NULL))
 		snprintf(g->peer, sizeof(g->peer), "[%s]:%u", h->ip,
 			 d->o.smtp_port);
@@ -96,12 +124,20 @@ static void connect_hop(struct group *g)
 		snprintf(g->peer, sizeof(g->peer), "%s[%s]:%u", h->host, h->ip,
 			 d->o.smtp_port);
 	if (group_build_rcpts(g, 0) == 0) {
-		drop_held(g);
+		leave_conn(g, reuse);
 		group_done(g);
 		return;
 	}
 	group_enter(g, GS_SENDING);
 	group_client_cfg(g, &cfg, 0);
+	if (reuse != NULL) {
+		rc = smtp_conn_next(reuse, &cfg, g->cr, g->ncr, on_session, g,
+				    &g->conn);
+		if (rc == 0)
+			return;
+		/* not usable after all: close it, a new one in its place */
+		smtp_conn_quit(reuse);
+	}
 	memset(&t, 0, sizeof(t));
 	t.ip = h->ip;
 	t.port = d->o.smtp_port;
@@ -131,6 +167,8 @@ static void on_host_granted(struct host_wait *w, struct host_slot *h)
 	    (struct group *)(void *)((char *)w - offsetof(struct group, wait));
 
 	g->held = h;
+	g->reuse = w->conn; /* an idle connection with the place, or NULL */
+	w->conn = NULL;
 	connect_hop(g);
 }
 
@@ -169,6 +207,12 @@ static void try_next(struct group *g)
 	if (h == NULL) {
 		group_settle_all(g, OUT_DEFERRED, "451 4.3.0 out of memory",
 				 "none");
+		return;
+	}
+	g->reuse = conncache_take(d, h);
+	if (g->reuse != NULL) {
+		g->held = h; /* the idle connection's place */
+		connect_hop(g);
 		return;
 	}
 	if (!hostcap_acquire(&d->hc, h, &g->wait, on_host_granted)) {

@@ -184,8 +184,8 @@ static void set_failed(struct local_target *t, int kind, const char *fmt,
 		t->reply[0] = '\0';
 }
 
-void local_resolve(const struct local_env *e, const char *addr,
-		   struct local_target *t)
+static void resolve(const struct local_env *e, const char *addr, int accepted,
+		    struct local_target *t)
 {
 	char local[SPOOL_ADDR_MAX + 1], domain[SPOOL_ADDR_MAX + 1];
 	char seen[LOCAL_FORWARD_HOPS + 1][LOCAL_USER_MAX + 1];
@@ -205,7 +205,7 @@ void local_resolve(const struct local_env *e, const char *addr,
 			   "");
 		return;
 	}
-	rc = local_domain_is_local(e, domain);
+	rc = accepted ? 1 : local_domain_is_local(e, domain);
 	if (rc < 0) {
 		set_failed(t, LOCAL_TEMPFAIL,
 			   "451 4.3.0 alias lookup failed for %s%s", domain,
@@ -284,7 +284,11 @@ void local_resolve(const struct local_env *e, const char *addr,
 					   local, target);
 				return;
 			}
-			rc = local_domain_is_local(e, td);
+			/* the accepted domain itself stays local */
+			rc = accepted && domain[0] != '\0' &&
+				     strcasecmp(td, domain) == 0
+				 ? 1
+				 : local_domain_is_local(e, td);
 			if (rc < 0) {
 				set_failed(t, LOCAL_TEMPFAIL,
 					   "451 4.3.0 alias lookup failed for "
@@ -314,6 +318,18 @@ void local_resolve(const struct local_env *e, const char *addr,
 	    (int)sizeof(t->addr))
 		set_failed(t, LOCAL_FAILED, "553 5.1.3 address too long: %s%s",
 			   local, "");
+}
+
+void local_resolve(const struct local_env *e, const char *addr,
+		   struct local_target *t)
+{
+	resolve(e, addr, 0, t);
+}
+
+void local_resolve_accepted(const struct local_env *e, const char *addr,
+			    struct local_target *t)
+{
+	resolve(e, addr, 1, t);
 }
 
 /* ---- the sender header ---- */

@@ -87,6 +87,13 @@ int local_spool_node_domain_has(struct spool *sp, const char *domain);
 void local_resolve(const struct local_env *e, const char *addr,
 		   struct local_target *t);
 
+/* The same for a recipient the receiving node accepted as local
+ * (RCPT_F_LOCAL): its domain counts as local here too, whatever e's
+ * tables say (a node-local alias of the receiving node, issue #10
+ * defect 8); forwards are followed by e's rules. */
+void local_resolve_accepted(const struct local_env *e, const char *addr,
+			    struct local_target *t);
+
 /* The sender for the X-VMS-From: header (seed 18.1.3 rule, else the
  * envelope sender, else "<>"), one line. */
 void local_vms_from(const void *msg, size_t len, const char *env_sender,

@@ -32,8 +32,8 @@
 /* ---- state ---- */
 
 static const char *const state_names[SC__COUNT] = {
-    "IDLE", "CONNECT", "GREETING", "EHLO", "HELO", "STARTTLS", "TLS",
-    "MAIL", "RCPT",    "DATA",	   "BODY", "DOT",  "QUIT",     "DONE"};
+    "IDLE", "CONNECT", "GREETING", "EHLO", "HELO",  "STARTTLS", "TLS",	"MAIL",
+    "RCPT", "DATA",    "BODY",	   "DOT",  "READY", "RSET",	"QUIT", "DONE"};
 
 #define B(s) (1u << (s))
 /* legal[old] = the states old may move to */
@@ -47,10 +47,12 @@ static const unsigned legal[SC__COUNT] = {
     [SC_STARTTLS] = B(SC_TLS) | B(SC_MAIL) | B(SC_QUIT) | B(SC_DONE),
     [SC_TLS] = B(SC_EHLO) | B(SC_DONE),
     [SC_MAIL] = B(SC_RCPT) | B(SC_QUIT) | B(SC_DONE),
-    [SC_RCPT] = B(SC_RCPT) | B(SC_DATA) | B(SC_QUIT) | B(SC_DONE),
-    [SC_DATA] = B(SC_BODY) | B(SC_DOT) | B(SC_QUIT) | B(SC_DONE),
-    [SC_BODY] = B(SC_DOT) | B(SC_QUIT) | B(SC_DONE),
-    [SC_DOT] = B(SC_DOT) | B(SC_QUIT) | B(SC_DONE),
+    [SC_RCPT] = B(SC_RCPT) | B(SC_DATA) | B(SC_READY) | B(SC_QUIT) | B(SC_DONE),
+    [SC_DATA] = B(SC_BODY) | B(SC_DOT) | B(SC_READY) | B(SC_QUIT) | B(SC_DONE),
+    [SC_BODY] = B(SC_DOT) | B(SC_READY) | B(SC_QUIT) | B(SC_DONE),
+    [SC_DOT] = B(SC_DOT) | B(SC_READY) | B(SC_QUIT) | B(SC_DONE),
+    [SC_READY] = B(SC_RSET) | B(SC_QUIT) | B(SC_DONE),
+    [SC_RSET] = B(SC_MAIL) | B(SC_QUIT) | B(SC_DONE),
     [SC_QUIT] = B(SC_DONE),
     [SC_DONE] = 0,
 };
@@ -73,7 +75,10 @@ static uint64_t state_timeout(const struct smtp_client *c,
 	case SC_TLS:
 		return c->cfg.t_initial;
 	case SC_MAIL:
+	case SC_RSET:
 		return c->cfg.t_mail;
+	case SC_READY:
+		return c->cfg.t_idle;
 	case SC_RCPT:
 		return c->cfg.t_rcpt;
 	case SC_DATA:
@@ -165,6 +170,32 @@ void smtp_cli_quit(struct smtp_client *c)
 	smtp_cli_enter(c, SC_QUIT);
 }
 
+void smtp_cli_txn_end(struct smtp_client *c)
+{
+	c->txns++;
+	if (c->io.ready == NULL || c->cfg.lmtp || c->cfg.reuse <= c->txns) {
+		smtp_cli_quit(c);
+		return;
+	}
+	/* the outcomes are the caller's now: forget them and the message */
+	c->r = NULL;
+	c->n = c->nsend = c->nacc = 0;
+	c->cfg.sender = "";
+	c->cfg.envid = NULL;
+	c->cfg.data = NULL;
+	c->cfg.data_len = 0;
+	smtp_cli_enter(c, SC_READY);
+	c->io.ready(c->io.arg);
+}
+
+void smtp_client_quit(struct smtp_client *c)
+{
+	if (c->state != SC_READY)
+		return;
+	smtp_cli_quit(c);
+	smtp_cli_flush(c);
+}
+
 /* Every recipient without a final answer gets reply (deferred). */
 static void defer_unanswered(struct smtp_client *c, const char *reply, int hard)
 {
@@ -186,6 +217,8 @@ void smtp_cli_fail(struct smtp_client *c, int hard, int send_quit,
 	va_start(ap, fmt);
 	vsnprintf(c->reply, sizeof(c->reply), fmt, ap);
 	va_end(ap);
+	if (c->state == SC_RSET)
+		c->reuse_failed = 1;
 	defer_unanswered(c, c->reply, hard);
 	log_info("%s %s: %s", c->cfg.lmtp ? "lmtp" : "smtp", c->cfg.peer,
 		 c->reply);
@@ -357,6 +390,8 @@ static const char *waiting_for(enum smtp_client_state st)
 		return "the sending of the message";
 	case SC_DOT:
 		return "the reply to the end of data";
+	case SC_RSET:
+		return "the RSET reply";
 	default:
 		return "the peer";
 	}
@@ -370,6 +405,10 @@ void smtp_client_timeout(struct smtp_client *c)
 		smtp_cli_finish(c);
 		return;
 	}
+	if (c->state == SC_READY) { /* idle long enough */
+		smtp_client_quit(c);
+		return;
+	}
 	smtp_cli_fail(c, 0, 0, "451 4.4.2 timeout: %s waiting for %s",
 		      c->cfg.peer, waiting_for(c->state));
 }
@@ -378,8 +417,8 @@ void smtp_client_closed(struct smtp_client *c, const char *why)
 {
 	if (c->state == SC_DONE)
 		return;
-	if (c->state == SC_QUIT) {
-		smtp_cli_finish(c);
+	if (c->state == SC_QUIT || c->state == SC_READY) {
+		smtp_cli_finish(c); /* an idle connection closed: no loss */
 		return;
 	}
 	if (c->state == SC_CONNECT || c->state == SC_IDLE)
@@ -408,27 +447,28 @@ static int addr_ok(const char *s)
 	return n <= SPOOL_ADDR_MAX;
 }
 
-int smtp_client_new(struct smtp_client **out, const struct smtp_client_cfg *cfg,
-		    const struct smtp_client_io *io, struct smtp_client_rcpt *r,
-		    uint32_t n)
+int smtp_cli_setup(struct smtp_client *c, const struct smtp_client_cfg *cfg,
+		   struct smtp_client_rcpt *r, uint32_t n)
 {
-	struct smtp_client *c;
+	uint32_t *sendv, *acc;
 
-	if (!addr_ok(cfg->sender) || cfg->helo == NULL || !addr_ok(cfg->helo) ||
-	    io->write == NULL || io->finish == NULL)
+	if (!addr_ok(cfg->sender) || cfg->helo == NULL || !addr_ok(cfg->helo))
 		return SPOOL_E_INVAL;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return SPOOL_E_NOMEM;
-	c->sendv = calloc(n ? n : 1, sizeof(*c->sendv));
-	c->acc = calloc(n ? n : 1, sizeof(*c->acc));
-	if (c->sendv == NULL || c->acc == NULL) {
-		smtp_client_free(c);
+	sendv = calloc(n ? n : 1, sizeof(*sendv));
+	acc = calloc(n ? n : 1, sizeof(*acc));
+	if (sendv == NULL || acc == NULL) {
+		free(sendv);
+		free(acc);
 		return SPOOL_E_NOMEM;
 	}
+	free(c->sendv);
+	free(c->acc);
+	c->sendv = sendv;
+	c->acc = acc;
 	c->cfg = *cfg;
-	if (c->cfg.peer == NULL)
-		c->cfg.peer = "?";
+	snprintf(c->peer, sizeof(c->peer), "%s",
+		 cfg->peer != NULL ? cfg->peer : "?");
+	c->cfg.peer = c->peer;
 	/* a phase without a timeout would wait forever: RFC 5321 4.5.3.2 */
 	if (c->cfg.t_initial == 0)
 		c->cfg.t_initial = 5 * 60000;
@@ -442,9 +482,12 @@ int smtp_client_new(struct smtp_client **out, const struct smtp_client_cfg *cfg,
 		c->cfg.t_term = 10 * 60000;
 	if (c->cfg.t_quit == 0)
 		c->cfg.t_quit = 10000;
-	c->io = *io;
+	if (c->cfg.t_idle == 0)
+		c->cfg.t_idle = 2000;
 	c->r = r;
 	c->n = n;
+	c->nsend = c->next = c->nacc = c->dot_next = 0;
+	c->data_empty = c->pipelined = c->rset_ahead = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		r[i].outcome = OUT_DEFERRED;
 		r[i].hard = 0;
@@ -457,6 +500,27 @@ int smtp_client_new(struct smtp_client **out, const struct smtp_client_cfg *cfg,
 			continue;
 		}
 		c->sendv[c->nsend++] = i;
+	}
+	return 0;
+}
+
+int smtp_client_new(struct smtp_client **out, const struct smtp_client_cfg *cfg,
+		    const struct smtp_client_io *io, struct smtp_client_rcpt *r,
+		    uint32_t n)
+{
+	struct smtp_client *c;
+	int rc;
+
+	if (io->write == NULL || io->finish == NULL)
+		return SPOOL_E_INVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return SPOOL_E_NOMEM;
+	c->io = *io;
+	rc = smtp_cli_setup(c, cfg, r, n);
+	if (rc != 0) {
+		smtp_client_free(c);
+		return rc;
 	}
 	*out = c;
 	return 0;
@@ -490,6 +554,16 @@ int smtp_client_tls_active(const struct smtp_client *c)
 int smtp_client_tls_failed(const struct smtp_client *c)
 {
 	return c->tls_failed;
+}
+
+int smtp_client_reuse_failed(const struct smtp_client *c)
+{
+	return c->reuse_failed;
+}
+
+unsigned smtp_client_transactions(const struct smtp_client *c)
+{
+	return c->txns;
 }
 
 unsigned smtp_client_extensions(const struct smtp_client *c)

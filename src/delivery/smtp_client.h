@@ -62,6 +62,9 @@ enum smtp_client_state {
 	SC_DATA,     /* DATA sent, waiting for 354 */
 	SC_BODY,     /* body handed to the transport, not all written yet */
 	SC_DOT,	     /* waiting for the final reply (one per rcpt in LMTP) */
+	SC_READY,    /* transaction over, connection idle and reusable */
+	SC_RSET,     /* RSET sent on a reused connection (the transaction
+			pipelined behind it when the server offers it) */
 	SC_QUIT,     /* QUIT sent; outcomes are final */
 	SC_DONE,     /* finish() was called */
 	SC__COUNT
@@ -92,6 +95,11 @@ struct smtp_client_cfg {
 	const char *peer; /* "host[ip]:port", for messages */
 	uint64_t t_initial, t_mail, t_rcpt, t_data, t_term; /* ms */
 	uint64_t t_quit;				    /* ms */
+	/* connection reuse (SMTP only): transactions per connection at
+	 * most; 0 or 1 = QUIT after the first. t_idle: how long a
+	 * connection may wait in SC_READY for its next transaction */
+	unsigned reuse;
+	uint64_t t_idle; /* ms, 0 = 2 s */
 };
 
 /* The transport as the engine sees it. write copies what it needs;
@@ -105,6 +113,13 @@ struct smtp_client_io {
 	int (*starttls)(void *arg);
 	void (*timer)(void *arg, uint64_t ms);
 	void (*finish)(void *arg);
+	/* NULL: no reuse. Else called when a transaction is over and the
+	 * connection stays open (SC_READY): the recipients' outcomes are
+	 * final and the engine no longer refers to them nor to cfg's
+	 * per-message strings; the transport may start the next one with
+	 * smtp_client_next() or end it with smtp_client_quit(), from inside
+	 * the call or later. */
+	void (*ready)(void *arg);
 };
 
 struct smtp_client;
@@ -125,6 +140,22 @@ void smtp_client_drained(struct smtp_client *c); /* all output written */
 void smtp_client_tls_done(struct smtp_client *c, int ok, const char *why);
 void smtp_client_timeout(struct smtp_client *c);
 void smtp_client_closed(struct smtp_client *c, const char *why);
+
+/* The next transaction on a connection in SC_READY: cfg (same helo) and
+ * n recipients as for smtp_client_new(). Sends RSET first (with MAIL,
+ * RCPT and DATA behind it when the server offers PIPELINING). 0, or
+ * SPOOL_E_INVAL (not SC_READY, bad cfg) / SPOOL_E_NOMEM: nothing sent,
+ * still SC_READY. */
+int smtp_client_next(struct smtp_client *c, const struct smtp_client_cfg *cfg,
+		     struct smtp_client_rcpt *r, uint32_t n);
+/* In SC_READY: send QUIT and end the session. Nothing otherwise. */
+void smtp_client_quit(struct smtp_client *c);
+/* 1 when the session ended before the reply to the RSET of a reused
+ * connection: nothing of the transaction was accepted, the caller may
+ * send it again on another connection without counting an attempt. */
+int smtp_client_reuse_failed(const struct smtp_client *c);
+/* Transactions finished on this connection so far. */
+unsigned smtp_client_transactions(const struct smtp_client *c);
 
 enum smtp_client_state smtp_client_state(const struct smtp_client *c);
 const char *smtp_client_state_name(enum smtp_client_state st);

@@ -72,6 +72,24 @@ static void io_finish(void *arg)
 	conn_close(&c->conn, 0);
 }
 
+/* The transaction is over, the connection open: its owner takes it or
+ * it is QUIT. */
+static void io_ready(void *arg)
+{
+	struct smtp_conn *c = arg;
+	smtp_conn_cb cb = c->cb;
+	void *cb_arg = c->arg;
+
+	if (c->slot != NULL && *c->slot == c)
+		*c->slot = NULL;
+	c->slot = NULL;
+	c->cb = NULL;
+	c->arg = NULL;
+	cb(cb_arg, c->eng, c);
+	if (c->cb == NULL)
+		smtp_client_quit(c->eng); /* nobody took it */
+}
+
 /* ---- the connection's events ---- */
 
 static void on_connect(struct conn *cn, int status)
@@ -149,7 +167,8 @@ static void on_close(struct conn *cn)
 
 	if (c->slot != NULL && *c->slot == c)
 		*c->slot = NULL;
-	c->cb(c->arg, c->eng);
+	if (c->cb != NULL)
+		c->cb(c->arg, c->eng, NULL);
 	smtp_client_free(c->eng);
 	free(c);
 }
@@ -202,6 +221,7 @@ int smtp_conn_start(uv_loop_t *loop, const struct smtp_conn_target *t,
 	io.starttls = tls != NULL ? io_starttls : NULL;
 	io.timer = io_timer;
 	io.finish = io_finish;
+	io.ready = cfg->reuse > 1 && !cfg->lmtp ? io_ready : NULL;
 	rc = smtp_client_new(&c->eng, cfg, &io, r, n);
 	if (rc != 0)
 		goto err_after_alloc;
@@ -236,6 +256,50 @@ void smtp_conn_abort(struct smtp_conn *c, const char *why)
 	if (c == NULL || conn_closing(&c->conn))
 		return;
 	smtp_client_closed(c->eng, why ? why : "cancelled");
+}
+
+int smtp_conn_ready(const struct smtp_conn *c)
+{
+	return c != NULL && !conn_closing(&c->conn) &&
+	       smtp_client_state(c->eng) == SC_READY;
+}
+
+int smtp_conn_next(struct smtp_conn *c, const struct smtp_client_cfg *cfg,
+		   struct smtp_client_rcpt *r, uint32_t n, smtp_conn_cb cb,
+		   void *arg, struct smtp_conn **slot)
+{
+	int rc;
+
+	if (!smtp_conn_ready(c))
+		return SPOOL_E_INVAL;
+	/* set before: a write that fails at once ends the session */
+	c->cb = cb;
+	c->arg = arg;
+	c->slot = slot;
+	if (slot != NULL)
+		*slot = c;
+	rc = smtp_client_next(c->eng, cfg, r, n);
+	if (rc != 0) {
+		if (slot != NULL && *slot == c)
+			*slot = NULL;
+		c->cb = NULL;
+		c->arg = NULL;
+		c->slot = NULL;
+	}
+	return rc;
+}
+
+void smtp_conn_park(struct smtp_conn *c, smtp_conn_cb cb, void *arg)
+{
+	c->cb = cb;
+	c->arg = arg;
+	c->slot = NULL;
+}
+
+void smtp_conn_quit(struct smtp_conn *c)
+{
+	if (c != NULL && !conn_closing(&c->conn))
+		smtp_client_quit(c->eng);
 }
 
 struct ssl_ctx_st *smtp_client_tls_ctx(void)

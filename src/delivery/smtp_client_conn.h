@@ -36,9 +36,14 @@ struct smtp_conn_target {
 	const char *sni;       /* server name for TLS SNI, or NULL */
 };
 
-/* Called once the session is over and every handle closed; c is valid
- * during the call only (the rcpt array holds the outcomes). */
-typedef void (*smtp_conn_cb)(void *arg, const struct smtp_client *c);
+/* Called once the transaction is over; c is valid during the call only
+ * (the rcpt array holds the outcomes). keep NULL: the connection is
+ * closed and every handle with it. keep non-NULL (cfg->reuse > 1 and the
+ * session is fine): the connection is open and idle, and the callee owns
+ * it: smtp_conn_next() for another message, smtp_conn_park() to keep it
+ * for later, or nothing (it is then QUIT and closed without a callback). */
+typedef void (*smtp_conn_cb)(void *arg, const struct smtp_client *c,
+			     struct smtp_conn *keep);
 
 /* Connect to t and run one session. tls NULL disables STARTTLS. *slot
  * holds the connection until cb runs. 0 or a negative SPOOL_E_* (no
@@ -51,5 +56,20 @@ int smtp_conn_start(uv_loop_t *loop, const struct smtp_conn_target *t,
 /* End the session now; unanswered recipients are deferred with why. The
  * callback still runs, once the handles are closed. */
 void smtp_conn_abort(struct smtp_conn *c, const char *why);
+
+/* 1 when c is open and idle between transactions (may take the next). */
+int smtp_conn_ready(const struct smtp_conn *c);
+/* The next message on an idle connection (cfg, r, n, cb, arg and slot as
+ * for smtp_conn_start; smtp_client_next() sends RSET first). 0, or a
+ * negative SPOOL_E_* with nothing sent: c is still the caller's. */
+int smtp_conn_next(struct smtp_conn *c, const struct smtp_client_cfg *cfg,
+		   struct smtp_client_rcpt *r, uint32_t n, smtp_conn_cb cb,
+		   void *arg, struct smtp_conn **slot);
+/* Keep an idle connection: cb (keep NULL) runs once it closes, after its
+ * idle time (cfg->t_idle, then QUIT), the peer's close or an abort. */
+void smtp_conn_park(struct smtp_conn *c, smtp_conn_cb cb, void *arg);
+/* QUIT and close an idle connection; its parked callback, if any, runs
+ * once it is closed. */
+void smtp_conn_quit(struct smtp_conn *c);
 
 #endif

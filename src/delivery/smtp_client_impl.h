@@ -12,6 +12,8 @@
 
 #include "src/delivery/smtp_client.h"
 
+#define SMTP_CLIENT_PEER_MAX 336 /* "host[ip]:port" */
+
 struct smtp_client {
 	struct smtp_client_cfg cfg;
 	struct smtp_client_io io;
@@ -39,6 +41,11 @@ struct smtp_client {
 	size_t rtext_len;
 
 	char reply[SMTP_CLIENT_REPLY_MAX]; /* session level */
+	char peer[SMTP_CLIENT_PEER_MAX];   /* cfg.peer points here */
+
+	unsigned txns;	  /* transactions finished on this connection */
+	int rset_ahead;	  /* the transaction was pipelined behind RSET */
+	int reuse_failed; /* ended waiting for the reply to RSET */
 
 	char *out;
 	size_t out_len, out_cap;
@@ -59,6 +66,13 @@ void smtp_cli_quit(struct smtp_client *c);
 void smtp_cli_fail(struct smtp_client *c, int hard, int send_quit,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void smtp_cli_protocol_error(struct smtp_client *c, const char *what);
+/* Take cfg for the next transaction (timeout defaults, the peer copied)
+ * and reset the recipients; 0 or SPOOL_E_INVAL / SPOOL_E_NOMEM. */
+int smtp_cli_setup(struct smtp_client *c, const struct smtp_client_cfg *cfg,
+		   struct smtp_client_rcpt *r, uint32_t n);
+/* A transaction is over: SC_READY (io.ready) when the connection may
+ * carry another, else QUIT. */
+void smtp_cli_txn_end(struct smtp_client *c);
 
 /* smtp_client_reply.c */
 /* A complete reply arrived in the current state. */

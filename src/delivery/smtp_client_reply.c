@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "spool/codec/cmd.h"
+#include "spool/codec/err.h"
 #include "spool/codec/record.h"
 #include "src/base/log.h"
 #include "src/delivery/smtp_client_impl.h"
@@ -78,12 +79,13 @@ static void send_mail(struct smtp_client *c)
 	smtp_cli_cmd(c, "MAIL FROM:<%s>%s", c->cfg.sender, params);
 }
 
-/* After the greeting dance: MAIL (+ RCPTs + DATA when pipelining). */
-static void begin_transaction(struct smtp_client *c)
+/* Queue MAIL (+ RCPTs + DATA when pipelining): 0, or -1 when the
+ * transaction ended here (nothing to send, too big: QUIT queued). */
+static int queue_transaction(struct smtp_client *c)
 {
 	if (c->nsend == 0) {
 		smtp_cli_quit(c);
-		return;
+		return -1;
 	}
 	if (c->size_limit > 0 && c->cfg.size > c->size_limit) {
 		smtp_cli_fail(c, 1, 1,
@@ -91,7 +93,7 @@ static void begin_transaction(struct smtp_client *c)
 			      "of %s (%llu)",
 			      (unsigned long long)c->cfg.size, c->cfg.peer,
 			      (unsigned long long)c->size_limit);
-		return;
+		return -1;
 	}
 	c->pipelined = (c->ext & SC_EXT_PIPELINING) != 0;
 	c->next = 0;
@@ -102,7 +104,46 @@ static void begin_transaction(struct smtp_client *c)
 			send_rcpt(c, c->sendv[k]);
 		smtp_cli_cmd(c, "DATA");
 	}
-	smtp_cli_enter(c, SC_MAIL);
+	return 0;
+}
+
+/* After the greeting dance or the RSET of a reused connection. */
+static void begin_transaction(struct smtp_client *c)
+{
+	if (queue_transaction(c) == 0)
+		smtp_cli_enter(c, SC_MAIL);
+}
+
+int smtp_client_next(struct smtp_client *c, const struct smtp_client_cfg *cfg,
+		     struct smtp_client_rcpt *r, uint32_t n)
+{
+	int rc;
+
+	if (c->state != SC_READY || cfg->lmtp)
+		return SPOOL_E_INVAL;
+	rc = smtp_cli_setup(c, cfg, r, n);
+	if (rc != 0)
+		return rc;
+	/* RSET tells a connection that went stale from one that is fine
+	 * before anything of the message counts (RFC 5321 4.1.1.5) */
+	smtp_cli_cmd(c, "RSET");
+	c->rset_ahead = (c->ext & SC_EXT_PIPELINING) != 0;
+	if (!c->rset_ahead || queue_transaction(c) == 0)
+		smtp_cli_enter(c, SC_RSET);
+	smtp_cli_flush(c);
+	return 0;
+}
+
+static void on_rset(struct smtp_client *c, int code, const char *text)
+{
+	if (code / 100 != 2) {
+		smtp_cli_fail(c, 0, 1, "%s", text); /* reuse_failed */
+		return;
+	}
+	if (c->rset_ahead)
+		smtp_cli_enter(c, SC_MAIL); /* MAIL's reply is on its way */
+	else
+		begin_transaction(c);
 }
 
 void smtp_cli_send_ehlo(struct smtp_client *c)
@@ -257,7 +298,7 @@ static void on_rcpt(struct smtp_client *c, int code, const char *text)
 		return;
 	}
 	if (c->nacc == 0) {
-		smtp_cli_quit(c);
+		smtp_cli_txn_end(c);
 		return;
 	}
 	smtp_cli_cmd(c, "DATA");
@@ -285,13 +326,16 @@ static void on_data(struct smtp_client *c, int code, const char *text)
 	}
 	for (uint32_t k = 0; k < c->nacc; k++)
 		smtp_cli_settle(c, c->acc[k], code, text);
-	smtp_cli_quit(c);
+	if (code == 421)
+		smtp_cli_quit(c);
+	else
+		smtp_cli_txn_end(c);
 }
 
 static void on_dot(struct smtp_client *c, int code, const char *text)
 {
 	if (c->data_empty) {
-		smtp_cli_quit(c);
+		smtp_cli_txn_end(c);
 		return;
 	}
 	if (code / 100 == 3 || code / 100 == 1) {
@@ -301,7 +345,10 @@ static void on_dot(struct smtp_client *c, int code, const char *text)
 	if (!c->cfg.lmtp) {
 		for (uint32_t k = 0; k < c->nacc; k++)
 			smtp_cli_settle(c, c->acc[k], code, text);
-		smtp_cli_quit(c);
+		if (code == 421)
+			smtp_cli_quit(c);
+		else
+			smtp_cli_txn_end(c);
 		return;
 	}
 	/* LMTP: one reply per accepted recipient, in RCPT order */
@@ -341,7 +388,11 @@ void smtp_cli_on_reply(struct smtp_client *c, int code, const char *text)
 	case SC_DOT:
 		on_dot(c, code, text);
 		break;
+	case SC_RSET:
+		on_rset(c, code, text);
+		break;
 	case SC_QUIT:
+	case SC_READY: /* an idle server saying goodbye (421) */
 		smtp_cli_finish(c);
 		break;
 	default:

@@ -66,6 +66,7 @@ struct symbiont {
 	struct symbiont_job_env env; /* what the jobs see of us */
 	uv_timer_t tick, kick;
 	int kick_armed;
+	uint64_t kick_due; /* monotonic ms the armed kick fires */
 	struct job_list jobs;
 	unsigned njobs;
 	struct claim_batch *claim; /* the CLAIM in flight, or NULL */
@@ -87,12 +88,21 @@ static uint64_t mono_ms(const struct symbiont *s)
 	return uv_now(s->loop);
 }
 
-static void arm_kick(struct symbiont *s)
+/* Run the periodic work in delay_ms (sooner if already armed sooner). */
+static void arm_kick_in(struct symbiont *s, uint64_t delay_ms)
 {
-	if (s->kick_armed || s->closing)
+	uint64_t due = uv_now(s->loop) + delay_ms;
+
+	if (s->closing || (s->kick_armed && s->kick_due <= due))
 		return;
 	s->kick_armed = 1;
-	uv_timer_start(&s->kick, on_kick, KICK_MS, 0);
+	s->kick_due = due;
+	uv_timer_start(&s->kick, on_kick, delay_ms, 0);
+}
+
+static void arm_kick(struct symbiont *s)
+{
+	arm_kick_in(s, KICK_MS);
 }
 
 /* At stop: wake the kick timer, whose callback (stop_check) finishes
@@ -368,11 +378,21 @@ static void tick_work(struct symbiont *s, int do_scan)
 	uint64_t now = mono_ms(s);
 	int cancel = s->stopping && now >= s->stop_at;
 	struct symbiont_job *j, *next;
+	uint64_t due, first = 0;
 
 	for (j = LIST_FIRST(&s->jobs); j != NULL; j = next) {
 		next = LIST_NEXT(j, link);
 		symbiont_job_tick(j, now, s->stopping, cancel);
 	}
+	/* wake for the next RENEW or lease deadline, not a scan later */
+	LIST_FOREACH(j, &s->jobs, link)
+	{
+		due = symbiont_job_next_due(j, now);
+		if (due != 0 && (first == 0 || due < first))
+			first = due;
+	}
+	if (first != 0 && first < now + s->scan_ms)
+		arm_kick_in(s, first > now ? first - now : 0);
 	if (do_scan && !s->stopping)
 		scan(s);
 }
@@ -477,7 +497,7 @@ int symbiont_start(struct symbiont **out, uv_loop_t *loop,
 	s->env.bounce.node_name = s->node_name;
 	s->env.bounce.node_domain = s->node_domain;
 	s->env.st = &s->st;
-	symbiont_actlog_open(&s->log, o->activity_log);
+	symbiont_actlog_open(&s->log, o->activity_log, o->log_dir);
 	s->st.claiming = 1;
 	uv_timer_init(loop, &s->tick);
 	uv_timer_init(loop, &s->kick);

@@ -38,6 +38,7 @@ struct symbiont_opts {
 	unsigned scan_interval_ms; /* due scan period; 0 = 500 */
 	unsigned claim_batch;	   /* names per CLAIM at most; 0 = 16 */
 	const char *activity_log;  /* path; "" or "none" = no log */
+	const char *log_dir;	   /* where /LOG may write; "" = nowhere */
 };
 
 struct symbiont_stats {
@@ -53,6 +54,8 @@ struct symbiont_stats {
 	uint64_t bounces_dropped; /* failed postmaster bounces dropped */
 	uint64_t renewals;
 	uint64_t lease_lost;	  /* COMPLETE refused: possible duplicate */
+	uint64_t lease_expired;	  /* deliveries aborted at the local lease
+				     end (no RENEW in time) */
 	uint64_t complete_errors; /* COMPLETE without an answer (retried by
 				     the lease) */
 };

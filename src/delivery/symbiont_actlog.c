@@ -3,8 +3,10 @@
  * symbiont_actlog.h).
  *
  * Owns: the log's file descriptor and paths. Does not own: anything it
- * is passed. Fails: open and write errors are logged and the line is
- * dropped.
+ * is passed, or the rule of where /LOG may write (src/base/logdir.c).
+ * Fails: open and write errors are logged and the line is dropped; a /LOG
+ * file outside the node's log_dir, or a link, is refused with a warning
+ * and the node's own log is used.
  */
 #include "src/delivery/symbiont_actlog.h"
 
@@ -17,6 +19,7 @@
 
 #include "src/base/clock.h"
 #include "src/base/log.h"
+#include "src/base/logdir.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -27,40 +30,66 @@ static const char *status_word(int outcome)
 					: "deferred";
 }
 
-/* (Re)open the activity log at path ("" or "none": no log). */
-static void actlog_open_path(struct symbiont_actlog *l, const char *path)
+/* (Re)open the node's own activity log ("" or "none": no log). */
+static void actlog_open_node(struct symbiont_actlog *l)
 {
 	if (l->fd >= 0)
 		close(l->fd);
 	l->fd = -1;
-	snprintf(l->cur, sizeof(l->cur), "%s", path);
-	if (path[0] == '\0' || strcmp(path, "none") == 0)
+	l->cur[0] = '\0';
+	if (l->node[0] == '\0' || strcmp(l->node, "none") == 0)
 		return;
-	l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	l->fd = open(l->node, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (l->fd < 0)
 		log_warn("symbiont: cannot open the activity log %s: %s (no "
 			 "activity log)",
-			 path, strerror(errno));
+			 l->node, strerror(errno));
 	else
-		log_info("symbiont: activity log %s", path);
+		log_info("symbiont: activity log %s", l->node);
 }
 
-void symbiont_actlog_open(struct symbiont_actlog *l, const char *path)
+/* (Re)open the file /LOG=value names, inside the log directory only
+ * (src/base/logdir.h); refused, the node's own log is used. */
+static void actlog_open_cfg(struct symbiont_actlog *l, const char *value)
+{
+	char why[512];
+	int fd = logdir_open(l->dir, value, why, sizeof(why));
+
+	if (fd < 0) {
+		log_warn("symbiont: /LOG=%s refused: %s (the node's activity "
+			 "log is used)",
+			 value, why);
+		actlog_open_node(l);
+	} else {
+		if (l->fd >= 0)
+			close(l->fd);
+		l->fd = fd;
+		log_info("symbiont: activity log %s (/LOG)", value);
+	}
+	snprintf(l->cur, sizeof(l->cur), "%s", value);
+}
+
+void symbiont_actlog_open(struct symbiont_actlog *l, const char *path,
+			  const char *dir)
 {
 	l->fd = -1;
 	l->cur[0] = '\0';
 	snprintf(l->node, sizeof(l->node), "%s", path != NULL ? path : "");
-	actlog_open_path(l, l->node);
+	snprintf(l->dir, sizeof(l->dir), "%s", dir != NULL ? dir : "");
+	actlog_open_node(l);
 }
 
 void symbiont_actlog_follow(struct symbiont_actlog *l,
 			    const struct spool_config *c)
 {
-	const char *want =
-	    c->str[CFG_LOG][0] != '\0' ? c->str[CFG_LOG] : l->node;
+	const char *want = c->str[CFG_LOG];
 
-	if (strcmp(want, l->cur) != 0)
-		actlog_open_path(l, want);
+	if (strcmp(want, l->cur) == 0)
+		return;
+	if (want[0] == '\0')
+		actlog_open_node(l);
+	else
+		actlog_open_cfg(l, want);
 }
 
 void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
@@ -99,10 +128,13 @@ void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
 
 void symbiont_actlog_reopen(struct symbiont_actlog *l)
 {
-	char path[sizeof(l->cur)];
+	char value[sizeof(l->cur)];
 
-	snprintf(path, sizeof(path), "%s", l->cur);
-	actlog_open_path(l, path);
+	snprintf(value, sizeof(value), "%s", l->cur);
+	if (value[0] == '\0')
+		actlog_open_node(l);
+	else
+		actlog_open_cfg(l, value);
 }
 
 void symbiont_actlog_close(struct symbiont_actlog *l)

@@ -7,7 +7,10 @@
  *   delay=1.2s, attempts=1, status=sent (250 ok)
  *
  * The file is the node config's activity_log, or the one SET
- * CONFIGURATION SMTP /LOG=file names (followed at each scan).
+ * CONFIGURATION SMTP /LOG=file names (followed at each scan), which must
+ * be directly inside the node's [node] log_dir and is opened without
+ * following links (src/base/logdir.h); refused, the node's own file is
+ * used and a warning logged once.
  *
  * Owns: the file descriptor. Does not own: the records and outcomes
  * (read during the call). Fails: a file that cannot be opened is warned
@@ -23,11 +26,14 @@
 struct symbiont_actlog {
 	int fd;		/* -1 = no log */
 	char node[256]; /* the node config's activity log */
-	char cur[256];	/* the one open now ("" = none) */
+	char dir[256];	/* the node's log_dir ("" = /LOG refused) */
+	char cur[256];	/* the /LOG value followed ("" = the node's) */
 };
 
-/* Open the node's log at path (NULL, "" or "none": no log). */
-void symbiont_actlog_open(struct symbiont_actlog *l, const char *path);
+/* Open the node's log at path (NULL, "" or "none": no log); /LOG files
+ * must be in dir (NULL or "": none is allowed). */
+void symbiont_actlog_open(struct symbiont_actlog *l, const char *path,
+			  const char *dir);
 
 /* Follow SET CONFIGURATION SMTP /LOG=file: a set CFG_LOG overrides the
  * node's file; reset, the node's own file is used again. */

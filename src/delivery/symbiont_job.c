@@ -2,7 +2,9 @@
  * symbiont_job.c — the symbiont job's state machine (see symbiont_job.h):
  * start once the claim is applied here, RENEW while the delivery runs,
  * the outcomes and the bounce in one COMPLETE, its retries, the lost
- * lease.
+ * lease, and the lease enforced on this node's own monotonic clock (a
+ * delivery still running at the local lease end minus the margin is
+ * aborted, whatever the cluster can or cannot tell us).
  *
  * Owns: the jobs' memory and encoded COMPLETEs. Does not own: the spool,
  * the env, the engine (reached through env->ops). Fails: what the cluster
@@ -55,10 +57,42 @@ static void enter_state(struct symbiont_job *j, enum symbiont_job_state next)
 	j->state = next;
 }
 
+unsigned symbiont_lease_margin(unsigned lease_ms)
+{
+	unsigned third = lease_ms / 3;
+
+	return third < SYMBIONT_LEASE_MARGIN_MS ? third
+						: SYMBIONT_LEASE_MARGIN_MS;
+}
+
 int symbiont_should_renew(uint64_t granted_ms, uint64_t lease_ms,
 			  uint64_t now_ms)
 {
-	return now_ms >= granted_ms && now_ms - granted_ms >= lease_ms / 2;
+	uint64_t margin = symbiont_lease_margin((unsigned)lease_ms);
+
+	return now_ms >= granted_ms &&
+	       now_ms - granted_ms >= (lease_ms - margin) / 2;
+}
+
+uint64_t symbiont_job_deadline(const struct symbiont_job *j)
+{
+	unsigned lease = j->env->lease_ms;
+
+	return j->lease_base + lease - symbiont_lease_margin(lease);
+}
+
+uint64_t symbiont_job_next_due(const struct symbiont_job *j, uint64_t now)
+{
+	unsigned lease = j->env->lease_ms;
+	uint64_t renew_at =
+	    j->lease_base + (lease - symbiont_lease_margin(lease)) / 2;
+
+	if (j->state != SJ_DELIVERING)
+		return 0;
+	if (!j->renew_inflight && renew_at > now)
+		return renew_at; /* a RENEW not sent yet */
+	/* a RENEW in flight, or due again (sent by the periodic tick) */
+	return symbiont_job_deadline(j);
 }
 
 /* ---- life ---- */
@@ -309,6 +343,14 @@ void symbiont_job_try_start(struct symbiont_job *j)
 		env->ops->kick(env->ctx);
 		return; /* our spool lags: try again shortly */
 	}
+	if (env->ops->now(env->ctx) >= symbiont_job_deadline(j)) {
+		/* no transaction starts that would outlive the lease */
+		log_warn("symbiont: %s: lease ends on this node's clock "
+			 "before a delivery could start; left to the lease",
+			 j->name);
+		job_done(j);
+		return;
+	}
 	if (j->prev_holder != 0)
 		log_warn(
 		    "symbiont: possible duplicate delivery of %s (lease of "
@@ -408,6 +450,20 @@ void symbiont_job_tick(struct symbiont_job *j, uint64_t now, int stopping,
 			log_info("symbiont: %s: stopping; delivery cancelled",
 				 j->name);
 			env->ops->cancel(env->ctx, j); /* -> delivered */
+			break;
+		}
+		if (now >= symbiont_job_deadline(j)) {
+			/* no RENEW succeeded in time: another node may be
+			 * granted the file soon; stop before the far end
+			 * acknowledges (or is sent) the final dot */
+			log_warn("symbiont: lease expired locally, aborting %s "
+				 "(fence %llu; possible duplicate delivery)",
+				 j->name, (unsigned long long)j->fence);
+			env->st->lease_expired++;
+			enter_state(j, SJ_LOST);
+			if (j->h != NULL)
+				env->ops->cancel(env->ctx,
+						 j); /* -> delivered */
 			break;
 		}
 		if (!j->renew_inflight && !env->finished &&

@@ -11,8 +11,13 @@
  * WAIT_LOCAL: granted; waiting for this node's spool to apply the claim
  * (so the record it delivers from is at least as new as the grant).
  * DELIVERING: the delivery engine has it; the lease is renewed when half
- * of it has passed. LOST: a RENEW was refused during the delivery, which
- * is being cancelled; its outcomes are not recorded. COMPLETING: the
+ * of (lease - margin) has passed, and again on every tick until a RENEW
+ * succeeds. LOST: a RENEW was refused during the delivery, or none
+ * succeeded before the local lease end (the monotonic time the CLAIM or
+ * the last successful RENEW was sent, plus the lease, minus the margin:
+ * "lease expired locally, aborting"); the delivery is being cancelled
+ * (its SMTP/LMTP connections closed before the final dot is sent or
+ * acknowledged) and its outcomes are not recorded. COMPLETING: the
  * outcomes (and the bounce) were proposed in one COMPLETE with the job's
  * fencing number. COMPLETE_RETRY: that COMPLETE was not answered; the
  * same bytes go again at the next tick while the lease lasts. DONE:
@@ -136,9 +141,29 @@ void symbiont_job_tick(struct symbiont_job *j, uint64_t now, int stopping,
 
 const char *symbiont_job_state_name(enum symbiont_job_state st);
 
+/* The holder enforces its lease on its own monotonic clock: the lease
+ * is counted from when the CLAIM or RENEW was sent (before the leader
+ * stamped it, so it never ends later here than on the leader), and the
+ * margin covers what may make the leader's end come earlier in real
+ * time: a new leader's stamp may run ahead of elapsed time by the stamp
+ * allowance (cluster_stamp.h, 2 s), plus the time to close a
+ * connection. Margin = min(2000 ms, lease / 3). */
+#define SYMBIONT_LEASE_MARGIN_MS 2000u
+unsigned symbiont_lease_margin(unsigned lease_ms);
+
 /* 1 when a delivery whose lease was last granted or renewed at
- * granted_ms for lease_ms should renew now: half the lease has passed. */
+ * granted_ms for lease_ms should renew now: half of (lease - margin) has
+ * passed. */
 int symbiont_should_renew(uint64_t granted_ms, uint64_t lease_ms,
 			  uint64_t now_ms);
+
+/* The monotonic ms at which j's delivery is aborted unless a RENEW
+ * succeeds first: lease_base + lease - margin. */
+uint64_t symbiont_job_deadline(const struct symbiont_job *j);
+
+/* The monotonic ms of j's next timed step after now (its first RENEW,
+ * else its deadline); 0 when it has none (not DELIVERING). The symbiont
+ * wakes up for it, so the abort is not late by a scan period. */
+uint64_t symbiont_job_next_due(const struct symbiont_job *j, uint64_t now);
 
 #endif

@@ -34,11 +34,30 @@
 #define WQUEUE_MAX (256 * 1024) /* unsent replies before we stop reading */
 
 /* A proposal in flight. It outlives its connection when the client goes
- * away or the reply deadline passes first: c is then NULL and the
- * cluster's answer only frees it. */
+ * away or the reply deadline passes first: c is then NULL, it is listed
+ * in the host's orphans (it still holds a message in the cluster, so it
+ * counts against the node's limits) and the cluster's answer only frees
+ * it. */
 struct inbound_pending {
 	struct smtp_inbound *c;
+	struct inbound_orphans *o; /* set while abandoned */
+	char ip[INET6_ADDRSTRLEN];
+	LIST_ENTRY(inbound_pending) link; /* o->list */
 };
+
+/* The abandoned proposals of one host; freed with the last reference
+ * (the host's, dropped by smtp_inbound_host_release, and one each). */
+struct inbound_orphans {
+	unsigned refs;
+	unsigned n;
+	LIST_HEAD(orphan_list, inbound_pending) list;
+};
+
+static void orphans_unref(struct inbound_orphans *o)
+{
+	if (o != NULL && --o->refs == 0)
+		free(o);
+}
 
 struct smtp_inbound {
 	struct conn conn;
@@ -91,13 +110,40 @@ static void update_reading(struct smtp_inbound *c)
 
 /* ---- closing ---- */
 
-/* Let the cluster's answer find no connection. */
+/* Let the cluster's answer find no connection; the proposal keeps
+ * counting against the limits until it is answered. */
 static void abandon_proposal(struct smtp_inbound *c)
 {
-	if (c->prop != NULL) {
-		c->prop->c = NULL;
-		c->prop = NULL;
+	struct smtp_inbound_host *h = c->h;
+	struct inbound_pending *pp = c->prop;
+
+	if (pp == NULL)
+		return;
+	pp->c = NULL;
+	c->prop = NULL;
+	if (h->orphans == NULL) {
+		h->orphans = calloc(1, sizeof(*h->orphans));
+		if (h->orphans == NULL)
+			return; /* not counted: nothing worse than before */
+		h->orphans->refs = 1;
+		LIST_INIT(&h->orphans->list);
 	}
+	pp->o = h->orphans;
+	pp->o->refs++;
+	pp->o->n++;
+	memcpy(pp->ip, c->ip, sizeof(pp->ip));
+	LIST_INSERT_HEAD(&pp->o->list, pp, link);
+}
+
+unsigned smtp_inbound_load(const struct smtp_inbound_host *h)
+{
+	return h->nconns + (h->orphans != NULL ? h->orphans->n : 0);
+}
+
+void smtp_inbound_host_release(struct smtp_inbound_host *h)
+{
+	orphans_unref(h->orphans);
+	h->orphans = NULL;
 }
 
 /* Close: graceful = send what is queued first (bounded by a watchdog). */
@@ -164,6 +210,11 @@ static void on_proposed(void *arg, int status, const struct spool_result *res)
 	struct inbound_pending *pp = arg;
 	struct smtp_inbound *c = pp->c;
 
+	if (pp->o != NULL) {
+		LIST_REMOVE(pp, link);
+		pp->o->n--;
+		orphans_unref(pp->o);
+	}
 	free(pp);
 	if (c == NULL)
 		return; /* client gone or deadline passed: nobody to tell */
@@ -185,6 +236,7 @@ static int env_propose(void *arg, const void *cmd, size_t len)
 
 	if (pp == NULL)
 		return SMTP_PROPOSE_E_FAILED;
+	memset(pp, 0, sizeof(*pp));
 	pp->c = c;
 	c->prop = pp;
 	rc = cluster_propose(c->h->cl, cmd, len, on_proposed, pp);
@@ -386,8 +438,17 @@ unsigned smtp_inbound_count_ip(const struct smtp_inbound_host *h,
 	const struct smtp_inbound *c;
 	unsigned n = 0;
 
+	const struct inbound_pending *pp;
+
 	for (c = LIST_FIRST(&h->conns); c != NULL; c = LIST_NEXT(c, link)) {
 		if (c != self && !c->closing && strcmp(c->ip, ip) == 0)
+			n++;
+	}
+	if (h->orphans == NULL)
+		return n;
+	LIST_FOREACH(pp, &h->orphans->list, link)
+	{
+		if (strcmp(pp->ip, ip) == 0)
 			n++;
 	}
 	return n;

@@ -27,6 +27,7 @@
 
 struct cluster;
 struct smtp_inbound;
+struct inbound_orphans;
 
 LIST_HEAD(smtp_inbound_list, smtp_inbound);
 
@@ -47,7 +48,19 @@ struct smtp_inbound_host {
 	/* every connection not yet freed; kept by smtp_inbound.c */
 	struct smtp_inbound_list conns;
 	unsigned nconns;
+	/* proposals whose client went away (or whose reply deadline passed)
+	 * while the cluster still holds them: they count against the
+	 * limits like a connection (smtp_inbound_load, _count_ip). Made on
+	 * first use; shared with those proposals, so it outlives the host
+	 * until the last is answered (smtp_inbound_host_release). */
+	struct inbound_orphans *orphans;
 };
+
+/* Connections plus abandoned proposals still held by the cluster. */
+unsigned smtp_inbound_load(const struct smtp_inbound_host *h);
+
+/* The host goes: drop its share of the abandoned proposals' record. */
+void smtp_inbound_host_release(struct smtp_inbound_host *h);
 
 /* Accept the pending connection of listener and count it in h. NULL when
  * that failed (logged; a failed accept stays counted until its handles are
@@ -58,7 +71,8 @@ struct smtp_inbound *smtp_inbound_accept(struct smtp_inbound_host *h,
 /* The client's address as text. */
 const char *smtp_inbound_ip(const struct smtp_inbound *c);
 
-/* Connections from ip that are not closing, self aside. */
+/* Connections from ip that are not closing, self aside, plus the
+ * abandoned proposals of clients from ip. */
 unsigned smtp_inbound_count_ip(const struct smtp_inbound_host *h,
 			       const char *ip, const struct smtp_inbound *self);
 

@@ -330,6 +330,7 @@ static void host_released(void *arg)
 
 static void free_server(struct smtp_server *s)
 {
+	smtp_inbound_host_release(&s->host);
 	tls_ctx_free(s->tls);
 	aliases_free(&s->local_aliases);
 	free(s);
@@ -502,9 +503,10 @@ static void on_connection(uv_stream_t *l, int status)
 		smtp_inbound_refuse(c, line);
 		return;
 	}
-	if (s->host.nconns > s->max_sessions) {
-		log_info("smtp [%s]: refused, %u sessions open", ip,
-			 s->host.nconns - 1);
+	/* a proposal whose client left still holds its message: it counts */
+	if (smtp_inbound_load(&s->host) > s->max_sessions) {
+		log_info("smtp [%s]: refused, %u sessions open or queueing", ip,
+			 smtp_inbound_load(&s->host) - 1);
 		s->stats.rejected[SMTP_REJ_LIMIT]++;
 		snprintf(line, sizeof(line),
 			 "421 4.7.0 %s Error: too many connections, try again "

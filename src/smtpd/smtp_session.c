@@ -9,8 +9,9 @@
  * the cluster — all reached through the env callbacks, so the whole session
  * runs under unit tests and the fuzzer with fakes.
  *
- * Failure: a peer's mistakes get SMTP replies; after SMTP_ERRORS_MAX
- * protocol errors the session ends with 421 4.7.0. Out of memory ends a
+ * Failure: a peer's mistakes get SMTP replies; more than SMTP_ERRORS_MAX
+ * errors (protocol errors and refused recipients, 550 5.1.1 and 5.7.1)
+ * end the session with 421 4.7.0. Out of memory ends a
  * transaction with 452 4.3.1, never a crash. A transition that is not in
  * the legal table is a programming bug and asserts.
  */
@@ -132,17 +133,25 @@ int smtp_sess_storage_low(const struct smtp_session *s)
 	return s->env.storage_low != NULL && s->env.storage_low(s->env.arg);
 }
 
+/* Count one error of the session (already answered): more than
+ * SMTP_ERRORS_MAX end it with 421 4.7.0. 1 when it was closed. */
+int smtp_sess_count_error(struct smtp_session *s)
+{
+	if (++s->errors <= SMTP_ERRORS_MAX)
+		return 0;
+	smtp_sess_reply(s, "421 4.7.0 %s Error: too many errors",
+			s->node_domain);
+	smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_ERRORS);
+	smtp_sess_close(s);
+	return 1;
+}
+
 /* A protocol error reply: counted; too many end the session. */
 void smtp_sess_error(struct smtp_session *s, const char *text)
 {
 	smtp_sess_reply(s, "%s", text);
 	smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SYNTAX);
-	if (++s->errors >= SMTP_ERRORS_MAX) {
-		smtp_sess_reply(s, "421 4.7.0 %s Error: too many errors",
-				s->node_domain);
-		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_ERRORS);
-		smtp_sess_close(s);
-	}
+	smtp_sess_count_error(s);
 }
 
 /* ---- transaction ---- */
@@ -185,6 +194,7 @@ static int build_enqueue(struct smtp_session *s, struct wbuf *wb)
 		rc[i].addr = s->rcpt[i].addr;
 		rc[i].orcpt = s->rcpt[i].orcpt;
 		rc[i].notify = s->rcpt[i].notify;
+		rc[i].flags = s->rcpt[i].flags;
 		rc[i].reply = "";
 	}
 	body = smtp_data_take(&s->data, &body_len);

@@ -16,13 +16,14 @@
 #include "src/smtpd/smtp_parse.h"
 #include "src/smtpd/smtp_session.h"
 
-#define SMTP_ERRORS_MAX 20     /* protocol errors before 421 4.7.0 */
+#define SMTP_ERRORS_MAX 20     /* errors allowed; one more: 421 4.7.0 */
 #define SMTP_USER "TCPIP$SMTP" /* control-file user-name of received mail */
 
 struct rcpt {
 	char *addr;
 	char *orcpt;
 	uint8_t notify;
+	uint8_t flags; /* RCPT_F_* */
 };
 
 struct smtp_session {
@@ -71,6 +72,10 @@ void smtp_sess_close(struct smtp_session *s);
 int smtp_sess_storage_low(const struct smtp_session *s);
 /* A counted protocol error reply; too many end the session. */
 void smtp_sess_error(struct smtp_session *s, const char *text);
+/* Count an error already answered (a refused recipient, 550 5.1.1 or
+ * 5.7.1): more than SMTP_ERRORS_MAX close the session with 421 4.7.0.
+ * 1 when it closed. */
+int smtp_sess_count_error(struct smtp_session *s);
 /* Forget the transaction (sender, recipients, message). */
 void smtp_sess_reset(struct smtp_session *s);
 /* Forget the transaction and go back to CONNECTED or GREETED. */

@@ -26,7 +26,7 @@
 
 /* Append one recipient to the transaction. 0 or SPOOL_E_NOMEM. */
 static int add_rcpt(struct smtp_session *s, const char *addr, const char *orcpt,
-		    uint8_t notify)
+		    uint8_t notify, uint8_t flags)
 {
 	struct rcpt *r;
 
@@ -43,6 +43,7 @@ static int add_rcpt(struct smtp_session *s, const char *addr, const char *orcpt,
 	r->addr = strdup(addr);
 	r->orcpt = strdup(orcpt);
 	r->notify = notify;
+	r->flags = flags;
 	if (r->addr == NULL || r->orcpt == NULL) {
 		free(r->addr);
 		free(r->orcpt);
@@ -225,6 +226,7 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 		smtp_sess_reply(s, "550 5.7.1 <%s>: Relay access denied",
 				mb.addr);
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_RELAY);
+		smtp_sess_count_error(s); /* probing counts */
 		return;
 	}
 	if (mb.postmaster && s->node_domain[0] != '\0')
@@ -240,6 +242,7 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 			smtp_sess_reply(s, "550 5.1.1 <%s>: no such user here",
 					mb.addr);
 			smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_USER);
+			smtp_sess_count_error(s); /* probing counts */
 			return;
 		}
 		if (rc < 0) {
@@ -256,7 +259,10 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 			return;
 		}
 	}
-	if (add_rcpt(s, addr, rp.orcpt, rp.notify) != 0) {
+	/* accepted as local here: the claiming node delivers it locally
+	 * even where this node's alias file is not (issue #10 defect 8) */
+	if (add_rcpt(s, addr, rp.orcpt, rp.notify,
+		     verdict == POLICY_LOCAL ? RCPT_F_LOCAL : 0) != 0) {
 		smtp_sess_reply(s, "452 4.3.1 Insufficient system storage");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_FULL);
 		return;

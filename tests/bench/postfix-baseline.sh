@@ -4,7 +4,8 @@
 # Starts a throw-away Postfix instance on 127.0.0.1:$PF_PORT that relays
 # everything to an smtp-sink on 127.0.0.1:$SINK_PORT, pushes $MSGS messages
 # of $SIZE bytes through it with smtp-source ($SESSIONS parallel sessions),
-# and prints accept and end-to-end rates.
+# and prints accept and end-to-end rates; with PF_LATENCY (the path of
+# tests/bench/bench_smtp.py) also its p50/p99 end of DATA to 250.
 #
 # Needs Debian's postfix package (smtp-source and smtp-sink come with it):
 #   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -61,3 +62,7 @@ for _ in $(seq 600); do
 done
 t2=$(date +%s.%N)
 awk -v m="$MSGS" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN{printf "postfix accept: %.0f msg/s  end-to-end: %.0f msg/s  (%d msgs, accept %.2fs, total %.2fs)\n", m/(b-a), m/(c-a), m, b-a, c-a}'
+# the latency probe of the cluster's bench (end of DATA to 250), when given
+if [ -n "${PF_LATENCY:-}" ]; then
+	python3 "$PF_LATENCY" --latency "127.0.0.1:$PF_PORT" postfix
+fi

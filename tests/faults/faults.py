@@ -38,6 +38,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import cluster as clusterlib  # noqa: E402
 from cluster import Cluster, ClusterError, wait_until  # noqa: E402
 from recorder import Recorder  # noqa: E402
 import netlab  # noqa: E402
@@ -174,7 +175,8 @@ def delivered(recorder, mail_root, tag):
     with recorder.lock:
         msgs = list(recorder.msgs)
     for m in msgs:
-        if m["msgid"] and tag in m["msgid"]:
+        # a copy whose sender gave up before the 250 was not accepted
+        if m["msgid"] and tag in m["msgid"] and m.get("acked", True):
             out.setdefault(m["msgid"], []).append((m["t"], m["ctl"],
                                                    m["peer"]))
     for p in glob.glob(os.path.join(mail_root, "alice", "new", "*")):
@@ -272,6 +274,62 @@ def s_rolling_restart(ctx):
     return lambda: None
 
 
+def s_slow_dot(ctx):
+    """Defect 1 of issue #10: a far end holds its reply to the final dot
+    (Recorder.HOLD_S, 25 s) past the lease while the holder is cut off
+    from both peers. The majority takes the file over after the lease;
+    the holder must abort on its own clock (close the connection before
+    the 250), so the far end accepts one copy, not two."""
+    tag = ctx.tag + "-held"
+    mid = "<%s@faults.test>" % tag
+    rcpt = "holddot-%s@far.test" % tag
+    node = ctx.c.members[0]
+    host, port = ctx.c.smtp_addr(node).rsplit(":", 1)
+    msg = ("From: <h@faults.test>\r\nTo: <%s>\r\nMessage-ID: %s\r\n"
+           "Subject: held dot\r\n\r\nheld\r\n" % (rcpt, mid))
+    with smtplib.SMTP(host, int(port), timeout=20) as s:
+        s.sendmail("h@faults.test", [rcpt], msg)
+    ctx.extra_acked[mid] = time.time()
+
+    def held():
+        return [m for m in ctx.recorder.find(mid) if m.get("held")]
+    first = wait_until(held, 20, interval=0.05,
+                       what="the held final dot at the far end")[0]
+    holder = [i for i in ctx.c.members if netlab.addr(i) == first["peer"]]
+    if not holder:
+        raise RuntimeError("held dot from %s, not a node" % first["peer"])
+    h = holder[0]
+    ctx.lab.partition([h], [i for i in ctx.c.members if i != h])
+    ctx.victim = h
+
+    def check(res, logs):
+        # the holder's copy is settled once its hold ended: accepted
+        # (250 sent) or given up by the client
+        def settled():
+            c = ctx.recorder.find(mid)
+            return c if all(m.get("acked") or m.get("gave_up")
+                            for m in c) else None
+        left = first["t"] + Recorder.HOLD_S + 5 - time.time()
+        try:
+            copies = wait_until(settled, max(1.0, left), interval=0.2,
+                                what="the held copy settled")
+        except ClusterError:
+            copies = ctx.recorder.find(mid)
+        acked = [m for m in copies if m.get("acked")]
+        if len(acked) != 1:
+            res["why"].append("held message accepted %d times at the far "
+                              "end (copies: %s)" % (len(acked), [
+                                  (m["peer"], m.get("acked"),
+                                   m.get("gave_up")) for m in copies]))
+        if "lease expired locally, aborting" not in ctx.c.log(h):
+            res["why"].append("node %d did not abort on its lease" % h)
+    ctx.check = check
+    # cut off longer than lease + grace, so the majority takes it over
+    # while the holder still waits for the held reply
+    time.sleep(max(0.0, 14 - ctx.fault_s))
+    return ctx.lab.heal
+
+
 SCENARIOS = {
     "partition-leader": s_partition_leader,
     "isolate-follower": s_isolate_follower,
@@ -281,6 +339,7 @@ SCENARIOS = {
     "pause-follower": s_pause_follower,
     "kill-restart": s_kill_restart,
     "rolling-restart": s_rolling_restart,
+    "slow-dot": s_slow_dot,
 }
 
 
@@ -317,8 +376,11 @@ def one_round(name, rnd, work, lab, recorder, short):
     c = NetCluster(os.path.join(work, "cluster"), lab, mail_root)
     ctx = Ctx()
     ctx.c, ctx.lab, ctx.victim = c, lab, None
+    ctx.tag, ctx.recorder, ctx.extra_acked, ctx.check = (
+        tag, recorder, {}, None)
     work_s, fault_at, fault_s, settle_s = (
         (10, 3, 6, 90) if short else (16, 4, 8, 120))
+    ctx.fault_s = fault_s
     res = {"acked": 0, "lost": 0, "dup_ok": 0, "dup_bad": 0,
            "takeover": 0.0, "ok": True, "why": []}
     wl = None
@@ -338,6 +400,7 @@ def one_round(name, rnd, work, lab, recorder, short):
         time.sleep(max(0.0, work_s - fault_at - fault_s))
         wl.stop()
         acked = dict(wl.acked)
+        acked.update(ctx.extra_acked)
         res["acked"] = len(acked)
 
         def all_in():
@@ -355,6 +418,8 @@ def one_round(name, rnd, work, lab, recorder, short):
         logs = "".join(c.log(i) for i in c.members)
         warned = set(re.findall(r"possible duplicate delivery of (\S+)",
                                 logs))
+        if ctx.check is not None:
+            ctx.check(res, logs)
         for m, copies in d.items():
             if m not in acked and len(copies) <= 1:
                 continue
@@ -427,9 +492,14 @@ def main():
                    "dup_bad": 0, "failed": 0, "takeover": 0.0}
             for r in range(a.rounds):
                 t0 = time.monotonic()
+                reports = len(clusterlib.SANITIZER_REPORTS)
                 res = one_round(name, r, os.path.join(work, "%s-%d"
                                                       % (name, r)),
                                 lab, recorder, a.short)
+                if len(clusterlib.SANITIZER_REPORTS) > reports:
+                    res["ok"] = False
+                    res["why"].append("sanitizer report(s): " + "; ".join(
+                        clusterlib.SANITIZER_REPORTS[reports:]))
                 agg["rounds"] += 1
                 for k in ("acked", "lost", "dup_ok", "dup_bad"):
                     agg[k] += res[k]

@@ -66,6 +66,23 @@ CLUSTER_CA = os.path.join(REPO, "deploy", "cluster-ca.sh")
 
 LINE_MAX = 1024 * 1024  # the control protocol's request line limit
 
+# The test daemon is an ASan+UBSan build (Makefile): a memory error or
+# undefined behaviour stops the node with a report in its log, which
+# Cluster.stop() collects and run_tests() turns into a failure of the test
+# that was running. Leaks are not checked (a node stopped by SIGTERM or
+# SIGKILL leaves its allocations to the kernel); libfaketime preloaded
+# before the ASan runtime is allowed (verify_asan_link_order=0).
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=0:verify_asan_link_order=0:"
+                    "halt_on_error=1:abort_on_error=0:exitcode=99",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+}
+SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
+                          r"ERROR: UndefinedBehaviorSanitizer")
+# reports found so far: list of "node N: line" strings (run_tests looks at
+# what a test added)
+SANITIZER_REPORTS = []
+
 
 class ClusterError(Exception):
     """The cluster did not do what a helper waited for."""
@@ -265,6 +282,8 @@ class Cluster:
                   % (i, time.strftime("%H:%M:%S").encode()))
         log.flush()
         env = dict(os.environ)
+        for k, v in SANITIZER_ENV.items():
+            env.setdefault(k, v)
         self.procs[i] = subprocess.Popen(
             self.launcher(i) + [DAEMON, "-c", self.conf_path(i)] + list(args),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -342,7 +361,30 @@ class Cluster:
                                  "SIGKILL\n" % (i, timeout))
                 p.kill()
                 codes[i] = p.wait()
+        self.collect_sanitizer_reports()
         return codes
+
+    def collect_sanitizer_reports(self):
+        """Append every sanitizer report line of the node logs not seen
+        before to SANITIZER_REPORTS (and print it). Returns how many were
+        new."""
+        seen = getattr(self, "_sanitizer_seen", set())
+        self._sanitizer_seen = seen
+        new = 0
+        for i in sorted(self.procs):
+            try:
+                text = self.log(i)
+            except OSError:
+                continue
+            for n, line in enumerate(text.splitlines()):
+                if (i, n) in seen or not SANITIZER_RE.search(line):
+                    continue
+                seen.add((i, n))
+                SANITIZER_REPORTS.append("node %d: %s" % (i, line.strip()))
+                print("cluster.py: sanitizer report, node %d: %s"
+                      % (i, line.strip()), flush=True)
+                new += 1
+        return new
 
     def __enter__(self):
         return self
@@ -562,13 +604,21 @@ def wait_until(pred, timeout=20, interval=0.1, what="condition"):
 def run_tests(tests):
     """Run each test function; print PASS/FAIL/SKIP per test (with the
     traceback of a failure) and "N passed, N failed"; exit 1 on any
-    failure."""
+    failure. IT_ONLY=SUBSTRING runs only the tests whose name has it
+    (for a quick look at one test by hand)."""
     passed = failed = skipped = 0
+    only = os.environ.get("IT_ONLY", "")
     for t in tests:
         name = t.__name__
+        if only and only not in name:
+            continue
         t0 = time.monotonic()
+        reports = len(SANITIZER_REPORTS)
         try:
             t()
+            if len(SANITIZER_REPORTS) > reports:
+                raise AssertionError("sanitizer report(s) from a node:\n"
+                                     + "\n".join(SANITIZER_REPORTS[reports:]))
         except SkipTest as e:
             if os.environ.get("CI") == "true":
                 # in CI a missing tool or privilege is a failure: a green
@@ -613,6 +663,10 @@ def run_cluster_suite(c, work, setup, tests):
         code = 0
     finally:
         c.stop()
+    if not code and SANITIZER_REPORTS:
+        print("FAIL: sanitizer report(s) from a node:\n"
+              + "\n".join(SANITIZER_REPORTS), flush=True)
+        code = 1
     if code:
         c.dump_logs()
     if code or os.environ.get("SMTPCLUSTER_KEEP"):

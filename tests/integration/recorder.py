@@ -8,7 +8,15 @@ Per recipient local part: reject* -> 550 5.1.1, always451* -> 451 4.2.1,
 flaky* -> 451 4.2.1 the first time, then 250; anything else 250. slow*:
 the final dot is answered SLOW seconds after it was recorded. hold_dot
 (seconds, default 0) holds every final-dot reply that long after
-recording, for a delivery still in flight at a fault.
+recording, for a delivery still in flight at a fault. holddot*: the
+first message to that address has its final-dot reply held HOLD_S
+seconds; a client that closes the connection meanwhile has not had its
+message accepted. Every record has "acked": True once its 250 was sent
+(False while held, and for good when the client gave up first).
+pipelining=False: the EHLO reply offers no PIPELINING. rset_reply: the
+answer to RSET, after which the connection is closed unless it is a 250
+(a far end that dropped an idle connection). sessions counts the
+connections, commands each verb.
 """
 
 import asyncio
@@ -27,10 +35,16 @@ class Recorder:
     delivery in flight that a killed node never completes)."""
 
     SLOW = 0.25
+    HOLD_S = 25.0  # holddot*: the first final dot's reply held this long
 
-    def __init__(self, ips, port, hold_dot=0.0):
+    def __init__(self, ips, port, hold_dot=0.0, pipelining=True,
+                 rset_reply="250 2.0.0 Ok"):
         self.ips, self.port = ips, port
         self.hold_dot = hold_dot
+        self.pipelining = pipelining
+        self.rset_reply = rset_reply
+        self.sessions = 0
+        self.commands = collections.Counter()
         self.lock = threading.Lock()
         self.msgs = []
         self.seen_rcpt = collections.Counter()
@@ -81,6 +95,8 @@ class Recorder:
         ip = writer.get_extra_info("sockname")[0]
         peer = (writer.get_extra_info("peername") or ("",))[0]
         mail, rcpts = None, []
+        with self.lock:
+            self.sessions += 1
 
         def send(text):
             writer.write((text + "\r\n").encode())
@@ -93,9 +109,12 @@ class Recorder:
                     break
                 cmd = line.decode("utf-8", "replace").rstrip("\r\n")
                 up = cmd.upper()
+                with self.lock:
+                    self.commands[up.split(" ", 1)[0].split(":", 1)[0]] += 1
                 if up.startswith("EHLO"):
-                    send("250-recorder\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                         "250 SIZE 52428800")
+                    send("250-recorder\r\n%s250-8BITMIME\r\n"
+                         "250 SIZE 52428800"
+                         % ("250-PIPELINING\r\n" if self.pipelining else ""))
                 elif up.startswith("HELO"):
                     send("250 recorder")
                 elif up.startswith("MAIL FROM:"):
@@ -123,16 +142,24 @@ class Recorder:
                         if dl.startswith(b".."):
                             dl = dl[1:]
                         data += dl
-                    self._record(ip, peer, mail, rcpts, bytes(data))
+                    rec = self._record(ip, peer, mail, rcpts, bytes(data))
+                    if (self._hold_first(rcpts) and
+                            not await self._held(reader, rec)):
+                        break  # the client gave up: not accepted
                     if any(r.lower().startswith("slow") for r in rcpts):
                         await asyncio.sleep(self.SLOW)
                     if self.hold_dot:
                         await asyncio.sleep(self.hold_dot)
                     send("250 2.0.0 Ok: recorded")
+                    with self.lock:
+                        rec["acked"] = True
                     rcpts = []
                 elif up == "RSET":
                     mail, rcpts = None, []
-                    send("250 2.0.0 Ok")
+                    send(self.rset_reply)
+                    if not self.rset_reply.startswith("250"):
+                        await writer.drain()
+                        break
                 elif up == "NOOP":
                     send("250 2.0.0 Ok")
                 elif up == "QUIT":
@@ -147,6 +174,34 @@ class Recorder:
         finally:
             writer.close()
 
+    def _hold_first(self, rcpts):
+        """True for the first message to a holddot* address."""
+        with self.lock:
+            first = [r for r in rcpts if r.lower().startswith("holddot")
+                     and self.seen_rcpt[r.lower()] == 1]
+        return bool(first)
+
+    async def _held(self, reader, rec):
+        """Hold the final-dot reply of rec HOLD_S seconds; False when
+        the client closed the connection meanwhile."""
+        with self.lock:
+            rec["held"] = True
+        deadline = time.monotonic() + self.HOLD_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            try:
+                b = await asyncio.wait_for(reader.read(1), left)
+            except asyncio.TimeoutError:
+                return True
+            except ConnectionError:
+                b = b""
+            if not b:
+                with self.lock:
+                    rec["gave_up"] = True
+                return False
+
     def _record(self, ip, peer, mail, rcpts, data):
         hdrs = data.split(b"\r\n\r\n", 1)[0]
         m = re.search(rb"^Message-ID:\s*(<[^>]*>)", hdrs, re.I | re.M)
@@ -154,9 +209,10 @@ class Recorder:
         with self.lock:
             self.msgs.append({
                 "ip": ip, "peer": peer, "t": time.time(), "from": mail,
-                "rcpts": list(rcpts), "data": data,
+                "rcpts": list(rcpts), "data": data, "acked": False,
                 "msgid": m.group(1).decode() if m else None,
                 "ctl": q.group(1).decode() if q else None})
+            return self.msgs[-1]
 
     def find(self, msgid):
         with self.lock:

@@ -167,8 +167,19 @@ def delivery_conf(**extra):
     return d
 
 
+# node 2 alone has a node-local alias file (seed 18.3)
+NODE_ALIASES = os.path.join(WORK, "node2-aliases.txt")
+with open(NODE_ALIASES, "w") as _f:
+    _f.write("! node 2's own names\nnodealias.test\n")
+
+
+def _node_extra(i):
+    return {"smtp": {"aliases_file": NODE_ALIASES}} if i == 2 else None
+
+
 C = Cluster(os.path.join(WORK, "main"), n=3, base_port=BASE + 100,
-            delivery=delivery_conf(), cluster_domain="cluster.test")
+            delivery=delivery_conf(), cluster_domain="cluster.test",
+            extra_conf=_node_extra)
 _seq = [0]
 
 
@@ -686,6 +697,32 @@ def test_other_nodes_domain_is_delivered_locally_by_any_node():
         node_ctl(C, 1, "start mail", {"node": 2})
 
 
+def test_node_local_alias_is_delivered_locally_by_any_node():
+    """Issue #10 defect 8: mail node 2 accepted for a name of its own
+    alias file, claimed by node 1 or 3 (node 2's mail stopped), which have
+    no such alias: delivered to the Maildir as node 2 accepted it, not
+    routed by DNS (no such zone: deferred, then bounced)."""
+    node_ctl(C, 1, "stop mail", {"node": 2})
+    try:
+        mid = msgid("nodealias")
+        send(2, "x@sink.test", ["alice@nodealias.test"], message(mid))
+        wait_until(lambda: maildir_find("alice", mid.encode()), 30,
+                   what="mail for node 2's alias in alice's Maildir")
+        m = maildir_find("alice", mid.encode())[0]
+        check(b"Delivered-To: alice@nodealias.test" in m,
+              "Delivered-To", m[:300])
+
+        def lines():
+            return [ln for ln in activity().splitlines()
+                    if "alice@nodealias.test" in ln]
+        wait_until(lines, 10, what="the delivery in the activity log")
+        check(all(" NODE2 " not in ln for ln in lines()),
+              "delivered by another node", lines())
+        wait_until(lambda: queue_empty(), 20, what="an empty queue")
+    finally:
+        node_ctl(C, 1, "start mail", {"node": 2})
+
+
 def rcpt_codes(node, rcpts):
     """RCPT each address in one transaction on node; the reply codes and
     texts."""
@@ -768,6 +805,7 @@ def main():
             test_zone_and_gateway_by_name_and_by_ip,
             test_stop_and_start_mail_on_one_node,
             test_local_alias_and_forwarding,
+            test_node_local_alias_is_delivered_locally_by_any_node,
             test_show_service_reports_symbiont_statistics,
             test_exactly_once_with_a_node_killed,
             test_other_nodes_domain_is_delivered_locally_by_any_node,

@@ -71,6 +71,12 @@ def member(st, i):
     return None
 
 
+def node_ids(c, n):
+    r = c.ctl(n, "show service smtp", {})
+    assert r.get("ok"), r
+    return [x["id"] for x in r["result"]["nodes"]]
+
+
 def test_add_remove_transfer_while_proposing():
     with Cluster(n=3, base_port=BASE) as c:
         c.start()
@@ -95,6 +101,12 @@ def test_add_remove_transfer_while_proposing():
             s.set_nodes([i for i in (1, 2, 3, 4) if i != gone])
             r = c.ctl(leader, "cluster remove", {"id": gone}, timeout=30)
             assert r.get("ok"), r
+            assert "node table" in r["result"].get("message", ""), r
+            # defect 6 (issue #10): the node table forgets it too, so
+            # placement stops waiting for it and SHOW SERVICE drops it
+            for n in [i for i in (1, 2, 3, 4) if i != gone]:
+                wait_until(lambda: gone not in node_ids(c, n), timeout=10,
+                           what="node %d out of node %d's table" % (gone, n))
             wait_until(lambda: (lambda st: st and member(st, gone) is None)(
                 c.status(leader)), timeout=10, what="node %d gone" % gone)
             c.kill(gone, signal.SIGTERM)

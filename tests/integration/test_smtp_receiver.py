@@ -403,9 +403,24 @@ def test_dialogue_error_paths():
 def test_dialogue_too_many_errors_ends_the_session():
     d = Dialogue(cluster())
     d.send(b"BOGUS\r\n" * 25)
-    for _ in range(20):
+    for _ in range(21):  # 20 errors are allowed, the 21st closes
         d.expect("500 5.5.2")
     d.expect("421 4.7.0")
+    assert d.closed()
+    d.close()
+
+
+def test_probing_recipients_past_the_error_limit_gets_421():
+    # refused recipients count as errors: one session cannot probe
+    # relay targets (550 5.7.1) without end
+    d = Dialogue(cluster(), 1, source=UNTRUSTED)
+    d.send("EHLO evil.test\r\nMAIL FROM:<spammer@evil.test>\r\n")
+    d.expect("250 ", "250 2.1.0")
+    for k in range(20):
+        d.send("RCPT TO:<user%d@other.test>\r\n" % k)
+        d.expect("550 5.7.1")
+    d.send("RCPT TO:<last@other.test>\r\n")
+    d.expect("550 5.7.1", "421 4.7.0")
     assert d.closed()
     d.close()
 
@@ -778,6 +793,7 @@ def main():
         test_too_many_recipients_is_452_and_the_rest_delivered,
         test_too_many_hops_is_554,
         test_open_relay_battery_from_an_untrusted_address,
+        test_probing_recipients_past_the_error_limit_gets_421,
         test_trusted_client_may_relay,
         test_connections_over_the_per_address_limit_get_421,
         test_client_vanishing_mid_data_leaves_nothing_in_the_spool,

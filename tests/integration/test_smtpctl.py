@@ -38,9 +38,13 @@ ADMIN_USER = "smtptestadm"
 
 WORK = tempfile.mkdtemp(prefix="smtpcluster-smtpctl-")
 os.chmod(WORK, 0o755)
+LOGDIR = os.path.join(WORK, "logs")  # [node] log_dir: where /LOG may be
+os.makedirs(LOGDIR)
+SMTPLOG = os.path.join(LOGDIR, "smtp.log")
 C = Cluster(os.path.join(WORK, "cluster"), n=3, base_port=17500,
             extra_conf={"control": {"admin_group": ADMIN_GROUP},
-                        "cluster": {"propose_timeout_ms": 3000}})
+                        "cluster": {"propose_timeout_ms": 3000},
+                        "node": {"log_dir": LOGDIR}})
 
 
 def check(cond, msg, *detail):
@@ -196,7 +200,7 @@ def test_set_configuration_on_one_node_shown_on_another():
         "--gateway-alternate", "relay.example.com", "--zone", "example.com",
         "--substitute-domain", "mail.example.com", "--postmaster-alias",
         "SYSTEM", "--cluster-domain", "cluster.example", "--max-message-size",
-        "20m", "--max-recipients", "50", "--log", "/var/log/smtp.log")
+        "20m", "--max-recipients", "50", "--log", SMTPLOG)
     want = {"interval_initial": 45 * 60000, "interval_retry": 7200000,
             "interval_maximum": 5 * 86400000, "address_retries": 8,
             "hop_count_maximum": 30, "opt_relay": 1, "opt_eight_bit": 1,
@@ -208,7 +212,7 @@ def test_set_configuration_on_one_node_shown_on_another():
             "substitute_domain": "mail.example.com",
             "postmaster_alias": "SYSTEM", "cluster_domain": "cluster.example",
             "max_message_size": 20 * 1024 * 1024, "max_recipients": 50,
-            "log": "/var/log/smtp.log"}
+            "log": SMTPLOG}
 
     def shown():
         st = {s["key"]: s for s in

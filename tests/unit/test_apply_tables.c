@@ -373,7 +373,7 @@ static void test_set_config_reset_returns_key_to_default(void **st)
 	assert_int_equal(set_str(f->sp, CFG_ZONE, "example.org"), 0);
 	assert_int_equal(set_cfg(f->sp, reset, 2, NULL), 0);
 	assert_int_equal(spool_config_load(f->sp, &cfg), 0);
-	assert_int_equal(cfg.num[CFG_QUEUES], 1);
+	assert_int_equal(cfg.num[CFG_QUEUES], 20);
 	assert_int_equal(cfg.is_set[CFG_QUEUES], 0);
 	assert_string_equal(cfg.str[CFG_ZONE], "");
 	assert_int_equal(cfg.is_set[CFG_ZONE], 0);
@@ -411,7 +411,7 @@ static void test_set_config_out_of_range_refuses_whole_batch(void **st)
 	assert_unchanged(f->sp, &before);
 
 	assert_int_equal(spool_config_load(f->sp, &cfg), 0);
-	assert_int_equal(cfg.num[CFG_QUEUES], 1);
+	assert_int_equal(cfg.num[CFG_QUEUES], 20);
 	assert_int_equal(cfg.is_set[CFG_QUEUES], 0);
 	assert_string_equal(cfg.str[CFG_ZONE], "");
 	assert_int_equal(cfg.num[CFG_ADDRESS_RETRIES], 5);

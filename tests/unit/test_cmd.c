@@ -33,7 +33,10 @@ static struct spool_rcpt enq_rcpt[2] = {
     {.addr = "x@example.org",
      .orcpt = "rfc822;x@example.org",
      .notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE},
-    {.addr = "y@example.net", .orcpt = "", .notify = DSN_NOTIFY_NEVER},
+    {.addr = "y@example.net",
+     .orcpt = "",
+     .notify = DSN_NOTIFY_NEVER,
+     .flags = RCPT_F_LOCAL},
 };
 
 static struct spool_rcpt bounce_rcpt[1] = {
@@ -238,6 +241,7 @@ static void assert_enqueue_equal(const struct spool_cmd_enqueue *a,
 		assert_string_equal(nz(a->rec.rcpt[i].orcpt),
 				    nz(b->rec.rcpt[i].orcpt));
 		assert_int_equal(a->rec.rcpt[i].notify, b->rec.rcpt[i].notify);
+		assert_int_equal(a->rec.rcpt[i].flags, b->rec.rcpt[i].flags);
 	}
 	assert_int_equal(a->body_len, b->body_len);
 	assert_memory_equal(a->body, b->body, a->body_len);
@@ -663,9 +667,11 @@ static void test_enqueue_decode_refuses_bad_values(void **state)
 			 SPOOL_E_MALFORMED);
 	/* the last recipient's notify precedes the body blob */
 	notify = len - BODY_LEN - 4 - 1;
-	assert_int_equal(buf[notify], DSN_NOTIFY_NEVER);
+	assert_int_equal(buf[notify], DSN_NOTIFY_NEVER | RCPT_F_LOCAL << 4);
 	assert_int_equal(decode_patched(buf, len, notify, 0x0F), 0);
-	assert_int_equal(decode_patched(buf, len, notify, 0x10),
+	/* the high nibble is the recipient's flags: RCPT_F_LOCAL only */
+	assert_int_equal(decode_patched(buf, len, notify, 0x1F), 0);
+	assert_int_equal(decode_patched(buf, len, notify, 0x20),
 			 SPOOL_E_MALFORMED);
 	free(buf);
 }

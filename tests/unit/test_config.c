@@ -48,7 +48,7 @@ static const struct want wants[] = {
     {CFG_OPT_HEADERS, "opt_headers", "/OPTIONS=HEADERS", CFG_KIND_NUM,
      CFG_HEADERS_ALL, 0, 2, 0},
     {CFG_OPT_RELAY, "opt_relay", "/OPTIONS=RELAY", CFG_KIND_NUM, 0, 0, 1, 0},
-    {CFG_QUEUES, "queues", "/QUEUES", CFG_KIND_NUM, 1, 1, 64, 0},
+    {CFG_QUEUES, "queues", "/QUEUES", CFG_KIND_NUM, 20, 1, 64, 0},
     {CFG_RECEIVE_TIMEOUT, "receive_timeout", "/RECEIVE_TIMEOUT", CFG_KIND_NUM,
      5 * MIN, SEC, DAY, 1},
     {CFG_SEND_TIMEOUT_DATA, "send_timeout_data", "/SEND_TIMEOUT=DATA",

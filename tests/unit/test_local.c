@@ -154,6 +154,29 @@ static void test_remote_domain_is_not_local(void **state)
 	assert_string_equal(t.addr, "bob@example.org");
 }
 
+/* Issue #10 defect 8: a recipient the receiving node accepted as local
+ * (its node-local alias, unknown here) is a mailbox here too; its own
+ * domain stays local along a forward; a forward elsewhere is remote. */
+static void test_accepted_local_recipient_is_local_here(void **state)
+{
+	struct local_target t;
+
+	local_resolve(&ENV, "Bob@other-node-alias.test", &t);
+	assert_int_equal(t.kind, LOCAL_NOT_LOCAL);
+	local_resolve_accepted(&ENV, "Bob@other-node-alias.test", &t);
+	assert_int_equal(t.kind, LOCAL_MAILBOX);
+	assert_string_equal(t.user, "bob");
+	assert_string_equal(t.addr, "bob@other-node-alias.test");
+	fwd("carol", "dave@other-node-alias.test");
+	local_resolve_accepted(&ENV, "carol@other-node-alias.test", &t);
+	assert_int_equal(t.kind, LOCAL_MAILBOX);
+	assert_string_equal(t.user, "dave");
+	fwd("erin", "erin@example.org");
+	local_resolve_accepted(&ENV, "erin@other-node-alias.test", &t);
+	assert_int_equal(t.kind, LOCAL_REMOTE);
+	assert_string_equal(t.addr, "erin@example.org");
+}
+
 static void test_local_user_is_its_mailbox_lower_case(void **state)
 {
 	struct local_target t;
@@ -553,6 +576,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_local_domains, setup),
 	    cmocka_unit_test_setup(test_remote_domain_is_not_local, setup),
+	    cmocka_unit_test_setup(test_accepted_local_recipient_is_local_here,
+				   setup),
 	    cmocka_unit_test_setup(test_other_nodes_domain_is_local, setup),
 	    cmocka_unit_test_setup(test_spool_node_domains_are_local, setup),
 	    cmocka_unit_test_setup(test_local_user_is_its_mailbox_lower_case,

@@ -27,6 +27,7 @@ static struct spool_rcpt sample_rcpt[3] = {
     {.addr = "bob@example.net",
      .orcpt = "",
      .notify = 0,
+     .flags = RCPT_F_LOCAL,
      .state = RCPT_DELIVERED,
      .attempts = 1,
      .last_ms = 1700000000456ull,
@@ -105,6 +106,7 @@ static void assert_rec_equal(const struct spool_rec *a,
 		assert_string_equal(x->addr, y->addr);
 		assert_string_equal(x->orcpt, y->orcpt);
 		assert_int_equal(x->notify, y->notify);
+		assert_int_equal(x->flags, y->flags);
 		assert_int_equal(x->state, y->state);
 		assert_int_equal(x->attempts, y->attempts);
 		assert_true(x->last_ms == y->last_ms);
@@ -266,7 +268,9 @@ static void test_record_decode_refuses_bad_enums(void **state)
 			 SPOOL_E_MALFORMED);
 	assert_int_equal(buf[last - 1], DSN_NOTIFY_NEVER);
 	assert_int_equal(decode_patched(buf, len, last - 1, 0x0F), 0);
-	assert_int_equal(decode_patched(buf, len, last - 1, 0x10),
+	/* the high nibble: the flags, RCPT_F_LOCAL the only one */
+	assert_int_equal(decode_patched(buf, len, last - 1, 0x11), 0);
+	assert_int_equal(decode_patched(buf, len, last - 1, 0x20),
 			 SPOOL_E_MALFORMED);
 	free(buf);
 }
@@ -386,6 +390,9 @@ static void test_record_encode_refuses_what_decode_refuses(void **state)
 	assert_int_equal(spool_rec_encode(&in, &wb), SPOOL_E_INVAL);
 	bad[0] = sample_rcpt[0];
 	bad[0].notify = 0x80;
+	assert_int_equal(spool_rec_encode(&in, &wb), SPOOL_E_INVAL);
+	bad[0] = sample_rcpt[0];
+	bad[0].flags = RCPT_F_ALL + 1;
 	assert_int_equal(spool_rec_encode(&in, &wb), SPOOL_E_INVAL);
 	assert_int_equal(wb.len, 0);
 	wbuf_free(&wb);

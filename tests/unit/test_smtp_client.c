@@ -32,6 +32,7 @@ struct fake {
 	int finished;
 	int starttls_calls;
 	int starttls_rc;
+	int ready; /* io.ready calls */
 };
 
 static struct fake T;
@@ -60,10 +61,17 @@ static void f_finish(void *arg)
 	T.finished++;
 }
 
-static const struct smtp_client_io IO = {NULL, f_write, f_starttls, f_timer,
-					 f_finish};
-static const struct smtp_client_io IO_NOTLS = {NULL, f_write, NULL, f_timer,
-					       f_finish};
+static void f_ready(void *arg)
+{
+	T.ready++;
+}
+
+static const struct smtp_client_io IO = {NULL,	  f_write,  f_starttls,
+					 f_timer, f_finish, NULL};
+static const struct smtp_client_io IO_NOTLS = {NULL,	f_write,  NULL,
+					       f_timer, f_finish, NULL};
+static const struct smtp_client_io IO_REUSE = {NULL,	f_write,  NULL,
+					       f_timer, f_finish, f_ready};
 
 static struct smtp_client_cfg cfg(int lmtp)
 {
@@ -134,6 +142,17 @@ static void greet(struct smtp_client *sc, const char *ext)
 	snprintf(r, sizeof(r), "250%smx.test hello\r\n%s", ext[0] ? "-" : " ",
 		 ext);
 	say(sc, r);
+}
+
+/* Recipients for the next transaction on the same engine. */
+static void next_rcpts(uint32_t n)
+{
+	static const char *const addr[4] = {"e@y.test", "f@y.test", "g@y.test",
+					    "h@y.test"};
+
+	memset(R, 0, sizeof(R));
+	for (uint32_t i = 0; i < n; i++)
+		R[i].addr = addr[i];
 }
 
 /* ---- tests ---- */
@@ -744,6 +763,167 @@ static void test_prepare_stuffs_dots_and_fixes_line_ends(void **state)
 	free(out);
 }
 
+/* ---- connection reuse ---- */
+
+static void test_reuse_keeps_the_connection_and_pipelines_rset(void **state)
+{
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	c.reuse = 3;
+	c.t_idle = 1500;
+	sc = client(&c, &IO_REUSE, 1);
+	greet(sc, "250 PIPELINING\r\n");
+	assert_string_equal(take(), "MAIL FROM:<alice@cluster.test>\r\n"
+				    "RCPT TO:<a@x.test>\r\n"
+				    "DATA\r\n");
+	say(sc, "250 ok\r\n250 ok\r\n354 go\r\n");
+	assert_string_equal(take(), c.data);
+	smtp_client_drained(sc);
+	say(sc, "250 2.0.0 one\r\n");
+	/* no QUIT: the connection waits for the next message */
+	assert_string_equal(take(), "");
+	assert_int_equal(T.ready, 1);
+	assert_int_equal(T.finished, 0);
+	assert_int_equal(smtp_client_state(sc), SC_READY);
+	assert_int_equal(T.timer, 1500);
+	assert_int_equal(R[0].outcome, OUT_DELIVERED);
+	assert_int_equal(smtp_client_transactions(sc), 1);
+
+	/* the second message: RSET, MAIL, RCPTs and DATA in one write */
+	next_rcpts(2);
+	c.sender = "bob@cluster.test";
+	assert_int_equal(smtp_client_next(sc, &c, R, 2), 0);
+	assert_string_equal(take(), "RSET\r\n"
+				    "MAIL FROM:<bob@cluster.test>\r\n"
+				    "RCPT TO:<e@y.test>\r\n"
+				    "RCPT TO:<f@y.test>\r\n"
+				    "DATA\r\n");
+	assert_int_equal(smtp_client_state(sc), SC_RSET);
+	say(sc, "250 reset\r\n250 ok\r\n250 ok\r\n550 5.1.1 no\r\n354 go\r\n");
+	assert_string_equal(take(), c.data);
+	smtp_client_drained(sc);
+	say(sc, "250 2.0.0 two\r\n");
+	assert_int_equal(T.ready, 2);
+	assert_int_equal(R[0].outcome, OUT_DELIVERED);
+	assert_string_equal(R[0].reply, "250 2.0.0 two");
+	assert_int_equal(R[1].outcome, OUT_FAILED);
+	assert_int_equal(smtp_client_reuse_failed(sc), 0);
+
+	/* the third is the last this connection carries: QUIT after it */
+	next_rcpts(1);
+	assert_int_equal(smtp_client_next(sc, &c, R, 1), 0);
+	take();
+	say(sc, "250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+	take();
+	smtp_client_drained(sc);
+	say(sc, "250 2.0.0 three\r\n");
+	assert_string_equal(take(), "QUIT\r\n");
+	assert_int_equal(T.ready, 2);
+	assert_int_equal(R[0].outcome, OUT_DELIVERED);
+	say(sc, "221 bye\r\n");
+	assert_int_equal(T.finished, 1);
+	smtp_client_free(sc);
+}
+
+static void test_reuse_without_pipelining_waits_for_rset(void **state)
+{
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	c.reuse = 2;
+	sc = client(&c, &IO_REUSE, 1);
+	greet(sc, "");
+	take();
+	say(sc, "250 ok\r\n");
+	take();
+	say(sc, "250 ok\r\n");
+	assert_string_equal(take(), "DATA\r\n");
+	say(sc, "354 go\r\n");
+	take();
+	smtp_client_drained(sc);
+	say(sc, "250 ok\r\n");
+	assert_int_equal(T.ready, 1);
+	/* only the idle state may start a transaction */
+	next_rcpts(1);
+	assert_int_equal(smtp_client_next(sc, &c, R, 1), 0);
+	assert_int_equal(smtp_client_next(sc, &c, R, 1), SPOOL_E_INVAL);
+	assert_string_equal(take(), "RSET\r\n");
+	say(sc, "250 reset\r\n");
+	assert_string_equal(take(), "MAIL FROM:<alice@cluster.test>\r\n");
+	say(sc, "250 ok\r\n");
+	assert_string_equal(take(), "RCPT TO:<e@y.test>\r\n");
+	smtp_client_free(sc);
+}
+
+static void test_stale_reused_connection_is_flagged(void **state)
+{
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	c.reuse = 5;
+	sc = client(&c, &IO_REUSE, 1);
+	greet(sc, "250 PIPELINING\r\n");
+	take();
+	say(sc, "250 ok\r\n250 ok\r\n354 go\r\n");
+	smtp_client_drained(sc);
+	say(sc, "250 ok\r\n");
+	assert_int_equal(T.ready, 1);
+	next_rcpts(1);
+	assert_int_equal(smtp_client_next(sc, &c, R, 1), 0);
+	/* the far end had closed the idle connection */
+	smtp_client_closed(sc, "connection reset by peer");
+	assert_int_equal(smtp_client_reuse_failed(sc), 1);
+	assert_int_equal(R[0].outcome, OUT_DEFERRED);
+	assert_int_equal(R[0].answered, 0);
+	assert_int_equal(T.finished, 1);
+	smtp_client_free(sc);
+
+	/* a refusal after the RSET was answered is the message's own */
+	sc = client(&c, &IO_REUSE, 1);
+	greet(sc, "250 PIPELINING\r\n");
+	say(sc, "250 ok\r\n250 ok\r\n354 go\r\n");
+	smtp_client_drained(sc);
+	say(sc, "250 ok\r\n");
+	next_rcpts(1);
+	assert_int_equal(smtp_client_next(sc, &c, R, 1), 0);
+	say(sc, "250 reset\r\n451 4.3.0 not now\r\n");
+	assert_int_equal(smtp_client_reuse_failed(sc), 0);
+	assert_int_equal(R[0].outcome, OUT_DEFERRED);
+	smtp_client_free(sc);
+}
+
+static void test_idle_connection_times_out_or_closes_quietly(void **state)
+{
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	c.reuse = 5;
+	sc = client(&c, &IO_REUSE, 1);
+	greet(sc, "250 PIPELINING\r\n");
+	take();
+	say(sc, "250 ok\r\n250 ok\r\n354 go\r\n");
+	take();
+	smtp_client_drained(sc);
+	say(sc, "250 ok\r\n");
+	assert_int_equal(smtp_client_state(sc), SC_READY);
+	smtp_client_timeout(sc);
+	assert_string_equal(take(), "QUIT\r\n");
+	say(sc, "221 bye\r\n");
+	assert_int_equal(T.finished, 1);
+	smtp_client_free(sc);
+
+	sc = client(&c, &IO_REUSE, 1);
+	greet(sc, "250 PIPELINING\r\n");
+	say(sc, "250 ok\r\n250 ok\r\n354 go\r\n");
+	smtp_client_drained(sc);
+	say(sc, "250 ok\r\n");
+	smtp_client_closed(sc, "connection closed by peer");
+	assert_int_equal(T.finished, 1);
+	assert_string_equal(smtp_client_reply(sc), "");
+	smtp_client_free(sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -777,6 +957,11 @@ int main(void)
 	    cmocka_unit_test(test_lmtp_lhlo_refused_is_not_retried_as_helo),
 	    cmocka_unit_test(test_bad_recipient_address_is_never_sent),
 	    cmocka_unit_test(test_prepare_stuffs_dots_and_fixes_line_ends),
+	    cmocka_unit_test(
+		test_reuse_keeps_the_connection_and_pipelines_rset),
+	    cmocka_unit_test(test_reuse_without_pipelining_waits_for_rset),
+	    cmocka_unit_test(test_stale_reused_connection_is_flagged),
+	    cmocka_unit_test(test_idle_connection_times_out_or_closes_quietly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,11 +107,15 @@ static void test_other_nodes_wait_for_the_grace_period(void **state)
 	assert_int_equal(symbiont_should_claim(2, 1, 1000, 1000, 0), 1);
 }
 
+/* half of (lease - margin): the margin is min(2 s, lease / 3) */
 static void test_lease_is_renewed_after_half_of_it(void **state)
 {
 	assert_int_equal(symbiont_should_renew(10000, 120000, 10000), 0);
-	assert_int_equal(symbiont_should_renew(10000, 120000, 69999), 0);
-	assert_int_equal(symbiont_should_renew(10000, 120000, 70000), 1);
+	assert_int_equal(symbiont_should_renew(10000, 120000, 68999), 0);
+	assert_int_equal(symbiont_should_renew(10000, 120000, 69000), 1);
+	/* lease 7 s: margin 2 s, RENEW at 2.5 s */
+	assert_int_equal(symbiont_should_renew(10000, 7000, 12499), 0);
+	assert_int_equal(symbiont_should_renew(10000, 7000, 12500), 1);
 	assert_int_equal(symbiont_should_renew(10000, 120000, 200000), 1);
 	/* a clock behind the grant never renews early */
 	assert_int_equal(symbiont_should_renew(10000, 120000, 5000), 0);

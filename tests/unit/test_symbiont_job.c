@@ -21,6 +21,9 @@
 
 #define SELF 2
 #define LEASE 120000u
+#define MARGIN 2000u			/* min(2000, LEASE / 3) */
+#define RENEW_AT ((LEASE - MARGIN) / 2) /* after the grant */
+#define DEADLINE (LEASE - MARGIN)	/* after the grant: aborted */
 #define QMAX 8
 
 struct prop {
@@ -282,12 +285,12 @@ static void test_claim_deliver_renew_complete(void **state)
 	struct symbiont_job *j = delivering(f);
 	struct spool_ctl c;
 
-	/* before half the lease: nothing to do */
-	f->now += LEASE / 2 - 1;
+	/* before half of (lease - margin): nothing to do */
+	f->now += RENEW_AT - 1;
 	symbiont_job_tick(j, f->now, 0, 0);
 	assert_int_equal(f->nq, 0);
 
-	/* at half the lease: one RENEW, not two */
+	/* at half of it: one RENEW, not two */
 	f->now += 1;
 	symbiont_job_tick(j, f->now, 0, 0);
 	symbiont_job_tick(j, f->now, 0, 0);
@@ -539,11 +542,139 @@ static void test_no_renew_once_finished(void **state)
 	struct symbiont_job *j = delivering(f);
 
 	f->env.finished = 1;
-	f->now += LEASE;
+	f->now += DEADLINE - 1;
 	symbiont_job_tick(j, f->now, 1, 0);
 	assert_int_equal(f->nq, 0);
 	f->env.finished = 0;
 	finish(j, OUT_DELIVERED);
+	assert_int_equal(answer_apply(f, CMD_COMPLETE), 0);
+}
+
+/* ---- the lease on this node's own clock (issue #10 defect 1) ---- */
+
+/* The holder is cut off: no RENEW is answered. At the local lease end
+ * (grant sent + lease - margin) the delivery is aborted, before the far
+ * end has acknowledged it; nothing is recorded (no COMPLETE). */
+static void test_lease_expired_locally_aborts_the_delivery(void **state)
+{
+	struct fake *f = *state;
+	uint64_t t0 = f->now;
+	struct symbiont_job *j = delivering(f);
+
+	f->now = t0 + RENEW_AT;
+	symbiont_job_tick(j, f->now, 0, 0);
+	answer_none(f, CMD_RENEW, CLUSTER_E_NOQUORUM);
+	/* asked again on every tick; this one is never answered */
+	f->now += 500;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(j->renew_inflight, 1);
+	f->now = t0 + DEADLINE - 1;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(j->state, SJ_DELIVERING);
+	assert_int_equal(f->cancels, 0);
+
+	f->now = t0 + DEADLINE;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(j->state, SJ_LOST);
+	assert_int_equal(f->cancels, 1);
+	assert_int_equal(f->st.lease_expired, 1);
+
+	/* the RENEW's late success changes nothing */
+	assert_int_equal(answer_apply(f, CMD_RENEW), 0);
+	assert_int_equal(j->state, SJ_LOST);
+	finish(j, OUT_DEFERRED);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(f->nq, 0); /* no COMPLETE */
+}
+
+/* The same with an engine that calls back inside the cancel (the real
+ * one does): the job is freed once the RENEW in flight has its answer. */
+static void test_lease_expired_locally_engine_calls_back_at_once(void **state)
+{
+	struct fake *f = *state;
+	uint64_t t0 = f->now;
+	struct symbiont_job *j = delivering(f);
+
+	f->cancel_at_once = 1;
+	f->now = t0 + RENEW_AT;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(j->renew_inflight, 1);
+	f->now = t0 + DEADLINE + 300; /* a late tick aborts as well */
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(f->cancels, 1);
+	assert_int_equal(f->gone, 0); /* the RENEW still refers to it */
+	answer_none(f, CMD_RENEW, CLUSTER_E_NOQUORUM);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(f->nq, 0);
+}
+
+/* The lease is counted from when the RENEW was sent, not from when it
+ * was committed: a RENEW committed late moves the deadline to its own
+ * sending time + lease - margin. */
+static void test_lease_counted_from_when_the_renew_was_sent(void **state)
+{
+	struct fake *f = *state;
+	uint64_t t0 = f->now, sent;
+	struct symbiont_job *j = delivering(f);
+
+	f->now = t0 + RENEW_AT;
+	symbiont_job_tick(j, f->now, 0, 0);
+	sent = f->now;
+	f->now += 20000; /* committed 20 s later */
+	assert_int_equal(answer_apply(f, CMD_RENEW), 0);
+	assert_int_equal(symbiont_job_deadline(j), sent + DEADLINE);
+	/* the old deadline passes: still delivering */
+	f->now = t0 + DEADLINE;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(j->state, SJ_DELIVERING);
+	/* the next RENEW is never answered: aborted at the new one */
+	f->now = sent + DEADLINE - 1;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(j->state, SJ_DELIVERING);
+	f->now = sent + DEADLINE;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(j->state, SJ_LOST);
+	assert_int_equal(f->cancels, 1);
+	answer_none(f, CMD_RENEW, CLUSTER_E_NOQUORUM);
+	finish(j, OUT_DEFERRED);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(f->nq, 0);
+}
+
+/* A claim whose answer came after the local lease end does not start a
+ * delivery (it could only outlive the lease). */
+static void
+test_claim_answered_after_the_local_lease_end_not_started(void **state)
+{
+	struct fake *f = *state;
+	struct symbiont_job *j = grant(f, f->fence);
+
+	f->now += DEADLINE;
+	symbiont_job_try_start(j);
+	assert_int_equal(f->deliveries, 0);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(f->nq, 0);
+}
+
+/* What the symbiont wakes up for: the first RENEW, then the deadline. */
+static void test_next_due_and_margin(void **state)
+{
+	struct fake *f = *state;
+	uint64_t t0 = f->now;
+	struct symbiont_job *j = delivering(f);
+
+	assert_int_equal(symbiont_lease_margin(LEASE), MARGIN);
+	assert_int_equal(symbiont_lease_margin(3000), 1000);
+	assert_int_equal(symbiont_lease_margin(7000), 2000);
+	assert_int_equal(symbiont_job_next_due(j, f->now), t0 + RENEW_AT);
+	f->now = t0 + RENEW_AT;
+	symbiont_job_tick(j, f->now, 0, 0);
+	assert_int_equal(symbiont_job_next_due(j, f->now), t0 + DEADLINE);
+	assert_int_equal(answer_apply(f, CMD_RENEW), 0);
+	assert_int_equal(symbiont_job_next_due(j, f->now),
+			 t0 + RENEW_AT + RENEW_AT);
+	finish(j, OUT_DELIVERED);
+	assert_int_equal(symbiont_job_next_due(j, f->now), 0);
 	assert_int_equal(answer_apply(f, CMD_COMPLETE), 0);
 }
 
@@ -577,6 +708,11 @@ int main(void)
 	    T(test_stop_gives_up_a_waiting_claim),
 	    T(test_stop_deadline_cancels_and_completes),
 	    T(test_no_renew_once_finished),
+	    T(test_lease_expired_locally_aborts_the_delivery),
+	    T(test_lease_expired_locally_engine_calls_back_at_once),
+	    T(test_lease_counted_from_when_the_renew_was_sent),
+	    T(test_claim_answered_after_the_local_lease_end_not_started),
+	    T(test_next_due_and_margin),
 	    cmocka_unit_test(test_state_names),
 	};
 
