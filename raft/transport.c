@@ -94,8 +94,7 @@ static void maybe_closed(struct rtransport *t)
 {
 	if (t->closing && !t->listener_open && !t->timer_open &&
 	    !t->inner_open && t->pending == NULL && t->nclosing == 0 &&
-	    t->connects == NULL &&
-	    t->close_cb != NULL) {
+	    t->connects == NULL && t->close_cb != NULL) {
 		raft_uv_transport_close_cb cb = t->close_cb;
 		t->close_cb = NULL;
 		cb(&t->outer);

@@ -178,13 +178,13 @@ int nodeconf_check_whole(struct nodeconf *c, const char *path, const int *seen,
 			return -1;
 		}
 		if (n == 3 && c->cluster_insecure_plaintext) {
-			snprintf(err, errsize,
-				 "%s:%d: [cluster] insecure_plaintext: true "
-				 "with tls_ca, tls_cert and tls_key set; "
-				 "choose one",
-				 path,
-				 seen_line(seen, "cluster",
-					   "insecure_plaintext"));
+			snprintf(
+			    err, errsize,
+			    "%s:%d: [cluster] insecure_plaintext: true "
+			    "with tls_ca, tls_cert and tls_key set; "
+			    "choose one",
+			    path,
+			    seen_line(seen, "cluster", "insecure_plaintext"));
 			return -1;
 		}
 		if (n == 0 && !c->cluster_insecure_plaintext) {

@@ -135,7 +135,8 @@ static SSL_CTX *mutual_side(const SSL_METHOD *method, const char *ca_file,
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-				     SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+				     SSL_OP_NO_RENEGOTIATION |
+				     SSL_OP_NO_TICKET);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -146,9 +147,8 @@ static SSL_CTX *mutual_side(const SSL_METHOD *method, const char *ca_file,
 	}
 	if (load_pair(ctx, cert_file, key_file, err, errsize) != 0)
 		goto err_after_ctx;
-	SSL_CTX_set_verify(ctx,
-			   SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-			   NULL);
+	SSL_CTX_set_verify(
+	    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_verify_depth(ctx, 2);
 	return ctx;
 
@@ -175,8 +175,8 @@ int tls_ctx_new_mutual(struct tls_ctx **server, struct ssl_ctx_st **client,
 				   key_file, err, errsize);
 	if (ctx->ssl_ctx == NULL)
 		goto err_after_alloc;
-	*client = mutual_side(TLS_client_method(), ca_file, cert_file,
-			      key_file, err, errsize);
+	*client = mutual_side(TLS_client_method(), ca_file, cert_file, key_file,
+			      err, errsize);
 	if (*client == NULL)
 		goto err_after_server;
 	*server = ctx;

@@ -176,11 +176,11 @@ static void net_error(struct conn *k, enum conn_event ev, int code)
 
 	if (p->state == RP_TLS) {
 		if (ev == CONN_EV_TLS)
-			rp_refuse(p, "TLS handshake failed: ",
-				  conn_tls_error(k));
+			rp_refuse(p,
+				  "TLS handshake failed: ", conn_tls_error(k));
 		else
-			rp_refuse(p, "during the TLS handshake: ",
-				  uv_strerror(code));
+			rp_refuse(
+			    p, "during the TLS handshake: ", uv_strerror(code));
 		return;
 	}
 	/* the peer went: let libraft read what arrived, then EOF */
@@ -365,9 +365,8 @@ static int w_accept(void *data, uv_stream_t *listener, rwrap_done done,
 	return rc;
 }
 
-static int w_connect(void *data, const struct sockaddr *sa,
-		     const char *address, uint64_t id, rwrap_done done,
-		     void *arg)
+static int w_connect(void *data, const struct sockaddr *sa, const char *address,
+		     uint64_t id, rwrap_done done, void *arg)
 {
 	struct rafttls *rt = data;
 	struct rpump *p = rp_new(rt, done, arg);

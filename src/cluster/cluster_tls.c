@@ -110,8 +110,7 @@ int cluster_peer_stats(void *arg, struct json_object *o)
 		raft += rnode_refused_handshakes(c->node);
 	json_object_object_add(
 	    o, "tls",
-	    json_object_new_string(c->ptls.server != NULL ? "mutual"
-							   : "off"));
+	    json_object_new_string(c->ptls.server != NULL ? "mutual" : "off"));
 	json_object_object_add(o, "peer_refused",
 			       json_object_new_int64((int64_t)c->ptls.refused));
 	json_object_object_add(o, "raft_refused",

@@ -200,8 +200,8 @@ static void on_tls(struct conn *k)
 		return;
 	}
 	if (id != c->node_id) {
-		snprintf(why, sizeof(why),
-			 "node %llu, expected node %" PRIu64, id, c->node_id);
+		snprintf(why, sizeof(why), "node %llu, expected node %" PRIu64,
+			 id, c->node_id);
 		refuse(c, "its certificate names ", why);
 		return;
 	}
