@@ -13,6 +13,8 @@ nodeN.cluster.test.
 The cluster ports run mutual TLS: workdir/ca holds the cluster CA and
 each node's certificate (deploy/cluster-ca.sh, made on first use; node
 N's is ca/node-N.pem, ca/node-N.key), and every node.conf names them.
+IT_CLUSTER_PLAINTEXT=1 writes "[cluster] insecure_plaintext = true"
+instead (only to measure what TLS costs; a test must not rely on it).
 
 Mail delivery (the symbiont) is off unless asked for: delivery=None writes
 "[delivery] enabled = false", so the spool only changes by what a test
@@ -207,7 +209,13 @@ class Cluster:
         of node ids (None: the static members)."""
         if peers is None:
             peers = self.members
-        cert, key = self.node_cert(i)
+        if os.environ.get("IT_CLUSTER_PLAINTEXT") == "1":
+            # measurement only (make bench without TLS): never the default
+            tls = {"insecure_plaintext": "true"}
+        else:
+            cert, key = self.node_cert(i)
+            tls = {"tls_ca": os.path.join(self.ca_dir(), "ca.pem"),
+                   "tls_cert": cert, "tls_key": key}
         s = {
             "node": {
                 "id": i,
@@ -216,9 +224,7 @@ class Cluster:
                 "domain": self.domain(i),
             },
             "smtp": {"listen": self.smtp_addr(i)},
-            "cluster": {"address": self.raft_addr(i),
-                        "tls_ca": os.path.join(self.ca_dir(), "ca.pem"),
-                        "tls_cert": cert, "tls_key": key},
+            "cluster": dict({"address": self.raft_addr(i)}, **tls),
             "control": {"socket": self.sock(i)},
             "log": {"level": "info"},
         }
