@@ -12,6 +12,9 @@ logged with the peer address and counted in SHOW SERVICE (statistics
 cluster: peer_refused, raft_refused), the spool does not change (the
 applied index and the term stay) and the cluster keeps serving.
 
+SIGHUP loads the certificates again: after a rotation both ports present
+the new certificate; a reload with a bad file keeps the old one.
+
 The positive control: node 2's own certificate, with a hello naming node
 2, gets an answer to an ADMIN STATUS frame (so the refusals above are the
 certificate check, not a broken forwarding port).
@@ -20,6 +23,7 @@ Run: python3 tests/integration/test_peer_tls.py. Prints "N passed, N
 failed"; exits 1 on failure."""
 
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -243,8 +247,65 @@ def test_valid_node_certificate_gets_an_answer():
         assert "forward: refused" in c.log(leader)
 
 
+def server_cert_der(a, cred):
+    raw = socket.create_connection(addr_of(a), timeout=10)
+    s = tls_context(cred).wrap_socket(raw)
+    try:
+        return s.getpeercert(binary_form=True)
+    finally:
+        s.close()
+
+
+def pem_der(path):
+    with open(path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def test_sighup_reloads_the_certificates():
+    with Cluster(n=3, base_port=BASE) as c:
+        c.start()
+        leader = c.wait_leader()
+        peer = c.node_cert(2)
+        cert1, key1 = c.node_cert(1)
+        old = pem_der(cert1)
+        assert server_cert_der(c.peer_addr(1), peer) == old
+        # rotation: a new pair for node 1, then SIGHUP
+        subprocess.run([CLUSTER_CA, "node", c.ca_dir(), "1"], check=True,
+                       stdout=subprocess.DEVNULL)
+        new = pem_der(cert1)
+        assert new != old
+        os.kill(c.pid(1), signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "certificates reloaded" in c.log(1):
+                break
+            time.sleep(0.1)
+        assert "certificates reloaded" in c.log(1), c.log_tail(1)
+        assert server_cert_der(c.peer_addr(1), peer) == new
+        assert server_cert_der(c.raft_addr(1), peer) == new
+        # a bad reload (the certificate of another node) keeps the pair
+        # in use
+        with open(os.path.join(c.ca_dir(), "node-2.pem")) as f:
+            other = f.read()
+        with open(cert1, "w") as f:
+            f.write(other)
+        os.kill(c.pid(1), signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "reload failed" in c.log(1):
+                break
+            time.sleep(0.1)
+        assert "reload failed; keeping" in c.log(1), c.log_tail(1)
+        assert server_cert_der(c.peer_addr(1), peer) == new
+        for i in (1, 2, 3):
+            r = c.ctl(i, "debug noop", timeout=15)
+            assert r.get("ok"), (i, r)
+        assert c.wait_leader(timeout=30) == leader
+
+
 if __name__ == "__main__":
     run_tests([
         test_bad_peers_are_refused_before_any_frame,
         test_valid_node_certificate_gets_an_answer,
+        test_sighup_reloads_the_certificates,
     ])
