@@ -52,7 +52,10 @@ struct opt_def {
 	const char *name; /* long name, without "--" */
 	char shortc;	  /* short letter, 0 if none */
 	enum opt_kind kind;
-	const char *type; /* OPT_VALUE: the value's ph_type */
+	const char *type; /* OPT_VALUE: the value's ph_type; OPT_CFG: the
+			     value when the option is given without one
+			     (last, or before another option), NULL =
+			     a value is required */
 	const char *arg;  /* JSON argument, or the configuration key */
 	const char *help;
 };

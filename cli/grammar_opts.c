@@ -51,6 +51,9 @@ static const struct opt_def opt_defs[] = {
      "the node (its id, see cluster status); default: this node"},
     {"from", 'f', OPT_VALUE, "sender", "sender",
      "envelope sender (default: you at the cluster's domain)"},
+    {"full-name", 'F', OPT_VALUE, "text", "full_name",
+     "the full name in the From: field the node adds to a message "
+     "without one"},
     {"read-recipients", 't', OPT_FLAG, NULL, "read_recipients",
      "add the recipients of the To:, Cc: and Bcc: headers; Bcc: is "
      "removed"},
@@ -63,8 +66,9 @@ static const struct opt_def opt_defs[] = {
     /* SET CONFIGURATION SMTP */
     {"gateway-alternate", 0, OPT_CFG, NULL, "gateway_alternate",
      "/GATEWAY=ALTERNATE: route for mail outside the zone (name or IP)"},
-    {"zone", 0, OPT_CFG, NULL, "zone",
-     "/ZONE: mail leaving this domain goes through the alternate gateway"},
+    {"zone", 0, OPT_CFG, ".", "zone",
+     "/ZONE[=DOMAIN]: mail leaving this domain goes through the alternate "
+     "gateway; without a value, one level above the local domain"},
     {"interval-initial", 0, OPT_CFG, NULL, "interval_initial",
      "/INTERVAL=INITIAL: wait before the second attempt"},
     {"interval-retry", 0, OPT_CFG, NULL, "interval_retry",

@@ -127,6 +127,11 @@ int grammar_split_options(int i, int nwords, char *const *words, int from,
 			if (opt_takes_value(o)) {
 				if (eq != NULL) {
 					u->value = eq + 1;
+				} else if (o->kind == OPT_CFG &&
+					   o->type != NULL &&
+					   (w + 1 >= nwords ||
+					    grammar_is_option(words[w + 1]))) {
+					u->value = o->type; /* /ZONE alone */
 				} else if (w + 1 < nwords) {
 					u->value = words[++w];
 				} else {

@@ -295,6 +295,13 @@ static int file_ok(const char *s)
 	return s[0] != '\0' && strlen(s) < 4096;
 }
 
+/* A full name for From: (sendmail -F): one line; the node checks the
+ * rest (length, control characters). */
+static int text_ok(const char *s)
+{
+	return strchr(s, '\n') == NULL && strchr(s, '\r') == NULL;
+}
+
 static int ctlname_ok(const char *s)
 {
 	return ctlname_parse(s, NULL) == 0;
@@ -403,6 +410,7 @@ static const struct ph_type ph_types[] = {
     {"rcpt", PH_STR, 0, 0, 0, rcpt_ok, NULL,
      "a mail address (a bare name gets the cluster's domain)", "ADDRESS"},
     {"file", PH_STR, 0, 0, 0, file_ok, NULL, "a file name", "FILE"},
+    {"text", PH_STR, 0, 0, 0, text_ok, NULL, "one line of text", "TEXT"},
     {"ctlname", PH_STR, 0, 0, 0, ctlname_ok, NULL,
      "a control-file name (yymmddhhmmsscc_user_seq.TCPIP_node)", "NAME"},
     {"entry", PH_NUM, 0, 1, UINT32_MAX, NULL, NULL,

@@ -342,7 +342,8 @@ static json_object *b64(const char *p, size_t n)
 
 struct submission {
 	const char *sock;
-	const char *sender; /* NULL: the node's default */
+	const char *sender;   /* NULL: the node's default */
+	const char *fullname; /* -F, NULL: none */
 	struct submit_rcpts rcpts;
 	char *msg;
 	size_t len;
@@ -383,9 +384,13 @@ static int submission_send(struct submission *s)
 		if (!last)
 			json_object_object_add(args, "more",
 					       json_object_new_boolean(1));
-		else if (s->sender != NULL)
+		if (last && s->sender != NULL)
 			json_object_object_add(
 			    args, "sender", json_object_new_string(s->sender));
+		if (last && s->fullname != NULL)
+			json_object_object_add(
+			    args, "full_name",
+			    json_object_new_string(s->fullname));
 		rc = client_request(c, "submit", args, exec_timeout_ms(),
 				    &answer, err, sizeof(err));
 		json_object_put(args);
@@ -472,6 +477,8 @@ int submit_run(const char *sock, const struct grammar_match *m, int json)
 	s.json = json;
 	if (json_object_object_get_ex(m->args, "sender", &v))
 		s.sender = json_object_get_string(v);
+	if (json_object_object_get_ex(m->args, "full_name", &v))
+		s.fullname = json_object_get_string(v);
 	if (json_object_object_get_ex(m->args, "read_recipients", &v))
 		read_rcpts = json_object_get_boolean(v);
 	if (json_object_object_get_ex(m->args, "file", &v))
@@ -576,6 +583,8 @@ int sendmail_main(int argc, char **argv)
 					    "option -%s needs a value", c);
 				if (*c == 'f' || *c == 'r')
 					s.sender = val;
+				else if (*c == 'F')
+					s.fullname = val;
 				break;
 			default:
 				return sendmail_usage("unknown option -%s", c);

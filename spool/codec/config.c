@@ -158,6 +158,8 @@ static int check_str(int k, const char *s)
 			return SPOOL_E_INVAL;
 	if (!is_domain_key(k))
 		return 0;
+	if (k == CFG_ZONE && strcmp(s, ".") == 0)
+		return 0; /* /ZONE without a value: one level above */
 	if (k == CFG_GATEWAY_ALTERNATE) {
 		if (s[0] == '[')
 			return hostname_literal_ok(s, n,

@@ -32,7 +32,9 @@ enum spool_cfg_key {
 	CFG_SEND_TIMEOUT_RECEIPT, /* ms, 5 min */
 	CFG_SEND_TIMEOUT_TERMINATION, /* ms, 10 min */
 	CFG_SUBSTITUTE_DOMAIN,	      /* /SUBSTITUTE_DOMAIN=NAME=fqdn, "" */
-	CFG_ZONE,		      /* /ZONE=domain, "" = none */
+	CFG_ZONE,		      /* /ZONE=domain; "" = not set (the local
+					 domain); "." = /ZONE without a value
+					 (one level above the local domain) */
 	CFG_MAX_MESSAGE_SIZE,	      /* SIZE limit in bytes, 10 MiB */
 	CFG_MAX_RECIPIENTS,	      /* per message, 100 */
 	CFG_POSTMASTER_ALIAS,	      /* TCPIP$SMTP_POSTMASTER_ALIAS, "" */

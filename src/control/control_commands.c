@@ -48,6 +48,6 @@ const struct control_cmd control_cmds[] = {
     {"show forward", 1, 0, "", ctl_show_forward},
     {"set forward", 1, 1, "user,target", ctl_set_forward},
     {"remove forward", 1, 1, "user", ctl_remove_forward},
-    {"submit", 0, 0, "body,more,sender,recipients", ctl_submit},
+    {"submit", 0, 0, "body,more,sender,full_name,recipients", ctl_submit},
     {NULL, 0, 0, NULL, NULL},
 };

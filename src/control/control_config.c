@@ -90,6 +90,13 @@ static void cfg_text(int k, uint64_t num, const char *str, char *buf,
 	case CFG_LOG:
 		snprintf(buf, size, "%s", str[0] ? str : "(node log file)");
 		return;
+	case CFG_ZONE:
+		snprintf(buf, size, "%s",
+			 str[0] == '\0'		 ? "(the local domain)"
+			 : strcmp(str, ".") == 0 ? "(one level above the local "
+						   "domain)"
+						 : str);
+		return;
 	default:
 		break;
 	}

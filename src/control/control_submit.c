@@ -12,7 +12,9 @@
  * From: and Message-ID: are added when the message lacks them. Line ends
  * are made CRLF. Bare recipient names get the cluster's domain
  * (configuration cluster_domain, else this node's domain); the default
- * envelope sender is the user at that domain.
+ * envelope sender is the user at that domain. The sender rules (who may
+ * give which envelope sender, -F's full name, /SUBSTITUTE_DOMAIN) are
+ * submit_sender.c's.
  *
  * Protocol: a message larger than one request line arrives in several
  * "submit" requests on one connection: {"body": base64 chunk, "recipients":
@@ -40,6 +42,7 @@
 #include "src/control/control_impl.h"
 #include "src/base/log.h"
 #include "src/base/maildate.h"
+#include "src/control/submit_sender.h"
 
 #define B64_CHUNK_MAX (CONTROL_LINE_MAX) /* base64 bytes in one request */
 #define HEADERS_EXTRA 2048 /* Received:, Date:, From:, Message-ID: */
@@ -303,12 +306,18 @@ static int arg_str0(struct ctl_req *req, const char *key, size_t maxlen,
 
 /* Build the control file from the collected pieces and propose it. */
 static void submit_final(struct ctl_req *req, struct submit_buf *b,
-			 const char *sender_arg, const struct spool_config *cfg)
+			 const char *sender_arg, const char *fullname,
+			 const struct spool_config *cfg)
 {
 	struct control *ctl = req->ctl;
 	const char *domain = cfg->str[CFG_CLUSTER_DOMAIN][0]
 				 ? cfg->str[CFG_CLUSTER_DOMAIN]
 				 : ctl->conf.domain;
+	const struct submit_domains doms = {
+	    .node = ctl->conf.domain,
+	    .cluster = cfg->str[CFG_CLUSTER_DOMAIN],
+	    .substitute = cfg->str[CFG_SUBSTITUTE_DOMAIN]};
+	char given[SPOOL_ADDR_MAX + 1];
 	struct spool_rcpt *rcpts = NULL;
 	struct wbuf body = {0}, msg = {0};
 	struct hdr_info hi;
@@ -361,12 +370,32 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 					     "control characters");
 				return;
 			}
+		snprintf(given, sizeof(given), "%.*s", (int)n, sender_arg);
+		if (!req->admin && !submit_sender_own(given, op->user, &doms)) {
+			ctl_req_fail(req, "not_admin",
+				     "submit: only an admin may send as "
+				     "\"%.200s\"; you may give your own "
+				     "address (%s or %s@%s)",
+				     given, op->user, op->user, domain);
+			free(op);
+			return;
+		}
 		if (n > 0 && memchr(sender_arg, '@', n) == NULL)
 			snprintf(op->sender, sizeof(op->sender), "%.*s@%s",
 				 (int)n, sender_arg, domain);
 		else
 			snprintf(op->sender, sizeof(op->sender), "%.*s", (int)n,
 				 sender_arg);
+	}
+	/* /SUBSTITUTE_DOMAIN: the envelope sender's local domain replaced */
+	snprintf(given, sizeof(given), "%s", op->sender);
+	if (submit_sender_substitute(given, &doms, op->sender,
+				     sizeof(op->sender)) != 0) {
+		free(op);
+		ctl_req_fail(req, "usage",
+			     "submit: the sender is too long with the "
+			     "substitute domain");
+		return;
 	}
 	rc = ctlalloc_name(op->name, sizeof(op->name), now, op->user,
 			   ctl->conf.name);
@@ -400,8 +429,12 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 		mb_str(&msg, line);
 	}
 	if (!hi.from) {
-		snprintf(line, sizeof(line), "From: <%s@%s>\r\n", op->user,
-			 domain);
+		char own[SPOOL_ADDR_MAX + 1];
+		snprintf(given, sizeof(given), "%s@%s", op->user, domain);
+		if (submit_sender_substitute(given, &doms, own, sizeof(own)) !=
+			0 ||
+		    submit_from_field(fullname, own, line, sizeof(line)) != 0)
+			goto err_after_rcpts;
 		mb_str(&msg, line);
 	}
 	if (!hi.msgid) {
@@ -411,7 +444,8 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 	}
 	if (!hi.has_headers)
 		mb_str(&msg, "\r\n"); /* the text had no header section */
-	wbuf_raw(&msg, body.p, body.len);
+	submit_rewrite_headers(&msg, body.p != NULL ? (const char *)body.p : "",
+			       body.len, &doms);
 	free(body.p);
 	body.p = NULL;
 	if (msg.err || body.err)
@@ -461,7 +495,7 @@ void ctl_submit(struct ctl_req *req)
 	struct ctl_scratch *scr = ctl_req_scratch(req);
 	struct spool_config *cfg;
 	struct submit_buf *b;
-	const char *body = NULL, *sender = NULL, *domain;
+	const char *body = NULL, *sender = NULL, *fullname = NULL, *domain;
 	json_object *rcpts = NULL;
 	const char *code = "failed";
 	char err[512];
@@ -469,6 +503,7 @@ void ctl_submit(struct ctl_req *req)
 
 	if (arg_str0(req, "body", B64_CHUNK_MAX, &body) < 0 ||
 	    arg_str0(req, "sender", SPOOL_ADDR_MAX, &sender) < 0 ||
+	    arg_str0(req, "full_name", 1024, &fullname) < 0 ||
 	    ctl_arg_bool(req, "more", &more) < 0 ||
 	    ctl_arg_strv(req, "recipients", 0, SPOOL_RCPT_MAX, SPOOL_ADDR_MAX,
 			 &rcpts) < 0)
@@ -567,7 +602,14 @@ void ctl_submit(struct ctl_req *req)
 		return;
 	}
 	scr->p = NULL; /* the last piece: the message is complete */
-	submit_final(req, b, sender, cfg);
+	if (fullname != NULL && !submit_fullname_ok(fullname)) {
+		snprintf(err, sizeof(err),
+			 "submit: the full name has control characters or is "
+			 "longer than 200 bytes");
+		code = "usage";
+		goto out_drop;
+	}
+	submit_final(req, b, sender, fullname, cfg);
 	submit_buf_free(b);
 	free(cfg);
 	return;

@@ -203,7 +203,7 @@ void group_classify(struct delivery *dv, uint32_t ii,
 			return;
 		}
 		g = group_for(dv, G_REMOTE,
-			      route_target(at + 1, dv->cfg.str[CFG_ZONE],
+			      route_target(at + 1, dv->zone,
 					   dv->cfg.str[CFG_GATEWAY_ALTERNATE],
 					   &via));
 		break;

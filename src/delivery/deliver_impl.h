@@ -235,6 +235,7 @@ struct delivery {
 	char *body; /* the caller's, owned from deliver_start() on */
 	size_t len;
 	struct spool_config cfg;
+	char zone[SPOOL_CFG_STR_MAX + 1]; /* the zone in effect (route_zone) */
 	struct route_self self;
 	deliver_cb cb;
 	void *arg;

@@ -295,7 +295,7 @@ void remote_group_start(struct group *g)
 
 	memset(&p, 0, sizeof(p));
 	p.domain = at != NULL ? at + 1 : first->addr;
-	p.zone = dv->cfg.str[CFG_ZONE];
+	p.zone = dv->zone;
 	p.gateway = dv->cfg.str[CFG_GATEWAY_ALTERNATE];
 	p.max_addrs = (unsigned)dv->cfg.num[CFG_ADDRESS_RETRIES];
 	p.port = d->o.smtp_port;

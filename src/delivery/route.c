@@ -107,6 +107,24 @@ const char *route_target(const char *domain, const char *zone,
 	return gateway;
 }
 
+const char *route_zone(const char *cfg_zone, const char *local, char *buf,
+		       size_t n)
+{
+	const char *z = cfg_zone != NULL ? cfg_zone : "";
+	const char *dot;
+
+	if (local == NULL)
+		local = "";
+	if (z[0] == '\0') {
+		z = local;
+	} else if (strcmp(z, ".") == 0) {
+		dot = strchr(local, '.');
+		z = dot != NULL && dot[1] != '\0' ? dot + 1 : local;
+	}
+	snprintf(buf, n, "%s", z);
+	return buf;
+}
+
 int route_parse_ip(const char *s, char *ip, size_t size, int *family)
 {
 	char inner[DNS_IP_MAX + 8];

@@ -119,6 +119,14 @@ int route_in_zone(const char *domain, const char *zone);
 const char *route_target(const char *domain, const char *zone,
 			 const char *gateway, int *via);
 
+/* The zone in effect (seed 18.1.5.2) for the /ZONE setting cfg_zone and
+ * the local mail domain local: "" (not set) is the local domain itself;
+ * "." (/ZONE given without a value) is one level above it ("a.b.c" ->
+ * "b.c"; a one-label domain stays itself); anything else is the zone as
+ * set. Written into buf (n bytes, truncated to fit); returns buf. */
+const char *route_zone(const char *cfg_zone, const char *local, char *buf,
+		       size_t n);
+
 /* Parse an IP: "192.0.2.1", "[192.0.2.1]", "2001:db8::1",
  * "[IPv6:2001:db8::1]". Normalised text into ip; family into *family.
  * 1 if it is one, 0 if not. */

@@ -524,6 +524,37 @@ def test_zone_and_gateway_by_name_and_by_ip():
         C.set_config(1, zone=None, gateway_alternate=None)
 
 
+def test_zone_defaults_to_the_local_domain_and_alone_one_level_up():
+    """Seed 18.1.5.2: without /ZONE the zone is the local domain
+    (cluster.test here), so with only a gateway set, mail to amx.test
+    leaves through the gateway; /ZONE given without a value (smtpctl
+    --zone, nothing after it) is one level above the local domain (test),
+    so amx.test is inside it and routed by its own A record."""
+    C.set_config(1, gateway_alternate="127.0.0.26")
+    try:
+        mid = msgid("nozone")
+        send(1, "alice@cluster.test", ["user@amx.test"], message(mid))
+        wait_until(lambda: RECORDER.find(mid), 30,
+                   what="delivery with no zone set")
+        check(RECORDER.find(mid)[0]["ip"] == "127.0.0.26",
+              "outside the local domain: the gateway",
+              RECORDER.find(mid)[0]["ip"])
+        r = C.smtpctl(1, "set", "configuration", "smtp", "--zone")
+        check(r.returncode == 0, "smtpctl set conf smtp --zone", r.stderr)
+        wait_until(lambda: "(one level above the local domain)" in
+                   C.smtpctl(2, "show", "configuration", "smtp").stdout,
+                   10, what="show configuration shows the valueless zone")
+        mid = msgid("parentzone")
+        send(2, "alice@cluster.test", ["user@amx.test"], message(mid))
+        wait_until(lambda: RECORDER.find(mid), 30,
+                   what="delivery inside the parent zone")
+        check(RECORDER.find(mid)[0]["ip"] == "127.0.0.24",
+              "inside one level above: amx.test's own address",
+              RECORDER.find(mid)[0]["ip"])
+    finally:
+        C.set_config(1, zone=None, gateway_alternate=None)
+
+
 def test_stop_and_start_mail_on_one_node():
     node_ctl(C, 1, "stop mail", {"node": 2})
     try:
@@ -803,6 +834,7 @@ def main():
             test_bounce_of_a_bounce_goes_to_the_postmaster_once,
             test_failed_postmaster_copy_is_dropped_not_looped,
             test_zone_and_gateway_by_name_and_by_ip,
+            test_zone_defaults_to_the_local_domain_and_alone_one_level_up,
             test_stop_and_start_mail_on_one_node,
             test_local_alias_and_forwarding,
             test_node_local_alias_is_delivered_locally_by_any_node,

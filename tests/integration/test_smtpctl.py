@@ -238,9 +238,11 @@ def test_set_configuration_on_one_node_shown_on_another():
                    "defaults on node 3")
     check("norelay (default)" in r.stdout, "(default) marked", r.stdout)
     run(1, "set", "conf", "smtp", "--default", "cluster-domain",
-        "--default", "max-recipients", "--default", "max-message-size")
+        "--default", "max-recipients", "--default", "max-message-size",
+        "--default", "substitute-domain")
     for i in (1, 2, 3):  # the next tests rely on the node's own domain
-        eventually(lambda i=i: setting(i, "cluster_domain")["default"],
+        eventually(lambda i=i: setting(i, "cluster_domain")["default"] and
+                   setting(i, "substitute_domain")["default"],
                    "cluster domain back to its default on node %d" % i)
 
 
@@ -352,6 +354,40 @@ def test_submit_from_stdin_shown_on_another_node():
                  "hidden@example.net"], "recipients from -t and args", rc)
     check(all(r["state"] == "pending" for r in e["recipients"]), "pending", e)
     check(e["client"] == "localhost" and e["hops"] == 0, "client", e)
+
+
+def test_substitute_domain_rewrites_the_local_sender():
+    """/SUBSTITUTE_DOMAIN=NAME: locally submitted mail from a local domain
+    leaves with the substitute domain, in the envelope and in From:."""
+    run(1, "set", "configuration", "smtp", "--substitute-domain",
+        "subst.example")
+    try:
+        eventually(lambda: "subst.example" in
+                   run(2, "show", "configuration", "smtp").stdout,
+                   "the setting on node 2")
+        name = submit(2, ["sub1@example.com"], "Subject: s\n\nbody\n")
+        e = mail(2, "--name", name, "--full")[0]
+        check(e["envelope_sender"] == "root@subst.example",
+              "default envelope sender substituted", e)
+        check(e["sender"] == "<root@subst.example>", "From: added", e)
+        name = submit(2, ["sub2@example.com"],
+                      "From: Root <root@node2.cluster.test>\n"
+                      "Subject: s\n\nbody\n",
+                      extra=("-f", "root@node2.cluster.test"))
+        e = mail(2, "--name", name, "--full")[0]
+        check(e["envelope_sender"] == "root@subst.example",
+              "given local sender substituted", e)
+        check(e["sender"] == "Root <root@subst.example>",
+              "From: rewritten", e)
+        name = submit(2, ["sub3@example.com"],
+                      "From: x@example.net\n\nbody\n",
+                      extra=("-f", "other@example.net"))
+        e = mail(2, "--name", name, "--full")[0]
+        check(e["envelope_sender"] == "other@example.net" and
+              e["sender"] == "x@example.net", "other domains kept", e)
+    finally:
+        run(1, "set", "configuration", "smtp", "--default",
+            "substitute-domain")
 
 
 def test_submit_from_a_file_and_a_bare_name_gets_the_domain():
@@ -634,6 +670,36 @@ def test_ordinary_user_acts_on_its_own_mail_only():
     eventually(lambda: any(e["recipients"][0]["address"] == "g@example.com"
                            for e in mail(2, user=plain)), "its sendmail")
 
+    def sendmail_as(args, text):
+        return subprocess.run(["setpriv", "--reuid=%d" % plain[0],
+                               "--regid=%d" % plain[1], "--clear-groups",
+                               os.path.join(d, "sendmail")] + args,
+                              input=text, capture_output=True, text=True,
+                              timeout=60,
+                              env=dict(os.environ, SMTPCTL_SOCKET=C.sock(1)))
+    # -f: only the user's own address unless admin
+    for forged in ("root@node1.cluster.test", "root", "",
+                   USER + "@elsewhere.example"):
+        r = sendmail_as(["-f", forged, "h@example.com"], "\nforged\n")
+        check(r.returncode == 77 and "only an admin may send as"
+              in r.stderr, "sendmail -f %r refused" % forged,
+              r.returncode, r.stderr)
+    check(not any(e["recipients"][0]["address"] == "h@example.com"
+                  for e in mail(1, user=plain)), "nothing queued forged")
+    # its own address, and -F: the full name in the From: added
+    r = sendmail_as(["-f", USER + "@node1.cluster.test", "-F", "Plain User",
+                     "i@example.com"], "Subject: own\n\nown\n")
+    check(r.returncode == 0, "sendmail -f own -F", r.returncode, r.stderr)
+    own = eventually(lambda: [e for e in mail(1, "--full", user=plain)
+                              if e["recipients"][0]["address"] ==
+                              "i@example.com"], "own -f queued")[0]
+    check(own["envelope_sender"] == USER + "@node1.cluster.test",
+          "own envelope sender", own)
+    check(own["sender"] == '"Plain User" <%s@node1.cluster.test>' % USER,
+          "-F in the From: field", own)
+    r = sendmail_as(["-F", "Two\nLines", "j@example.com"], "\nx\n")
+    check(r.returncode != 0, "a full name of two lines refused", r.stderr)
+
 
 def test_admin_group_member_may_act_on_every_users_mail():
     plain, adm = ensure_users()
@@ -730,6 +796,7 @@ def main():
         test_large_message_goes_in_chunks_and_the_size_limit_holds,
         test_submit_protocol_chunks_on_one_connection,
         test_sendmail_entry_point,
+        test_substitute_domain_rewrites_the_local_sender,
         test_show_mail_entries_are_the_same_on_every_node,
         test_send_mail_after_a_time_and_release_held_mail,
         test_remove_mail_under_a_live_claim,

@@ -337,6 +337,10 @@ static void test_check_gateway_refuses_bad_ip_literals(void **state)
 	assert_int_equal(spool_cfg_check(k, 0, "[300.1.1.1]"), SPOOL_E_INVAL);
 	assert_int_equal(spool_cfg_check(k, 0, "[]"), SPOOL_E_INVAL);
 	assert_int_equal(spool_cfg_check(k, 0, "[192.0.2.1"), SPOOL_E_INVAL);
+	/* "." is /ZONE without a value; only the zone takes it. */
+	assert_int_equal(spool_cfg_check(CFG_ZONE, 0, "."), 0);
+	assert_int_equal(spool_cfg_check(CFG_CLUSTER_DOMAIN, 0, "."),
+			 SPOOL_E_INVAL);
 	/* Only the gateway takes address literals. */
 	assert_int_equal(spool_cfg_check(CFG_ZONE, 0, "[192.0.2.1]"),
 			 SPOOL_E_INVAL);

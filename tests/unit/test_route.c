@@ -395,6 +395,24 @@ static void test_target_gateway_only_outside_zone_with_both_set(void **state)
 	assert_false(via);
 }
 
+static void test_zone_in_effect_follows_the_seed(void **state)
+{
+	char b[256];
+
+	(void)state;
+	/* not set: the local domain (seed 18.1.5.2) */
+	assert_string_equal(route_zone("", "mail.abc.com", b, sizeof(b)),
+			    "mail.abc.com");
+	/* /ZONE without a value: one level above the local domain */
+	assert_string_equal(route_zone(".", "mail.abc.com", b, sizeof(b)),
+			    "abc.com");
+	assert_string_equal(route_zone(".", "localhost", b, sizeof(b)),
+			    "localhost");
+	/* set: as set */
+	assert_string_equal(route_zone("xyz.org", "mail.abc.com", b, sizeof(b)),
+			    "xyz.org");
+}
+
 static void test_parse_ip_forms(void **state)
 {
 	char ip[64];
@@ -748,6 +766,7 @@ int main(void)
 	    cmocka_unit_test(test_zone_matching),
 	    cmocka_unit_test(
 		test_target_gateway_only_outside_zone_with_both_set),
+	    cmocka_unit_test(test_zone_in_effect_follows_the_seed),
 	    cmocka_unit_test(test_parse_ip_forms),
 	    cmocka_unit_test(test_self_matching_exact_and_wildcard),
 	    cmocka_unit_test_setup(test_mx_hosts_resolved_in_preference_order,
