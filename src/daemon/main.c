@@ -54,6 +54,8 @@
 #include "src/base/privdrop.h"
 #include "src/smtpd/smtp_server.h"
 #include "src/delivery/symbiont.h"
+#include "src/metrics/metrics_collect.h"
+#include "src/metrics/metrics_http.h"
 #ifdef SMTPCLUSTER_TESTHOOKS
 #include "src/testhooks/testhooks.h" /* the test daemon only */
 #endif
@@ -74,6 +76,8 @@ struct daemon {
 	struct deliverer *dlv;
 	struct symbiont *sym;
 	struct aliases local_aliases; /* node-local alias file, for delivery */
+	struct metrics_http *metrics; /* [metrics] listen, or NULL */
+	struct metrics_refs mrefs;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t ready_timer; /* polls for a leader until READY=1 */
 	int ready;		/* READY=1 sent */
@@ -301,6 +305,8 @@ static void begin_stop(struct daemon *d, const char *why)
 	uv_timer_stop(&d->ready_timer);
 	sd_notifyf(0, "STOPPING=1\nSTATUS=stopping (%s)", why);
 	diskguard_stop();
+	metrics_http_stop(d->metrics, NULL, NULL);
+	d->metrics = NULL;
 	if (d->smtp != NULL) {
 		smtp_server_stop(d->smtp, smtp_stopped, d);
 	} else {
@@ -458,6 +464,23 @@ static int start_mail(struct daemon *d)
 	return 0;
 }
 
+/* The Prometheus endpoint, when [metrics] listen is set. 0 or -1. */
+static int start_metrics(struct daemon *d)
+{
+	d->mrefs.smtp = &d->smtp;
+	d->mrefs.sym = &d->sym;
+	d->mrefs.cl = &d->cl;
+	d->mrefs.sp = &d->sp;
+	d->mrefs.node_id = d->conf.id;
+	d->mrefs.node_name = d->conf.name;
+	if (d->conf.metrics_listen[0] == '\0')
+		return 0;
+	return metrics_http_start(&d->metrics, d->loop, d->conf.metrics_listen,
+				  metrics_collect, &d->mrefs) == 0
+		   ? 0
+		   : -1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -583,6 +606,9 @@ int main(int argc, char **argv)
 		d.exit_code = EX_OSERR_;
 		begin_stop(&d, "start-up failure");
 	} else if (start_mail(&d) != 0) {
+		d.exit_code = EX_OSERR_;
+		begin_stop(&d, "start-up failure");
+	} else if (start_metrics(&d) != 0) {
 		d.exit_code = EX_OSERR_;
 		begin_stop(&d, "start-up failure");
 	} else {
