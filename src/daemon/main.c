@@ -15,7 +15,8 @@
  * 0 after a clean stop, 64 usage, 78 bad config (EX_CONFIG), 71 start-up
  * failure (EX_OSERR), 70 when the spool failed under the FSM (EX_SOFTWARE).
  *
- * SIGHUP reopens the log file ([log] file) for log rotation. Under
+ * SIGHUP reopens the log files ([log] file, the receive and activity
+ * logs) for log rotation. Under
  * systemd (Type=notify, deploy/systemd/) the daemon says READY=1 once the
  * SMTP receiver and the control socket are up and the node knows a
  * cluster leader (polled: cluster.h has no state callback), STOPPING=1
@@ -52,6 +53,7 @@
 #include "src/base/log.h"
 #include "src/base/nodeconf.h"
 #include "src/base/privdrop.h"
+#include "src/smtpd/smtp_recvlog.h"
 #include "src/smtpd/smtp_server.h"
 #include "src/delivery/symbiont.h"
 #include "src/metrics/metrics_collect.h"
@@ -342,6 +344,7 @@ static void on_sighup(struct daemon *d)
 		sd_notify(0, "RELOADING=1");
 	}
 	log_reopen();
+	smtp_recvlog_reopen();
 	if (d->sym != NULL)
 		symbiont_reopen_log(d->sym);
 	log_info("SIGHUP: log files reopened");
@@ -404,6 +407,7 @@ static int start_mail(struct daemon *d)
 	so.reply_timeout_ms = c->smtp_reply_timeout_ms;
 	so.local_backend = c->dlv_backend;
 	so.mail_root = c->dlv_mail_root;
+	smtp_recvlog_open(c->receive_log);
 	rv = smtp_server_start(&d->smtp, d->loop, &so, d->cl, d->sp);
 	if (rv != 0) {
 		log_error("cannot start the SMTP receiver on %s: %s",
@@ -625,6 +629,7 @@ int main(int argc, char **argv)
 	cluster_free(d.cl);
 	spool_close(d.sp);
 	aliases_free(&d.local_aliases);
+	smtp_recvlog_close();
 	if (uv_loop_close(d.loop) != 0) {
 		log_debug("loop closed with handles still open");
 	}

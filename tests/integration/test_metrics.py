@@ -150,6 +150,65 @@ def test_other_paths_and_methods_are_refused():
     check(scrape(1, "/metrics", "HEAD")[0] == 200, "HEAD is fine")
 
 
+def recv_log(i):
+    return os.path.join(C.dir(i), "receive.log")
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+LINE = re.compile(
+    r"^(\S+) (NODE\d) \[([^\]]+)\] helo=(\S+) from=<([^>]*)> to=(\S+) "
+    r"size=(\d+) name=(\S+) reply=\"([^\"]*)\"$")
+
+
+def test_receive_log_has_one_line_per_message():
+    before = read(recv_log(3)).splitlines()
+    size = send(3, "recvlog-one", ["dan@outside.example",
+                                   "erin@outside.example"])
+    lines = read(recv_log(3)).splitlines()
+    check(len(lines) == len(before) + 1, "one more line", lines[-3:])
+    m = LINE.match(lines[-1])
+    check(m is not None, "the line's format", lines[-1])
+    ts, node, ip, helo, sender, rcpts, n, name, reply = m.groups()
+    check(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", ts), "a time", ts)
+    check(node == "NODE3" and ip == "127.0.0.1", "node and client",
+          (node, ip))
+    check(helo == "client.test", "the HELO name", helo)
+    check(sender == "alice@cluster.test", "MAIL FROM", sender)
+    check(rcpts == "<dan@outside.example>,<erin@outside.example>",
+          "the recipients", rcpts)
+    # the stored message: what was sent plus the Received: header added
+    check(size < int(n) < size + 1024, "the size", (n, size))
+    check(reply == "250 2.0.0 Ok: queued as %s" % name, "the reply",
+          (reply, name))
+    # the control file it names is in the queue
+    got = C.ctl(3, "show mail", {"user": "TCPIP$SMTP", "name": name})
+    check(got.get("ok") and name in str(got), "the named file is queued", got)
+    for other in (1, 2):
+        check("recvlog-one" not in read(recv_log(other))
+              and name not in read(recv_log(other)),
+              "only the receiving node logs it", other)
+
+
+def test_sighup_reopens_receive_log():
+    path = recv_log(3)
+    os.rename(path, path + ".1")
+    os.kill(C.pid(3), signal.SIGHUP)
+    wait_until(lambda: os.path.exists(path), 10,
+               what="receive log recreated after SIGHUP")
+    send(3, "recvlog-two", ["fay@outside.example"])
+    check("fay@outside.example" in read(path), "new file gets the line",
+          read(path))
+    check("fay@outside.example" not in read(path + ".1"),
+          "the rotated file does not", read(path + ".1"))
+
+
 def main():
     try:
         C.start()
@@ -159,6 +218,8 @@ def main():
             test_every_node_passes_promtool_and_one_leads,
             test_accepted_message_shows_in_counters_and_histogram,
             test_other_paths_and_methods_are_refused,
+            test_receive_log_has_one_line_per_message,
+            test_sighup_reopens_receive_log,
         ])
     finally:
         C.stop()
