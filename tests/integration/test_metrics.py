@@ -187,9 +187,10 @@ def test_receive_log_has_one_line_per_message():
     check(size < int(n) < size + 1024, "the size", (n, size))
     check(reply == "250 2.0.0 Ok: queued as %s" % name, "the reply",
           (reply, name))
-    # the control file it names is in the queue
-    got = C.ctl(3, "show mail", {"user": "TCPIP$SMTP", "name": name})
-    check(got.get("ok") and name in str(got), "the named file is queued", got)
+    # the control file it names is in the queue (once node 3 applied it)
+    wait_until(lambda: C.ctl(3, "show mail", {"user": "TCPIP$SMTP",
+                                              "name": name}).get("ok"),
+               10, what="show mail of %s" % name)
     for other in (1, 2):
         check("recvlog-one" not in read(recv_log(other))
               and name not in read(recv_log(other)),
