@@ -92,8 +92,12 @@ static void put_double(struct mtext *t, double v)
 		snprintf(b, sizeof(b), v > 0 ? "+Inf" : "-Inf");
 	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
 		snprintf(b, sizeof(b), "%.0f", v);
-	else
-		snprintf(b, sizeof(b), "%.17g", v);
+	else {
+		/* the shortest of %.15g and %.17g that reads back as v */
+		snprintf(b, sizeof(b), "%.15g", v);
+		if (strtod(b, NULL) != v)
+			snprintf(b, sizeof(b), "%.17g", v);
+	}
 	puts_(t, b);
 }
 
