@@ -66,18 +66,28 @@ mkdir -p "$ctx/debs" "$ctx/bin" "$ctx/lab"
 cp build/smtpclusterd build/smtpctl "$ctx/bin/"
 cp tests/integration/recorder.py deploy/lab/farend.py deploy/lab/entrypoint.sh "$ctx/lab/"
 cp deploy/lab/Dockerfile "$ctx/"
+# the packages of the libraries the binaries link against that the base
+# lacks, in the versions this machine has (a version the mirror no longer
+# serves: its current one)
+tar -xOf "$LAB/rootfs.tar" ./var/lib/dpkg/status |
+	awk '/^Package:/{p=$2} /^Status:.*ok installed/{print p}' | sort -u >"$LAB/base.pkgs"
 pkgs=$(ldd build/smtpclusterd build/smtpctl | awk '/=> \//{print $3}' | sort -u |
 	while read -r lib; do
-		real=$(readlink -f "$lib")
-		dpkg -S "$lib" 2>/dev/null || dpkg -S "$real" 2>/dev/null || true
-	done | cut -d: -f1,2 | sed 's/: *$//' | sed 's/:$//' | sort -u |
-	while read -r p; do
-		dpkg-query -W -f='${Package}:${Architecture}=${Version}\n' "$p"
-	done | sort -u)
-echo "build-image: runtime packages:" $pkgs
-(cd "$ctx/debs" && apt-get download $pkgs >../../apt-download.log 2>&1) || {
+		dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true
+	done | sed 's/:[^:]*$//' | sort -u)
+(cd "$ctx/debs" && for p in $pkgs; do
+	name=${p%%:*}
+	grep -qx "$name" "../../base.pkgs" && continue
+	v=$(dpkg-query -W -f='${Version}' "$p")
+	echo "build-image: runtime package $p=$v"
+	apt-get download "$p=$v" || apt-get download "$p" || exit 1
+done) >"$LAB/apt-download.log" 2>&1 || {
 	tail -n 20 "$LAB/apt-download.log" >&2
 	exit 1
 }
-docker build -q -t "$IMAGE" "$ctx" >/dev/null
+grep '^build-image:' "$LAB/apt-download.log" || true
+DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE" "$ctx" >"$LAB/docker-build.log" 2>&1 || {
+	tail -n 20 "$LAB/docker-build.log" >&2
+	exit 1
+}
 echo "build-image: $IMAGE ready"
