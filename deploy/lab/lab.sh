@@ -29,8 +29,8 @@ Send mail (local -> Dovecot, far.test -> far end via MX):
   swaks --server 172.30.13.11 --from bob@lab.test --to alice@lab.test
   swaks --server 172.30.13.12 --from bob@lab.test --to someone@far.test
 Look at it:
-  docker exec lab-node1 smtpctl show cluster
-  docker exec lab-node1 smtpctl show queue
+  docker exec lab-node1 smtpctl cluster status
+  docker exec lab-node1 smtpctl show mail
   docker exec lab-dovecot find /var/mail/lab -type f -path '*/new/*'
   docker exec lab-farend cat /tmp/farend.json
   docker logs lab-node2
