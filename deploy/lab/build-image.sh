@@ -10,6 +10,7 @@
 #     smtpctl link against, as the very Debian packages (and versions) this
 #     machine has (apt-get download, found with ldd + dpkg -S, so a new
 #     library dependency needs no edit here), then the binaries from build/
+#     (and the test daemon as smtpclusterd-test when build/test has it)
 #     and the lab's scripts, as smtpcluster-lab.
 # Fails (non-zero) on the first step that fails.
 set -eu
@@ -64,6 +65,13 @@ ctx=$LAB/context
 rm -rf "$ctx"
 mkdir -p "$ctx/debs" "$ctx/bin" "$ctx/lab"
 cp build/smtpclusterd build/smtpctl "$ctx/bin/"
+# the test daemon (make test-daemon: ASan and the "debug" control
+# commands, snapshot-hash among them) when built: lab-test runs it
+bins="build/smtpclusterd build/smtpctl"
+if [ -x build/test/smtpclusterd ]; then
+	cp build/test/smtpclusterd "$ctx/bin/smtpclusterd-test"
+	bins="$bins build/test/smtpclusterd"
+fi
 cp tests/integration/recorder.py deploy/lab/farend.py deploy/lab/entrypoint.sh "$ctx/lab/"
 cp deploy/lab/Dockerfile "$ctx/"
 # the packages of the libraries the binaries link against that the base
@@ -71,7 +79,7 @@ cp deploy/lab/Dockerfile "$ctx/"
 # serves: its current one)
 tar -xOf "$LAB/rootfs.tar" ./var/lib/dpkg/status |
 	awk '/^Package:/{p=$2} /^Status:.*ok installed/{print p}' | sort -u >"$LAB/base.pkgs"
-pkgs=$(ldd build/smtpclusterd build/smtpctl | awk '/=> \//{print $3}' | sort -u |
+pkgs=$(ldd $bins | awk '/=> \//{print $3}' | sort -u |
 	while read -r lib; do
 		dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true
 	done | sed 's/:[^:]*$//' | sort -u)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # entrypoint.sh ROLE [N] — what one lab container runs, in the foreground
 # (its config comes from /lab/conf, written on the host by gen-conf.sh):
-#   node N   smtpclusterd -c /lab/conf/nodeN/node.conf
+#   node N   smtpclusterd -c /lab/conf/nodeN/node.conf ($SMTPCLUSTERD, from
+#            LAB_DAEMON in docker-compose.yml, picks smtpclusterd-test)
 #   dns      dnsmasq with the lab's A and MX records
 #   farend   the recording far-end SMTP server on port 25 (farend.py)
 #   dovecot  Dovecot, LMTP only, on port 24, Maildirs under /var/mail/lab
@@ -12,7 +13,7 @@ case "$role" in
 node)
 	n=${2:?node number}
 	mkdir -p /run/smtpcluster /var/lib/smtpcluster /var/log/smtpcluster
-	exec smtpclusterd -c "/lab/conf/node$n/node.conf"
+	exec "${SMTPCLUSTERD:-smtpclusterd}" -c "/lab/conf/node$n/node.conf"
 	;;
 dns)
 	exec dnsmasq -k --conf-file=/lab/conf/dnsmasq.conf
