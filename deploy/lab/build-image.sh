@@ -36,6 +36,7 @@ mirror() {
 }
 
 if [ ! -s "$LAB/rootfs.tar" ]; then
+	# shellcheck disable=SC1091
 	. /etc/os-release
 	codename=${VERSION_CODENAME:-bookworm}
 	m=$(mirror "$codename")
@@ -53,11 +54,13 @@ if [ ! -s "$LAB/rootfs.tar" ]; then
 	rm -rf "$LAB/rootfs"
 fi
 
+# re-import when the image is missing or the tarball changed since
+stamp=$(stat -c '%Y.%s' "$LAB/rootfs.tar")
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 ||
-	[ "$LAB/rootfs.tar" -nt "$LAB/base.stamp" ]; then
+	[ "$(cat "$LAB/base.stamp" 2>/dev/null)" != "$stamp" ]; then
 	echo "build-image: docker import $LAB/rootfs.tar as $BASE_IMAGE"
 	docker import "$LAB/rootfs.tar" "$BASE_IMAGE" >/dev/null
-	touch "$LAB/base.stamp"
+	echo "$stamp" >"$LAB/base.stamp"
 fi
 
 # the build context: binaries, lab scripts, the runtime library packages
@@ -79,6 +82,7 @@ cp deploy/lab/Dockerfile "$ctx/"
 # serves: its current one)
 tar -xOf "$LAB/rootfs.tar" ./var/lib/dpkg/status |
 	awk '/^Package:/{p=$2} /^Status:.*ok installed/{print p}' | sort -u >"$LAB/base.pkgs"
+# shellcheck disable=SC2086 # $bins is a list of paths without blanks
 pkgs=$(ldd $bins | awk '/=> \//{print $3}' | sort -u |
 	while read -r lib; do
 		dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true

@@ -23,7 +23,7 @@ farend)
 	;;
 dovecot)
 	mkdir -p /var/mail/lab /var/lib/dovecot-lab/home
-	for u in $(cut -d: -f1 /lab/conf/dovecot.users); do
+	cut -d: -f1 /lab/conf/dovecot.users | while read -r u; do
 		mkdir -p "/var/lib/dovecot-lab/home/$u"
 		chown nobody:nogroup "/var/lib/dovecot-lab/home/$u"
 	done
