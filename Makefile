@@ -151,7 +151,7 @@ lab-test: deps
 	@$(MAKE) --no-print-directory all test-daemon
 	@sh deploy/lab/lab.sh down >/dev/null 2>&1 || true
 	@LAB_DAEMON=smtpclusterd-test timeout -k 15 $(LAB_TEST_TIMEOUT) sh -c \
-		'sh deploy/lab/lab.sh up >/dev/null && python3 -u tests/lab/lab-test.py'; \
+		'sh deploy/lab/lab.sh start && python3 -u tests/lab/lab-test.py'; \
 		rc=$$?; sh deploy/lab/lab.sh down >/dev/null 2>&1; exit $$rc
 
 lab-down:

@@ -1,9 +1,10 @@
 #!/bin/sh
-# lab.sh up|down|info — drive the docker-compose lab (docs/lab.md).
+# lab.sh up|start|down|info — drive the docker-compose lab (docs/lab.md).
 #   up    lab-deps.sh, dockerd-up.sh, build-image.sh, gen-conf.sh, then
 #         docker-compose up (containers recreated: a fresh cluster), wait
 #         (bounded) for a leader, set the cluster domain lab.test and the
 #         node domains' aliases, print how to use it
+#   start up without the usage text (make lab-test)
 #   down  remove the containers and the network (the image and the
 #         cached rootfs stay)
 #   info  print how to send mail with swaks and use smtpctl in the lab
@@ -84,6 +85,7 @@ up() {
 
 case "${1:-}" in
 up) up && info ;;
+start) up ;;
 down)
 	if docker info >/dev/null 2>&1; then
 		$COMPOSE down --remove-orphans -t 5 || die "docker-compose down failed"
@@ -92,5 +94,5 @@ down)
 	fi
 	;;
 info) info ;;
-*) die "usage: lab.sh up|down|info" ;;
+*) die "usage: lab.sh up|start|down|info" ;;
 esac
