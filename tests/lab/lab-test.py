@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -105,6 +106,17 @@ def send(node, count, phase):
     return ok
 
 
+def smtp_answers(node):
+    """Whether node's SMTP port greets a connection from the host."""
+    try:
+        with socket.create_connection(("%s.1%d" % (NET, node), 25),
+                                      timeout=5) as c:
+            c.settimeout(5)
+            return c.recv(4).startswith(b"220")
+    except OSError:
+        return False
+
+
 def delivered_ids():
     """Message id -> count, from Dovecot's Maildirs and the far end."""
     script = ("import glob,re,json;c={}\n"
@@ -175,6 +187,10 @@ def main():
     rest = [n for n in NODES if n != victim]
     log("docker kill lab-node%d (the leader)" % victim)
     sh("docker", "kill", "lab-node%d" % victim)
+    st = sh("docker", "inspect", "-f", "{{.State.Running}}",
+            "lab-node%d" % victim).stdout.strip()
+    if st != "false":
+        failures.append("lab-node%d still running after docker kill" % victim)
     nl = wait_leader(rest)
     if nl is None:
         failures.append("no new leader after killing node%d" % victim)
@@ -193,6 +209,8 @@ def main():
     others = [n for n in NODES if n != cut]
     log("docker network disconnect %s lab-node%d" % (NETWORK, cut))
     sh("docker", "network", "disconnect", NETWORK, "lab-node%d" % cut)
+    if smtp_answers(cut):
+        failures.append("node%d still answers SMTP after the disconnect" % cut)
     for n in others:
         send(n, PER_NODE, "cut")
     log("docker network connect --ip %s.1%d %s lab-node%d"
