@@ -5,6 +5,8 @@
 #   dnsmasq.conf      A records for the lab's hosts, MX records for lab.test
 #                     (the cluster) and far.test (the far end)
 #   dovecot.conf, dovecot.users   Dovecot, LMTP only, users alice and bob
+#   ca/               the cluster CA and node certificates, when
+#                     deploy/cluster-ca.sh exists (cluster_tls below)
 # The addresses are fixed on the user-defined network smtpcluster-lab,
 # 172.30.13.0/24 (docker-compose.yml must agree):
 #   .2 dns  .3 farend (mx.far.test)  .4 dovecot  .11-.13 node1-3
@@ -16,14 +18,23 @@ NET=172.30.13
 NODES="1 2 3"
 mkdir -p "$CONF"
 
-# cluster_tls N — extra [cluster] lines for node N's cluster-port TLS.
-# THE PLACE FOR mTLS: when deploy/cluster-ca.sh exists, make the CA once
-# (deploy/cluster-ca.sh ca "$CONF/ca") and node N's certificate here
-# (deploy/cluster-ca.sh node "$CONF/ca" N), and print the node.conf keys
-# that point at them (paths under /lab/conf/ca as the container sees them).
-# Today the cluster ports are plain TCP and nothing is printed.
+# cluster_tls N — the [cluster] lines for node N's cluster-port mutual TLS.
+# THE ONE PLACE FOR mTLS: when deploy/cluster-ca.sh exists (the cluster CA
+# tool), the lab's CA is made once in $CONF/ca and node N's certificate
+# next to it (both kept across runs), and node.conf points [cluster]
+# tls_ca, tls_cert and tls_key at them as the container sees them
+# (/lab/conf/ca). Without that script the cluster ports are plain TCP and
+# nothing is printed.
 cluster_tls() {
-	:
+	[ -f deploy/cluster-ca.sh ] || return 0
+	[ -f "$CONF/ca/ca.pem" ] || sh deploy/cluster-ca.sh ca "$CONF/ca" >&2
+	[ -f "$CONF/ca/node-$1.pem" ] || sh deploy/cluster-ca.sh node "$CONF/ca" "$1" >&2
+	cat <<EOC
+; mutual TLS on the raft and forwarding ports (deploy/cluster-ca.sh)
+tls_ca = /lab/conf/ca/ca.pem
+tls_cert = /lab/conf/ca/node-$1.pem
+tls_key = /lab/conf/ca/node-$1.key
+EOC
 }
 
 for n in $NODES; do
