@@ -2,6 +2,7 @@
 #
 #   make run    install what is missing, build, start a 3-node cluster
 #   make test   install what is missing, build, run every test
+#   make lab    the docker-compose lab (docs/lab.md); lab-test, lab-down
 #
 # Objects go to build/ (release) and build/asan/ (ASan+UBSan, unit tests).
 # Sources are found by wildcard: a new .c in spool/, raft/, src/ or cli/ is
@@ -15,9 +16,9 @@ CLANG    ?= clang
 BUILD    := build
 ASAN     := $(BUILD)/asan
 
-PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c libsystemd
+PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c libsystemd libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c -lsystemd)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c -lsystemd -lmicrohttpd)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -62,7 +63,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test unit integration test-daemon faults faults-short run bench lint format fuzz install check-install clean check-format
+.PHONY: all deps test unit integration test-daemon faults faults-short run bench lint format fuzz install check-install clean check-format lab lab-test lab-down
 
 all: $(BINS) $(BUILD)/libspool.a
 
@@ -136,6 +137,25 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@if [ -f deploy/run-local.sh ]; then sh deploy/run-local.sh; \
 	else echo "make run: the cluster daemon is not built yet (issue #3); only the spool library exists"; exit 1; fi
+
+# The docker-compose lab (deploy/lab, docs/lab.md): installs docker.io,
+# docker-compose and debootstrap when missing, starts dockerd when none
+# answers, builds the image without a registry. lab-test runs the test
+# daemon (debug snapshot-hash) and removes the lab afterwards, pass or fail.
+LAB_TEST_TIMEOUT ?= 600
+lab: deps
+	@$(MAKE) --no-print-directory all
+	@sh deploy/lab/lab.sh up
+
+lab-test: deps
+	@$(MAKE) --no-print-directory all test-daemon
+	@sh deploy/lab/lab.sh down >/dev/null 2>&1 || true
+	@LAB_DAEMON=smtpclusterd-test timeout -k 15 $(LAB_TEST_TIMEOUT) sh -c \
+		'sh deploy/lab/lab.sh start && python3 -u tests/lab/lab-test.py'; \
+		rc=$$?; sh deploy/lab/lab.sh down >/dev/null 2>&1; exit $$rc
+
+lab-down:
+	@sh deploy/lab/lab.sh down
 
 # the bench needs no test hook: it runs the production daemon
 bench: deps

@@ -2,7 +2,9 @@
 # install-deps.sh — install the Debian packages smtpcluster builds and tests
 # with, only those that are missing. libsystemd-dev: sd_notify (the unit is
 # Type=notify); systemd, man-db, mandoc, logrotate: make check-install
-# (systemd-analyze verify, mandoc -T lint, logrotate -f).
+# (systemd-analyze verify, mandoc -T lint, logrotate -f). libmicrohttpd-dev:
+# the metrics endpoint; prometheus: its promtool checks the format in the
+# tests (the prometheus server itself is not used).
 #
 # libraft must be >= 0.17 (0.22 from bookworm-backports on bookworm: 0.15 has
 # known safety bugs). When the release's own libraft is older, the script
@@ -16,7 +18,8 @@ liblmdb-dev lmdb-utils libcmocka-dev libinih-dev libjson-c-dev \
 clang libclang-rt-14-dev cppcheck clang-format clang-tidy python3 iproute2 procps \
 openssl swaks libnet-ssleay-perl postfix dnsmasq-base dovecot-lmtpd \
 faketime \
-libsystemd-dev systemd man-db mandoc logrotate"
+libsystemd-dev systemd man-db mandoc logrotate \
+libmicrohttpd-dev prometheus"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

@@ -7,7 +7,9 @@
 #   node N (1..3): state under run/nodeN/, config run/nodeN/node.conf,
 #   control socket run/nodeN/control.sock, log run/nodeN/smtpclusterd.log,
 #   activity log (one line per delivery attempt) run/nodeN/activity.log,
-#   SMTP on 127.0.0.N:2525, raft on 127.0.0.N:7001 (forwarding 7002).
+#   receive log (one line per message received) run/nodeN/receive.log,
+#   SMTP on 127.0.0.N:2525, raft on 127.0.0.N:7001 (forwarding 7002),
+#   Prometheus metrics on http://127.0.0.N:9100/metrics.
 # Mail: the cluster serves the local domain cluster.test (and the node
 # domains nodeN.cluster.test, as local aliases) with Maildirs for
 # postmaster, system, alice and bob under run/mail/<user>/; it relays only
@@ -102,6 +104,9 @@ admin_group = $(admin_group)
 [log]
 level = info
 
+[metrics]
+listen = 127.0.0.$n:9100
+
 EOF
 	delivery_section "$n" >>"$conf"
 	echo "run-local: wrote $conf"
@@ -133,6 +138,15 @@ make_certs() {
 tls_cert = run/ca/node-$1.pem\\
 tls_key = run/ca/node-$1.key" "$conf"
 	echo "run-local: added [cluster] tls_* keys to $conf"
+}
+
+# add_metrics N — a node.conf written before the metrics endpoint existed
+# gets its [metrics] section
+add_metrics() {
+	conf=run/node$1/node.conf
+	grep -q '^\[metrics\]' "$conf" && return 0
+	printf '\n[metrics]\nlisten = 127.0.0.%s:9100\n' "$1" >>"$conf"
+	echo "run-local: added a [metrics] section to $conf"
 }
 
 # make_maildirs — run/mail/<user>/{tmp,new,cur} for the demo users
@@ -239,6 +253,7 @@ for n in $NODES; do
 	write_conf "$n"
 	add_delivery "$n"
 	make_certs "$n"
+	add_metrics "$n"
 	log=run/node$n/smtpclusterd.log
 	echo "==== run-local: start $(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
 	# own session: a Ctrl-C reaches this script only, which then stops the
@@ -303,6 +318,8 @@ Send mail (from $(pwd)):
   swaks --server 127.0.0.1:2525 --local-interface 127.0.0.200 --to someone@example.org
       -> 550 5.7.1 relaying denied (an outside client)
   tail -f run/node*/activity.log           one line per delivery attempt
+  tail -f run/node*/receive.log            one line per message received
+  curl -s http://127.0.0.1:9100/metrics     Prometheus metrics (9100 on each node's address)
 
 Manage:
   $SMTPCTL -s run/node2/control.sock cluster status

@@ -205,6 +205,9 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 		  "in %llu ms",
 		  f->snap_bytes, (unsigned long long)f->snap_serialize_ms,
 		  (unsigned long long)(mono_ms() - f->snap_started_ms));
+	if (f->on_snapshot != NULL)
+		f->on_snapshot(f->snapshot_arg, mono_ms() - f->snap_started_ms,
+			       f->snap_bytes);
 	return 0;
 }
 

@@ -51,6 +51,9 @@ struct rfsm {
 	uint64_t snap_started_ms; /* monotonic, for the log line */
 	size_t snap_bytes;
 	uint64_t snap_serialize_ms;
+	/* after each snapshot stored: its time (ms) and size (metrics) */
+	void (*on_snapshot)(void *arg, uint64_t ms, size_t bytes);
+	void *snapshot_arg;
 };
 
 /* Prepare f over sp. The raft pointer is set later with rfsm_set_raft. */

@@ -12,6 +12,8 @@
  *                                    src/base/privdrop.h)
  *              group = (empty: the user's own group)
  *              log_dir = (empty: SET CONFIGURATION SMTP /LOG refused)
+ *              receive_log = data_dir/receive.log (seed's
+ *                           TCPIP$SMTP_RECV_RUN.LOG; "none" = no log)
  *                                   (the one directory /LOG files may be
  *                                    in, src/base/logdir.h; not data_dir)
  *   [smtp]     listen = 127.0.0.1:2525
@@ -57,6 +59,8 @@
  *                                          the three keys; logged loudly)
  *   [control]  socket = run/node1/control.sock
  *              admin_group = smtpadm
+ *   [metrics]  listen = (empty: no endpoint)  HOST:PORT of the Prometheus
+ *                                    text endpoint (GET /metrics)
  *   [log]      level = info              (debug|info|warn|error)
  *              file = (empty: stderr)
  *
@@ -107,6 +111,8 @@ struct nodeconf {
 	unsigned dlv_scan_interval_ms;
 	unsigned dlv_claim_batch;
 	char dlv_activity_log[NODECONF_STR];
+	char receive_log[NODECONF_STR];	   /* "" until defaulted, "none" */
+	char metrics_listen[NODECONF_STR]; /* HOST:PORT, "" = no endpoint */
 	char cluster_address[NODECONF_STR];
 	int bootstrap;
 	unsigned npeers;

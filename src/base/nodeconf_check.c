@@ -150,6 +150,17 @@ int nodeconf_check_whole(struct nodeconf *c, const char *path, const int *seen,
 			return -1;
 		}
 	}
+	if (c->receive_log[0] == '\0') {
+		int n = snprintf(c->receive_log, sizeof(c->receive_log),
+				 "%s/receive.log", c->data_dir);
+		if (n < 0 || (size_t)n >= sizeof(c->receive_log)) {
+			snprintf(err, errsize,
+				 "%s: [node] data_dir: too long for the "
+				 "default receive log path",
+				 path);
+			return -1;
+		}
+	}
 	if (strcmp(c->dlv_backend, "lmtp") == 0 && c->dlv_lmtp[0] == '\0') {
 		snprintf(err, errsize,
 			 "%s:%d: [delivery] backend: lmtp needs [delivery] "

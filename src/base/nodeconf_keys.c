@@ -70,6 +70,10 @@ const struct nodeconf_key nodeconf_keys[] = {
      600000},
     {"delivery", "claim_batch", KT_UINT, NUM(dlv_claim_batch), 1, 1024},
     {"delivery", "activity_log", KT_FILE, STR(dlv_activity_log), 0, 0},
+    /* the receive log (src/smtpd/smtp_recvlog.h); "none" = no log */
+    {"node", "receive_log", KT_FILE, STR(receive_log), 0, 0},
+    /* the Prometheus endpoint (src/metrics/metrics_http.h); empty = off */
+    {"metrics", "listen", KT_ADDR, STR(metrics_listen), 0, 0},
     {"cluster", "address", KT_ADDR, STR(cluster_address), 0, 0},
     {"cluster", "bootstrap", KT_BOOL, NUM(bootstrap), 0, 0},
     {"cluster", "peer", KT_PEER, 0, 0, 0, 0},

@@ -259,6 +259,7 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 	c->next_req = cluster_realtime_ms() * 1000u;
 	c->last_state = RAFT_UNAVAILABLE;
 	rfsm_init(&c->fsm, sp, on_fsm_fatal, c);
+	c->fsm.on_snapshot = cmx_on_snapshot; /* cluster_metrics.c */
 
 	snprintf(dir, sizeof(dir), "%s/raft", conf->data_dir);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {

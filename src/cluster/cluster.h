@@ -93,6 +93,17 @@ int cluster_peer_stats(void *arg, struct json_object *o);
 /* The id of the leader this node knows of, 0 while it knows none. */
 uint64_t cluster_leader_id(const struct cluster *c);
 
+/* This node's raft numbers for the metrics endpoint (cluster_metrics.c). */
+struct cluster_numbers {
+	const char *state; /* "leader", "follower", ... */
+	uint64_t term, commit_index, applied_index, last_index, leader_id;
+	uint64_t applied_entries, applied_commands, malformed_entries;
+	uint64_t snapshots, restores, pending_proposals, queued_commands;
+	int voters;
+};
+/* 0, or -1 once raft is closed. */
+int cluster_numbers(const struct cluster *c, struct cluster_numbers *n);
+
 /* 1 when this node is the leader and has applied its barrier. */
 int cluster_is_ready_leader(const struct cluster *c);
 

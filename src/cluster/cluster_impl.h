@@ -326,4 +326,7 @@ void ccl_close(struct cluster *c);
  * (cluster_state.c). */
 const char *cluster_state_name(int state);
 
+/* rfsm.on_snapshot: the snapshot histograms (cluster_metrics.c). */
+void cmx_on_snapshot(void *arg, uint64_t ms, size_t bytes);
+
 #endif

@@ -15,8 +15,9 @@
  * 0 after a clean stop, 64 usage, 78 bad config (EX_CONFIG), 71 start-up
  * failure (EX_OSERR), 70 when the spool failed under the FSM (EX_SOFTWARE).
  *
- * SIGHUP reopens the log file ([log] file) for log rotation and reloads
- * the cluster's TLS certificates ([cluster] tls_*). Under
+ * SIGHUP reopens the log files ([log] file, the receive and activity
+ * logs) for log rotation and reloads the cluster's TLS certificates
+ * ([cluster] tls_*). Under
  * systemd (Type=notify, deploy/systemd/) the daemon says READY=1 once the
  * SMTP receiver and the control socket are up and the node knows a
  * cluster leader (polled: cluster.h has no state callback), STOPPING=1
@@ -53,8 +54,11 @@
 #include "src/base/log.h"
 #include "src/base/nodeconf.h"
 #include "src/base/privdrop.h"
+#include "src/smtpd/smtp_recvlog.h"
 #include "src/smtpd/smtp_server.h"
 #include "src/delivery/symbiont.h"
+#include "src/metrics/metrics_collect.h"
+#include "src/metrics/metrics_http.h"
 #ifdef SMTPCLUSTER_TESTHOOKS
 #include "src/testhooks/testhooks.h" /* the test daemon only */
 #endif
@@ -75,6 +79,8 @@ struct daemon {
 	struct deliverer *dlv;
 	struct symbiont *sym;
 	struct aliases local_aliases; /* node-local alias file, for delivery */
+	struct metrics_http *metrics; /* [metrics] listen, or NULL */
+	struct metrics_refs mrefs;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t ready_timer; /* polls for a leader until READY=1 */
 	int ready;		/* READY=1 sent */
@@ -303,6 +309,8 @@ static void begin_stop(struct daemon *d, const char *why)
 	uv_timer_stop(&d->ready_timer);
 	sd_notifyf(0, "STOPPING=1\nSTATUS=stopping (%s)", why);
 	diskguard_stop();
+	metrics_http_stop(d->metrics, NULL, NULL);
+	d->metrics = NULL;
 	if (d->smtp != NULL) {
 		smtp_server_stop(d->smtp, smtp_stopped, d);
 	} else {
@@ -339,6 +347,7 @@ static void on_sighup(struct daemon *d)
 		sd_notify(0, "RELOADING=1");
 	}
 	log_reopen();
+	smtp_recvlog_reopen();
 	if (d->sym != NULL)
 		symbiont_reopen_log(d->sym);
 	log_info("SIGHUP: log files reopened");
@@ -403,6 +412,7 @@ static int start_mail(struct daemon *d)
 	so.reply_timeout_ms = c->smtp_reply_timeout_ms;
 	so.local_backend = c->dlv_backend;
 	so.mail_root = c->dlv_mail_root;
+	smtp_recvlog_open(c->receive_log);
 	rv = smtp_server_start(&d->smtp, d->loop, &so, d->cl, d->sp);
 	if (rv != 0) {
 		log_error("cannot start the SMTP receiver on %s: %s",
@@ -461,6 +471,23 @@ static int start_mail(struct daemon *d)
 		control_set_stats(d->ctl, "symbiont", symbiont_stats_json, d);
 	}
 	return 0;
+}
+
+/* The Prometheus endpoint, when [metrics] listen is set. 0 or -1. */
+static int start_metrics(struct daemon *d)
+{
+	d->mrefs.smtp = &d->smtp;
+	d->mrefs.sym = &d->sym;
+	d->mrefs.cl = &d->cl;
+	d->mrefs.sp = &d->sp;
+	d->mrefs.node_id = d->conf.id;
+	d->mrefs.node_name = d->conf.name;
+	if (d->conf.metrics_listen[0] == '\0')
+		return 0;
+	return metrics_http_start(&d->metrics, d->loop, d->conf.metrics_listen,
+				  metrics_collect, &d->mrefs) == 0
+		   ? 0
+		   : -1;
 }
 
 int main(int argc, char **argv)
@@ -590,6 +617,9 @@ int main(int argc, char **argv)
 	} else if (start_mail(&d) != 0) {
 		d.exit_code = EX_OSERR_;
 		begin_stop(&d, "start-up failure");
+	} else if (start_metrics(&d) != 0) {
+		d.exit_code = EX_OSERR_;
+		begin_stop(&d, "start-up failure");
 	} else {
 		control_set_stats(d.ctl, "cluster", cluster_peer_stats, d.cl);
 		log_info("smtpclusterd node %llu (%s) running; SMTP %s, "
@@ -605,6 +635,7 @@ int main(int argc, char **argv)
 	cluster_free(d.cl);
 	spool_close(d.sp);
 	aliases_free(&d.local_aliases);
+	smtp_recvlog_close();
 	if (uv_loop_close(d.loop) != 0) {
 		log_debug("loop closed with handles still open");
 	}

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "src/base/log.h"
+#include "src/metrics/metrics.h"
 
 /* ---- state ---- */
 
@@ -296,6 +297,7 @@ void symbiont_job_delivered(struct symbiont_job *j,
 
 	assert(j->state == SJ_DELIVERING || j->state == SJ_LOST);
 	j->h = NULL; /* invalid from now on */
+	metrics_observe(MH_DELIVERY_SECONDS, metrics_now() - j->started_at);
 	if (j->state == SJ_LOST) {
 		log_warn("symbiont: possible duplicate delivery of %s (lease "
 			 "lost during delivery; outcomes not recorded)",
@@ -362,6 +364,7 @@ void symbiont_job_try_start(struct symbiont_job *j)
 		job_complete(j, NULL, 0);
 		return;
 	}
+	j->started_at = metrics_now();
 	rc = env->ops->deliver(env->ctx, j);
 	if (rc != 0) {
 		j->h = NULL;

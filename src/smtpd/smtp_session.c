@@ -29,6 +29,8 @@
 #include "spool/store/spool.h"
 #include "spool/codec/wire.h"
 #include "src/base/log.h"
+#include "src/metrics/metrics.h"
+#include "src/smtpd/smtp_recvlog.h"
 #include "src/smtpd/smtp_session_impl.h"
 
 /* ---- state ---- */
@@ -281,6 +283,7 @@ static void end_of_data(struct smtp_session *s)
 	 * smtp_session_proposed(), once the entry is applied on the leader
 	 * (committed on a quorum). */
 	smtp_sess_enter(s, SMTP_S_QUEUEING);
+	s->eod_at = metrics_now();
 	smtp_sess_flush(s);
 	rc = s->env.propose(s->env.arg, wb.p, wb.len);
 	wbuf_free(&wb);
@@ -374,35 +377,75 @@ void smtp_session_input(struct smtp_session *s, const char *p, size_t n)
 	process(s);
 }
 
+/* The receive log's line for the message just answered with reply. */
+static void recv_log(const struct smtp_session *s, const char *reply)
+{
+	const char *stack[16];
+	const char **rcpt = stack;
+	struct smtp_recv_entry e;
+
+	if (s->nrcpt > 16) {
+		rcpt = malloc(s->nrcpt * sizeof(*rcpt));
+		if (rcpt == NULL)
+			return; /* the line is dropped, the mail is not */
+	}
+	for (uint32_t i = 0; i < s->nrcpt; i++)
+		rcpt[i] = s->rcpt[i].addr;
+	memset(&e, 0, sizeof(e));
+	e.node_name = s->node_name;
+	e.client_ip = s->client_ip;
+	e.helo = s->helo;
+	e.sender = s->sender;
+	e.rcpt = rcpt;
+	e.nrcpt = s->nrcpt;
+	e.size = s->body_len;
+	e.name = s->name;
+	e.reply = reply;
+	smtp_recvlog_write(&e);
+	if (rcpt != stack)
+		free(rcpt);
+}
+
 void smtp_session_proposed(struct smtp_session *s, int applied, int res_status,
 			   uint32_t res_flags)
 {
+	char reply[SPOOL_NAME_MAX + 256];
+	int ev = SMTP_EV_REJECTED;
+	uint64_t n = SMTP_REJ_SPOOL;
+
 	assert(s->state == SMTP_S_QUEUEING);
 	if (applied &&
 	    (res_status == 0 || (res_flags & RES_F_DUPLICATE) != 0)) {
-		smtp_sess_reply(s, "250 2.0.0 Ok: queued as %s", s->name);
+		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s",
+			 s->name);
+		metrics_observe(MH_ACCEPT_SECONDS, metrics_now() - s->eod_at);
 		log_info("smtp [%s]: queued %s, %llu octets, %u recipient(s)%s",
 			 s->client_ip, s->name, (unsigned long long)s->body_len,
 			 s->nrcpt,
 			 (res_flags & RES_F_DUPLICATE) ? " (retried)" : "");
-		smtp_sess_event(s, SMTP_EV_ACCEPTED, s->body_len);
+		ev = SMTP_EV_ACCEPTED;
+		n = s->body_len;
 	} else if (!applied) {
-		smtp_sess_reply(
-		    s, "451 4.3.0 Error: could not commit the message to a "
-		       "quorum, try again later");
-		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_NOQUORUM);
+		snprintf(reply, sizeof(reply),
+			 "451 4.3.0 Error: could not commit the message to a "
+			 "quorum, try again later");
+		n = SMTP_REJ_NOQUORUM;
 	} else if (res_status == SPOOL_E_FULL || res_status == SPOOL_E_NOMEM) {
-		smtp_sess_reply(s, "452 4.3.1 Insufficient system storage");
-		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_FULL);
+		snprintf(reply, sizeof(reply),
+			 "452 4.3.1 Insufficient system storage");
+		n = SMTP_REJ_FULL;
 	} else if (res_status == SPOOL_E_HOPS) {
-		smtp_sess_reply(s, "554 5.4.6 Error: too many hops");
-		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_HOPS);
+		snprintf(reply, sizeof(reply),
+			 "554 5.4.6 Error: too many hops");
+		n = SMTP_REJ_HOPS;
 	} else {
-		smtp_sess_reply(
-		    s, "554 5.3.0 Error: message refused by the spool (%s)",
-		    spool_strerror(res_status));
-		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SPOOL);
+		snprintf(reply, sizeof(reply),
+			 "554 5.3.0 Error: message refused by the spool (%s)",
+			 spool_strerror(res_status));
 	}
+	smtp_sess_reply(s, "%s", reply);
+	recv_log(s, reply);
+	smtp_sess_event(s, ev, n);
 	smtp_sess_idle(s);
 	if (s->stop_after) {
 		smtp_sess_reply(s, "421 4.3.2 %s Service shutting down",

@@ -56,6 +56,7 @@ struct smtp_session {
 	struct smtp_data data;
 	char name[SPOOL_NAME_MAX + 1];
 	uint64_t body_len; /* octets proposed, for the statistics */
+	double eod_at;	   /* metrics_now() at the end of DATA */
 };
 
 /* smtp_session.c */

@@ -30,6 +30,8 @@
 #include "src/smtpd/smtp_parse.c"
 #include "src/smtpd/smtp_session.c"
 #include "src/smtpd/smtp_verbs.c"
+#include "src/smtpd/smtp_recvlog.c"
+#include "src/metrics/metrics.c"
 
 #include "spool/codec/cmd.h"
 

@@ -282,6 +282,10 @@ def test_remote_delivery_via_mx_reaches_smtp_sink():
     check(re.search(r"^\S+Z NODE\d \S+: to=<someone@sink\.test>, "
                     r"relay=\S+, delay=[0-9.]+s, attempts=1, "
                     r"status=sent \(250", line), "activity log format", line)
+    # as Postfix's: the envelope sender and the stored size (issue #13)
+    m = re.search(r", from=<([^>]*)>, size=(\d+),", line)
+    check(m and m.group(1) == "alice@cluster.test" and int(m.group(2)) > 0,
+          "activity line carries from= and size=", line)
 
 
 def test_equal_preference_mx_hosts_share_the_load():

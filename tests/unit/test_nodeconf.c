@@ -201,6 +201,28 @@ static void test_absent_keys_take_their_defaults(void **state)
 	assert_int_equal(c.dlv_scan_interval_ms, 500);
 	assert_int_equal(c.dlv_claim_batch, 16);
 	assert_string_equal(c.dlv_activity_log, "d7/activity.log");
+	assert_string_equal(c.receive_log, "d7/receive.log");
+	assert_string_equal(c.metrics_listen, "");
+}
+
+static void test_metrics_and_receive_log_keys(void **state)
+{
+	struct nodeconf c;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(
+	    load_text("[node]\nid = 1\ndata_dir = d\nreceive_log = none\n"
+		      "[cluster]\naddress = 127.0.0.1:7001\n"
+		      "[metrics]\nlisten = 127.0.0.1:9100\n",
+		      &c, err, sizeof(err)),
+	    0);
+	assert_string_equal(c.receive_log, "none");
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9100");
+	assert_refused("[node]\nid = 1\n[metrics]\nlisten = 9100\n", 4,
+		       "[metrics] listen:");
+	assert_refused("[node]\nid = 1\n[metrics]\nport = 9100\n", 4,
+		       "[metrics] port:");
 }
 
 #define MINIMAL                                                                \
@@ -570,6 +592,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_config_sets_every_key),
 	    cmocka_unit_test(test_absent_keys_take_their_defaults),
+	    cmocka_unit_test(test_metrics_and_receive_log_keys),
 	    cmocka_unit_test(test_unknown_delivery_backend_is_refused),
 	    cmocka_unit_test(test_lmtp_backend_needs_an_lmtp_address),
 	    cmocka_unit_test(test_tls_cert_without_key_is_refused),
