@@ -189,3 +189,11 @@ int spool_cfg_check(int key, uint64_t num, const char *str)
 		return SPOOL_E_INVAL;
 	return 0;
 }
+
+const char *spool_cfg_mail_domain(const struct spool_config *cfg,
+				  const char *node_domain)
+{
+	return cfg->str[CFG_CLUSTER_DOMAIN][0] != '\0'
+		   ? cfg->str[CFG_CLUSTER_DOMAIN]
+		   : node_domain;
+}

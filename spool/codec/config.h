@@ -82,4 +82,9 @@ void spool_config_defaults(struct spool_config *cfg);
 /* Check a value against the key's kind and range: 0 or SPOOL_E_INVAL. */
 int spool_cfg_check(int key, uint64_t num, const char *str);
 
+/* The local mail domain: the cluster domain when set, else node_domain
+ * (the node's own). */
+const char *spool_cfg_mail_domain(const struct spool_config *cfg,
+				  const char *node_domain);
+
 #endif

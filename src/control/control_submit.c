@@ -310,9 +310,7 @@ static void submit_final(struct ctl_req *req, struct submit_buf *b,
 			 const struct spool_config *cfg)
 {
 	struct control *ctl = req->ctl;
-	const char *domain = cfg->str[CFG_CLUSTER_DOMAIN][0]
-				 ? cfg->str[CFG_CLUSTER_DOMAIN]
-				 : ctl->conf.domain;
+	const char *domain = spool_cfg_mail_domain(cfg, ctl->conf.domain);
 	const struct submit_domains doms = {
 	    .node = ctl->conf.domain,
 	    .cluster = cfg->str[CFG_CLUSTER_DOMAIN],
@@ -520,8 +518,7 @@ void ctl_submit(struct ctl_req *req)
 			     "configuration");
 		return;
 	}
-	domain = cfg->str[CFG_CLUSTER_DOMAIN][0] ? cfg->str[CFG_CLUSTER_DOMAIN]
-						 : ctl->conf.domain;
+	domain = spool_cfg_mail_domain(cfg, ctl->conf.domain);
 	if (scr->p == NULL) {
 		scr->p = calloc(1, sizeof(struct submit_buf));
 		scr->free_fn = submit_buf_free;

@@ -406,10 +406,8 @@ int deliver_start(struct deliverer *d, const struct spool_ctl *ctl, void *body,
 	if (rc != 0)
 		goto err_after_alloc;
 	route_zone(dv->cfg.str[CFG_ZONE],
-		   dv->cfg.str[CFG_CLUSTER_DOMAIN][0] != '\0'
-		       ? dv->cfg.str[CFG_CLUSTER_DOMAIN]
-		       : d->o.node_domain,
-		   dv->zone, sizeof(dv->zone));
+		   spool_cfg_mail_domain(&dv->cfg, d->o.node_domain), dv->zone,
+		   sizeof(dv->zone));
 	rc = make_items(dv);
 	if (rc != 0)
 		goto err_after_alloc;

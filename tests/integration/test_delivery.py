@@ -706,23 +706,22 @@ def test_exactly_once_with_a_node_killed():
 
 # ---- every node's domain is local; unknown users refused at RCPT ----
 
-def test_other_nodes_domain_is_delivered_locally_by_any_node():
-    """Mail for node 2's own domain, received by node 2 while node 2's
-    mail is stopped: node 1 or 3 delivers it, to the Maildir, because
-    every node registers its domain in the nodes table."""
+def delivered_locally_by_another_node(addr, tag, what):
+    """Send mail for addr (alice's) to node 2 while node 2's mail is
+    stopped; check that node 1 or 3 puts it in alice's Maildir with
+    Delivered-To: addr, and that the queue empties."""
     node_ctl(C, 1, "stop mail", {"node": 2})
     try:
-        mid = msgid("nodedomain")
-        send(2, "x@sink.test", ["alice@node2.cluster.test"], message(mid))
+        mid = msgid(tag)
+        send(2, "x@sink.test", [addr], message(mid))
         wait_until(lambda: maildir_find("alice", mid.encode()), 30,
-                   what="mail for node2.cluster.test in alice's Maildir")
+                   what=what + " in alice's Maildir")
         m = maildir_find("alice", mid.encode())[0]
-        check(b"Delivered-To: alice@node2.cluster.test" in m,
+        check(b"Delivered-To: " + addr.encode() in m,
               "Delivered-To", m[:300])
 
         def lines():
-            return [ln for ln in activity().splitlines()
-                    if "alice@node2.cluster.test" in ln]
+            return [ln for ln in activity().splitlines() if addr in ln]
         # the activity line follows the Maildir rename by a moment
         wait_until(lines, 10, what="the delivery in the activity log")
         check(all(" NODE2 " not in ln for ln in lines()),
@@ -732,30 +731,22 @@ def test_other_nodes_domain_is_delivered_locally_by_any_node():
         node_ctl(C, 1, "start mail", {"node": 2})
 
 
+def test_other_nodes_domain_is_delivered_locally_by_any_node():
+    """Mail for node 2's own domain, received by node 2 while node 2's
+    mail is stopped: node 1 or 3 delivers it, to the Maildir, because
+    every node registers its domain in the nodes table."""
+    delivered_locally_by_another_node("alice@node2.cluster.test",
+                                      "nodedomain",
+                                      "mail for node2.cluster.test")
+
+
 def test_node_local_alias_is_delivered_locally_by_any_node():
     """Issue #10 defect 8: mail node 2 accepted for a name of its own
     alias file, claimed by node 1 or 3 (node 2's mail stopped), which have
     no such alias: delivered to the Maildir as node 2 accepted it, not
     routed by DNS (no such zone: deferred, then bounced)."""
-    node_ctl(C, 1, "stop mail", {"node": 2})
-    try:
-        mid = msgid("nodealias")
-        send(2, "x@sink.test", ["alice@nodealias.test"], message(mid))
-        wait_until(lambda: maildir_find("alice", mid.encode()), 30,
-                   what="mail for node 2's alias in alice's Maildir")
-        m = maildir_find("alice", mid.encode())[0]
-        check(b"Delivered-To: alice@nodealias.test" in m,
-              "Delivered-To", m[:300])
-
-        def lines():
-            return [ln for ln in activity().splitlines()
-                    if "alice@nodealias.test" in ln]
-        wait_until(lines, 10, what="the delivery in the activity log")
-        check(all(" NODE2 " not in ln for ln in lines()),
-              "delivered by another node", lines())
-        wait_until(lambda: queue_empty(), 20, what="an empty queue")
-    finally:
-        node_ctl(C, 1, "start mail", {"node": 2})
+    delivered_locally_by_another_node("alice@nodealias.test", "nodealias",
+                                      "mail for node 2's alias")
 
 
 def rcpt_codes(node, rcpts):
