@@ -52,6 +52,9 @@
  *              max_frame = 33554432
  *   [control]  socket = run/node1/control.sock
  *              admin_group = smtpadm
+ *              idle_timeout_s = 300   (a connection with no request and no
+ *                                      bytes that long is closed; 0 = never)
+ *              max_per_user = 16      (connections of one non-root uid)
  *   [metrics]  listen = (empty: no endpoint)  HOST:PORT of the Prometheus
  *                                    text endpoint (GET /metrics)
  *   [log]      level = info              (debug|info|warn|error)
@@ -118,6 +121,8 @@ struct nodeconf {
 	uint64_t max_frame;
 	char control_socket[NODECONF_STR];
 	char admin_group[64];
+	unsigned ctl_idle_timeout_s; /* [control] idle_timeout_s, 0 = none */
+	unsigned ctl_max_per_user;   /* [control] max_per_user */
 	char log_level[16];
 	char log_file[NODECONF_STR];
 };
