@@ -59,6 +59,9 @@
  *                                          the three keys; logged loudly)
  *   [control]  socket = run/node1/control.sock
  *              admin_group = smtpadm
+ *              idle_timeout_s = 300   (a connection with no request and no
+ *                                      bytes that long is closed; 0 = never)
+ *              max_per_user = 16      (connections of one non-root uid)
  *   [metrics]  listen = (empty: no endpoint)  HOST:PORT of the Prometheus
  *                                    text endpoint (GET /metrics)
  *   [log]      level = info              (debug|info|warn|error)
@@ -129,6 +132,8 @@ struct nodeconf {
 	int cluster_insecure_plaintext; /* no TLS on the cluster ports */
 	char control_socket[NODECONF_STR];
 	char admin_group[64];
+	unsigned ctl_idle_timeout_s; /* [control] idle_timeout_s, 0 = none */
+	unsigned ctl_max_per_user;   /* [control] max_per_user */
 	char log_level[16];
 	char log_file[NODECONF_STR];
 };

@@ -99,6 +99,9 @@ const struct nodeconf_key nodeconf_keys[] = {
      0, 0},
     {"control", "socket", KT_PATH, STR(control_socket), 0, 0},
     {"control", "admin_group", KT_GROUP, STR(admin_group), 0, 0},
+    {"control", "idle_timeout_s", KT_UINT, NUM(ctl_idle_timeout_s), 0, 86400},
+    /* below the server's 256 minus the 16 kept for admins */
+    {"control", "max_per_user", KT_UINT, NUM(ctl_max_per_user), 1, 240},
     {"log", "level", KT_LEVEL, STR(log_level), 0, 0},
     {"log", "file", KT_FILE, STR(log_file), 0, 0},
 };
