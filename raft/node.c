@@ -149,7 +149,7 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 	/* A corrupt tail must stop the node, not be moved aside silently:
 	 * it may hold entries this node acknowledged. */
 	raft_uv_set_auto_recovery(&n->io, false);
-	rsnapguard_install(&n->guard, &n->io, &n->raft, loop);
+	rsnapguard_install(&n->guard, &n->io, &n->raft);
 	rv = raft_init(&n->raft, &n->io, fsm, o->id, o->address);
 	if (rv != 0) {
 		snprintf(err, errsize, "raft init: %s", raft_errmsg(&n->raft));

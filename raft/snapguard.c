@@ -4,7 +4,7 @@
  * it parks one itself).
  *
  * Owns the held messages (their configuration and data until raft gets
- * them) and, in the test hook only, one timer per delayed put. Finding a
+ * them). Finding a
  * guard: raft_io callbacks carry only io or the put request, so the
  * installed guards are kept in one list (a process has one raft node;
  * unit tests may have more).
@@ -24,7 +24,6 @@ struct rsnapguard_held {
 };
 
 static struct rsnapguard *guards;
-static unsigned test_delay_ms;
 
 static struct rsnapguard *by_io(struct raft_io *io)
 {
@@ -120,56 +119,20 @@ static int w_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 	return g->start(io, msecs, tick, on_recv);
 }
 
-/* Report slot's put to raft, then replay what waited for it. */
-static void put_finish(struct rsnapguard *g, int slot)
-{
-	struct raft_io_snapshot_put *req = g->puts[slot].req;
-	raft_io_snapshot_put_cb cb = g->puts[slot].cb;
-	int status = g->puts[slot].status;
-
-	memset(&g->puts[slot], 0, sizeof(g->puts[slot]));
-	cb(req, status);
-	replay(g);
-}
-
-static void delay_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-static void delay_fired(uv_timer_t *t)
-{
-	struct rsnapguard *g = t->data;
-
-	for (int i = 0; i < RSNAPGUARD_PUTS; i++) {
-		if (g->puts[i].delay == t) {
-			uv_close((uv_handle_t *)t, delay_closed);
-			g->puts[i].delay = NULL;
-			put_finish(g, i);
-			return;
-		}
-	}
-}
-
+/* The backend stored a snapshot: tell raft, then hand it what waited. */
 static void on_put(struct raft_io_snapshot_put *req, int status)
 {
 	int slot;
 	struct rsnapguard *g = by_put(req, &slot);
-	uv_timer_t *t;
+	raft_io_snapshot_put_cb cb;
 
 	if (g == NULL) {
 		return; /* cannot happen: w_put recorded it */
 	}
-	g->puts[slot].status = status;
-	if (test_delay_ms > 0 && !g->raft->legacy.closing &&
-	    (t = malloc(sizeof(*t))) != NULL) {
-		uv_timer_init(g->loop, t);
-		t->data = g;
-		g->puts[slot].delay = t;
-		uv_timer_start(t, delay_fired, test_delay_ms, 0);
-		return;
-	}
-	put_finish(g, slot);
+	cb = g->puts[slot].cb;
+	memset(&g->puts[slot], 0, sizeof(g->puts[slot]));
+	cb(req, status);
+	replay(g);
 }
 
 static int w_put(struct raft_io *io, unsigned trailing,
@@ -203,15 +166,6 @@ static void w_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	struct rsnapguard *g = by_io(io);
 
-	/* delayed completions go to raft now (it is closing: it cancels) */
-	for (int i = 0; i < RSNAPGUARD_PUTS; i++) {
-		if (g->puts[i].delay != NULL) {
-			uv_timer_stop(g->puts[i].delay);
-			uv_close((uv_handle_t *)g->puts[i].delay, delay_closed);
-			g->puts[i].delay = NULL;
-			put_finish(g, i);
-		}
-	}
 	while (g->head != NULL) {
 		struct rsnapguard_held *h = g->head;
 
@@ -223,7 +177,7 @@ static void w_close(struct raft_io *io, raft_io_close_cb cb)
 }
 
 int rsnapguard_install(struct rsnapguard *g, struct raft_io *io,
-		       struct raft *raft, uv_loop_t *loop)
+		       struct raft *raft)
 {
 	if (by_io(io) != NULL) {
 		return -1;
@@ -231,7 +185,6 @@ int rsnapguard_install(struct rsnapguard *g, struct raft_io *io,
 	memset(g, 0, sizeof(*g));
 	g->io = io;
 	g->raft = raft;
-	g->loop = loop;
 	g->start = io->start;
 	g->put = io->snapshot_put;
 	g->close = io->close;
@@ -256,9 +209,4 @@ void rsnapguard_remove(struct rsnapguard *g)
 unsigned long long rsnapguard_held(const struct rsnapguard *g)
 {
 	return g->held;
-}
-
-void rsnapguard_test_put_delay(unsigned ms)
-{
-	test_delay_ms = ms;
 }

@@ -21,7 +21,6 @@
 #define RAFT_SNAPGUARD_H
 
 #include <raft.h>
-#include <uv.h>
 
 #define RSNAPGUARD_PUTS 4 /* snapshot puts in flight at once (libraft: 2) */
 
@@ -30,7 +29,6 @@ struct rsnapguard_held;
 struct rsnapguard {
 	struct raft_io *io;
 	struct raft *raft;
-	uv_loop_t *loop;
 	int (*start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 		     raft_io_recv_cb recv);
 	int (*put)(struct raft_io *io, unsigned trailing,
@@ -43,7 +41,6 @@ struct rsnapguard {
 		struct raft_io_snapshot_put *req;
 		raft_io_snapshot_put_cb cb;
 		int status;
-		uv_timer_t *delay; /* test hook: the callback is held back */
 	} puts[RSNAPGUARD_PUTS];
 	struct rsnapguard_held *head, *tail;
 	unsigned long long held; /* installs held so far */
@@ -53,17 +50,12 @@ struct rsnapguard {
 /* Wrap io's recv, snapshot_put and close (after raft_uv_init, before
  * raft_init). 0, or -1 if io already has a guard. */
 int rsnapguard_install(struct rsnapguard *g, struct raft_io *io,
-		       struct raft *raft, uv_loop_t *loop);
+		       struct raft *raft);
 
 /* Forget the guard (after raft and its raft_io are closed). */
 void rsnapguard_remove(struct rsnapguard *g);
 
 /* InstallSnapshot messages held so far. */
 unsigned long long rsnapguard_held(const struct rsnapguard *g);
-
-/* Test hook (the test daemon's "debug snapshot-put-delay"): hold every
- * snapshot put's completion back this many ms, so that an install
- * arrives while a take is in progress. 0 (the default) turns it off. */
-void rsnapguard_test_put_delay(unsigned ms);
 
 #endif

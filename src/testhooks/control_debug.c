@@ -44,7 +44,6 @@
 #include "src/base/ctlalloc.h"
 #include "spool/codec/ctlname.h"
 #include "spool/codec/wire.h"
-#include "raft/snapguard.h"
 #include "src/control/control_impl.h"
 #include "src/base/log.h"
 #include "src/testhooks/testhooks.h"
@@ -461,25 +460,6 @@ static void ctl_debug_claim(struct ctl_req *req)
 		ctl_req_fail_cluster(req, rc, NULL);
 }
 
-/* ---- debug snapshot-put-delay ---- */
-
-/* Hold every raft snapshot put's completion back ms milliseconds on this
- * node (raft/snapguard.h), so that a leader's InstallSnapshot arrives
- * while this node is still taking its own; 0 turns it off. */
-static void ctl_debug_snapshot_put_delay(struct ctl_req *req)
-{
-	uint64_t ms;
-	json_object *result;
-
-	if (ctl_arg_u64(req, "ms", 1, 0, 60000, &ms) != 0)
-		return;
-	rsnapguard_test_put_delay((unsigned)ms);
-	result = json_object_new_object();
-	json_object_object_add(result, "ms",
-			       json_object_new_int64((int64_t)ms));
-	ctl_req_ok(req, result);
-}
-
 /* ---- the hooks' table ---- */
 
 /* Same columns as control_cmds[] (src/control/control_commands.c). */
@@ -489,7 +469,6 @@ static const struct control_cmd testhook_cmds[] = {
     {"debug enqueue", 1, 1, "count,size", ctl_debug_enqueue},
     {"debug damage", 1, 1, "kind,name", ctl_debug_damage},
     {"debug claim", 1, 1, "name,lease", ctl_debug_claim},
-    {"debug snapshot-put-delay", 1, 1, "ms", ctl_debug_snapshot_put_delay},
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -214,6 +214,7 @@ static void test_metrics_and_receive_log_keys(void **state)
 	assert_int_equal(
 	    load_text("[node]\nid = 1\ndata_dir = d\nreceive_log = none\n"
 		      "[cluster]\naddress = 127.0.0.1:7001\n"
+		      "insecure_plaintext = yes\n"
 		      "[metrics]\nlisten = 127.0.0.1:9100\n",
 		      &c, err, sizeof(err)),
 	    0);

@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 #include <raft.h>
-#include <uv.h>
 
 #include "raft/snapguard.h"
 
@@ -99,7 +98,7 @@ static int setup(void **state)
 	put_done = 0;
 	io_closed = 0;
 	io_put_req = NULL;
-	assert_int_equal(rsnapguard_install(&guard, &io, &raft, NULL), 0);
+	assert_int_equal(rsnapguard_install(&guard, &io, &raft), 0);
 	assert_int_equal(io.start(&io, 100, NULL, raft_recv), 0);
 	return 0;
 }
@@ -220,7 +219,7 @@ static void test_a_second_install_of_the_same_io_is_refused(void **state)
 	struct rsnapguard other;
 
 	(void)state;
-	assert_int_equal(rsnapguard_install(&other, &io, &raft, NULL), -1);
+	assert_int_equal(rsnapguard_install(&other, &io, &raft), -1);
 }
 
 int main(void)
