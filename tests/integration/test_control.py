@@ -279,7 +279,7 @@ print(json.dumps({"closed": closed, "answer": first.recv(65536).decode()}))
 
 def test_one_user_may_hold_only_max_per_user_connections():
     plain, _ = ensure_users()
-    r = subprocess.run([sys.executable, "-c", HOLD, C.sock(1)],
+    r = subprocess.run(["/usr/bin/python3", "-c", HOLD, C.sock(1)],
                        user=plain[0], group=plain[1], extra_groups=[],
                        capture_output=True, text=True, timeout=60)
     check(r.returncode == 0, "holder ran", r.stderr)
