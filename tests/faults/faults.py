@@ -188,9 +188,10 @@ def act_time(ts):
 
 
 def double_live(paths):
-    """Control files on which two nodes acted under live leases at once
-    (see the module docstring), from the activity logs at paths."""
-    by_file = {}
+    """(control files on which two nodes acted under live leases at once
+    (see the module docstring), outcome lines read) from the activity logs
+    at paths."""
+    by_file, nlines = {}, 0
     for p in paths:
         try:
             with open(p) as f:
@@ -199,6 +200,7 @@ def double_live(paths):
             continue
         for line in lines:
             m = ACT_RE.match(line)
+            nlines += m is not None
             if m and m.group(5) == "held":
                 by_file.setdefault(m.group(3), []).append(
                     (act_time(m.group(1)), m.group(2), int(m.group(4))))
@@ -207,7 +209,7 @@ def double_live(paths):
         if any(a[1] != b[1] and a[2] < b[2] and a[0] > b[0]
                for a in acts for b in acts):
             bad.append(ctl)
-    return sorted(bad)
+    return sorted(bad), nlines
 
 
 def delivered(recorder, mail_root, tag):
@@ -472,11 +474,13 @@ def one_round(name, rnd, work, lab, recorder, short):
                     res["dup_bad"] += 1
                     res["why"].append("unexplained duplicate %s %s"
                                       % (m, copies))
-        live2 = double_live([c.activity_log_path(i)
-                             for i in c.members])
+        live2, nact = double_live([c.activity_log_path(i)
+                                   for i in c.members])
         res["live2"] = len(live2)
         if live2:
             res["why"].append("two live leases on %s" % live2[:3])
+        if res["acked"] > 0 and nact == 0:  # the check would see nothing
+            res["why"].append("no outcome line in any activity log")
         for m, t_ack in acked.items():
             if m in d and t_ack <= t_heal:
                 first = min(t for t, _, _ in d[m])
