@@ -142,16 +142,24 @@ static void deliver(int type)
 	io_recv(&io, &m);
 }
 
+/* raft starts taking a snapshot: its put goes to the backend */
+static struct raft_io_snapshot_put take_req;
+static struct raft_snapshot take_snap;
+
+static void start_take(void)
+{
+	memset(&take_snap, 0, sizeof(take_snap));
+	assert_int_equal(
+	    io.snapshot_put(&io, 4, &take_req, &take_snap, take_cb), 0);
+	raft.legacy.snapshot_taking = true;
+}
+
 static void test_install_during_a_take_waits_for_the_put(void **state)
 {
-	struct raft_io_snapshot_put req;
-	struct raft_snapshot snap;
 	char addr[64];
 
 	(void)state;
-	memset(&snap, 0, sizeof(snap));
-	assert_int_equal(io.snapshot_put(&io, 4, &req, &snap, take_cb), 0);
-	raft.legacy.snapshot_taking = true;
+	start_take();
 
 	deliver_install(1, addr, "127.0.0.1:27201");
 	assert_int_equal(got, 0); /* held */
@@ -180,14 +188,10 @@ static void test_install_without_a_take_passes_at_once(void **state)
 
 static void test_installs_keep_their_order(void **state)
 {
-	struct raft_io_snapshot_put req;
-	struct raft_snapshot snap;
 	char a1[64], a2[64];
 
 	(void)state;
-	memset(&snap, 0, sizeof(snap));
-	assert_int_equal(io.snapshot_put(&io, 4, &req, &snap, take_cb), 0);
-	raft.legacy.snapshot_taking = true;
+	start_take();
 	deliver_install(1, a1, "first");
 	deliver_install(3, a2, "second");
 	assert_int_equal(got, 0);
@@ -199,14 +203,10 @@ static void test_installs_keep_their_order(void **state)
 
 static void test_close_releases_held_installs(void **state)
 {
-	struct raft_io_snapshot_put req;
-	struct raft_snapshot snap;
 	char addr[64];
 
 	(void)state;
-	memset(&snap, 0, sizeof(snap));
-	assert_int_equal(io.snapshot_put(&io, 4, &req, &snap, take_cb), 0);
-	raft.legacy.snapshot_taking = true;
+	start_take();
 	deliver_install(1, addr, "127.0.0.1:27201");
 	raft.legacy.closing = true;
 	io.close(&io, NULL);
