@@ -6,8 +6,9 @@ Metrics: every node with [metrics] listen answers GET /metrics with
 families named smtpcluster_... that pass `promtool check metrics`, scraped
 with a real HTTP client (urllib); exactly one node reports raft state
 leader; after a message is accepted the receiving node's counters, queue
-depth and accept-latency histogram show it; another path is 404, another
-method 405.
+depth and accept-latency histogram show it; on a node that delivers and
+takes snapshots the delivery-latency and snapshot histograms get
+observations; another path is 404, another method 405.
 
 Receive log: one line per message received on the receiving node, with
 the time, client address and HELO, MAIL FROM, recipients, size, control
@@ -81,8 +82,8 @@ def promtool_check(text):
     return p.stdout + p.stderr
 
 
-def send(i, tag, rcpts):
-    host, port = C.smtp_addr(i).rsplit(":", 1)
+def send(i, tag, rcpts, c=None):
+    host, port = (c or C).smtp_addr(i).rsplit(":", 1)
     s = smtplib.SMTP(host, int(port), local_hostname="client.test",
                      timeout=30)
     try:
@@ -142,6 +143,48 @@ def test_accepted_message_shows_in_counters_and_histogram():
             'smtpcluster_queue_files{state="new"}', 0) >= 1, 20,
             what="node %d counts the queued file" % i)
     promtool_check(scrape(2)[2])
+
+
+def test_delivery_and_snapshot_histograms_get_observations():
+    # a node of its own with the symbiont on and snapshots every few
+    # entries: delivering fills the delivery histogram, snapshots fill the
+    # snapshot duration and size histograms
+    mail = os.path.join(WORK, "mail")
+    for sub in ("new", "cur", "tmp"):  # bob's Maildir makes bob a user
+        os.makedirs(os.path.join(mail, "bob", sub), exist_ok=True)
+    addr = "127.0.0.1:%d" % (BASE + 299)
+    d = Cluster(os.path.join(WORK, "d"), n=1, base_port=BASE + 200,
+                delivery={"mail_root": mail, "scan_interval_ms": 100},
+                cluster_domain="cluster.test",
+                extra_conf={"metrics": {"listen": addr},
+                            "cluster": {"snapshot_threshold": 4,
+                                        "snapshot_trailing": 2}})
+    with d:
+        d.start()
+        d.wait_leader()
+        for k in range(6):
+            send(1, "histo-%d" % k, ["bob@cluster.test"], c=d)
+        new = os.path.join(mail, "bob", "new")
+        wait_until(lambda: os.path.isdir(new) and len(os.listdir(new)) >= 6,
+                   30, what="six messages in bob's Maildir")
+
+        def observed():
+            with urllib.request.urlopen("http://%s/metrics" % addr,
+                                        timeout=10) as r:
+                v = samples(r.read().decode())
+            return v if (v["smtpcluster_delivery_latency_seconds_count"] >= 6
+                         and v["smtpcluster_snapshot_duration_seconds_count"]
+                         >= 1) else None
+        v = wait_until(observed, 20, what="delivery and snapshot "
+                       "observations")
+        check(v["smtpcluster_snapshot_size_bytes_sum"] > 0,
+              "snapshot sizes are summed", v)
+        check(v['smtpcluster_delivery_latency_seconds_bucket{le="+Inf"}']
+              == v["smtpcluster_delivery_latency_seconds_count"],
+              "+Inf bucket equals the count", v)
+        with urllib.request.urlopen("http://%s/metrics" % addr,
+                                    timeout=10) as r:
+            promtool_check(r.read().decode())
 
 
 def test_other_paths_and_methods_are_refused():
@@ -218,6 +261,7 @@ def main():
         run_tests([
             test_every_node_passes_promtool_and_one_leads,
             test_accepted_message_shows_in_counters_and_histogram,
+            test_delivery_and_snapshot_histograms_get_observations,
             test_other_paths_and_methods_are_refused,
             test_receive_log_has_one_line_per_message,
             test_sighup_reopens_receive_log,
