@@ -437,6 +437,13 @@ void smtp_sess_command(struct smtp_session *s, const char *p, size_t n)
 		return;
 	}
 	n -= 2;
+	if (s->state == SMTP_S_AUTH) { /* a response, not a command: what is
+					  not base64 ends the exchange */
+		memcpy(line, p, n);
+		line[n] = '\0';
+		smtp_sess_auth_line(s, line);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 
@@ -448,10 +455,6 @@ void smtp_sess_command(struct smtp_session *s, const char *p, size_t n)
 	}
 	memcpy(line, p, n);
 	line[n] = '\0';
-	if (s->state == SMTP_S_AUTH) { /* a response, not a command */
-		smtp_sess_auth_line(s, line);
-		return;
-	}
 	if (smtp_split_command(line, verb, sizeof(verb), &args) == 0) {
 		for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 			if (strcmp(verbs[i].name, verb) == 0)

@@ -215,7 +215,16 @@ static int f_rcpt_known(void *arg, const char *addr)
 /* ---- the fake authentication service ("conf auth fake") ----
  * PLAIN "\0alice\0secret" (AGFsaWNlAHNlY3JldA==) and LOGIN alice
  * (YWxpY2U=) / secret (c2VjcmV0) succeed, any other credentials fail;
- * a response with '!' is not base64; mechanism TEMP fails the service. */
+ * a response with a character outside base64 is refused as such;
+ * mechanism TEMP fails the service. */
+
+#define B64_CHARS                                                              \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+static int fa_not_b64(const char *resp)
+{
+	return resp[strspn(resp, B64_CHARS)] != '\0';
+}
 
 #define FAKE_PLAIN_OK "AGFsaWNlAHNlY3JldA=="
 
@@ -226,7 +235,7 @@ static const char *fa_mechs(void *arg)
 
 static int fa_plain(struct fake *f, const char *resp)
 {
-	if (strchr(resp, '!') != NULL)
+	if (fa_not_b64(resp))
 		return SMTP_AUTH_E_SYNTAX;
 	if (strcmp(resp, FAKE_PLAIN_OK) != 0)
 		return SMTP_AUTH_E_FAIL;
@@ -265,7 +274,7 @@ static int fa_step(void *arg, const char *resp, const char **out)
 	*out = NULL;
 	if (f->auth_step == 1)
 		return fa_plain(f, resp);
-	if (strchr(resp, '!') != NULL)
+	if (fa_not_b64(resp))
 		return SMTP_AUTH_E_SYNTAX;
 	if (f->auth_step == 2) {
 		snprintf(f->auth_login, sizeof(f->auth_login), "%s", resp);
