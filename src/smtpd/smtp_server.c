@@ -1,6 +1,8 @@
 /*
  * smtp_server.c — the SMTP receiver's listener (see smtp_server.h): the
- * options, the listening socket, the connection limits (421 4.7.0 at
+ * options, the listening sockets (MX, and the submission ones: STARTTLS
+ * then AUTH, implicit TLS; their sessions get smtp_session_conf.submission
+ * and implicit_tls), the connection limits (421 4.7.0 at
  * connect), the configuration each new session gets from the spool, the
  * statistics and the orderly stop. One connection's I/O, TLS, timers and
  * proposal live in smtp_inbound.c, which this file drives through
