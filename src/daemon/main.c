@@ -195,6 +195,7 @@ static int receiver_stats(void *arg, struct json_object *out)
 	add_u64(out, "bytes", st.bytes);
 	add_u64(out, "discarded", st.discarded);
 	add_u64(out, "tls_sessions", st.tls_sessions);
+	add_u64(out, "auth_logins", st.logins);
 	rej = json_object_new_object();
 	for (int i = 0; i < SMTP_REJ__COUNT; i++) {
 		add_u64(rej, smtp_reject_name(i), st.rejected[i]);

@@ -311,6 +311,8 @@ static void env_event(void *arg, int ev, uint64_t n)
 		st->bytes += n;
 	} else if (ev == SMTP_EV_REJECTED && n < SMTP_REJ__COUNT) {
 		st->rejected[n]++;
+	} else if (ev == SMTP_EV_LOGIN) {
+		st->logins++;
 	} else if (ev == SMTP_EV_DISCARDED) {
 		st->discarded++;
 		log_info("smtp [%s]: partial message discarded", c->ip);

@@ -74,6 +74,7 @@ struct smtp_stats {
 	uint64_t discarded;    /* partial messages dropped (disconnect,
 				  timeout) */
 	uint64_t tls_sessions; /* completed TLS handshakes */
+	uint64_t logins;       /* successful SMTP AUTH (submission) */
 	uint64_t rejected[SMTP_REJ__COUNT]; /* by enum smtp_reject */
 };
 

@@ -69,6 +69,7 @@ enum smtp_event {
 	SMTP_EV_ACCEPTED = 0, /* a message was queued; n = its octets */
 	SMTP_EV_REJECTED,     /* n = enum smtp_reject */
 	SMTP_EV_DISCARDED,    /* a partial message was dropped (disconnect) */
+	SMTP_EV_LOGIN,	      /* AUTH succeeded (235) */
 };
 
 struct smtp_session_env {

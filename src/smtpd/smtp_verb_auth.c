@@ -115,6 +115,7 @@ static void auth_result(struct smtp_session *s, int rc, const char *out)
 		log_info("smtp [%s]: authenticated as %s (%s)", s->client_ip,
 			 s->auth_user, s->auth_mech);
 		smtp_sess_reply(s, "235 2.7.0 Authentication successful");
+		smtp_sess_event(s, SMTP_EV_LOGIN, 0);
 		return;
 	case SMTP_AUTH_E_MECH:
 		auth_refused(s,

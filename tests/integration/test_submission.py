@@ -291,6 +291,17 @@ def test_cancel_and_bad_exchanges():
     d.close()
 
 
+def test_show_service_counts_logins_and_failures():
+    c = cluster()
+    for i in (1, 2, 3):
+        r = c.ctl(i, "show service smtp", {})
+        assert r.get("ok"), r
+        st = r["result"]["statistics"]["receiver"]
+        # every node had at least one good login and one failure above
+        assert st["auth_logins"] >= 1, (i, st)
+        assert st["rejected"]["auth"] >= 1, (i, st)
+
+
 def test_port_25_offers_no_auth():
     c = cluster()
     d = Dialogue(c, 1)
@@ -316,6 +327,7 @@ def main():
             test_auth_refused_before_starttls_and_mail_before_auth,
             test_cancel_and_bad_exchanges,
             test_port_25_offers_no_auth,
+            test_show_service_counts_logins_and_failures,
         ])
     finally:
         if _state["cluster"] is not None:

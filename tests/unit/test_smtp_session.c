@@ -50,7 +50,7 @@
  *                       stops, or the client goes away (the session freed)
  *   check state NAME    smtp_session_state() (CONNECTED GREETED ... CLOSED)
  *   check COUNTER N     closed proposals accepted discarded starttls aborts
- *                       writes
+ *                       logins writes
  *                       (writes: env->write calls since the last client
  *                       write or event), buffered (held-back octets)
  *   check reject KIND N SMTP_EV_REJECTED events of KIND (RELAY, SIZE, ...)
@@ -108,7 +108,7 @@ struct fake {
 	int nasked;
 	struct smtp_auth_ops auth; /* "conf auth fake" */
 	int auth_step;		   /* LOGIN: 1 = user asked, 2 = password */
-	int auth_aborts;
+	int auth_aborts, logins;
 	char auth_user[64];
 	char auth_login[64];
 };
@@ -193,6 +193,8 @@ static void f_event(void *arg, int ev, uint64_t n)
 		f->rejects[n]++;
 	} else if (ev == SMTP_EV_DISCARDED) {
 		f->discarded++;
+	} else if (ev == SMTP_EV_LOGIN) {
+		f->logins++;
 	}
 }
 
@@ -751,6 +753,8 @@ static void tr_check(struct tr *t, const char *key, const char *a,
 		got = f->starttls_calls;
 	else if (strcmp(key, "aborts") == 0)
 		got = f->auth_aborts;
+	else if (strcmp(key, "logins") == 0)
+		got = f->logins;
 	else if (strcmp(key, "writes") == 0)
 		got = f->writes;
 	else if (strcmp(key, "buffered") == 0 && !t->gone)
