@@ -16,9 +16,9 @@ CLANG    ?= clang
 BUILD    := build
 ASAN     := $(BUILD)/asan
 
-PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c libsystemd libmicrohttpd
+PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c libsystemd libmicrohttpd libsasl2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c -lsystemd -lmicrohttpd)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c -lsystemd -lmicrohttpd -lsasl2)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD     := -std=c11 -D_GNU_SOURCE

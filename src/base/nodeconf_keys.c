@@ -56,6 +56,11 @@ const struct nodeconf_key nodeconf_keys[] = {
     {"smtp", "reply_timeout_ms", KT_UINT, NUM(smtp_reply_timeout_ms), 100,
      3600000},
     {"smtp", "aliases_file", KT_FILE, STR(smtp_aliases_file), 0, 0},
+    /* submission with AUTH (src/smtpd/smtp_auth.h): 587 and 465 */
+    {"submission", "listen", KT_ADDR, STR(sub_listen), 0, 0},
+    {"submission", "tls_listen", KT_ADDR, STR(sub_tls_listen), 0, 0},
+    {"submission", "sasldb", KT_FILE, STR(sub_sasldb), 0, 0},
+    {"submission", "realm", KT_DOMAIN, STR(sub_realm), 0, 0},
     {"delivery", "enabled", KT_BOOL, NUM(dlv_enabled), 0, 0},
     {"delivery", "backend", KT_BACKEND, STR(dlv_backend), 0, 0},
     {"delivery", "mail_root", KT_FILE, STR(dlv_mail_root), 0, 0},

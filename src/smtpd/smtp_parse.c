@@ -383,6 +383,26 @@ static int parse_size(const char *v, uint64_t *out)
 	return 0;
 }
 
+#define MAIL_SEEN_AUTH (1u << 8)
+
+/* AUTH=<> or AUTH=xtext-mailbox (RFC 4954 5): kept as sent. */
+static int auth_param(const struct param *p, struct smtp_mail_params *mp,
+		      unsigned *seen)
+{
+	size_t vlen = strlen(p->value);
+
+	if ((*seen & MAIL_SEEN_AUTH) || !p->has_value || vlen == 0 ||
+	    vlen >= sizeof(mp->auth))
+		return SMTP_PE_PARAM;
+	*seen |= MAIL_SEEN_AUTH;
+	if (strcmp(p->value, "<>") != 0 &&
+	    !smtp_xtext_ok(p->value, SMTP_ADDR_MAX))
+		return SMTP_PE_PARAM;
+	memcpy(mp->auth, p->value, vlen + 1);
+	mp->has_auth = 1;
+	return 0;
+}
+
 /* The parameters of MAIL. */
 static int mail_param(const struct param *p, struct smtp_mail_params *mp,
 		      unsigned *seen)
@@ -390,6 +410,9 @@ static int mail_param(const struct param *p, struct smtp_mail_params *mp,
 	static const char *const known[] = {"SIZE", "BODY", "RET", "ENVID"};
 	size_t vlen = strlen(p->value);
 	unsigned bit = 0;
+
+	if (strcmp(p->key, "AUTH") == 0)
+		return auth_param(p, mp, seen);
 
 	for (unsigned i = 0; i < 4; i++) {
 		if (strcmp(p->key, known[i]) == 0)

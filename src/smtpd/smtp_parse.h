@@ -55,6 +55,8 @@ struct smtp_mail_params {
 	int body;      /* SMTP_BODY_* */
 	uint8_t ret;   /* DSN_RET_* (spool/codec/record.h) */
 	char envid[SMTP_ENVID_MAX * 3 + 1]; /* xtext as sent, "" if none */
+	int has_auth;			    /* AUTH= given (RFC 4954 5) */
+	char auth[SMTP_ADDR_MAX * 3 + 1]; /* its value as sent: "<>" or xtext */
 };
 
 struct smtp_rcpt_params {

@@ -36,7 +36,8 @@
 /* ---- state ---- */
 
 static const char *const state_names[SMTP_S__COUNT] = {
-    "CONNECTED", "GREETED", "MAIL", "RCPT", "DATA", "QUEUEING", "CLOSED"};
+    "CONNECTED", "GREETED",  "MAIL",   "RCPT",
+    "DATA",	 "QUEUEING", "CLOSED", "AUTH"};
 
 #define B(s) (1u << (s))
 /* legal[old] = the states old may move to */
@@ -44,13 +45,14 @@ static const unsigned legal[SMTP_S__COUNT] = {
     [SMTP_S_CONNECTED] =
 	B(SMTP_S_CONNECTED) | B(SMTP_S_GREETED) | B(SMTP_S_CLOSED),
     [SMTP_S_GREETED] = B(SMTP_S_CONNECTED) | B(SMTP_S_GREETED) |
-		       B(SMTP_S_MAIL) | B(SMTP_S_CLOSED),
+		       B(SMTP_S_MAIL) | B(SMTP_S_CLOSED) | B(SMTP_S_AUTH),
     [SMTP_S_MAIL] = B(SMTP_S_GREETED) | B(SMTP_S_RCPT) | B(SMTP_S_CLOSED),
     [SMTP_S_RCPT] =
 	B(SMTP_S_GREETED) | B(SMTP_S_RCPT) | B(SMTP_S_DATA) | B(SMTP_S_CLOSED),
     [SMTP_S_DATA] = B(SMTP_S_GREETED) | B(SMTP_S_QUEUEING) | B(SMTP_S_CLOSED),
     [SMTP_S_QUEUEING] = B(SMTP_S_GREETED) | B(SMTP_S_CLOSED),
     [SMTP_S_CLOSED] = 0,
+    [SMTP_S_AUTH] = B(SMTP_S_GREETED) | B(SMTP_S_CLOSED),
 };
 
 const char *smtp_state_name(enum smtp_state st)
@@ -419,10 +421,11 @@ void smtp_session_proposed(struct smtp_session *s, int applied, int res_status,
 		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s",
 			 s->name);
 		metrics_observe(MH_ACCEPT_SECONDS, metrics_now() - s->eod_at);
-		log_info("smtp [%s]: queued %s, %llu octets, %u recipient(s)%s",
-			 s->client_ip, s->name, (unsigned long long)s->body_len,
-			 s->nrcpt,
-			 (res_flags & RES_F_DUPLICATE) ? " (retried)" : "");
+		log_info(
+		    "smtp [%s]: queued %s, %llu octets, %u recipient(s)%s%s%s",
+		    s->client_ip, s->name, (unsigned long long)s->body_len,
+		    s->nrcpt, (res_flags & RES_F_DUPLICATE) ? " (retried)" : "",
+		    s->auth_user[0] ? ", authenticated as " : "", s->auth_user);
 		ev = SMTP_EV_ACCEPTED;
 		n = s->body_len;
 	} else if (!applied) {
@@ -507,6 +510,7 @@ struct smtp_session *smtp_session_new(const struct smtp_session_conf *conf,
 	s->conf.client_ip = s->client_ip;
 	s->env = *env;
 	s->state = SMTP_S_CONNECTED;
+	s->tls = conf->implicit_tls != 0; /* RFC 8314: TLS from the start */
 	smtp_data_init(&s->data, conf->max_size);
 	return s;
 }
@@ -517,6 +521,8 @@ void smtp_session_free(struct smtp_session *s)
 		return;
 	if (s->state == SMTP_S_DATA)
 		smtp_sess_event(s, SMTP_EV_DISCARDED, 0);
+	if (s->state == SMTP_S_AUTH && s->conf.auth->abort != NULL)
+		s->conf.auth->abort(s->conf.auth->arg);
 	smtp_sess_reset(s);
 	free(s->rcpt);
 	wbuf_free(&s->in);

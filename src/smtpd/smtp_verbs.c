@@ -1,7 +1,7 @@
 /*
  * smtp_verbs.c — the SMTP receiver's verbs: the table {verb, check,
  * proceed} and one handler per verb (HELO, EHLO, MAIL, RCPT, DATA, RSET,
- * NOOP, QUIT, HELP, VRFY, STARTTLS), with their replies and enhanced status
+ * NOOP, QUIT, HELP, VRFY, STARTTLS; AUTH is smtp_verb_auth.c), with their replies and enhanced status
  * codes (RFC 3463), and the Received: header written at DATA.
  *
  * Replies without an enhanced code, as RFC 2034 3 and RFC 3463 want: the
@@ -147,6 +147,9 @@ static void greet(struct smtp_session *s, const char *args, int esmtp)
 	smtp_sess_reply(s, "250-ENHANCEDSTATUSCODES");
 	if (s->conf.tls_available && !s->tls)
 		smtp_sess_reply(s, "250-STARTTLS");
+	if (smtp_sess_auth_offered(s))
+		smtp_sess_reply(s, "250-AUTH %s",
+				s->conf.auth->mechs(s->conf.auth->arg));
 	smtp_sess_reply(s, "250 DSN");
 }
 
@@ -173,6 +176,12 @@ static void do_mail(struct smtp_session *s, const char *args)
 		smtp_sess_error(s, smtp_parse_reply(rc));
 		return;
 	}
+	if (smtp_sess_auth_required(s) != NULL) {
+		smtp_sess_reply(s, "%s", smtp_sess_auth_required(s));
+		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_AUTH);
+		smtp_sess_count_error(s);
+		return;
+	}
 	if (mp.has_size && mp.size > s->conf.max_size) {
 		smtp_sess_reply(s,
 				"552 5.3.4 Message size exceeds fixed maximum "
@@ -194,7 +203,7 @@ static void do_mail(struct smtp_session *s, const char *args)
 static void do_rcpt(struct smtp_session *s, const char *args)
 {
 	struct smtp_policy pol = {s->node_domain, s->cluster_domain,
-				  s->conf.policy_allowed, s->env.alias_has,
+				  smtp_sess_relay_allowed(s), s->env.alias_has,
 				  s->env.arg};
 	struct smtp_mailbox mb;
 	struct smtp_rcpt_params rp;
@@ -276,25 +285,30 @@ static int received_header(const struct smtp_session *s, uint64_t now,
 			   char *buf, size_t size)
 {
 	char date[64];
-	const char *proto = s->tls ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP";
+	const char *proto = smtp_sess_received_proto(s);
 	const char *v6 = strchr(s->client_ip, ':') ? "IPv6:" : "";
+	char login[SMTP_AUTH_USER_MAX + 32] = "";
 	int n;
+
+	if (s->auth_user[0] != '\0') /* RFC 3848; the comment Postfix writes */
+		snprintf(login, sizeof(login),
+			 "\t(Authenticated sender: %s)\r\n", s->auth_user);
 
 	maildate_format(now, date, sizeof(date));
 	if (s->nrcpt == 1)
 		n = snprintf(buf, size,
-			     "Received: from %s ([%s%s])\r\n"
+			     "Received: from %s ([%s%s])\r\n%s"
 			     "\tby %s (smtpcluster %s) with %s id %s\r\n"
 			     "\tfor <%s>; %s\r\n",
-			     s->helo, v6, s->client_ip, s->node_domain,
+			     s->helo, v6, s->client_ip, login, s->node_domain,
 			     s->node_name, proto, s->name, s->rcpt[0].addr,
 			     date);
 	else
 		n = snprintf(buf, size,
-			     "Received: from %s ([%s%s])\r\n"
+			     "Received: from %s ([%s%s])\r\n%s"
 			     "\tby %s (smtpcluster %s) with %s id %s;\r\n"
 			     "\t%s\r\n",
-			     s->helo, v6, s->client_ip, s->node_domain,
+			     s->helo, v6, s->client_ip, login, s->node_domain,
 			     s->node_name, proto, s->name, date);
 	return (n < 0 || (size_t)n >= size) ? -1 : n;
 }
@@ -350,8 +364,9 @@ static void do_help(struct smtp_session *s, const char *args)
 	smtp_sess_reply(
 	    s,
 	    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
-	    "QUIT HELP VRFY%s",
-	    s->conf.tls_available ? " STARTTLS" : "");
+	    "QUIT HELP VRFY%s%s",
+	    s->conf.tls_available ? " STARTTLS" : "",
+	    smtp_sess_auth_offered(s) ? " AUTH" : "");
 }
 
 static void do_vrfy(struct smtp_session *s, const char *args)
@@ -405,7 +420,7 @@ static const struct verb verbs[] = {
     {"TURN", ARGS_ANY, NULL, chk_any, do_not_implemented},
     {"ETRN", ARGS_ANY, NULL, chk_any, do_not_implemented},
     {"BDAT", ARGS_ANY, NULL, chk_any, do_not_implemented},
-    {"AUTH", ARGS_ANY, NULL, chk_any, do_not_implemented},
+    {"AUTH", ARGS_ANY, NULL, smtp_sess_auth_check, smtp_sess_auth},
 };
 
 /* One command line (with its line end, n octets). */
@@ -422,6 +437,13 @@ void smtp_sess_command(struct smtp_session *s, const char *p, size_t n)
 		return;
 	}
 	n -= 2;
+	if (s->state == SMTP_S_AUTH) { /* a response, not a command: what is
+					  not base64 ends the exchange */
+		memcpy(line, p, n);
+		line[n] = '\0';
+		smtp_sess_auth_line(s, line);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 

@@ -324,6 +324,29 @@ static void test_envid_decoded_length_is_limited_to_100(void **state)
 	assert_int_equal(mail(args, &mb, &mp), SMTP_PE_PARAM);
 }
 
+/* AUTH=<> or AUTH=xtext mailbox (RFC 4954 5), once, kept as sent. */
+static void test_mail_auth_parameter(void **state)
+{
+	struct smtp_mailbox mb;
+	struct smtp_mail_params mp;
+
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=<>", &mb, &mp), 0);
+	assert_true(mp.has_auth);
+	assert_string_equal(mp.auth, "<>");
+	assert_int_equal(
+	    mail("FROM:<a@b.c> SIZE=10 AUTH=alice+40b.c", &mb, &mp), 0);
+	assert_string_equal(mp.auth, "alice+40b.c");
+	assert_int_equal(mp.size, 10);
+	assert_int_equal(mail("FROM:<a@b.c>", &mb, &mp), 0);
+	assert_false(mp.has_auth);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=", &mb, &mp), SMTP_PE_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH", &mb, &mp), SMTP_PE_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=a+zz", &mb, &mp),
+			 SMTP_PE_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=<> AUTH=<>", &mb, &mp),
+			 SMTP_PE_PARAM);
+}
+
 static void test_rcpt_notify_and_orcpt(void **state)
 {
 	struct smtp_mailbox mb;
@@ -425,6 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_mail_parameter_errors),
 	    cmocka_unit_test(test_size_parameter_edges),
 	    cmocka_unit_test(test_envid_decoded_length_is_limited_to_100),
+	    cmocka_unit_test(test_mail_auth_parameter),
 	    cmocka_unit_test(test_rcpt_notify_and_orcpt),
 	    cmocka_unit_test(test_rcpt_parameter_errors),
 	    cmocka_unit_test(test_xtext_decode),
