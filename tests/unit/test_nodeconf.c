@@ -255,7 +255,8 @@ static void test_submission_keys(void **state)
 	char err[512];
 
 	assert_int_equal(
-	    load_text(MINIMAL "[smtp]\ntls_cert = /c.pem\ntls_key = /k.pem\n"
+	    load_text(MINIMAL "insecure_plaintext = yes\n"
+			      "[smtp]\ntls_cert = /c.pem\ntls_key = /k.pem\n"
 			      "[submission]\nlisten = 127.0.0.1:587\n"
 			      "tls_listen = 127.0.0.1:465\n"
 			      "sasldb = /etc/sasldb2\nrealm = example.org\n",
@@ -265,14 +266,19 @@ static void test_submission_keys(void **state)
 	assert_string_equal(c.sub_tls_listen, "127.0.0.1:465");
 	assert_string_equal(c.sub_sasldb, "/etc/sasldb2");
 	assert_string_equal(c.sub_realm, "example.org");
-	assert_int_equal(load_text(MINIMAL, &c, err, sizeof(err)), 0);
+	assert_int_equal(load_text(MINIMAL "insecure_plaintext = yes\n", &c,
+				   err, sizeof(err)),
+			 0);
 	assert_string_equal(c.sub_listen, "");
 	assert_string_equal(c.sub_tls_listen, "");
 	/* AUTH only under TLS: no certificate, no submission */
-	assert_refused(MINIMAL "[submission]\nlisten = 127.0.0.1:587\n", 7,
+	assert_refused(MINIMAL "insecure_plaintext = yes\n"
+			       "[submission]\nlisten = 127.0.0.1:587\n",
+		       8,
 		       "[submission] listen: submission needs [smtp] tls_cert");
-	assert_refused(MINIMAL "[submission]\ntls_listen = 127.0.0.1:465\n", 7,
-		       "[submission] tls_listen:");
+	assert_refused(MINIMAL "insecure_plaintext = yes\n"
+			       "[submission]\ntls_listen = 127.0.0.1:465\n",
+		       8, "[submission] tls_listen:");
 	assert_refused(MINIMAL "[submission]\nlisten = 587\n", 7,
 		       "[submission] listen:");
 }
