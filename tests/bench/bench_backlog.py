@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""bench_backlog.py — what a backlog costs (issue #12), on a real 3-node
+cluster on loopback, one fresh cluster per step.
+
+sweep (the default): for each backlog size N in BENCH_BACKLOG (default
+2000,20000,100000; sizes above BENCH_BACKLOG_MAX, default 100000, are
+left out) a fresh cluster with its symbionts stopped; one follower is
+stopped first ("down"); N SIZE-byte messages are queued through the
+leader with smtp-source (SESSIONS sessions) and timed (accept rate);
+then the latency probe (LAT_MSGS messages, end of DATA -> 250, p50/p99);
+the RSS of every running node; the snapshots every node took (count,
+largest image, longest serialization, from the "FSM: snapshot" log
+lines); then the down node is started again and the time until it has
+applied the leader's commit index is its catch-up time, with the latency
+probe running against the leader meanwhile (p99 during catch-up).
+Prints one line per step:
+  backlog N: accept R msg/s, p50/p99 X/Y ms, rss [..] MiB, snapshots
+  K (largest B MiB, longest S ms), catch-up C s (restored: yes/no),
+  p99 during catch-up Z ms
+
+drain: a fresh cluster with delivery on (defaults) to a counting
+smtp-sink; mail stopped on every node while DRAIN_MSGS messages queue;
+then mail started on every node and timed until the sink has them all:
+  drain: R msg/s (N msgs, T s, E raft entries per delivered message)
+The raft entries are the commit index before and after the drain: every
+CLAIM, RENEW and COMPLETE entry, nothing of the ENQUEUEs.
+
+Everything is bounded: smtp-source by its timeout, every wait by
+STEP_TIMEOUT (s). Run under the integration lock (fixed ports).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import bench_smtp  # noqa: E402
+from cluster import Cluster  # noqa: E402
+
+SIZE = int(os.environ.get("SIZE", "4096"))
+SESSIONS = int(os.environ.get("SESSIONS", "20"))
+LAT_MSGS = int(os.environ.get("LAT_MSGS", "2000"))
+STEP_TIMEOUT = float(os.environ.get("STEP_TIMEOUT", "600"))
+BACKLOG_MAX = int(os.environ.get("BENCH_BACKLOG_MAX", "100000"))
+BACKLOG = [int(x) for x in
+           os.environ.get("BENCH_BACKLOG", "2000,20000,100000").split(",")
+           if x.strip()]
+DRAIN_MSGS = int(os.environ.get("DRAIN_MSGS", "5000"))
+BASE_PORT = int(os.environ.get("BENCH_PORT", "19100")) + 400
+SINK_IP = "127.0.0.9"
+SINK_PORT = int(os.environ.get("E2E_SINK_PORT", "19390"))
+SNAP_RE = re.compile(rb"FSM: snapshot of (\d+) bytes: serialized in (\d+) "
+                     rb"ms, stored in (\d+) ms")
+
+
+def smtp_source(addr, n):
+    """Queue n messages through addr (host:port); seconds taken."""
+    t0 = time.monotonic()
+    r = subprocess.run(["smtp-source", "-s", str(SESSIONS), "-m", str(n),
+                        "-l", str(SIZE), "-f", "bench@example.com",
+                        "-t", "rcpt@remote.example", addr],
+                       capture_output=True, text=True, timeout=STEP_TIMEOUT)
+    if r.returncode != 0:
+        raise RuntimeError("smtp-source failed: %s" % r.stderr.strip())
+    return time.monotonic() - t0
+
+
+def rss_mib(c, ids):
+    out = []
+    for i in ids:
+        try:
+            with open("/proc/%d/status" % c.pid(i)) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        out.append(int(line.split()[1]) // 1024)
+        except (OSError, KeyError, TypeError):
+            pass
+    return out
+
+
+def snapshots(c):
+    """(count, largest bytes, longest serialize ms, longest stored ms)
+    over every node's log."""
+    n, big, ser, sto = 0, 0, 0, 0
+    for i in c.members:
+        try:
+            with open(c.log_path(i), "rb") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for m in SNAP_RE.finditer(text):
+            n += 1
+            big = max(big, int(m.group(1)))
+            ser = max(ser, int(m.group(2)))
+            sto = max(sto, int(m.group(3)))
+    return n, big, ser, sto
+
+
+def applied(c, i):
+    st = c.status(i, timeout=3)
+    try:
+        return int(st["applied_index"])
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def commit(c, i):
+    st = c.status(i, timeout=5)
+    try:
+        return int(st["commit_index"])
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def restored(c, i):
+    try:
+        with open(c.log_path(i), "rb") as f:
+            return b"FSM: restored a snapshot" in f.read()
+    except OSError:
+        return False
+
+
+def step(n):
+    work = tempfile.mkdtemp(prefix="smtpbench-backlog.")
+    try:
+        with Cluster(os.path.join(work, "c"), n=3, base_port=BASE_PORT) as c:
+            c.start()
+            leader = c.wait_leader(timeout=30)
+            for i in c.members:
+                c.ctl(i, "stop mail", {"node": i})
+            down = [i for i in c.members if i != leader][-1]
+            c.kill(down, sig=15)
+            up = [i for i in c.members if i != down]
+            addr = c.smtp_addr(leader)
+            host, port = addr.rsplit(":", 1)
+            secs = smtp_source(addr, n)
+            rate = n / secs
+            lat = bench_smtp.latency(host, int(port), "backlog %d" % n)
+            rss = rss_mib(c, up)
+            snaps = snapshots(c)
+            # the down node comes back: time until it has applied what
+            # the leader had committed, while the leader takes mail
+            target = commit(c, leader)
+            during = {}
+
+            def probe():
+                during["lat"] = bench_smtp.latency(
+                    host, int(port), "backlog %d during catch-up" % n,
+                    msgs=max(SESSIONS, LAT_MSGS // 2))
+            t0 = time.monotonic()
+            c.start_node(down)
+            th = threading.Thread(target=probe)
+            th.start()
+            caught = None
+            while time.monotonic() - t0 < STEP_TIMEOUT:
+                a = applied(c, down)
+                if a is not None and target is not None and a >= target:
+                    caught = time.monotonic() - t0
+                    break
+                time.sleep(0.05)
+            th.join(STEP_TIMEOUT)
+            lat2 = during.get("lat")
+            print("backlog %d: accept %.0f msg/s, p50/p99 %s ms, rss %s MiB "
+                  "per running node, snapshots %d (largest %.1f MiB, longest "
+                  "serialization %d ms, longest stored %d ms), catch-up %s "
+                  "(snapshot restored: %s), p99 during catch-up %s ms"
+                  % (n, rate,
+                     "%.1f/%.1f" % lat if lat else "?", rss, snaps[0],
+                     snaps[1] / 1048576.0, snaps[2], snaps[3],
+                     "%.1f s" % caught if caught is not None else
+                     "not within %.0f s" % STEP_TIMEOUT,
+                     "yes" if restored(c, down) else "no",
+                     "%.1f" % lat2[1] if lat2 else "?"), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def drain():
+    work = tempfile.mkdtemp(prefix="smtpbench-drain.")
+    sink_out = os.path.join(work, "sink.out")
+    argv = ["smtp-sink", "-c", "%s:%d" % (SINK_IP, SINK_PORT), "1000"]
+    if os.geteuid() == 0:
+        argv[1:1] = ["-u", "nobody"]
+    with open(sink_out, "wb") as out:
+        sink = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        with Cluster(os.path.join(work, "c"), n=3, base_port=BASE_PORT,
+                     delivery={"smtp_port": SINK_PORT},
+                     cluster_domain="cluster.test") as c:
+            c.start()
+            leader = c.wait_leader(timeout=30)
+            c.set_config(leader, zone="cluster.test",
+                         gateway_alternate=SINK_IP)
+            for i in c.members:
+                c.ctl(i, "stop mail", {"node": i})
+            smtp_source(c.smtp_addr(leader), DRAIN_MSGS)
+            idx0 = commit(c, leader)
+            t0 = time.monotonic()
+            for i in c.members:
+                c.ctl(i, "start mail", {"node": i})
+            got = 0
+            while time.monotonic() - t0 < STEP_TIMEOUT:
+                got, _ = bench_smtp.sink_counts(sink_out)
+                if got >= DRAIN_MSGS:
+                    break
+                time.sleep(0.05)
+            t1 = time.monotonic()
+            idx1 = commit(c, leader)
+            if got < DRAIN_MSGS:
+                print("drain: only %d of %d at the far end after %.0f s"
+                      % (got, DRAIN_MSGS, STEP_TIMEOUT))
+                return 1
+            print("drain: %.0f msg/s  (%d msgs, %.2f s, %s raft entries per "
+                  "delivered message)"
+                  % (DRAIN_MSGS / (t1 - t0), DRAIN_MSGS, t1 - t0,
+                     "%.3f" % ((idx1 - idx0) / DRAIN_MSGS)
+                     if idx0 is not None and idx1 is not None else "?"),
+                  flush=True)
+    finally:
+        sink.terminate()
+        sink.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def main():
+    if sys.argv[1:] == ["drain"]:
+        return drain()
+    for n in BACKLOG:
+        if n > BACKLOG_MAX:
+            print("backlog %d: skipped (BENCH_BACKLOG_MAX=%d)"
+                  % (n, BACKLOG_MAX))
+            continue
+        t0 = time.monotonic()
+        step(n)
+        print("backlog %d: step took %.0f s" % (n, time.monotonic() - t0),
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
