@@ -25,6 +25,20 @@ then mail started on every node and timed until the sink has them all:
 The raft entries are the commit index before and after the drain: every
 CLAIM, RENEW and COMPLETE entry, nothing of the ENQUEUEs.
 
+saturate: where one raft group saturates (docs/scale-out.md). A fresh
+cluster, symbionts stopped; for each session count in SAT_SESSIONS
+(default 5,20,50,100) SAT_MSGS messages through the leader, with the CPU
+of every node (utime+stime from /proc, in % of one core), the raft
+entries per second (commit index), the leader's disk writes (write_bytes
+of /proc/PID/io) and the loopback traffic (/proc/net/dev "lo", both
+directions: SMTP in, replication out):
+  saturate S sessions: R msg/s, cpu leader L% followers [..]%, E
+  entries/s (M msgs per entry), leader writes W MiB/s, lo X MiB/s
+
+profile: SAT_MSGS messages through the leader with `perf record -g` on
+the leader for the run; prints the top of `perf report` (by symbol,
+children excluded), i.e. what the leader's CPU goes to.
+
 Everything is bounded: smtp-source by its timeout, every wait by
 STEP_TIMEOUT (s). Run under the integration lock (fixed ports).
 """
@@ -229,9 +243,109 @@ def drain():
     return 0
 
 
+def cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def write_bytes(pid):
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def lo_bytes():
+    with open("/proc/net/dev") as f:
+        for line in f:
+            if line.strip().startswith("lo:"):
+                v = line.split(":", 1)[1].split()
+                return int(v[0]) + int(v[8])
+    return 0
+
+
+def saturate():
+    global SESSIONS
+    msgs = int(os.environ.get("SAT_MSGS", "10000"))
+    sessions = [int(x) for x in
+                os.environ.get("SAT_SESSIONS", "5,20,50,100").split(",")]
+    hz = os.sysconf("SC_CLK_TCK")
+    work = tempfile.mkdtemp(prefix="smtpbench-sat.")
+    try:
+        with Cluster(os.path.join(work, "c"), n=3, base_port=BASE_PORT) as c:
+            c.start()
+            leader = c.wait_leader(timeout=30)
+            for i in c.members:
+                c.ctl(i, "stop mail", {"node": i})
+            addr = c.smtp_addr(leader)
+            for s in sessions:
+                SESSIONS = s
+                pids = {i: c.pid(i) for i in c.members}
+                t0 = {i: cpu_ticks(p) for i, p in pids.items()}
+                w0, lo0, idx0 = write_bytes(pids[leader]), lo_bytes(), \
+                    commit(c, leader)
+                secs = smtp_source(addr, msgs)
+                t1 = {i: cpu_ticks(p) for i, p in pids.items()}
+                w1, lo1, idx1 = write_bytes(pids[leader]), lo_bytes(), \
+                    commit(c, leader)
+                cpu = {i: 100.0 * (t1[i] - t0[i]) / hz / secs
+                       for i in pids}
+                ents = (idx1 - idx0) if None not in (idx0, idx1) else 0
+                print("saturate %d sessions: %.0f msg/s, cpu leader %.0f%% "
+                      "followers %s%%, %.0f entries/s (%.1f msgs per "
+                      "entry), leader writes %.1f MiB/s, lo %.1f MiB/s"
+                      % (s, msgs / secs, cpu[leader],
+                         [round(cpu[i]) for i in c.members if i != leader],
+                         ents / secs, msgs / ents if ents else 0,
+                         (w1 - w0) / secs / 1048576.0,
+                         (lo1 - lo0) / secs / 1048576.0), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def profile():
+    msgs = int(os.environ.get("SAT_MSGS", "10000"))
+    work = tempfile.mkdtemp(prefix="smtpbench-prof.")
+    data = os.path.join(work, "perf.data")
+    try:
+        with Cluster(os.path.join(work, "c"), n=3, base_port=BASE_PORT) as c:
+            c.start()
+            leader = c.wait_leader(timeout=30)
+            for i in c.members:
+                c.ctl(i, "stop mail", {"node": i})
+            perf = subprocess.Popen(["perf", "record", "-q", "-g", "-o", data,
+                                     "-p", str(c.pid(leader))],
+                                    stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            secs = smtp_source(c.smtp_addr(leader), msgs)
+            perf.send_signal(2)
+            perf.wait(60)
+            print("profile: %d msgs in %.2f s through the leader" % (msgs,
+                                                                      secs))
+        r = subprocess.run(["perf", "report", "-i", data, "--stdio",
+                            "--no-children", "--sort", "symbol", "-g", "none",
+                            "--percent-limit", "1.5"],
+                           capture_output=True, text=True, timeout=300)
+        for line in r.stdout.splitlines():
+            if line.strip() and not line.startswith("#"):
+                print("profile: " + line.strip())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main():
     if sys.argv[1:] == ["drain"]:
         return drain()
+    if sys.argv[1:] == ["saturate"]:
+        return saturate()
+    if sys.argv[1:] == ["profile"]:
+        return profile()
     for n in BACKLOG:
         if n > BACKLOG_MAX:
             print("backlog %d: skipped (BENCH_BACKLOG_MAX=%d)"
