@@ -275,7 +275,9 @@ def saturate():
     hz = os.sysconf("SC_CLK_TCK")
     work = tempfile.mkdtemp(prefix="smtpbench-sat.")
     try:
-        with Cluster(os.path.join(work, "c"), n=3, base_port=BASE_PORT) as c:
+        # smtp-source's sessions all come from one address
+        with Cluster(os.path.join(work, "c"), n=3, base_port=BASE_PORT,
+                     smtp={"max_per_ip": 1000, "max_sessions": 1000}) as c:
             c.start()
             leader = c.wait_leader(timeout=30)
             for i in c.members:
@@ -328,7 +330,7 @@ def profile():
             print("profile: %d msgs in %.2f s through the leader" % (msgs,
                                                                       secs))
         r = subprocess.run(["perf", "report", "-i", data, "--stdio",
-                            "--no-children", "--sort", "symbol", "-g", "none",
+                            "--no-children", "--sort", "dso,symbol", "-g", "none",
                             "--percent-limit", "1.5"],
                            capture_output=True, text=True, timeout=300)
         for line in r.stdout.splitlines():
