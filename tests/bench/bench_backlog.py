@@ -331,7 +331,7 @@ def profile():
                                                                       secs))
         r = subprocess.run(["perf", "report", "-i", data, "--stdio",
                             "--no-children", "--sort", "dso,symbol", "-g", "none",
-                            "--percent-limit", "1.5"],
+                            "--percent-limit", "0.8"],
                            capture_output=True, text=True, timeout=300)
         for line in r.stdout.splitlines():
             if line.strip() and not line.startswith("#"):
