@@ -33,7 +33,8 @@ entries per second (commit index), the leader's disk writes (write_bytes
 of /proc/PID/io) and the loopback traffic (/proc/net/dev "lo", both
 directions: SMTP in, replication out):
   saturate S sessions: R msg/s, cpu leader L% followers [..]%, E
-  entries/s (M msgs per entry), leader writes W MiB/s, lo X MiB/s
+  entries/s (M msgs per entry), leader writes W MiB/s, lo X MiB/s,
+  machine B% busy (all CPUs: the nodes, smtp-source, anything else)
 
 profile: SAT_MSGS messages through the leader with `perf record -g` on
 the leader for the run; prints the top of `perf report` (by symbol,
@@ -267,6 +268,14 @@ def lo_bytes():
     return 0
 
 
+def machine_ticks():
+    """(busy, total) clock ticks of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+
 def saturate():
     global SESSIONS
     msgs = int(os.environ.get("SAT_MSGS", "10000"))
@@ -289,7 +298,9 @@ def saturate():
                 t0 = {i: cpu_ticks(p) for i, p in pids.items()}
                 w0, lo0, idx0 = write_bytes(pids[leader]), lo_bytes(), \
                     commit(c, leader)
+                m0 = machine_ticks()
                 secs = smtp_source(addr, msgs)
+                m1 = machine_ticks()
                 t1 = {i: cpu_ticks(p) for i, p in pids.items()}
                 w1, lo1, idx1 = write_bytes(pids[leader]), lo_bytes(), \
                     commit(c, leader)
@@ -298,12 +309,15 @@ def saturate():
                 ents = (idx1 - idx0) if None not in (idx0, idx1) else 0
                 print("saturate %d sessions: %.0f msg/s, cpu leader %.0f%% "
                       "followers %s%%, %.0f entries/s (%.1f msgs per "
-                      "entry), leader writes %.1f MiB/s, lo %.1f MiB/s"
+                      "entry), leader writes %.1f MiB/s, lo %.1f MiB/s, "
+                      "machine %.0f%% busy (%d CPUs, everything on it)"
                       % (s, msgs / secs, cpu[leader],
                          [round(cpu[i]) for i in c.members if i != leader],
                          ents / secs, msgs / ents if ents else 0,
                          (w1 - w0) / secs / 1048576.0,
-                         (lo1 - lo0) / secs / 1048576.0), flush=True)
+                         (lo1 - lo0) / secs / 1048576.0,
+                         100.0 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]),
+                         os.cpu_count()), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -6,7 +6,10 @@
 #     ratio, and both p50/p99 latencies from end of DATA to 250;
 #  3. end-to-end: the rate at which all MSGS messages reach a counting
 #     smtp-sink, for a cluster with default settings and for Postfix,
-#     and their ratio.
+#     and their ratio;
+#  4. the drain of a queued backlog (raft entries per delivered message)
+#     and the backlog sweep (2k, 20k, 100k queued; BENCH_BACKLOG_MAX
+#     leaves the larger steps out), tests/bench/bench_backlog.py.
 # Postfix needs root (it drops to the postfix user); without root the
 # ratio is not printed rather than made up.
 set -eu
@@ -34,3 +37,5 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	echo "bench: not root: Postfix baseline skipped, no ratio"
 fi
+python3 tests/bench/bench_backlog.py drain
+python3 tests/bench/bench_backlog.py
