@@ -12,7 +12,9 @@ leader on node g mod N. Every accepted message costs
   - FORWARD_MS more on the receiving node and on the leader when the
     receiving node is not the group's leader (one forwarded proposal),
 and each group's leader runs one libuv loop, so a group's rate is also
-bounded by 1000 / (LEADER_MS + its share of SMTP and forwarding) msg/s.
+bounded by 1000 / (LEADER_MS + its share of SMTP and forwarding) msg/s,
+and by GROUP_MAX, the most one group was measured to take (its pipeline:
+one entry in flight, a round trip per entry).
 Clients are spread evenly over the N nodes' SMTP servers.
 
 Placement policies compared (what the receiving node does with a new
@@ -31,17 +33,20 @@ Then the cost of a cross-group SHOW MAIL: G parallel reads merged by name,
 its time the slowest group's.
 
 Defaults are the figures measured in docs/scale-out.md; override with the
-environment (LEADER_MS, FOLLOWER_MS, SMTP_MS, FORWARD_MS, CORES, MSGS).
+environment (LEADER_MS, FOLLOWER_MS, SMTP_MS, FORWARD_MS, GROUP_MAX,
+CORES, MSGS).
 """
 import hashlib
 import os
 import random
 import sys
 
-LEADER_MS = float(os.environ.get("LEADER_MS", "0.30"))
-FOLLOWER_MS = float(os.environ.get("FOLLOWER_MS", "0.12"))
-SMTP_MS = float(os.environ.get("SMTP_MS", "0.15"))
-FORWARD_MS = float(os.environ.get("FORWARD_MS", "0.05"))
+LEADER_MS = float(os.environ.get("LEADER_MS", "0.18"))
+FOLLOWER_MS = float(os.environ.get("FOLLOWER_MS", "0.085"))
+SMTP_MS = float(os.environ.get("SMTP_MS", "0.06"))
+FORWARD_MS = float(os.environ.get("FORWARD_MS", "0.03"))
+GROUP_MAX = float(os.environ.get("GROUP_MAX", "1490"))
+MSGS_PER_ENTRY = float(os.environ.get("MSGS_PER_ENTRY", "15.4"))
 CORES = int(os.environ.get("CORES", "2"))
 MSGS = int(os.environ.get("MSGS", "30000"))
 REPLICAS = 3
@@ -96,8 +101,10 @@ def capacity(n, g, assign):
     loop_ms = [0.0] * g  # a group leader's loop ms per message of the mix
     fwd = 0
     total = len(assign)
+    per_group = [0] * g
     for node, k in assign:
         leader, reps = lay[k]
+        per_group[k] += 1
         node_ms[node] += SMTP_MS
         node_ms[leader] += LEADER_MS
         loop_ms[k] += LEADER_MS
@@ -114,27 +121,37 @@ def capacity(n, g, assign):
     # rate R (msg/s of the whole mix): node i uses R*node_ms[i]/total ms/s
     limits = [CORES * 1000.0 * total / ms for ms in node_ms if ms > 0]
     limits += [1000.0 * total / ms for ms in loop_ms if ms > 0]
+    limits += [GROUP_MAX * total / c for c in per_group if c > 0]
     rate = min(limits)
     busiest = max(node_ms) * rate / total / (CORES * 1000.0)
-    return rate, busiest, fwd / total
+    # durable appends per second on the busiest node: one per entry of
+    # every group it is a replica of
+    syncs = [0.0] * n
+    for k in range(g):
+        for r in lay[k][1]:
+            syncs[r] += rate * per_group[k] / total / MSGS_PER_ENTRY
+    return rate, busiest, fwd / total, max(syncs)
 
 
 def main():
     rng = random.Random(12)
-    print("model: leader %.2f ms, follower %.2f ms, smtp %.2f ms, forward "
-          "%.2f ms per message; %d cores per node; %d names per run"
-          % (LEADER_MS, FOLLOWER_MS, SMTP_MS, FORWARD_MS, CORES, MSGS))
+    print("model: leader %.3f ms, follower %.3f ms, smtp %.3f ms, forward "
+          "%.3f ms per message; at most %.0f msg/s per group; %d cores per "
+          "node; %d names per run"
+          % (LEADER_MS, FOLLOWER_MS, SMTP_MS, FORWARD_MS, GROUP_MAX, CORES,
+             MSGS))
     base = None
     for n, g in ((3, 1), (3, 3), (6, 2), (6, 6), (9, 3), (9, 9), (12, 12)):
         for policy in ("hash", "local"):
             assign, queue = place(policy, n, g, MSGS, rng)
-            rate, busiest, fwd = capacity(n, g, assign)
+            rate, busiest, fwd, syncs = capacity(n, g, assign)
             if base is None:
                 base = rate
             spread = max(queue) / (sum(queue) / len(queue))
             print("nodes %2d groups %2d %-5s: %6.0f msg/s (x%.1f), busiest "
-                  "node %3.0f%% CPU, %2.0f%% forwarded, queue max/mean %.2f"
-                  % (n, g, policy, rate, rate / base, 100 * busiest,
+                  "node %3.0f%% CPU %4.0f syncs/s, %2.0f%% forwarded, queue "
+                  "max/mean %.2f"
+                  % (n, g, policy, rate, rate / base, 100 * busiest, syncs,
                      100 * fwd, spread))
     # adding a group: what moves
     for g in (3, 6, 9):
