@@ -141,7 +141,8 @@ def main():
           % (LEADER_MS, FOLLOWER_MS, SMTP_MS, FORWARD_MS, GROUP_MAX, CORES,
              MSGS))
     base = None
-    for n, g in ((3, 1), (3, 3), (6, 2), (6, 6), (9, 3), (9, 9), (12, 12)):
+    for n, g in ((3, 1), (3, 3), (3, 6), (3, 9), (6, 2), (6, 6), (9, 3),
+                 (9, 9), (12, 12)):
         for policy in ("hash", "local"):
             assign, queue = place(policy, n, g, MSGS, rng)
             rate, busiest, fwd, syncs = capacity(n, g, assign)
