@@ -22,7 +22,7 @@
  * threshold so that the next one comes when the log written since this
  * one reaches 1/RFSM_LOG_RATIO_DIV of this image (in entries of the
  * average size seen since the previous snapshot), never below the
- * configured threshold (rfsm_set_raft's base) nor above
+ * configured threshold (rfsm_set_threshold_base) nor above
  * RFSM_THRESHOLD_MAX: serialization then costs a bounded number of times
  * each accepted byte, whatever the backlog.
  *
