@@ -54,6 +54,9 @@ struct smtp_session {
 	struct rcpt *rcpt;
 	uint32_t nrcpt, rcpt_cap;
 	struct smtp_data data;
+	/* BDAT: a chunk is being read (or skipped) while chunk_active */
+	int chunk_active, chunk_last, chunk_discard;
+	uint64_t chunk_size, chunk_left;
 	char name[SPOOL_NAME_MAX + 1];
 	uint64_t body_len; /* octets proposed, for the statistics */
 	double eod_at;	   /* metrics_now() at the end of DATA */
@@ -83,6 +86,10 @@ void smtp_sess_reset(struct smtp_session *s);
 void smtp_sess_idle(struct smtp_session *s);
 /* Report a statistics event to the server. */
 void smtp_sess_event(struct smtp_session *s, int ev, uint64_t n);
+
+/* The octets of a BDAT chunk have all been read: answer it, or end the
+ * message at BDAT LAST. */
+void smtp_sess_chunk_end(struct smtp_session *s);
 
 /* smtp_verbs.c */
 /* Handle one command line of n octets (with its line end). */
