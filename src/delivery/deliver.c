@@ -120,12 +120,20 @@ int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 		return rc;
 	dd->smtp_off = (size_t)hl;
 	dd->lmtp = need_lmtp;
-	/* 8BITMIME is about the body (the prefix's octets do not count) */
-	for (size_t i = 0; i < len; i++)
-		if (((const unsigned char *)msg)[i] & 0x80) {
-			dd->eightbit = 1;
-			break;
-		}
+	/* 8BITMIME is about the body (the prefix's octets do not count);
+	 * SMTPUTF8 about the header section too */
+	{
+		const char *end = memmem(msg, len, "\r\n\r\n", 4);
+		size_t head =
+		    end != NULL ? (size_t)(end - (const char *)msg) : len;
+
+		for (size_t i = 0; i < len; i++)
+			if (((const unsigned char *)msg)[i] & 0x80) {
+				dd->eightbit = 1;
+				dd->head8bit = i < head;
+				break;
+			}
+	}
 	return 0;
 }
 

@@ -150,6 +150,7 @@ static void greet(struct smtp_session *s, const char *args, int esmtp)
 	smtp_sess_reply(s, "250-8BITMIME");
 	smtp_sess_reply(s, "250-ENHANCEDSTATUSCODES");
 	smtp_sess_reply(s, "250-CHUNKING");
+	smtp_sess_reply(s, "250-SMTPUTF8");
 	if (s->conf.tls_available && !s->tls)
 		smtp_sess_reply(s, "250-STARTTLS");
 	smtp_sess_reply(s, "250 DSN");
@@ -172,10 +173,15 @@ static void do_mail(struct smtp_session *s, const char *args)
 	int rc = smtp_parse_mail(args, &mb, &mp);
 
 	if (rc == 0 && !s->esmtp &&
-	    (mp.has_size || mp.body || mp.ret || mp.envid[0]))
+	    (mp.has_size || mp.body || mp.ret || mp.envid[0] || mp.smtputf8))
 		rc = SMTP_PE_UNKNOWN_PARAM; /* no ESMTP after HELO */
 	if (rc != 0) {
 		smtp_sess_error(s, smtp_parse_reply(rc));
+		return;
+	}
+	if (mb.utf8 && !mp.smtputf8) { /* RFC 6531 3.4 */
+		smtp_sess_error(s, "553 5.6.7 Error: non-ASCII address needs "
+				   "MAIL FROM ... SMTPUTF8");
 		return;
 	}
 	if (mp.has_size && mp.size > s->conf.max_size) {
@@ -210,6 +216,11 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 		rc = SMTP_PE_UNKNOWN_PARAM;
 	if (rc != 0) {
 		smtp_sess_error(s, smtp_parse_reply(rc));
+		return;
+	}
+	if (mb.utf8 && !s->mp.smtputf8) { /* RFC 6531 3.4 */
+		smtp_sess_error(s, "553 5.6.7 Error: non-ASCII address needs "
+				   "MAIL FROM ... SMTPUTF8");
 		return;
 	}
 	if (s->nrcpt >= s->conf.max_rcpt) {
@@ -281,7 +292,11 @@ static int received_header(const struct smtp_session *s, uint64_t now,
 			   char *buf, size_t size)
 {
 	char date[64];
-	const char *proto = s->tls ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP";
+	/* RFC 6531 3.7.3: UTF8SMTP(S) for a message sent with SMTPUTF8 */
+	const char *proto = s->mp.smtputf8 ? (s->tls ? "UTF8SMTPS" : "UTF8SMTP")
+			    : s->tls	   ? "ESMTPS"
+			    : s->esmtp	   ? "ESMTP"
+					   : "SMTP";
 	const char *v6 = strchr(s->client_ip, ':') ? "IPv6:" : "";
 	int n;
 

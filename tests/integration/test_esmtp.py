@@ -1,9 +1,13 @@
 """test_esmtp.py — the ESMTP extensions of issue #14 end to end, with real
 clients and real far ends: CHUNKING/BDAT (RFC 3030) from a raw socket, the
-message checked byte for byte in a Maildir.
+message checked byte for byte in a Maildir; SMTPUTF8 (RFC 6531) from
+smtplib, delivered to a UTF-8 Maildir, relayed to a far end that offers
+SMTPUTF8 and bounced (5.6.7) toward one that does not.
 
-One node with a symbiont; local mail goes to Maildirs under WORK/mail.
-Every wait is bounded. IT_ESMTP_BASE_PORT changes the ports.
+One node with a symbiont; local mail goes to Maildirs under WORK/mail; the
+far ends are recorder.py listeners reached through the replicated MX table
+(utf.test: 127.0.0.41, SMTPUTF8 and 8BITMIME; plain.test: 127.0.0.42,
+neither). Every wait is bounded. IT_ESMTP_BASE_PORT changes the ports.
 
 Run: python3 tests/integration/test_esmtp.py (needs build/test/).
 """
@@ -11,6 +15,7 @@ Run: python3 tests/integration/test_esmtp.py (needs build/test/).
 import glob
 import os
 import shutil
+import smtplib
 import socket
 import sys
 import tempfile
@@ -18,10 +23,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Cluster, run_tests, wait_until  # noqa: E402
+from recorder import Recorder  # noqa: E402
 
 BASE = int(os.environ.get("IT_ESMTP_BASE_PORT", "31400"))
 SMTP_PORT = BASE + 60
-USERS = ("postmaster", "system", "alice", "bob")
+USERS = ("postmaster", "system", "alice", "bob", "b\u00f8b")
 
 WORK = tempfile.mkdtemp(prefix="smtpcluster-esmtp-")
 os.chmod(WORK, 0o755)
@@ -37,12 +43,13 @@ def check(cond, what, detail=None):
 def make_maildirs():
     for u in USERS:
         for sub in ("tmp", "new", "cur"):
-            os.makedirs(os.path.join(MAIL, u, sub), exist_ok=True)
+            os.makedirs(os.path.join(MAIL, u, sub).encode(), exist_ok=True)
 
 
 def maildir_find(user, needle):
     out = []
-    for p in sorted(glob.glob(os.path.join(MAIL, user, "new", "*")),
+    for p in sorted(glob.glob(os.path.join(MAIL, user, "new", "*")
+                              .encode()),
                     key=os.path.getmtime):
         with open(p, "rb") as f:
             m = f.read()
@@ -50,6 +57,9 @@ def maildir_find(user, needle):
             out.append(m)
     return out
 
+
+UTF = Recorder(["127.0.0.41"], SMTP_PORT, smtputf8=True)
+PLAIN = Recorder(["127.0.0.42"], SMTP_PORT, eightbitmime=False)
 
 C = Cluster(os.path.join(WORK, "c"), n=1, base_port=BASE + 100,
             delivery={"mail_root": MAIL,
@@ -236,10 +246,100 @@ def test_bdat_rset_and_data_mixing():
     check(not maildir_find("bob", mid.encode()), "nothing delivered")
 
 
+# ---- SMTPUTF8 ----
+
+def utf8_message(mid, subject="gr\u00fc\u00dfe"):
+    return ("From: J\u00f6rg <j\u00f6rg@client.test>\r\n"
+            "To: b\u00f8b@cluster.test\r\nSubject: %s\r\n"
+            "Message-ID: %s\r\n\r\nk\u00e4se\r\n"
+            % (subject, mid)).encode("utf-8")
+
+
+def smtplib_send(sender, rcpts, data, mail_options=()):
+    host, port = C.smtp_addr(1).rsplit(":", 1)
+    s = smtplib.SMTP(host, int(port), timeout=30)
+    try:
+        refused = s.sendmail(sender, rcpts, data, list(mail_options))
+    finally:
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+    check(not refused, "all recipients accepted", refused)
+
+
+def test_ehlo_advertises_smtputf8_and_needs_it_for_utf8_addresses():
+    r = Raw()
+    try:
+        code, lines = r.cmd("EHLO client.test")
+        check("250-SMTPUTF8" in lines, "SMTPUTF8 offered", lines)
+        code, lines = r.cmd("MAIL FROM:<j\u00f6rg@client.test>")
+        check(code == 553 and lines[0].startswith("553 5.6.7"),
+              "UTF-8 sender without SMTPUTF8", lines)
+        check(r.cmd("MAIL FROM:<a@client.test>")[0] == 250, "MAIL")
+        code, lines = r.cmd("RCPT TO:<b\u00f8b@cluster.test>")
+        check(lines[0].startswith("553 5.6.7"),
+              "UTF-8 recipient without SMTPUTF8", lines)
+    finally:
+        r.close()
+
+
+def test_smtputf8_from_smtplib_reaches_a_utf8_maildir():
+    mid = msgid("utf8local")
+    msg = utf8_message(mid)
+    smtplib_send("j\u00f6rg@client.test", ["b\u00f8b@cluster.test"], msg,
+                 ["SMTPUTF8"])
+    wait_until(lambda: maildir_find("b\u00f8b", mid.encode()), 30,
+               what="the message in the Maildir of b\u00f8b")
+    m = maildir_find("b\u00f8b", mid.encode())[0]
+    check("Return-Path: <j\u00f6rg@client.test>".encode() in m,
+          "UTF-8 Return-Path", m[:400])
+    check(b" with UTF8SMTP id " in m, "received with UTF8SMTP", m[:400])
+    check(m.endswith(msg.split(b"\r\n", 2)[2].replace(b"\r\n", b"\n")),
+          "the UTF-8 header fields and body as sent", m)
+
+
+def test_smtputf8_relayed_to_a_next_hop_that_offers_it():
+    mid = msgid("utf8relay")
+    smtplib_send("j\u00f6rg@cluster.test", ["\u00fcser@utf.test"],
+                 utf8_message(mid), ["SMTPUTF8"])
+    wait_until(lambda: UTF.find(mid), 30, what="the message at utf.test")
+    rec = UTF.find(mid)[0]
+    check("SMTPUTF8" in rec["mail_params"].split(),
+          "MAIL FROM carries SMTPUTF8", rec["mail_params"])
+    check(rec["from"] == "j\u00f6rg@cluster.test" and
+          rec["rcpts"] == ["\u00fcser@utf.test"], "UTF-8 envelope", rec)
+    check("k\u00e4se".encode() in rec["data"], "the body", rec["data"])
+
+
+def bounce_for(mid):
+    """The DSN in alice's Maildir about the message mid, or None."""
+    for m in maildir_find("alice", mid.encode()):
+        if b"multipart/report" in m:
+            return m
+    return None
+
+
+def test_smtputf8_toward_a_next_hop_without_it_bounces_5_6_7():
+    mid = msgid("utf8bounce")
+    smtplib_send("alice@cluster.test", ["\u00fcser@plain.test"],
+                 utf8_message(mid), ["SMTPUTF8"])
+    wait_until(lambda: bounce_for(mid), 30, what="the bounce to alice")
+    dsn = bounce_for(mid)
+    check(b"Status: 5.6.7" in dsn, "Status: 5.6.7 in the DSN", dsn)
+    check(b"SMTPUTF8" in dsn, "the reason names SMTPUTF8", dsn)
+    check(not PLAIN.find(mid), "nothing sent to plain.test")
+
+
 def setup():
     make_maildirs()
+    UTF.start()
+    PLAIN.start()
     C.start()
     C.wait_leader()
+    for dom, ip in (("utf.test", "127.0.0.41"), ("plain.test", "127.0.0.42")):
+        r = C.ctl(1, "set mx", {"domain": dom, "gateway": ip, "pref": 10})
+        check(r.get("ok"), "set mx " + dom, r)
 
 
 def main():
@@ -251,12 +351,18 @@ def main():
             test_bdat_chunks_arrive_byte_exact_in_the_maildir,
             test_bdat_zero_last_and_pipelined_chunks,
             test_bdat_rset_and_data_mixing,
+            test_ehlo_advertises_smtputf8_and_needs_it_for_utf8_addresses,
+            test_smtputf8_from_smtplib_reaches_a_utf8_maildir,
+            test_smtputf8_relayed_to_a_next_hop_that_offers_it,
+            test_smtputf8_toward_a_next_hop_without_it_bounces_5_6_7,
         ])
     except SystemExit as e:
         ok = e.code == 0
         raise
     finally:
         C.stop()
+        UTF.stop()
+        PLAIN.stop()
         if ok and not os.environ.get("SMTPCLUSTER_KEEP"):
             shutil.rmtree(WORK, ignore_errors=True)
         else:
