@@ -92,7 +92,7 @@ static int non_ascii(const char *s)
 }
 
 /* Why this server cannot take this message as it is (a host-level
- * refusal of our own, RFC 6531 3.2), or NULL. LMTP (local
+ * refusal of our own, RFC 6531 3.2 and RFC 6152 3), or NULL. LMTP (local
  * delivery) is not checked: its server is ours to configure. */
 static const char *content_refusal(const struct smtp_client *c, char *buf,
 				   size_t size)
@@ -118,6 +118,15 @@ static const char *content_refusal(const struct smtp_client *c, char *buf,
 				 c->cfg.peer);
 			return buf;
 		}
+	}
+	if (c->cfg.eightbit && !(c->ext & SC_EXT_8BITMIME) &&
+	    !c->cfg.eightbit_asis) {
+		snprintf(buf, size,
+			 "554 5.6.3 %s does not offer 8BITMIME and "
+			 "/OPTIONS=NOEIGHT_BIT forbids sending 8-bit content "
+			 "as it is",
+			 c->cfg.peer);
+		return buf;
 	}
 	return NULL;
 }

@@ -2,7 +2,8 @@
 clients and real far ends: CHUNKING/BDAT (RFC 3030) from a raw socket, the
 message checked byte for byte in a Maildir; SMTPUTF8 (RFC 6531) from
 smtplib, delivered to a UTF-8 Maildir, relayed to a far end that offers
-SMTPUTF8 and bounced (5.6.7) toward one that does not.
+SMTPUTF8 and bounced (5.6.7) toward one that does not; /OPTIONS=EIGHT_BIT
+and NOEIGHT_BIT toward a far end without 8BITMIME (RFC 6152).
 
 One node with a symbiont; local mail goes to Maildirs under WORK/mail; the
 far ends are recorder.py listeners reached through the replicated MX table
@@ -331,6 +332,59 @@ def test_smtputf8_toward_a_next_hop_without_it_bounces_5_6_7():
     check(not PLAIN.find(mid), "nothing sent to plain.test")
 
 
+# ---- /OPTIONS=EIGHT_BIT, NOEIGHT_BIT ----
+
+def eight_bit_message(mid):
+    return ("From: alice@cluster.test\r\nTo: x@plain.test\r\n"
+            "Subject: eight bit\r\nMessage-ID: %s\r\n"
+            "MIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            "caf\u00e9 cr\u00e8me\r\n" % mid).encode("utf-8")
+
+
+def set_options(value):
+    r = C.smtpctl(1, "set", "configuration", "smtp", "--options", value)
+    check(r.returncode == 0, "smtpctl --options " + value,
+          r.stdout + r.stderr)
+
+
+def test_noeight_bit_bounces_8bit_mail_toward_a_hop_without_8bitmime():
+    set_options("noeight-bit")
+    mid = msgid("noeight")
+    smtplib_send("alice@cluster.test", ["x@plain.test"],
+                 eight_bit_message(mid))
+    wait_until(lambda: bounce_for(mid), 30, what="the bounce to alice")
+    dsn = bounce_for(mid)
+    check(b"Status: 5.6.3" in dsn, "Status: 5.6.3 in the DSN", dsn)
+    check(not PLAIN.find(mid), "nothing sent to plain.test")
+    # toward a hop with 8BITMIME the same message goes, BODY=8BITMIME
+    mid = msgid("eightok")
+    smtplib_send("alice@cluster.test", ["x@utf.test"],
+                 eight_bit_message(mid))
+    wait_until(lambda: UTF.find(mid), 30, what="the message at utf.test")
+    check("BODY=8BITMIME" in UTF.find(mid)[0]["mail_params"], "BODY=8BITMIME",
+          UTF.find(mid)[0]["mail_params"])
+
+
+def test_eight_bit_sends_8bit_mail_as_it_is():
+    set_options("eight-bit")
+    try:
+        mid = msgid("eight")
+        msg = eight_bit_message(mid)
+        smtplib_send("alice@cluster.test", ["x@plain.test"], msg)
+        wait_until(lambda: PLAIN.find(mid), 30,
+                   what="the message at plain.test")
+        rec = PLAIN.find(mid)[0]
+        check("BODY=" not in rec["mail_params"], "no BODY= to a server "
+              "without 8BITMIME", rec["mail_params"])
+        check(rec["data"].endswith(msg.split(b"\r\n\r\n", 1)[1]),
+              "the 8-bit body as it is", rec["data"])
+        check(not bounce_for(mid), "no bounce")
+    finally:
+        set_options("noeight-bit")
+
+
 def setup():
     make_maildirs()
     UTF.start()
@@ -355,6 +409,8 @@ def main():
             test_smtputf8_from_smtplib_reaches_a_utf8_maildir,
             test_smtputf8_relayed_to_a_next_hop_that_offers_it,
             test_smtputf8_toward_a_next_hop_without_it_bounces_5_6_7,
+            test_noeight_bit_bounces_8bit_mail_toward_a_hop_without_8bitmime,
+            test_eight_bit_sends_8bit_mail_as_it_is,
         ])
     except SystemExit as e:
         ok = e.code == 0
