@@ -332,6 +332,25 @@ def test_smtputf8_toward_a_next_hop_without_it_bounces_5_6_7():
     check(not PLAIN.find(mid), "nothing sent to plain.test")
 
 
+def test_bounce_to_a_utf8_sender_is_sent_with_smtputf8():
+    """The DSN inherits the SMTPUTF8 flag: its recipient is the UTF-8
+    sender, reached at utf.test, which gets MAIL FROM:<> SMTPUTF8."""
+    mid = msgid("utf8dsn")
+    smtplib_send("j\u00f6rg@utf.test", ["\u00fcser@plain.test"],
+                 utf8_message(mid), ["SMTPUTF8"])
+
+    def dsn():
+        with UTF.lock:
+            return [m for m in UTF.msgs if m["from"] == "" and
+                    mid.encode() in m["data"]]
+    wait_until(dsn, 30, what="the bounce at utf.test")
+    rec = dsn()[0]
+    check(rec["rcpts"] == ["j\u00f6rg@utf.test"], "to the UTF-8 sender", rec)
+    check("SMTPUTF8" in rec["mail_params"].split(), "MAIL FROM:<> SMTPUTF8",
+          rec["mail_params"])
+    check(b"Status: 5.6.7" in rec["data"], "Status: 5.6.7", rec["data"])
+
+
 # ---- /OPTIONS=EIGHT_BIT, NOEIGHT_BIT ----
 
 def eight_bit_message(mid):
@@ -409,6 +428,7 @@ def main():
             test_smtputf8_from_smtplib_reaches_a_utf8_maildir,
             test_smtputf8_relayed_to_a_next_hop_that_offers_it,
             test_smtputf8_toward_a_next_hop_without_it_bounces_5_6_7,
+            test_bounce_to_a_utf8_sender_is_sent_with_smtputf8,
             test_noeight_bit_bounces_8bit_mail_toward_a_hop_without_8bitmime,
             test_eight_bit_sends_8bit_mail_as_it_is,
         ])
