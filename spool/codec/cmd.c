@@ -131,7 +131,8 @@ static void enc_enqueue(struct enc *e, const struct spool_cmd_enqueue *q)
 	e_str(e, r->client, SPOOL_ADDR_MAX, 0);
 	e_str(e, r->helo, SPOOL_ADDR_MAX, 0);
 	e_str(e, r->envid, SPOOL_ADDR_MAX, 0);
-	e_u8(e, r->ret, DSN_RET_FULL);
+	e_check(e, r->ret <= DSN_RET_FULL && (r->flags & ~MSG_F_ALL) == 0);
+	wbuf_u8(e->wb, spool_ret_byte(r));
 	e_u8(e, r->kind, KIND_POSTMASTER);
 	wbuf_u32(e->wb, r->hops);
 	wbuf_u64(e->wb, r->origin_node);
@@ -410,7 +411,7 @@ static void dec_enqueue(struct dec *d, struct spool_cmd_enqueue *q)
 	r->client = d_str(d, SPOOL_ADDR_MAX, 0);
 	r->helo = d_str(d, SPOOL_ADDR_MAX, 0);
 	r->envid = d_str(d, SPOOL_ADDR_MAX, 0);
-	r->ret = d_u8(d, DSN_RET_FULL);
+	d_check(d, spool_ret_byte_get(r, rbuf_u8(&d->rb)) == 0);
 	r->kind = d_u8(d, KIND_POSTMASTER);
 	r->hops = rbuf_u32(&d->rb);
 	r->origin_node = rbuf_u64(&d->rb);

@@ -97,6 +97,21 @@ static void report(struct delivery *dv, const char *why)
 
 /* ---- the data phase ---- */
 
+/* 8BITMIME is about the message (the prefix's octets do not count);
+ * SMTPUTF8 about its header section too. */
+static void eight_bit_scan(struct deliver_data *dd, const char *msg, size_t len)
+{
+	const char *end = memmem(msg, len, "\r\n\r\n", 4);
+	size_t head = end != NULL ? (size_t)(end - msg) : len;
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)msg[i] & 0x80) {
+			dd->eightbit = 1;
+			dd->head8bit = i < head;
+			return;
+		}
+}
+
 int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 			 int need_smtp, int need_lmtp, const char *vms_from)
 {
@@ -120,12 +135,7 @@ int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 		return rc;
 	dd->smtp_off = (size_t)hl;
 	dd->lmtp = need_lmtp;
-	/* 8BITMIME is about the body (the prefix's octets do not count) */
-	for (size_t i = 0; i < len; i++)
-		if (((const unsigned char *)msg)[i] & 0x80) {
-			dd->eightbit = 1;
-			break;
-		}
+	eight_bit_scan(dd, msg, len);
 	return 0;
 }
 

@@ -262,6 +262,9 @@ void group_client_cfg(struct group *g, struct smtp_client_cfg *cfg, int lmtp)
 	}
 	cfg->size = dv->len;
 	cfg->eightbit = dd->eightbit;
+	cfg->head8bit = dd->head8bit;
+	cfg->eightbit_asis = dv->cfg.num[CFG_OPT_EIGHT_BIT] != 0;
+	cfg->smtputf8 = (dv->rec.flags & MSG_F_SMTPUTF8) != 0;
 	cfg->tls_allowed = !lmtp && !g->notls && d->tls != NULL;
 	cfg->peer = g->peer;
 	cfg->t_initial = dv->cfg.num[CFG_SEND_TIMEOUT_INITIAL];

@@ -223,6 +223,7 @@ struct deliver_data {
 	size_t smtp_off; /* SMTP data: buf + smtp_off (the prefix skipped) */
 	int lmtp;	 /* buf starts with the LMTP prefix */
 	int eightbit;	 /* the body (not the prefix) has 8-bit octets */
+	int head8bit;	 /* its header section has 8-bit octets */
 };
 
 struct delivery {

@@ -89,10 +89,15 @@ struct smtp_client_cfg {
 	uint8_t ret;	    /* DSN_RET_* */
 	const char *data;   /* prepared body (smtp_client_prepare) */
 	size_t data_len;
-	uint64_t size;	  /* message size for SIZE= */
-	int eightbit;	  /* the body has 8-bit octets */
-	int tls_allowed;  /* try STARTTLS when offered */
-	const char *peer; /* "host[ip]:port", for messages */
+	uint64_t size;	   /* message size for SIZE= */
+	int eightbit;	   /* the body has 8-bit octets */
+	int eightbit_asis; /* /OPTIONS=EIGHT_BIT: 8-bit content goes as it
+			      is to a server without 8BITMIME; else the
+			      transaction fails 554 5.6.3 (RFC 6152) */
+	int smtputf8;	   /* received with SMTPUTF8 (MSG_F_SMTPUTF8) */
+	int head8bit;	   /* the header section has 8-bit octets */
+	int tls_allowed;   /* try STARTTLS when offered */
+	const char *peer;  /* "host[ip]:port", for messages */
 	uint64_t t_initial, t_mail, t_rcpt, t_data, t_term; /* ms */
 	uint64_t t_quit;				    /* ms */
 	/* connection reuse (SMTP only): transactions per connection at
@@ -169,7 +174,8 @@ enum {
 	SC_EXT_STARTTLS = 2,
 	SC_EXT_SIZE = 4,
 	SC_EXT_8BITMIME = 8,
-	SC_EXT_DSN = 16
+	SC_EXT_DSN = 16,
+	SC_EXT_SMTPUTF8 = 32
 };
 unsigned smtp_client_extensions(const struct smtp_client *c);
 

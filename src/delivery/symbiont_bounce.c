@@ -238,6 +238,8 @@ int symbiont_bounce_attach(struct symbiont_bounce *b,
 					   .rcpt = &b->rcpt,
 					   .body = b->body.p,
 					   .body_len = b->body.len});
+	/* to a UTF-8 sender, quoting UTF-8 header fields */
+	cp->bounce.rec.flags = req->rec->flags & MSG_F_SMTPUTF8;
 	log_info("symbiont: %s: bounce %s to <%s> for %u recipient(s)",
 		 req->name, b->name, b->to, (unsigned)keep);
 	return 1;

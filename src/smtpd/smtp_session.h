@@ -35,6 +35,7 @@ enum smtp_state {
 	SMTP_S_MAIL,	      /* MAIL accepted, no recipient yet */
 	SMTP_S_RCPT,	      /* at least one recipient accepted */
 	SMTP_S_DATA,	      /* reading the message */
+	SMTP_S_BDAT,	      /* between or inside BDAT chunks (RFC 3030) */
 	SMTP_S_QUEUEING,      /* the message's proposal is in flight */
 	SMTP_S_CLOSED,	      /* QUIT, timeout or fatal error: input ignored */
 	SMTP_S_AUTH,	      /* AUTH exchange: lines are SASL responses */

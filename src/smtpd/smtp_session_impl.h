@@ -57,6 +57,9 @@ struct smtp_session {
 	struct rcpt *rcpt;
 	uint32_t nrcpt, rcpt_cap;
 	struct smtp_data data;
+	/* BDAT: a chunk is being read (or skipped) while chunk_active */
+	int chunk_active, chunk_last, chunk_discard;
+	uint64_t chunk_size, chunk_left;
 	char name[SPOOL_NAME_MAX + 1];
 	uint64_t body_len; /* octets proposed, for the statistics */
 	double eod_at;	   /* metrics_now() at the end of DATA */
@@ -102,6 +105,10 @@ int smtp_sess_relay_allowed(const struct smtp_session *s);
 const char *smtp_sess_auth_required(const struct smtp_session *s);
 /* The Received: "with" word: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA. */
 const char *smtp_sess_received_proto(const struct smtp_session *s);
+
+/* The octets of a BDAT chunk have all been read: answer it, or end the
+ * message at BDAT LAST. */
+void smtp_sess_chunk_end(struct smtp_session *s);
 
 /* smtp_verbs.c */
 /* Handle one command line of n octets (with its line end). */

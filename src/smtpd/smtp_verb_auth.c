@@ -209,7 +209,12 @@ const char *smtp_sess_auth_required(const struct smtp_session *s)
  * writes), "" without one; and the "with" protocol. */
 const char *smtp_sess_received_proto(const struct smtp_session *s)
 {
-	if (s->auth_user[0] != '\0')
+	int a = s->auth_user[0] != '\0';
+
+	if (s->mp.smtputf8) /* RFC 6531 3.7.3 */
+		return a ? (s->tls ? "UTF8SMTPSA" : "UTF8SMTPA")
+			 : (s->tls ? "UTF8SMTPS" : "UTF8SMTP");
+	if (a)
 		return s->tls ? "ESMTPSA" : "ESMTPA";
 	return s->tls ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP";
 }

@@ -15,8 +15,10 @@ message accepted. Every record has "acked": True once its 250 was sent
 (False while held, and for good when the client gave up first).
 pipelining=False: the EHLO reply offers no PIPELINING. rset_reply: the
 answer to RSET, after which the connection is closed unless it is a 250
-(a far end that dropped an idle connection). sessions counts the
-connections, commands each verb.
+(a far end that dropped an idle connection). eightbitmime=False: no
+8BITMIME offered; smtputf8=True: SMTPUTF8 offered. Every record keeps the
+MAIL FROM parameters ("mail_params", as sent, upper-cased). sessions
+counts the connections, commands each verb.
 """
 
 import asyncio
@@ -38,8 +40,11 @@ class Recorder:
     HOLD_S = 25.0  # holddot*: the first final dot's reply held this long
 
     def __init__(self, ips, port, hold_dot=0.0, pipelining=True,
-                 rset_reply="250 2.0.0 Ok"):
+                 rset_reply="250 2.0.0 Ok", eightbitmime=True,
+                 smtputf8=False):
         self.ips, self.port = ips, port
+        self.eightbitmime = eightbitmime
+        self.smtputf8 = smtputf8
         self.hold_dot = hold_dot
         self.pipelining = pipelining
         self.rset_reply = rset_reply
@@ -94,7 +99,7 @@ class Recorder:
     async def _conn(self, reader, writer):
         ip = writer.get_extra_info("sockname")[0]
         peer = (writer.get_extra_info("peername") or ("",))[0]
-        mail, rcpts = None, []
+        mail, rcpts, mail_params = None, [], ""
         with self.lock:
             self.sessions += 1
 
@@ -112,14 +117,16 @@ class Recorder:
                 with self.lock:
                     self.commands[up.split(" ", 1)[0].split(":", 1)[0]] += 1
                 if up.startswith("EHLO"):
-                    send("250-recorder\r\n%s250-8BITMIME\r\n"
-                         "250 SIZE 52428800"
-                         % ("250-PIPELINING\r\n" if self.pipelining else ""))
+                    send("250-recorder\r\n%s%s%s250 SIZE 52428800"
+                         % ("250-PIPELINING\r\n" if self.pipelining else "",
+                            "250-8BITMIME\r\n" if self.eightbitmime else "",
+                            "250-SMTPUTF8\r\n" if self.smtputf8 else ""))
                 elif up.startswith("HELO"):
                     send("250 recorder")
                 elif up.startswith("MAIL FROM:"):
-                    m = re.match(r"MAIL FROM:\s*<([^>]*)>", cmd, re.I)
+                    m = re.match(r"MAIL FROM:\s*<([^>]*)>(.*)", cmd, re.I)
                     mail, rcpts = (m.group(1) if m else ""), []
+                    mail_params = m.group(2).strip().upper() if m else ""
                     send("250 2.1.0 Ok")
                 elif up.startswith("RCPT TO:"):
                     m = re.match(r"RCPT TO:\s*<([^>]*)>", cmd, re.I)
@@ -142,7 +149,8 @@ class Recorder:
                         if dl.startswith(b".."):
                             dl = dl[1:]
                         data += dl
-                    rec = self._record(ip, peer, mail, rcpts, bytes(data))
+                    rec = self._record(ip, peer, mail, rcpts, bytes(data),
+                                       mail_params)
                     if (self._hold_first(rcpts) and
                             not await self._held(reader, rec)):
                         break  # the client gave up: not accepted
@@ -202,7 +210,7 @@ class Recorder:
                     rec["gave_up"] = True
                 return False
 
-    def _record(self, ip, peer, mail, rcpts, data):
+    def _record(self, ip, peer, mail, rcpts, data, mail_params=""):
         hdrs = data.split(b"\r\n\r\n", 1)[0]
         m = re.search(rb"^Message-ID:\s*(<[^>]*>)", hdrs, re.I | re.M)
         q = re.search(rb"\bid (\S+?)[;\s]", hdrs)
@@ -210,6 +218,7 @@ class Recorder:
             self.msgs.append({
                 "ip": ip, "peer": peer, "t": time.time(), "from": mail,
                 "rcpts": list(rcpts), "data": data, "acked": False,
+                "mail_params": mail_params,
                 "msgid": m.group(1).decode() if m else None,
                 "ctl": q.group(1).decode() if q else None})
             return self.msgs[-1]
