@@ -56,8 +56,9 @@ static void make_rec(uint8_t ret)
 }
 
 static const struct dsn_failure fails[] = {
-    {0, "550 5.1.1 <bob@far.example>: unknown user", "mx1.far.example"},
-    {2, "retry time exceeded (/INTERVAL=MAXIMUM)", ""},
+    {0, "550 5.1.1 <bob@far.example>: unknown user", "mx1.far.example",
+     DSN_ACT_FAILED},
+    {2, "retry time exceeded (/INTERVAL=MAXIMUM)", "", DSN_ACT_FAILED},
 };
 
 /* Build a DSN for rec into a NUL-terminated malloc'd string. */
@@ -474,7 +475,7 @@ static void test_status_comes_from_the_reply(void **state)
 static void test_reply_with_line_breaks_cannot_inject_fields(void **state)
 {
 	static const struct dsn_failure evil[] = {
-	    {0, "550 5.1.1 x\r\nX-Injected: yes", ""}};
+	    {0, "550 5.1.1 x\r\nX-Injected: yes", "", DSN_ACT_FAILED}};
 	struct dsn_in in;
 	struct wbuf wb;
 	char *m;
@@ -501,7 +502,8 @@ static void test_reply_with_line_breaks_cannot_inject_fields(void **state)
 
 static void test_no_failure_or_bad_index_is_refused(void **state)
 {
-	static const struct dsn_failure bad[] = {{7, "550 x", ""}};
+	static const struct dsn_failure bad[] = {
+	    {7, "550 x", "", DSN_ACT_FAILED}};
 	struct dsn_in in;
 	struct wbuf wb;
 
