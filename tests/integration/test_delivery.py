@@ -473,6 +473,49 @@ def test_retry_then_bounce_at_interval_maximum():
                      interval_maximum=None)
 
 
+# ---- tests: /OPTIONS=HEADERS | TOP_HEADERS | NOHEADERS ----
+
+def header_names(raw):
+    """The field names of raw's header section (a Maildir file), lower
+    case, in order."""
+    head = raw.split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    return [ln.split(":", 1)[0].lower() for ln in head.split("\n")
+            if ln and ln[0] not in " \t"]
+
+
+def test_headers_option_chooses_the_fields_local_delivery_shows():
+    """Each mode's fields in a Maildir delivery (docs/operations.md):
+    HEADERS all, TOP_HEADERS no trace/transport fields, NOHEADERS only
+    OpenVMS Mail's own (and X-VMS-From:)."""
+    extra = "Reply-To: list@cluster.test\r\nX-Trace: t1\r\n"
+    got = {}
+    try:
+        for mode, num in (("headers", None), ("top", 1), ("none", 2)):
+            C.set_config(1, opt_headers=num)
+            tag = "hdropt-%s-%d" % (mode, os.getpid())
+            send(1 + len(got), "x@sink.test", ["bob@cluster.test"],
+                 message(msgid(tag), subject=tag, extra=extra))
+            wait_until(lambda: maildir_find("bob", tag.encode()), 30,
+                       what="the %s message in bob's Maildir" % mode)
+            got[mode] = header_names(maildir_find("bob", tag.encode())[0])
+    finally:
+        C.set_config(1, opt_headers=None)
+    common = ["from", "to", "subject", "x-vms-from"]
+    for mode in got:
+        check(all(h in got[mode] for h in common), "%s keeps From, To, "
+              "Subject, X-VMS-From" % mode, got[mode])
+    check({"received", "x-trace", "message-id", "reply-to", "return-path",
+           "delivered-to"} <= set(got["headers"]), "HEADERS: every field",
+          got["headers"])
+    check("received" not in got["top"] and "x-trace" not in got["top"],
+          "TOP_HEADERS: no trace or transport field", got["top"])
+    check({"message-id", "reply-to", "return-path", "delivered-to"}
+          <= set(got["top"]), "TOP_HEADERS: the reader's fields",
+          got["top"])
+    check(set(got["none"]) == set(common), "NOHEADERS: OpenVMS Mail's "
+          "own fields only", got["none"])
+
+
 # ---- tests: DSN success reports and delay warnings (RFC 3461/3464) ----
 
 def reports(user, mid, subject):
@@ -975,6 +1018,7 @@ def main():
             test_notify_success_to_a_hop_without_dsn_reports_relayed,
             test_notify_to_a_hop_with_dsn_is_passed_on_and_never_is_silent,
             test_notify_delay_warns_once_then_bounces,
+            test_headers_option_chooses_the_fields_local_delivery_shows,
             test_bounce_of_a_bounce_goes_to_the_postmaster_once,
             test_failed_postmaster_copy_is_dropped_not_looped,
             test_zone_and_gateway_by_name_and_by_ip,

@@ -358,6 +358,40 @@ def test_dovecot_down_defers_then_send_mail_delivers():
 
 # ---- setup and main ----
 
+def test_noheaders_leaves_the_smtp_fields_out_of_lmtp_delivery():
+    """/OPTIONS=NOHEADERS through LMTP: Dovecot stores the message without
+    the cluster's Received: and the message's own trace fields; HEADERS
+    (the default) keeps them."""
+    tags = {}
+    try:
+        for mode, num in (("headers", None), ("none", 2)):
+            C.set_config(1, opt_headers=num)
+            tag = "lmtp-hdr-%s-%d" % (mode, os.getpid())
+            data = ("From: <bob@cluster.test>\r\nTo: alice\r\n"
+                    "Subject: %s\r\nX-Trace: t1\r\nMessage-ID: %s\r\n"
+                    "\r\nbody\r\n" % (tag, msgid(tag))).encode()
+            send(1, "bob@cluster.test", ["alice@cluster.test"], data)
+            wait_until(lambda: mailbox_find("alice", tag.encode()), 20,
+                       what="the %s message in alice's Maildir" % mode)
+            tags[mode] = mailbox_find("alice", tag.encode())[0]
+    finally:
+        C.set_config(1, opt_headers=None)
+    head = {m: raw.split(b"\n\n", 1)[0] for m, raw in tags.items()}
+    check(b"(smtpcluster " in head["headers"] and
+          b"X-Trace: t1" in head["headers"] and
+          b"Message-ID:" in head["headers"], "HEADERS: every field",
+          head["headers"])
+    check(b"(smtpcluster " not in head["none"], "NOHEADERS: no Received: "
+          "of ours", head["none"])
+    check(b"X-Trace:" not in head["none"] and
+          b"Message-ID:" not in head["none"], "NOHEADERS: no other field",
+          head["none"])
+    check(b"Subject: lmtp-hdr-none" in head["none"] and
+          b"X-VMS-From:" in head["none"], "NOHEADERS: Subject and "
+          "X-VMS-From kept", head["none"])
+    wait_until(queue_empty, 15, what="an empty queue")
+
+
 def setup():
     if os.geteuid() != 0:
         raise SkipTest("not root: the private Dovecot must run as root")
@@ -392,6 +426,7 @@ def main():
             test_message_to_alice_and_bob_arrives_once_in_each_maildir,
             test_unknown_user_bounces_while_alice_is_delivered,
             test_dovecot_down_defers_then_send_mail_delivers,
+            test_noheaders_leaves_the_smtp_fields_out_of_lmtp_delivery,
         ])
     except SystemExit as e:
         ok = e.code == 0
