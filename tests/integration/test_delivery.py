@@ -619,7 +619,7 @@ def test_notify_delay_warns_once_then_bounces():
     delay warning once delay_warning has passed, whichever node holds
     the later claims, then the bounce at /INTERVAL=MAXIMUM."""
     C.set_config(1, interval_initial=1000, interval_retry=1000,
-                 interval_maximum=7000, delay_warning=1500)
+                 interval_maximum=8000, delay_warning=1000)
     try:
         mid = msgid("delay")
         send(2, "alice@cluster.test", ["always451-d@eq.test"], message(mid),
@@ -641,7 +641,9 @@ def test_notify_delay_warns_once_then_bounces():
                    40, what="the bounce at /INTERVAL=MAXIMUM")
         n = len([ln for ln in activity().splitlines()
                  if "to=<always451-d@eq.test>" in ln and "deferred" in ln])
-        check(n >= 4, "several deferrals after the warning", n)
+        # the first (too early to warn), the warning's, and at least the
+        # last one, at /INTERVAL=MAXIMUM, after it
+        check(n >= 3, "deferrals after the warning", n)
         warned = reports("alice", mid, "Delayed Mail (still being retried)")
         check(len(warned) == 1, "one delay warning", len(warned))
         _, _, per_rcpt, _ = parse_dsn(
