@@ -7,9 +7,10 @@
  * within DSN_RETURN_MAX (its headers only when it is not).
  *
  * Owns: the layout and wording of bounces, delay warnings and success
- * reports, the status code taken from a reply. Does not own: the date format (maildate.c), who gets a bounce or
- * when (symbiont.c), nor enqueueing it. Pure: no clock, no randomness;
- * fails only for bad input or memory.
+ * reports, the status code taken from a reply. Does not own: the date
+ * format (maildate.c), who gets a report or when (symbiont_bounce.c), nor
+ * enqueueing it. Pure: no clock, no randomness; fails only for bad input
+ * or memory.
  */
 #include "src/delivery/dsn.h"
 
