@@ -23,7 +23,7 @@
 	"receive-timeout send-timeout-data send-timeout-initial "              \
 	"send-timeout-mail send-timeout-receipt send-timeout-termination "     \
 	"substitute-domain postmaster-alias cluster-domain max-message-size "  \
-	"max-recipients log default"
+	"max-recipients delay-warning log default"
 
 const struct grammar_cmd grammar_cmds[] = {
     {"cluster status", GRAMMAR_ADMIN,

@@ -177,7 +177,7 @@ static void enc_complete(struct enc *e, const struct spool_cmd_complete *c)
 			e_check(e, it->rcpt < SPOOL_RCPT_MAX);
 			wbuf_u32(e->wb, it->rcpt);
 			e_check(e, it->outcome >= OUT_DELIVERED);
-			e_u8(e, it->outcome, OUT_FAILED);
+			e_u8(e, it->outcome, OUT_DEFERRED_WARNED);
 			e_str(e, it->reply, SPOOL_TEXT_MAX, 0);
 		}
 	}
@@ -457,7 +457,7 @@ static void dec_complete(struct dec *d, struct spool_cmd_complete *c)
 		d_check(d, it->rcpt < SPOOL_RCPT_MAX);
 		it->outcome = rbuf_u8(&d->rb);
 		d_check(d, it->outcome >= OUT_DELIVERED &&
-			       it->outcome <= OUT_FAILED);
+			       it->outcome <= OUT_DEFERRED_WARNED);
 		it->reply = d_str(d, SPOOL_TEXT_MAX, 0);
 	}
 	c->has_bounce = d_u8(d, 1);

@@ -83,6 +83,9 @@ enum spool_outcome {
 	OUT_DELIVERED = 1,
 	OUT_DEFERRED = 2,
 	OUT_FAILED = 3,
+	/* deferred, and the report this COMPLETE carries (has_bounce) warns
+	 * the sender of the delay: the recipient gets RCPT_F_DELAYED */
+	OUT_DEFERRED_WARNED = 4,
 };
 
 struct spool_outcome_item {

@@ -57,8 +57,13 @@ enum {
 	 * node's, an alias, a node-local alias of that node): the claiming
 	 * node delivers it locally whatever its own tables say */
 	RCPT_F_LOCAL = 1,
+	/* its delay warning (NOTIFY=DELAY, RFC 3461) is sent: set by the
+	 * COMPLETE whose report carries it (OUT_DEFERRED_WARNED), so it is
+	 * sent once whichever node holds the next claim; an ENQUEUE's is
+	 * ignored (state, like the recipient's attempts) */
+	RCPT_F_DELAYED = 2,
 };
-#define RCPT_F_ALL RCPT_F_LOCAL
+#define RCPT_F_ALL (RCPT_F_LOCAL | RCPT_F_DELAYED)
 
 /* Message flags (struct spool_rec.flags), in the high nibble of the byte
  * that carries ret (spool_ret_byte). */

@@ -41,6 +41,7 @@
 #include "spool/codec/err.h"
 #include "src/base/log.h"
 #include "src/delivery/deliver_impl.h"
+#include "src/delivery/local_headers.h"
 
 static void deliverer_finish_close(struct deliverer *d);
 static void deliverer_maybe_finish_close(struct deliverer *d);
@@ -139,9 +140,33 @@ int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 	return 0;
 }
 
+int deliver_data_local(struct deliver_data *dd, const void *msg, size_t len,
+		       int headers, const char *vms_from)
+{
+	struct deliver_data ld;
+	char *f;
+	size_t flen;
+	int rc;
+
+	if (headers != CFG_HEADERS_TOP && headers != CFG_HEADERS_NONE)
+		return 0;
+	f = malloc(len ? len : 1);
+	if (f == NULL)
+		return SPOOL_E_NOMEM;
+	flen = local_headers_filter(msg, len, headers, f);
+	rc = deliver_data_prepare(&ld, f, flen, 0, 1, vms_from);
+	free(f);
+	if (rc != 0)
+		return rc;
+	dd->lbuf = ld.buf;
+	dd->llen = ld.len;
+	return 0;
+}
+
 void deliver_data_free(struct deliver_data *dd)
 {
 	free(dd->buf);
+	free(dd->lbuf);
 	memset(dd, 0, sizeof(*dd));
 }
 
@@ -374,7 +399,7 @@ static int make_items(struct delivery *dv)
 /* The data phase, for the groups that send it (none: nothing made). */
 static int prepare_data(struct delivery *dv)
 {
-	int need_smtp = 0, need_lmtp = 0;
+	int need_smtp = 0, need_lmtp = 0, rc;
 
 	for (const struct group *g = dv->groups; g != NULL; g = g->next) {
 		if (g->nit == 0)
@@ -384,8 +409,13 @@ static int prepare_data(struct delivery *dv)
 		else if (g->kind == G_LMTP)
 			need_lmtp = 1;
 	}
-	return deliver_data_prepare(&dv->data, dv->body, dv->len, need_smtp,
-				    need_lmtp, dv->vms_from);
+	rc = deliver_data_prepare(&dv->data, dv->body, dv->len, need_smtp,
+				  need_lmtp, dv->vms_from);
+	if (rc == 0 && need_lmtp)
+		rc = deliver_data_local(&dv->data, dv->body, dv->len,
+					(int)dv->cfg.num[CFG_OPT_HEADERS],
+					dv->vms_from);
+	return rc;
 }
 
 int deliver_start(struct deliverer *d, const struct spool_ctl *ctl, void *body,

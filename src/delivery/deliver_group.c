@@ -253,7 +253,10 @@ void group_client_cfg(struct group *g, struct smtp_client_cfg *cfg, int lmtp)
 	cfg->ret = dv->rec.ret;
 	/* one prepared buffer: LMTP sends it whole (its X-VMS-From: first),
 	 * SMTP what follows the prefix */
-	if (lmtp) {
+	if (lmtp && dd->lbuf != NULL) { /* fields left out: its own copy */
+		cfg->data = dd->lbuf;
+		cfg->data_len = dd->llen;
+	} else if (lmtp) {
 		cfg->data = dd->buf;
 		cfg->data_len = dd->len;
 	} else {

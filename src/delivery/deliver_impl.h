@@ -224,6 +224,11 @@ struct deliver_data {
 	int lmtp;	 /* buf starts with the LMTP prefix */
 	int eightbit;	 /* the body (not the prefix) has 8-bit octets */
 	int head8bit;	 /* its header section has 8-bit octets */
+	/* the LMTP data apart, when /OPTIONS=TOP_HEADERS or NOHEADERS
+	 * leaves header fields out of local delivery (deliver_data_local()):
+	 * malloc'd, the prefix first; NULL: LMTP sends buf whole */
+	char *lbuf;
+	size_t llen;
 };
 
 struct delivery {
@@ -262,6 +267,11 @@ void delivery_release(struct delivery *dv);
  * both, nothing when neither is needed. 0 or SPOOL_E_NOMEM. */
 int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 			 int need_smtp, int need_lmtp, const char *vms_from);
+/* Make dd's LMTP data apart (dd->lbuf) from msg without the header
+ * fields the headers mode (enum spool_cfg_headers) leaves out; nothing
+ * under CFG_HEADERS_ALL. 0 or SPOOL_E_NOMEM. */
+int deliver_data_local(struct deliver_data *dd, const void *msg, size_t len,
+		       int headers, const char *vms_from);
 void deliver_data_free(struct deliver_data *dd);
 
 /* deliver_group.c */

@@ -84,6 +84,11 @@ static void on_session(void *arg, const struct smtp_client *c,
 		uint32_t ii = g->cr_item[k];
 		struct item *it = &dv->items[ii];
 
+		if (r->outcome == OUT_DELIVERED && !it->settled)
+			dv->out[it->oi].dsn =
+			    (smtp_client_extensions(c) & SC_EXT_DSN)
+				? DELIVER_DSN_PASSED
+				: DELIVER_DSN_RELAYED;
 		if (r->outcome != OUT_DEFERRED) {
 			delivery_settle(dv, ii, r->outcome, r->reply, g->peer);
 			continue;

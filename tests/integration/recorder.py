@@ -17,8 +17,11 @@ pipelining=False: the EHLO reply offers no PIPELINING. rset_reply: the
 answer to RSET, after which the connection is closed unless it is a 250
 (a far end that dropped an idle connection). eightbitmime=False: no
 8BITMIME offered; smtputf8=True: SMTPUTF8 offered. Every record keeps the
-MAIL FROM parameters ("mail_params", as sent, upper-cased). sessions
-counts the connections, commands each verb.
+MAIL FROM parameters ("mail_params", as sent). dsn=True: the EHLO reply
+offers DSN (RFC 3461)
+and each record also keeps each accepted recipient's RCPT parameters
+("rcpt_params", by address); without it the far end has no DSN extension.
+sessions counts the connections, commands each verb.
 """
 
 import asyncio
@@ -41,10 +44,11 @@ class Recorder:
 
     def __init__(self, ips, port, hold_dot=0.0, pipelining=True,
                  rset_reply="250 2.0.0 Ok", eightbitmime=True,
-                 smtputf8=False):
+                 smtputf8=False, dsn=False):
         self.ips, self.port = ips, port
         self.eightbitmime = eightbitmime
         self.smtputf8 = smtputf8
+        self.dsn = dsn
         self.hold_dot = hold_dot
         self.pipelining = pipelining
         self.rset_reply = rset_reply
@@ -99,7 +103,8 @@ class Recorder:
     async def _conn(self, reader, writer):
         ip = writer.get_extra_info("sockname")[0]
         peer = (writer.get_extra_info("peername") or ("",))[0]
-        mail, rcpts, mail_params = None, [], ""
+        mail, rcpts = None, []
+        mail_params, rcpt_params = "", {}
         with self.lock:
             self.sessions += 1
 
@@ -117,23 +122,26 @@ class Recorder:
                 with self.lock:
                     self.commands[up.split(" ", 1)[0].split(":", 1)[0]] += 1
                 if up.startswith("EHLO"):
-                    send("250-recorder\r\n%s%s%s250 SIZE 52428800"
+                    send("250-recorder\r\n%s%s%s%s250 SIZE 52428800"
                          % ("250-PIPELINING\r\n" if self.pipelining else "",
                             "250-8BITMIME\r\n" if self.eightbitmime else "",
-                            "250-SMTPUTF8\r\n" if self.smtputf8 else ""))
+                            "250-SMTPUTF8\r\n" if self.smtputf8 else "",
+                            "250-DSN\r\n" if self.dsn else ""))
                 elif up.startswith("HELO"):
                     send("250 recorder")
                 elif up.startswith("MAIL FROM:"):
                     m = re.match(r"MAIL FROM:\s*<([^>]*)>(.*)", cmd, re.I)
                     mail, rcpts = (m.group(1) if m else ""), []
-                    mail_params = m.group(2).strip().upper() if m else ""
+                    mail_params = m.group(2).strip() if m else ""
+                    rcpt_params = {}
                     send("250 2.1.0 Ok")
                 elif up.startswith("RCPT TO:"):
-                    m = re.match(r"RCPT TO:\s*<([^>]*)>", cmd, re.I)
+                    m = re.match(r"RCPT TO:\s*<([^>]*)>(.*)", cmd, re.I)
                     addr = m.group(1) if m else ""
                     ans = self._answer(addr)
                     if ans.startswith("250"):
                         rcpts.append(addr)
+                        rcpt_params[addr] = m.group(2).strip() if m else ""
                     send(ans)
                 elif up == "DATA":
                     if not rcpts:
@@ -150,7 +158,7 @@ class Recorder:
                             dl = dl[1:]
                         data += dl
                     rec = self._record(ip, peer, mail, rcpts, bytes(data),
-                                       mail_params)
+                                       mail_params, dict(rcpt_params))
                     if (self._hold_first(rcpts) and
                             not await self._held(reader, rec)):
                         break  # the client gave up: not accepted
@@ -210,7 +218,8 @@ class Recorder:
                     rec["gave_up"] = True
                 return False
 
-    def _record(self, ip, peer, mail, rcpts, data, mail_params=""):
+    def _record(self, ip, peer, mail, rcpts, data, mail_params="",
+                rcpt_params=None):
         hdrs = data.split(b"\r\n\r\n", 1)[0]
         m = re.search(rb"^Message-ID:\s*(<[^>]*>)", hdrs, re.I | re.M)
         q = re.search(rb"\bid (\S+?)[;\s]", hdrs)
@@ -219,6 +228,7 @@ class Recorder:
                 "ip": ip, "peer": peer, "t": time.time(), "from": mail,
                 "rcpts": list(rcpts), "data": data, "acked": False,
                 "mail_params": mail_params,
+                "rcpt_params": rcpt_params or {},
                 "msgid": m.group(1).decode() if m else None,
                 "ctl": q.group(1).decode() if q else None})
             return self.msgs[-1]

@@ -200,7 +200,8 @@ def test_set_configuration_on_one_node_shown_on_another():
         "--gateway-alternate", "relay.example.com", "--zone", "example.com",
         "--substitute-domain", "mail.example.com", "--postmaster-alias",
         "SYSTEM", "--cluster-domain", "cluster.example", "--max-message-size",
-        "20m", "--max-recipients", "50", "--log", SMTPLOG)
+        "20m", "--max-recipients", "50", "--log", SMTPLOG,
+        "--delay-warning", "90m")
     want = {"interval_initial": 45 * 60000, "interval_retry": 7200000,
             "interval_maximum": 5 * 86400000, "address_retries": 8,
             "hop_count_maximum": 30, "opt_relay": 1, "opt_eight_bit": 1,
@@ -212,7 +213,7 @@ def test_set_configuration_on_one_node_shown_on_another():
             "substitute_domain": "mail.example.com",
             "postmaster_alias": "SYSTEM", "cluster_domain": "cluster.example",
             "max_message_size": 20 * 1024 * 1024, "max_recipients": 50,
-            "log": SMTPLOG}
+            "log": SMTPLOG, "delay_warning": 90 * 60000}
 
     def shown():
         st = {s["key"]: s for s in
@@ -239,7 +240,7 @@ def test_set_configuration_on_one_node_shown_on_another():
     check("norelay (default)" in r.stdout, "(default) marked", r.stdout)
     run(1, "set", "conf", "smtp", "--default", "cluster-domain",
         "--default", "max-recipients", "--default", "max-message-size",
-        "--default", "substitute-domain")
+        "--default", "substitute-domain", "--default", "delay-warning")
     for i in (1, 2, 3):  # the next tests rely on the node's own domain
         eventually(lambda i=i: setting(i, "cluster_domain")["default"] and
                    setting(i, "substitute_domain")["default"],

@@ -669,9 +669,11 @@ static void test_enqueue_decode_refuses_bad_values(void **state)
 	notify = len - BODY_LEN - 4 - 1;
 	assert_int_equal(buf[notify], DSN_NOTIFY_NEVER | RCPT_F_LOCAL << 4);
 	assert_int_equal(decode_patched(buf, len, notify, 0x0F), 0);
-	/* the high nibble is the recipient's flags: RCPT_F_LOCAL only */
+	/* the high nibble is the recipient's flags (RCPT_F_DELAYED decodes;
+	 * apply_enqueue clears it) */
 	assert_int_equal(decode_patched(buf, len, notify, 0x1F), 0);
-	assert_int_equal(decode_patched(buf, len, notify, 0x20),
+	assert_int_equal(decode_patched(buf, len, notify, 0x2F), 0);
+	assert_int_equal(decode_patched(buf, len, notify, 0x40),
 			 SPOOL_E_MALFORMED);
 	free(buf);
 }
@@ -744,8 +746,11 @@ static void test_complete_decode_refuses_bad_values(void **state)
 	assert_int_equal(decode_patched(buf, len, f + 12, OUT_FAILED), 0);
 	assert_int_equal(decode_patched(buf, len, f + 12, 0),
 			 SPOOL_E_MALFORMED);
-	assert_int_equal(decode_patched(buf, len, f + 12, OUT_FAILED + 1),
-			 SPOOL_E_MALFORMED);
+	assert_int_equal(decode_patched(buf, len, f + 12, OUT_DEFERRED_WARNED),
+			 0);
+	assert_int_equal(
+	    decode_patched(buf, len, f + 12, OUT_DEFERRED_WARNED + 1),
+	    SPOOL_E_MALFORMED);
 	/* recipient index past the largest possible */
 	assert_int_equal(decode_patched(buf, len, f + 8, 0x01),
 			 SPOOL_E_MALFORMED);

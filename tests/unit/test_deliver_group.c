@@ -429,6 +429,35 @@ static void test_data_eightbit_from_the_body(void **state)
 	deliver_data_free(&dd);
 }
 
+/* /OPTIONS=NOHEADERS: LMTP gets its own copy without the fields left out;
+ * SMTP still sends the message as it is; HEADERS makes no copy. */
+static void test_data_for_lmtp_apart_without_left_out_fields(void **state)
+{
+	static const char body[] = "Received: from a by b\r\n"
+				   "Subject: s\r\n\r\nReceived: text\r\n";
+	static const char want[] = "X-VMS-From: <>\r\nSubject: s\r\n\r\n"
+				   "Received: text\r\n.\r\n";
+	struct deliver_data dd;
+
+	assert_int_equal(
+	    deliver_data_prepare(&dd, body, sizeof(body) - 1, 1, 1, "<>"), 0);
+	assert_int_equal(deliver_data_local(&dd, body, sizeof(body) - 1,
+					    CFG_HEADERS_ALL, "<>"),
+			 0);
+	assert_null(dd.lbuf);
+	assert_int_equal(deliver_data_local(&dd, body, sizeof(body) - 1,
+					    CFG_HEADERS_NONE, "<>"),
+			 0);
+	assert_non_null(dd.lbuf);
+	assert_int_equal(dd.llen, sizeof(want) - 1);
+	assert_memory_equal(dd.lbuf, want, dd.llen);
+	/* SMTP: the whole message (and the final dot) after the shared
+	 * buffer's prefix */
+	assert_int_equal(dd.len - dd.smtp_off, sizeof(body) - 1 + 3);
+	assert_memory_equal(dd.buf + dd.smtp_off, body, sizeof(body) - 1);
+	deliver_data_free(&dd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +476,7 @@ int main(void)
 	    cmocka_unit_test(test_data_for_smtp_is_the_stuffed_body),
 	    cmocka_unit_test(test_data_shared_by_smtp_and_lmtp),
 	    cmocka_unit_test(test_data_eightbit_from_the_body),
+	    cmocka_unit_test(test_data_for_lmtp_apart_without_left_out_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

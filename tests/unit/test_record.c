@@ -299,9 +299,10 @@ static void test_record_decode_refuses_bad_enums(void **state)
 			 SPOOL_E_MALFORMED);
 	assert_int_equal(buf[last - 1], DSN_NOTIFY_NEVER);
 	assert_int_equal(decode_patched(buf, len, last - 1, 0x0F), 0);
-	/* the high nibble: the flags, RCPT_F_LOCAL the only one */
+	/* the high nibble: the flags, RCPT_F_LOCAL and RCPT_F_DELAYED */
 	assert_int_equal(decode_patched(buf, len, last - 1, 0x11), 0);
-	assert_int_equal(decode_patched(buf, len, last - 1, 0x20),
+	assert_int_equal(decode_patched(buf, len, last - 1, 0x31), 0);
+	assert_int_equal(decode_patched(buf, len, last - 1, 0x40),
 			 SPOOL_E_MALFORMED);
 	free(buf);
 }
