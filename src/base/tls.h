@@ -43,13 +43,24 @@ void tls_ctx_free(struct tls_ctx *ctx);
 struct ssl_ctx_st *tls_client_ctx_new(void);
 void tls_client_ctx_free(struct ssl_ctx_st *ctx);
 
+/* A client context that authenticates the server (the TLS policy
+ * "verify"): the chain must verify against ca_file (PEM, NULL or "": the
+ * system's default CA store) and each connection's sni must match the
+ * certificate's names (RFC 6125 via X509_VERIFY_PARAM_set1_host, no
+ * partial wildcards); a mismatch fails the handshake. NULL on failure,
+ * with the reason in err. Free with tls_client_ctx_free. */
+struct ssl_ctx_st *tls_client_ctx_new_verify(const char *ca_file, char *err,
+					     size_t errsize);
+
 /* A server connection in the handshake state; NULL when out of memory. */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
 
 /* A client connection in the handshake state, sending sni (NULL or "":
- * none) as the server name. The first tls_conn_read() produces the
- * ClientHello. A handshake failure without an OpenSSL reason reads
- * "handshake refused". NULL when out of memory. */
+ * none) as the server name; on a verifying context (above) sni is also
+ * the name the certificate must carry. The first tls_conn_read() produces
+ * the ClientHello. A handshake failure without an OpenSSL reason reads
+ * "handshake refused"; a certificate that does not verify reads
+ * "certificate not verified: <X509 reason>". NULL when out of memory. */
 struct tls_conn *tls_conn_new_client(struct ssl_ctx_st *ctx, const char *sni);
 void tls_conn_free(struct tls_conn *c);
 
