@@ -16,12 +16,18 @@ message accepted. Every record has "acked": True once its 250 was sent
 pipelining=False: the EHLO reply offers no PIPELINING. rset_reply: the
 answer to RSET, after which the connection is closed unless it is a 250
 (a far end that dropped an idle connection). sessions counts the
-connections, commands each verb.
+connections, commands each verb. tls (an ssl.SSLContext for the server
+side): the EHLO reply offers STARTTLS (before TLS only); STARTTLS is
+answered 220 and the handshake run (RFC 3207: the session starts afresh);
+a failed handshake closes the connection and counts in tls_failures.
+Every record has "tls": the protocol version the message came over
+("TLSv1.3"), or None in clear.
 """
 
 import asyncio
 import collections
 import re
+import ssl
 import threading
 import time
 
@@ -38,8 +44,10 @@ class Recorder:
     HOLD_S = 25.0  # holddot*: the first final dot's reply held this long
 
     def __init__(self, ips, port, hold_dot=0.0, pipelining=True,
-                 rset_reply="250 2.0.0 Ok"):
+                 rset_reply="250 2.0.0 Ok", tls=None):
         self.ips, self.port = ips, port
+        self.tls = tls
+        self.tls_failures = 0
         self.hold_dot = hold_dot
         self.pipelining = pipelining
         self.rset_reply = rset_reply
@@ -95,6 +103,7 @@ class Recorder:
         ip = writer.get_extra_info("sockname")[0]
         peer = (writer.get_extra_info("peername") or ("",))[0]
         mail, rcpts = None, []
+        tls = None
         with self.lock:
             self.sessions += 1
 
@@ -112,9 +121,25 @@ class Recorder:
                 with self.lock:
                     self.commands[up.split(" ", 1)[0].split(":", 1)[0]] += 1
                 if up.startswith("EHLO"):
-                    send("250-recorder\r\n%s250-8BITMIME\r\n"
+                    send("250-recorder\r\n%s%s250-8BITMIME\r\n"
                          "250 SIZE 52428800"
-                         % ("250-PIPELINING\r\n" if self.pipelining else ""))
+                         % ("250-PIPELINING\r\n" if self.pipelining else "",
+                            "250-STARTTLS\r\n"
+                            if self.tls is not None and tls is None
+                            else ""))
+                elif up == "STARTTLS" and self.tls is not None and \
+                        tls is None:
+                    send("220 2.0.0 ready to start TLS")
+                    await writer.drain()
+                    try:
+                        await writer.start_tls(self.tls)
+                    except (ssl.SSLError, OSError):
+                        with self.lock:
+                            self.tls_failures += 1
+                        break
+                    tls = writer.get_extra_info("ssl_object").version()
+                    mail, rcpts = None, []
+                    continue
                 elif up.startswith("HELO"):
                     send("250 recorder")
                 elif up.startswith("MAIL FROM:"):
@@ -142,7 +167,8 @@ class Recorder:
                         if dl.startswith(b".."):
                             dl = dl[1:]
                         data += dl
-                    rec = self._record(ip, peer, mail, rcpts, bytes(data))
+                    rec = self._record(ip, peer, mail, rcpts, bytes(data),
+                                       tls)
                     if (self._hold_first(rcpts) and
                             not await self._held(reader, rec)):
                         break  # the client gave up: not accepted
@@ -202,7 +228,7 @@ class Recorder:
                     rec["gave_up"] = True
                 return False
 
-    def _record(self, ip, peer, mail, rcpts, data):
+    def _record(self, ip, peer, mail, rcpts, data, tls=None):
         hdrs = data.split(b"\r\n\r\n", 1)[0]
         m = re.search(rb"^Message-ID:\s*(<[^>]*>)", hdrs, re.I | re.M)
         q = re.search(rb"\bid (\S+?)[;\s]", hdrs)
@@ -210,6 +236,7 @@ class Recorder:
             self.msgs.append({
                 "ip": ip, "peer": peer, "t": time.time(), "from": mail,
                 "rcpts": list(rcpts), "data": data, "acked": False,
+                "tls": tls,
                 "msgid": m.group(1).decode() if m else None,
                 "ctl": q.group(1).decode() if q else None})
             return self.msgs[-1]
