@@ -21,8 +21,8 @@
  *
  *  - The transport (struct smtp_conn, smtp_client_conn.h): a
  *    src/base/conn.h connection (TCP, or a Unix socket for LMTP) with
- *    client-side STARTTLS (no certificate check: the TLS is
- *    opportunistic) and the phase timer. It runs one engine and calls back
+ *    client-side STARTTLS (the certificate checked only on a verifying
+ *    context: the TLS policy verify) and the phase timer. It runs one engine and calls back
  *    once every handle is closed.
  *
  * This header includes the other two, so a caller of the whole client

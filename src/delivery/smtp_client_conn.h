@@ -2,8 +2,8 @@
  * smtp_client_conn.h — the delivery client's transport: connect to a
  * destination (TCP, or a Unix socket for LMTP), run one smtp_client
  * engine on it (src/base/conn.h: write queue, client-side STARTTLS over
- * memory BIOs with no certificate check, since the TLS is opportunistic;
- * the phase timer), and call back once every handle is closed.
+ * memory BIOs, the certificate checked only with a verifying context:
+ * the TLS policy verify; the phase timer), and call back once every handle is closed.
  *
  * Ownership: the transport allocates its struct smtp_conn and frees it
  * right after the callback; the TLS context, the recipients and the
