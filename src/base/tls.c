@@ -34,7 +34,8 @@ struct tls_conn {
 	BIO *wbio; /* SSL -> network */
 	int established;
 	const char
-	    *hs_fail; /* reason of a handshake failure OpenSSL left none */
+	    *hs_fail;	/* reason of a handshake failure OpenSSL left none */
+	int check_name; /* on a tls_client_ctx_new_verify() context */
 	char err[256];
 };
 
@@ -170,6 +171,11 @@ void tls_client_ctx_free(struct ssl_ctx_st *ctx)
 	SSL_CTX_free(ctx);
 }
 
+/* The mark of a tls_client_ctx_new_verify() context (its app data):
+ * only those check the server's name against the sni; other verifying
+ * contexts (the cluster's mutual TLS) are left as they are. */
+static const char verify_mark[] = "smtpcluster tls-policy verify";
+
 struct ssl_ctx_st *tls_client_ctx_new_verify(const char *ca_file, char *err,
 					     size_t errsize)
 {
@@ -184,6 +190,7 @@ struct ssl_ctx_st *tls_client_ctx_new_verify(const char *ca_file, char *err,
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_app_data(ctx, (void *)verify_mark);
 	if (ca_file != NULL && ca_file[0] != '\0')
 		ok = SSL_CTX_load_verify_locations(ctx, ca_file, NULL);
 	else
@@ -210,9 +217,10 @@ struct tls_conn *tls_conn_new_client(struct ssl_ctx_st *ctx, const char *sni)
 	SSL_set_connect_state(c->ssl);
 	if (named)
 		SSL_set_tlsext_host_name(c->ssl, sni);
-	if (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) {
+	if (SSL_CTX_get_app_data(ctx) == verify_mark) {
 		/* the name the certificate must carry; without one the
 		 * handshake cannot succeed (the caller names the host) */
+		c->check_name = 1;
 		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (!named || SSL_set1_host(c->ssl, sni) != 1) {
 			tls_conn_free(c);
@@ -260,8 +268,7 @@ static int ssl_result(struct tls_conn *c, int ret, const char *what)
 		return TLS_E_CLOSED;
 	default:
 		take_error(c->err, sizeof(c->err), what);
-		if (!c->established &&
-		    (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_PEER) &&
+		if (!c->established && c->check_name &&
 		    SSL_get_verify_result(c->ssl) != X509_V_OK)
 			snprintf(c->err, sizeof(c->err),
 				 "certificate not verified: %s",

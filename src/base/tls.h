@@ -56,8 +56,8 @@ struct ssl_ctx_st *tls_client_ctx_new_verify(const char *ca_file, char *err,
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
 
 /* A client connection in the handshake state, sending sni (NULL or "":
- * none) as the server name; on a verifying context (above) sni is also
- * the name the certificate must carry. The first tls_conn_read() produces
+ * none) as the server name; on a tls_client_ctx_new_verify() context sni
+ * is also the name the certificate must carry (required there). The first tls_conn_read() produces
  * the ClientHello. A handshake failure without an OpenSSL reason reads
  * "handshake refused"; a certificate that does not verify reads
  * "certificate not verified: <X509 reason>". NULL when out of memory. */
