@@ -19,7 +19,8 @@
 # 2526 and dumps each message into run/sink/ (this demo's nodes reach remote
 # hosts on port 2526: [delivery] smtp_port).
 # A missing node.conf is written (static peers: all three, identical on
-# every node); an existing one is kept, so a second `make run` reuses the
+# every node; mutual TLS on the cluster ports with the CA and node
+# certificates in run/ca/, made by deploy/cluster-ca.sh); an existing one is kept, so a second `make run` reuses the
 # state of the first (a [delivery] section is added to an older one). Ctrl-C
 # (or SIGTERM) stops the nodes cleanly: SIGTERM (a leader hands leadership
 # over first), a bounded wait, then SIGKILL.
@@ -92,6 +93,9 @@ address = 127.0.0.$n:7001
 peer = 1 127.0.0.1:7001
 peer = 2 127.0.0.2:7001
 peer = 3 127.0.0.3:7001
+tls_ca = run/ca/ca.pem
+tls_cert = run/ca/node-$n.pem
+tls_key = run/ca/node-$n.key
 
 [control]
 socket = run/node$n/control.sock
@@ -118,6 +122,22 @@ add_delivery() {
 		delivery_section "$1"
 	} >>"$conf"
 	echo "run-local: added a [delivery] section to $conf"
+}
+
+# make_certs N — the cluster CA (run/ca, once) and node N's certificate
+# (deploy/cluster-ca.sh); a node.conf written before mutual TLS gets the
+# [cluster] tls_* keys
+make_certs() {
+	[ -f run/ca/ca.pem ] || deploy/cluster-ca.sh ca run/ca >/dev/null ||
+		exit 1
+	[ -f "run/ca/node-$1.pem" ] ||
+		deploy/cluster-ca.sh node run/ca "$1" >/dev/null || exit 1
+	conf=run/node$1/node.conf
+	grep -q '^tls_ca' "$conf" && return 0
+	sed -i "/^\[cluster\]/a tls_ca = run/ca/ca.pem\\
+tls_cert = run/ca/node-$1.pem\\
+tls_key = run/ca/node-$1.key" "$conf"
+	echo "run-local: added [cluster] tls_* keys to $conf"
 }
 
 # add_metrics N — a node.conf written before the metrics endpoint existed
@@ -232,6 +252,7 @@ start_sink
 for n in $NODES; do
 	write_conf "$n"
 	add_delivery "$n"
+	make_certs "$n"
 	add_metrics "$n"
 	log=run/node$n/smtpclusterd.log
 	echo "==== run-local: start $(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"

@@ -1,10 +1,12 @@
 /*
  * node.c — lifecycle of one libraft server on the libuv backend (node.h).
- * Owns struct raft, its raft_io and its TCP transport (transport.c). Failures at start
+ * Owns struct raft, its raft_io, its TCP transport (transport.c) and the
+ * snapshot guard (snapguard.c) wrapped around the raft_io. Failures at start
  * are returned with libraft's message; nothing is left allocated.
  */
 #include "raft/node.h"
 
+#include "raft/snapguard.h"
 #include "raft/transport.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@ struct rnode {
 	struct raft raft;
 	struct raft_io io;
 	struct rtransport *transport;
+	struct rsnapguard guard; /* libraft 0.22.1 install-while-taking */
 	uv_loop_t *loop;
 	int bootstrapped;
 	void (*close_cb)(void *arg);
@@ -131,7 +134,7 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 		return RAFT_NOMEM;
 	}
 	n->loop = loop;
-	n->transport = rtransport_new(loop);
+	n->transport = rtransport_new(loop, o->wrap);
 	if (n->transport == NULL) {
 		snprintf(err, errsize, "raft transport: cannot initialize");
 		rv = RAFT_NOMEM;
@@ -146,6 +149,7 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 	/* A corrupt tail must stop the node, not be moved aside silently:
 	 * it may hold entries this node acknowledged. */
 	raft_uv_set_auto_recovery(&n->io, false);
+	rsnapguard_install(&n->guard, &n->io, &n->raft);
 	rv = raft_init(&n->raft, &n->io, fsm, o->id, o->address);
 	if (rv != 0) {
 		snprintf(err, errsize, "raft init: %s", raft_errmsg(&n->raft));
@@ -197,6 +201,7 @@ err_after_init:
 	raft_close(&n->raft, node_closed);
 	return rv;
 err_after_io:
+	rsnapguard_remove(&n->guard);
 	raft_uv_close(&n->io);
 err_after_transport:
 	rtransport_free(n->transport);
@@ -229,6 +234,7 @@ static void node_closed(struct raft *r)
 	void *arg = n->close_arg;
 
 	raft_uv_close(&n->io);
+	rsnapguard_remove(&n->guard);
 	rtransport_free(n->transport);
 	free(n);
 	if (cb != NULL) {

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "raft/transport.h"
+
 struct rnode_peer {
 	uint64_t id;
 	const char *address; /* HOST:PORT */
@@ -34,6 +36,8 @@ struct rnode_opts {
 	int bootstrap;	 /* first start: a one-node configuration of itself */
 	unsigned npeers; /* first start: all of them as voters */
 	const struct rnode_peer *peers;
+	/* NULL: plain TCP; else the secure channel (transport.h) */
+	const struct rtransport_wrap *wrap;
 };
 
 struct rnode;

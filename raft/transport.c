@@ -5,6 +5,12 @@
  * A bad handshake closes that connection with one log line; nothing a
  * peer sends before its handshake is complete reaches libraft.
  *
+ * With a wrap, every connection is a local socket pair's end the wrap
+ * delivered: incoming ones are checked as above plus the handshake's
+ * server id against the certificate's node id; outgoing ones get
+ * libraft's handshake written here (libraft's TCP transport, which would
+ * write it, is not used then).
+ *
  * Handshake (libraft's, little-endian): u64 protocol (1), u64 server id,
  * u64 address length (padded to 8, NUL included), the address.
  */
@@ -16,20 +22,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "raft/rlog.h"
 
 #define HS_PREAMBLE 24
 #define HS_PROTOCOL 1
 
+/* A stream handed to libraft: TCP, or a socket pair's end (wrap). */
+union rstream {
+	uv_handle_t h;
+	uv_stream_t s;
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
+
 struct hs {
 	struct rtransport *t;
-	uv_tcp_t *tcp; /* raft_malloc'd: libraft frees it after accept */
+	union rstream *st; /* raft_malloc'd: libraft frees it after accept */
+	int wrapping;	   /* the wrap has it (st not initialized yet) */
+	uint64_t cert_id;  /* wrap: the node id the certificate names */
 	uint8_t buf[HS_PREAMBLE + RTRANSPORT_ADDRESS_MAX];
 	size_t got, need;
 	uint64_t started;
 	char peer[64];
 	struct hs *next, *prev;
+};
+
+/* An outgoing connection through the wrap. */
+struct cx {
+	struct rtransport *t;
+	struct raft_uv_connect *req;
+	raft_uv_connect_cb cb;
+	union rstream *st; /* raft_malloc'd once the wrap delivered */
+	uv_write_t wreq;
+	int canceled;
+	uint8_t buf[HS_PREAMBLE + RTRANSPORT_ADDRESS_MAX];
+	struct cx *next, *prev;
 };
 
 struct rtransport {
@@ -38,6 +67,9 @@ struct rtransport {
 	uv_loop_t *loop;
 	char address[RTRANSPORT_ADDRESS_MAX];
 	raft_uv_accept_cb accept_cb;
+	const struct rtransport_wrap *wrap; /* NULL: plain TCP */
+	raft_id id;
+	struct cx *connects; /* wrapped connects not yet reported */
 	uv_tcp_t listener;
 	uv_timer_t timer;
 	int listener_open, timer_open, inner_open;
@@ -62,7 +94,7 @@ static void maybe_closed(struct rtransport *t)
 {
 	if (t->closing && !t->listener_open && !t->timer_open &&
 	    !t->inner_open && t->pending == NULL && t->nclosing == 0 &&
-	    t->close_cb != NULL) {
+	    t->connects == NULL && t->close_cb != NULL) {
 		raft_uv_transport_close_cb cb = t->close_cb;
 		t->close_cb = NULL;
 		cb(&t->outer);
@@ -100,7 +132,7 @@ static void hs_closed(uv_handle_t *handle)
 	struct rtransport *t = h->t;
 
 	t->nclosing--;
-	raft_free(h->tcp);
+	raft_free(h->st);
 	free(h);
 	maybe_closed(t);
 }
@@ -117,9 +149,15 @@ static void hs_drop(struct hs *h, const char *why)
 			  h->peer, why);
 	}
 	hs_unlink(t, h);
+	if (h->wrapping) {
+		t->wrap->cancel(t->wrap->data, h);
+		raft_free(h->st);
+		free(h);
+		return;
+	}
 	t->nclosing++;
-	uv_read_stop((uv_stream_t *)h->tcp);
-	uv_close((uv_handle_t *)h->tcp, hs_closed);
+	uv_read_stop(&h->st->s);
+	uv_close(&h->st->h, hs_closed);
 }
 
 static void hs_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -183,9 +221,20 @@ static void hs_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	id = le64(h->buf + 8);
+	if (t->wrap != NULL && id != h->cert_id) {
+		char why[128];
+
+		snprintf(why, sizeof(why),
+			 "the handshake names server %llu, its certificate "
+			 "node %llu",
+			 (unsigned long long)id,
+			 (unsigned long long)h->cert_id);
+		hs_drop(h, why);
+		return;
+	}
 	uv_read_stop(s);
 	hs_unlink(t, h);
-	stream = (uv_stream_t *)h->tcp;
+	stream = &h->st->s;
 	stream->data = NULL;
 	/* libraft owns the stream from here (closes and frees it) */
 	t->accept_cb(&t->outer, id, (const char *)h->buf + HS_PREAMBLE, stream);
@@ -213,6 +262,34 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t size)
 	snprintf(out, size, "%s:%d", ip, port);
 }
 
+/* The wrap delivered the plaintext end of an accepted connection. */
+static void hs_wrapped(void *arg, int fd, uint64_t peer_id, const char *peer)
+{
+	struct hs *h = arg;
+	struct rtransport *t = h->t;
+
+	h->wrapping = 0;
+	if (fd < 0) {
+		t->refused++; /* the wrap logged why */
+		hs_unlink(t, h);
+		raft_free(h->st);
+		free(h);
+		maybe_closed(t);
+		return;
+	}
+	h->cert_id = peer_id;
+	snprintf(h->peer, sizeof(h->peer), "%s", peer);
+	uv_pipe_init(t->loop, &h->st->pipe, 0);
+	h->st->h.data = h;
+	if (uv_pipe_open(&h->st->pipe, fd) != 0) {
+		close(fd);
+		hs_drop(h, "cannot open the local end");
+		return;
+	}
+	h->started = uv_now(t->loop);
+	uv_read_start(&h->st->s, hs_alloc, hs_read);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct rtransport *t = server->data;
@@ -225,28 +302,41 @@ static void on_connection(uv_stream_t *server, int status)
 	if (h == NULL) {
 		return;
 	}
-	h->tcp = raft_malloc(sizeof(*h->tcp));
-	if (h->tcp == NULL) {
+	h->st = raft_malloc(sizeof(*h->st));
+	if (h->st == NULL) {
 		free(h);
 		return;
 	}
 	h->t = t;
 	h->need = HS_PREAMBLE;
 	h->started = uv_now(t->loop);
-	uv_tcp_init(t->loop, h->tcp);
-	h->tcp->data = h;
-	if (uv_accept(server, (uv_stream_t *)h->tcp) != 0) {
-		t->nclosing++;
-		uv_close((uv_handle_t *)h->tcp, hs_closed);
+	if (t->wrap != NULL && t->npending < RTRANSPORT_PENDING_MAX) {
+		hs_link(t, h);
+		h->wrapping = 1;
+		snprintf(h->peer, sizeof(h->peer), "?");
+		if (t->wrap->accept(t->wrap->data, server, hs_wrapped, h) !=
+		    0) {
+			hs_unlink(t, h);
+			raft_free(h->st);
+			free(h);
+		}
 		return;
 	}
-	peer_name(h->tcp, h->peer, sizeof(h->peer));
+	uv_tcp_init(t->loop, &h->st->tcp);
+	h->st->h.data = h;
+	if (uv_accept(server, &h->st->s) != 0) {
+		t->nclosing++;
+		uv_close(&h->st->h, hs_closed);
+		return;
+	}
+	peer_name(&h->st->tcp, h->peer, sizeof(h->peer));
 	hs_link(t, h);
-	if (t->npending > RTRANSPORT_PENDING_MAX) {
+	if (t->npending > RTRANSPORT_PENDING_MAX ||
+	    (t->wrap != NULL && t->npending >= RTRANSPORT_PENDING_MAX)) {
 		hs_drop(h, "too many handshakes in progress");
 		return;
 	}
-	uv_read_start((uv_stream_t *)h->tcp, hs_alloc, hs_read);
+	uv_read_start(&h->st->s, hs_alloc, hs_read);
 }
 
 /* Handshakes that take too long are dropped. */
@@ -258,7 +348,10 @@ static void timer_cb(uv_timer_t *timer)
 
 	while (h != NULL) {
 		struct hs *next = h->next;
-		if (now - h->started > RTRANSPORT_HANDSHAKE_MS) {
+		/* a wrapped one has the wrap's own deadline until it is
+		 * delivered */
+		if (!h->wrapping &&
+		    now - h->started > RTRANSPORT_HANDSHAKE_MS) {
 			hs_drop(h, "handshake not finished in time");
 		}
 		h = next;
@@ -277,6 +370,7 @@ static int t_init(struct raft_uv_transport *outer, raft_id id,
 		return RAFT_NAMETOOLONG;
 	}
 	snprintf(t->address, sizeof(t->address), "%s", address);
+	t->id = id;
 	t->inner.data = outer->data; /* as if raft_uv_init had set it */
 	rv = t->inner.init(&t->inner, id, address);
 	if (rv != 0) {
@@ -360,18 +454,144 @@ static int t_listen(struct raft_uv_transport *outer, raft_uv_accept_cb cb)
 	return 0;
 }
 
+static void cx_unlink(struct rtransport *t, struct cx *x)
+{
+	if (x->prev != NULL) {
+		x->prev->next = x->next;
+	} else {
+		t->connects = x->next;
+	}
+	if (x->next != NULL) {
+		x->next->prev = x->prev;
+	}
+}
+
+/* Report a wrapped connect to libraft and forget it. */
+static void cx_finish(struct cx *x, uv_stream_t *stream, int status)
+{
+	struct rtransport *t = x->t;
+
+	cx_unlink(t, x);
+	x->cb(x->req, stream, status);
+	free(x);
+	maybe_closed(t);
+}
+
+static void cx_stream_closed(uv_handle_t *h)
+{
+	raft_free(h);
+}
+
+static void cx_written(uv_write_t *w, int status)
+{
+	struct cx *x = w->data;
+
+	if (status != 0 || x->canceled) {
+		if (!uv_is_closing(&x->st->h)) {
+			uv_close(&x->st->h, cx_stream_closed);
+		}
+		cx_finish(x, NULL,
+			  x->canceled ? RAFT_CANCELED : RAFT_NOCONNECTION);
+		return;
+	}
+	x->st->h.data = NULL;
+	cx_finish(x, &x->st->s, 0); /* libraft owns the stream now */
+}
+
+static void le64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		p[i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
+/* The wrap connected: send libraft's handshake on the local end, then
+ * hand the stream over. */
+static void cx_wrapped(void *arg, int fd, uint64_t peer_id, const char *peer)
+{
+	struct cx *x = arg;
+	struct rtransport *t = x->t;
+	size_t alen = strlen(t->address) + 1;
+	uv_buf_t b;
+
+	(void)peer_id;
+	(void)peer;
+	if (fd < 0) {
+		cx_finish(x, NULL, RAFT_NOCONNECTION);
+		return;
+	}
+	x->st = raft_malloc(sizeof(*x->st));
+	if (x->st == NULL) {
+		close(fd);
+		cx_finish(x, NULL, RAFT_NOMEM);
+		return;
+	}
+	uv_pipe_init(t->loop, &x->st->pipe, 0);
+	if (uv_pipe_open(&x->st->pipe, fd) != 0) {
+		close(fd);
+		uv_close(&x->st->h, cx_stream_closed);
+		cx_finish(x, NULL, RAFT_NOCONNECTION);
+		return;
+	}
+	alen = (alen + 7) / 8 * 8;
+	memset(x->buf, 0, sizeof(x->buf));
+	le64_put(x->buf, HS_PROTOCOL);
+	le64_put(x->buf + 8, t->id);
+	le64_put(x->buf + 16, alen);
+	memcpy(x->buf + HS_PREAMBLE, t->address, strlen(t->address));
+	b = uv_buf_init((char *)x->buf, (unsigned)(HS_PREAMBLE + alen));
+	x->wreq.data = x;
+	if (uv_write(&x->wreq, &x->st->s, &b, 1, cx_written) != 0) {
+		uv_close(&x->st->h, cx_stream_closed);
+		cx_finish(x, NULL, RAFT_NOCONNECTION);
+	}
+}
+
 static int t_connect(struct raft_uv_transport *outer,
 		     struct raft_uv_connect *req, raft_id id,
 		     const char *address, raft_uv_connect_cb cb)
 {
 	struct rtransport *t = outer->impl;
-	int rv = t->inner.connect(&t->inner, req, id, address, cb);
+	struct sockaddr_storage ss;
+	struct cx *x;
+	int rv;
 
-	if (rv != 0) {
-		snprintf(outer->errmsg, sizeof(outer->errmsg), "%s",
-			 t->inner.errmsg);
+	if (t->wrap == NULL) {
+		rv = t->inner.connect(&t->inner, req, id, address, cb);
+		if (rv != 0) {
+			snprintf(outer->errmsg, sizeof(outer->errmsg), "%s",
+				 t->inner.errmsg);
+		}
+		return rv;
 	}
-	return rv;
+	if (t->closing) {
+		return RAFT_CANCELED;
+	}
+	if (resolve(address, &ss) != 0) {
+		snprintf(outer->errmsg, sizeof(outer->errmsg),
+			 "cannot resolve %.200s", address);
+		return RAFT_NOCONNECTION;
+	}
+	x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		return RAFT_NOMEM;
+	}
+	x->t = t;
+	x->req = req;
+	x->cb = cb;
+	if (t->wrap->connect(t->wrap->data, (const struct sockaddr *)&ss,
+			     address, id, cx_wrapped, x) != 0) {
+		free(x);
+		snprintf(outer->errmsg, sizeof(outer->errmsg),
+			 "cannot connect to %.200s", address);
+		return RAFT_NOCONNECTION;
+	}
+	x->next = t->connects;
+	if (t->connects != NULL) {
+		t->connects->prev = x;
+	}
+	t->connects = x;
+	return 0;
 }
 
 static void listener_closed(uv_handle_t *h)
@@ -407,6 +627,18 @@ static void t_close(struct raft_uv_transport *outer,
 	while (t->pending != NULL) {
 		hs_drop(t->pending, NULL);
 	}
+	/* wrapped connects: the wrap's are cancelled now, the ones writing
+	 * the handshake finish in cx_written */
+	for (struct cx *x = t->connects, *next; x != NULL; x = next) {
+		next = x->next;
+		if (x->st == NULL) {
+			t->wrap->cancel(t->wrap->data, x);
+			cx_finish(x, NULL, RAFT_CANCELED);
+		} else if (!x->canceled) {
+			x->canceled = 1;
+			uv_close(&x->st->h, cx_stream_closed);
+		}
+	}
 	if (t->listener_open) {
 		uv_close((uv_handle_t *)&t->listener, listener_closed);
 	}
@@ -419,7 +651,8 @@ static void t_close(struct raft_uv_transport *outer,
 	maybe_closed(t);
 }
 
-struct rtransport *rtransport_new(uv_loop_t *loop)
+struct rtransport *rtransport_new(uv_loop_t *loop,
+				  const struct rtransport_wrap *wrap)
 {
 	struct rtransport *t = calloc(1, sizeof(*t));
 
@@ -427,6 +660,7 @@ struct rtransport *rtransport_new(uv_loop_t *loop)
 		return NULL;
 	}
 	t->loop = loop;
+	t->wrap = wrap;
 	t->inner.version = 1;
 	if (raft_uv_tcp_init(&t->inner, loop) != 0) {
 		free(t);

@@ -391,6 +391,11 @@ void conn_connect_pipe(struct conn *c, const char *path)
 	uv_pipe_connect(&c->creq, &c->u.pipe, path, on_connect);
 }
 
+int conn_open_fd(struct conn *c, int fd)
+{
+	return uv_pipe_open(&c->u.pipe, fd);
+}
+
 void conn_set_nodelay(struct conn *c)
 {
 	uv_tcp_nodelay(&c->u.tcp, 1);
@@ -495,4 +500,11 @@ const char *conn_tls_version(const struct conn *c)
 const char *conn_tls_cipher(const struct conn *c)
 {
 	return c->tls != NULL ? tls_conn_cipher(c->tls) : "";
+}
+
+int conn_tls_peer_node(const struct conn *c, unsigned long long *id)
+{
+	if (c->tls == NULL || c->tls_state != CONN_TLS)
+		return -1;
+	return tls_conn_peer_node(c->tls, id);
 }

@@ -123,6 +123,11 @@ int conn_accept(struct conn *c, uv_stream_t *listener);
 int conn_connect_tcp(struct conn *c, const struct sockaddr *sa);
 void conn_connect_pipe(struct conn *c, const char *path);
 
+/* Open (CONN_PIPE) on an existing connected socket fd, which the
+ * connection then owns (a socket pair's end). 0 or a libuv error (the fd
+ * is not taken then). */
+int conn_open_fd(struct conn *c, int fd);
+
 void conn_set_nodelay(struct conn *c);
 /* The peer's address ("unknown" if none); IPv4-mapped IPv6 as IPv4. */
 void conn_peer_ip(const struct conn *c, char *buf, size_t size);
@@ -157,6 +162,9 @@ enum conn_tls_state conn_tls_state(const struct conn *c);
 const char *conn_tls_error(const struct conn *c);
 const char *conn_tls_version(const struct conn *c);
 const char *conn_tls_cipher(const struct conn *c);
+/* The node id the verified peer certificate names (tls_conn_peer_node):
+ * 0 and *id, or -1. */
+int conn_tls_peer_node(const struct conn *c, unsigned long long *id);
 
 /* The one timer: (re)start for ms (0 = stop); ignored once closing. */
 void conn_timer(struct conn *c, uint64_t ms);

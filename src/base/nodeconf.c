@@ -172,6 +172,8 @@ void nodeconf_defaults(struct nodeconf *c)
 	c->max_frame = 32ull * 1024 * 1024 + 64 * 1024;
 	c->min_free_mb = 128;
 	snprintf(c->admin_group, sizeof(c->admin_group), "smtpadm");
+	c->ctl_idle_timeout_s = 300;
+	c->ctl_max_per_user = 16;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	snprintf(c->smtp_trusted, sizeof(c->smtp_trusted), "127.0.0.1/32");
 	c->smtp_max_sessions = 100;

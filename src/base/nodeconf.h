@@ -52,8 +52,18 @@
  *              snapshot_trailing = 128
  *              propose_timeout_ms = 10000
  *              max_frame = 33554432
+ *              tls_ca = (required)       PEM: the cluster CA
+ *              tls_cert = (required)     PEM: this node's certificate,
+ *                                          subject CN=node-<id>
+ *              tls_key = (required)      PEM: its key
+ *              insecure_plaintext = false (true: no TLS on the raft and
+ *                                          forwarding ports, only without
+ *                                          the three keys; logged loudly)
  *   [control]  socket = run/node1/control.sock
  *              admin_group = smtpadm
+ *              idle_timeout_s = 300   (a connection with no request and no
+ *                                      bytes that long is closed; 0 = never)
+ *              max_per_user = 16      (connections of one non-root uid)
  *   [metrics]  listen = (empty: no endpoint)  HOST:PORT of the Prometheus
  *                                    text endpoint (GET /metrics)
  *   [log]      level = info              (debug|info|warn|error)
@@ -119,8 +129,14 @@ struct nodeconf {
 	unsigned snapshot_trailing;
 	unsigned propose_timeout_ms;
 	uint64_t max_frame;
+	char cluster_tls_ca[NODECONF_STR];   /* the cluster CA (PEM) */
+	char cluster_tls_cert[NODECONF_STR]; /* this node's, CN=node-<id> */
+	char cluster_tls_key[NODECONF_STR];
+	int cluster_insecure_plaintext; /* no TLS on the cluster ports */
 	char control_socket[NODECONF_STR];
 	char admin_group[64];
+	unsigned ctl_idle_timeout_s; /* [control] idle_timeout_s, 0 = none */
+	unsigned ctl_max_per_user;   /* [control] max_per_user */
 	char log_level[16];
 	char log_file[NODECONF_STR];
 };

@@ -176,6 +176,38 @@ int nodeconf_check_whole(struct nodeconf *c, const char *path, const int *seen,
 		    path);
 		return -1;
 	}
+	{
+		int n = (c->cluster_tls_ca[0] != '\0') +
+			(c->cluster_tls_cert[0] != '\0') +
+			(c->cluster_tls_key[0] != '\0');
+
+		if (n != 0 && n != 3) {
+			snprintf(err, errsize,
+				 "%s: [cluster] tls_ca: tls_ca, tls_cert and "
+				 "tls_key must be set together",
+				 path);
+			return -1;
+		}
+		if (n == 3 && c->cluster_insecure_plaintext) {
+			snprintf(
+			    err, errsize,
+			    "%s:%d: [cluster] insecure_plaintext: true "
+			    "with tls_ca, tls_cert and tls_key set; "
+			    "choose one",
+			    path,
+			    seen_line(seen, "cluster", "insecure_plaintext"));
+			return -1;
+		}
+		if (n == 0 && !c->cluster_insecure_plaintext) {
+			snprintf(err, errsize,
+				 "%s: [cluster] tls_ca, tls_cert and tls_key "
+				 "are required (mutual TLS on the cluster "
+				 "ports; deploy/cluster-ca.sh makes them), or "
+				 "insecure_plaintext = true for a test setup",
+				 path);
+			return -1;
+		}
+	}
 	if (strlen(c->control_socket) >= sizeof(sun.sun_path)) {
 		snprintf(
 		    err, errsize,

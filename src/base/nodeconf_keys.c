@@ -92,8 +92,17 @@ const struct nodeconf_key nodeconf_keys[] = {
      600000},
     {"cluster", "max_frame", KT_U64, NUM(max_frame), MAX_FRAME_MIN,
      MAX_FRAME_MAX},
+    /* mutual TLS on the raft and forwarding ports (docs/node.conf.5) */
+    {"cluster", "tls_ca", KT_FILE, STR(cluster_tls_ca), 0, 0},
+    {"cluster", "tls_cert", KT_FILE, STR(cluster_tls_cert), 0, 0},
+    {"cluster", "tls_key", KT_FILE, STR(cluster_tls_key), 0, 0},
+    {"cluster", "insecure_plaintext", KT_BOOL, NUM(cluster_insecure_plaintext),
+     0, 0},
     {"control", "socket", KT_PATH, STR(control_socket), 0, 0},
     {"control", "admin_group", KT_GROUP, STR(admin_group), 0, 0},
+    {"control", "idle_timeout_s", KT_UINT, NUM(ctl_idle_timeout_s), 0, 86400},
+    /* below the server's 256 minus the 16 kept for admins */
+    {"control", "max_per_user", KT_UINT, NUM(ctl_max_per_user), 1, 240},
     {"log", "level", KT_LEVEL, STR(log_level), 0, 0},
     {"log", "file", KT_FILE, STR(log_file), 0, 0},
 };

@@ -14,6 +14,7 @@
  */
 #include "src/base/tls.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
@@ -51,6 +54,34 @@ static void take_error(char *buf, size_t size, const char *fallback)
 	ERR_clear_error();
 }
 
+/* Load a certificate chain and its key into ssl_ctx; 0 or -1 with the
+ * reason in err. */
+static int load_pair(SSL_CTX *ssl_ctx, const char *cert_file,
+		     const char *key_file, char *err, size_t errsize)
+{
+	char why[256];
+
+	if (SSL_CTX_use_certificate_chain_file(ssl_ctx, cert_file) != 1) {
+		take_error(why, sizeof(why), "bad certificate");
+		snprintf(err, errsize, "certificate %s: %s", cert_file, why);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ssl_ctx, key_file, SSL_FILETYPE_PEM) !=
+	    1) {
+		take_error(why, sizeof(why), "bad key");
+		snprintf(err, errsize, "key %s: %s", key_file, why);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ssl_ctx) != 1) {
+		take_error(why, sizeof(why), "key does not match");
+		snprintf(err, errsize,
+			 "key %s does not match certificate %s: %s", key_file,
+			 cert_file, why);
+		return -1;
+	}
+	return 0;
+}
+
 int tls_ctx_new_server(struct tls_ctx **out, const char *cert_file,
 		       const char *key_file, char *err, size_t errsize)
 {
@@ -74,24 +105,8 @@ int tls_ctx_new_server(struct tls_ctx **out, const char *cert_file,
 	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_NO_COMPRESSION |
 					      SSL_OP_NO_RENEGOTIATION |
 					      SSL_OP_CIPHER_SERVER_PREFERENCE);
-	if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, cert_file) != 1) {
-		take_error(why, sizeof(why), "bad certificate");
-		snprintf(err, errsize, "certificate %s: %s", cert_file, why);
+	if (load_pair(ctx->ssl_ctx, cert_file, key_file, err, errsize) != 0)
 		goto err_after_ctx;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key_file,
-					SSL_FILETYPE_PEM) != 1) {
-		take_error(why, sizeof(why), "bad key");
-		snprintf(err, errsize, "key %s: %s", key_file, why);
-		goto err_after_ctx;
-	}
-	if (SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
-		take_error(why, sizeof(why), "key does not match");
-		snprintf(err, errsize,
-			 "key %s does not match certificate %s: %s", key_file,
-			 cert_file, why);
-		goto err_after_ctx;
-	}
 	*out = ctx;
 	return 0;
 
@@ -108,6 +123,124 @@ void tls_ctx_free(struct tls_ctx *ctx)
 		return;
 	SSL_CTX_free(ctx->ssl_ctx);
 	free(ctx);
+}
+
+/* One side of the cluster's mutual TLS: TLS 1.3, own pair, the CA as the
+ * only trust anchor, the peer's certificate required. NULL on failure. */
+static SSL_CTX *mutual_side(const SSL_METHOD *method, const char *ca_file,
+			    const char *cert_file, const char *key_file,
+			    char *err, size_t errsize)
+{
+	SSL_CTX *ctx = SSL_CTX_new(method);
+	char why[256];
+
+	if (ctx == NULL) {
+		take_error(why, sizeof(why), "SSL_CTX_new failed");
+		snprintf(err, errsize, "%s", why);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+				     SSL_OP_NO_RENEGOTIATION |
+				     SSL_OP_NO_TICKET);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		take_error(why, sizeof(why), "bad CA file");
+		snprintf(err, errsize, "CA %s: %s", ca_file, why);
+		goto err_after_ctx;
+	}
+	if (load_pair(ctx, cert_file, key_file, err, errsize) != 0)
+		goto err_after_ctx;
+	SSL_CTX_set_verify(
+	    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify_depth(ctx, 2);
+	return ctx;
+
+err_after_ctx:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int tls_ctx_new_mutual(struct tls_ctx **server, struct ssl_ctx_st **client,
+		       const char *ca_file, const char *cert_file,
+		       const char *key_file, char *err, size_t errsize)
+{
+	struct tls_ctx *ctx;
+
+	*server = NULL;
+	*client = NULL;
+	ERR_clear_error();
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return TLS_E_NOMEM;
+	}
+	ctx->ssl_ctx = mutual_side(TLS_server_method(), ca_file, cert_file,
+				   key_file, err, errsize);
+	if (ctx->ssl_ctx == NULL)
+		goto err_after_alloc;
+	*client = mutual_side(TLS_client_method(), ca_file, cert_file, key_file,
+			      err, errsize);
+	if (*client == NULL)
+		goto err_after_server;
+	*server = ctx;
+	return 0;
+
+err_after_server:
+	SSL_CTX_free(ctx->ssl_ctx);
+err_after_alloc:
+	free(ctx);
+	ERR_clear_error();
+	return TLS_E_CONFIG;
+}
+
+/* The node id of cert's subject CN "node-<id>"; 0 or -1. */
+static int cert_node(X509 *cert, unsigned long long *id)
+{
+	char cn[64], *end;
+	unsigned long long v;
+	int n;
+
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+				      NID_commonName, cn, sizeof(cn));
+	if (n <= 5 || (size_t)n >= sizeof(cn) || strncmp(cn, "node-", 5) != 0 ||
+	    cn[5] < '1' || cn[5] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(cn + 5, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > (1ull << 63))
+		return -1;
+	*id = v;
+	return 0;
+}
+
+int tls_conn_peer_node(const struct tls_conn *c, unsigned long long *id)
+{
+	X509 *cert = SSL_get0_peer_certificate(c->ssl);
+
+	if (cert == NULL || SSL_get_verify_result(c->ssl) != X509_V_OK)
+		return -1;
+	return cert_node(cert, id);
+}
+
+int tls_cert_file_node(const char *cert_file, unsigned long long *id)
+{
+	FILE *f = fopen(cert_file, "r");
+	X509 *cert;
+	int rc;
+
+	if (f == NULL)
+		return -1;
+	cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	if (cert == NULL)
+		return -1;
+	rc = cert_node(cert, id);
+	X509_free(cert);
+	return rc;
 }
 
 /* A connection on ssl_ctx with both memory BIOs; NULL on failure. */

@@ -52,6 +52,23 @@ void tls_client_ctx_free(struct ssl_ctx_st *ctx);
 struct ssl_ctx_st *tls_client_ctx_new_verify(const char *ca_file, char *err,
 					     size_t errsize);
 
+/* Mutual TLS between the nodes of a cluster (src/cluster/cluster_tls.c):
+ * TLS 1.3 only, both sides present a certificate issued by the cluster CA
+ * (ca_file) and verify the other's; a handshake without a certificate, or
+ * with one the CA did not issue, fails. *server gets the accepting side,
+ * *client the connecting side (hand it to tls_conn_new_client). On failure
+ * err gets the reason and nothing is allocated. */
+int tls_ctx_new_mutual(struct tls_ctx **server, struct ssl_ctx_st **client,
+		       const char *ca_file, const char *cert_file,
+		       const char *key_file, char *err, size_t errsize);
+
+/* The node id the verified peer certificate names: its subject CN is
+ * "node-<id>" (decimal, 1..2^63). 0 and *id, or -1 when there is no
+ * verified peer certificate or its CN is not of that form. */
+int tls_conn_peer_node(const struct tls_conn *c, unsigned long long *id);
+/* The same for the first certificate of a PEM file: 0 and *id, or -1. */
+int tls_cert_file_node(const char *cert_file, unsigned long long *id);
+
 /* A server connection in the handshake state; NULL when out of memory. */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
 

@@ -284,10 +284,18 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 	}
 	o.npeers = conf->npeers;
 	o.peers = peers;
+	if (ctls_start(c) != 0) {
+		free(c);
+		return CLUSTER_E_FAILED;
+	}
+	o.wrap = c->rtls != NULL ? rtls_wrap(c->rtls) : NULL;
 	rv = rnode_start(&c->node, loop, &o, &c->fsm.fsm, err, sizeof(err));
 	if (rv != 0) {
 		log_error("cluster: cannot start raft: %s", err);
-		free(c); /* the node frees itself once the loop runs */
+		/* the node frees itself once the loop runs; its transport
+		 * may still cancel through the wrap then, so the wrap's
+		 * memory stays (the process stops on this error) */
+		free(c);
 		return CLUSTER_E_FAILED;
 	}
 	c->raft = rnode_raft(c->node);
@@ -495,5 +503,6 @@ void cluster_free(struct cluster *c)
 		}
 	}
 	free(c->inflight);
+	ctls_free(c);
 	free(c);
 }

@@ -80,6 +80,16 @@ int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg);
  * limit less room for the envelope (the receiver caps SIZE with it). */
 uint64_t cluster_max_body(const struct cluster *c);
 
+/* SIGHUP: load the cluster CA, certificate and key again; new
+ * connections use them. 0, or CLUSTER_E_FAILED (logged; the ones in use
+ * stay). */
+int cluster_tls_reload(struct cluster *c);
+
+/* SHOW SERVICE's "cluster" statistics (a control_stats_fn): tls (mutual
+ * or off), peer_refused (forwarding connections refused), raft_refused. */
+struct json_object;
+int cluster_peer_stats(void *arg, struct json_object *o);
+
 /* The id of the leader this node knows of, 0 while it knows none. */
 uint64_t cluster_leader_id(const struct cluster *c);
 

@@ -128,8 +128,9 @@ void ccl_check(struct cluster *c)
 		log_error("forward: leader address %s is not HOST:PORT", laddr);
 		return;
 	}
-	conn = peer_conn_connect(c->loop, host, port + 1, c->max_payload, c,
-				 client_connected, client_frame, client_closed);
+	conn = peer_conn_connect(c->loop, &c->ptls, host, port + 1, lid,
+				 c->max_payload, c, client_connected,
+				 client_frame, client_closed);
 	if (conn == NULL) {
 		return;
 	}

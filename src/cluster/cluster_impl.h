@@ -17,6 +17,8 @@
  *   cluster_server.c   the forwarding port: frames from other nodes
  *   cluster_client.c   a follower's connection to the leader's port
  *   peer_conn.c, peer_frame.c   node-to-node frames (peer.h)
+ *   cluster_rafttls.c  the raft port's TLS proxy (a raft/transport.h wrap)
+ *   cluster_tls.c      the mutual TLS credentials, reload, refusals
  *
  * Calls go down only. What goes up — a frame from the server or client
  * side, a connection event, a closed handle, a log-disk failure — goes
@@ -200,6 +202,11 @@ struct cluster {
 	struct raft_transfer transfer_req;
 	int transfer_inflight;
 
+	/* mutual TLS: credentials (cluster_tls.c), raft proxy
+	 * (cluster_rafttls.c) */
+	struct peer_tls ptls;
+	struct rafttls *rtls; /* NULL in plaintext mode */
+
 	/* forwarding: server side (cluster_server.c) */
 	uv_tcp_t listener;
 	int listening;
@@ -244,6 +251,18 @@ struct cluster {
 	void (*stop_cb)(void *arg);
 	void *stop_arg;
 };
+
+/* cluster_tls.c */
+int ctls_start(struct cluster *c);
+void ctls_free(struct cluster *c);
+
+/* cluster_rafttls.c */
+struct rafttls;
+struct rafttls *rtls_new(uv_loop_t *loop, struct peer_tls *tls);
+const struct rtransport_wrap *rtls_wrap(struct rafttls *rt);
+unsigned long long rtls_refused(const struct rafttls *rt);
+/* Close every pump now; the memory goes with the last one. */
+void rtls_free(struct rafttls *rt);
 
 /* cluster.c: accessors (read only, call nothing) */
 uint64_t cluster_now(const struct cluster *c);

@@ -137,8 +137,8 @@ static void on_connection(uv_stream_t *server, int status)
 		log_warn("forward: accept: %s", uv_strerror(status));
 		return;
 	}
-	conn = peer_conn_accept(server, c->max_payload, c, server_frame,
-				server_closed);
+	conn = peer_conn_accept(server, &c->ptls, c->max_payload, c,
+				server_frame, server_closed);
 	if (conn == NULL) {
 		return;
 	}

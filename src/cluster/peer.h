@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "src/base/conn.h"
+
 #define PEER_MAGIC 0x53434631u /* "SCF1" */
 #define PEER_VERSION 1
 #define PEER_HDR_LEN 20
@@ -118,6 +120,35 @@ int peer_result_decode(const uint8_t *p, size_t len, int32_t *status,
 int peer_admin_result_decode(const uint8_t *p, size_t len, int32_t *status,
 			     const char **msg);
 
+/* ---- The cluster's mutual TLS and the forwarding hello ----
+ *
+ * A forwarding connection is TLS 1.3 with a certificate on both sides
+ * from the cluster CA (cluster_tls.c holds the contexts). Right after the
+ * handshake the connecting node sends its hello, 16 bytes: u32 magic
+ * 'SCH1', u32 version (1), u64 its node id (big-endian). The accepting
+ * side takes frames only once the hello names the id its certificate
+ * names; the connecting side checks that the accepting side's
+ * certificate names the node it meant to reach. Anything else closes the
+ * connection before a frame is parsed, with a log line (peer address and
+ * reason) and one more in *refused. */
+#define PEER_HELLO_MAGIC 0x53434831u /* "SCH1" */
+#define PEER_HELLO_LEN 16
+#define PEER_HELLO_MS 5000 /* TLS handshake and hello must finish within */
+
+struct tls_ctx;
+struct ssl_ctx_st;
+
+struct peer_tls {
+	struct tls_ctx *server;	   /* NULL: plaintext (insecure_plaintext) */
+	struct ssl_ctx_st *client; /* NULL: plaintext */
+	uint64_t self_id;
+	unsigned long long refused; /* forwarding connections refused */
+};
+
+void peer_hello_encode(uint8_t out[PEER_HELLO_LEN], uint64_t id);
+/* 0 and *id, or -1 (bad magic or version, or id 0). */
+int peer_hello_decode(const uint8_t in[PEER_HELLO_LEN], uint64_t *id);
+
 /* ---- A connection carrying frames ---- */
 
 struct peer_conn;
@@ -125,14 +156,27 @@ typedef void (*peer_frame_cb)(struct peer_conn *conn, struct peer_frame *f);
 typedef void (*peer_close_cb)(struct peer_conn *conn);
 typedef void (*peer_connect_cb)(struct peer_conn *conn, int status);
 
+/* The connection's life (peer_conn.c, legal[] there). */
+enum peer_state {
+	PS_CONNECTING, /* connect: TCP connect in progress */
+	PS_TLS,	       /* TLS handshake */
+	PS_HELLO,      /* accept: waiting for the hello */
+	PS_OPEN,       /* frames flow */
+	PS_CLOSED,
+};
+
 struct peer_conn {
-	uv_tcp_t tcp;
-	uv_connect_t connect_req;
+	struct conn conn;
 	struct peer_reader rd;
-	uint64_t id; /* unique per process, for lookups */
-	int connected;
+	struct peer_tls *tls; /* the owner's; contexts read at accept/connect */
+	enum peer_state state;
+	uint64_t id;	  /* unique per process, for lookups */
+	uint64_t node_id; /* the peer's node id (certificate and hello) */
+	int connected;	  /* state is PS_OPEN */
 	int closing;
 	char peer[96]; /* for log lines */
+	uint8_t hello[PEER_HELLO_LEN];
+	size_t hello_got;
 	void *owner;
 	void *user; /* owner's per-connection data */
 	peer_frame_cb on_frame;
@@ -145,13 +189,17 @@ struct peer_conn {
 };
 
 /* Accept a pending connection on server. NULL on failure (logged). */
-struct peer_conn *peer_conn_accept(uv_stream_t *server, uint64_t max_payload,
-				   void *owner, peer_frame_cb on_frame,
+struct peer_conn *peer_conn_accept(uv_stream_t *server, struct peer_tls *tls,
+				   uint64_t max_payload, void *owner,
+				   peer_frame_cb on_frame,
 				   peer_close_cb on_close);
-/* Connect to HOST:PORT (numeric address). NULL on immediate failure. */
-struct peer_conn *peer_conn_connect(uv_loop_t *loop, const char *host, int port,
-				    uint64_t max_payload, void *owner,
-				    peer_connect_cb on_connect,
+/* Connect to HOST:PORT (numeric address) of node expect_id; on_connect
+ * reports 0 once TLS is up, the peer's certificate named expect_id and
+ * the hello is sent. NULL on immediate failure. */
+struct peer_conn *peer_conn_connect(uv_loop_t *loop, struct peer_tls *tls,
+				    const char *host, int port,
+				    uint64_t expect_id, uint64_t max_payload,
+				    void *owner, peer_connect_cb on_connect,
 				    peer_frame_cb on_frame,
 				    peer_close_cb on_close);
 /* Queue one frame (header + payload copied into one buffer). 0 or -1. */

@@ -1,60 +1,66 @@
 /*
- * peer_conn.c — one TCP connection carrying forwarding frames
- * (peer.h): accept or connect, read into the frame reader, queue
- * writes, close once. Owns the connection's memory and its write buffers;
- * frames go to the owner's on_frame. Any protocol error closes the
- * connection with one log line; a peer can never make it allocate more
- * than the reader's limit or queue writes without bound.
+ * peer_conn.c — one forwarding connection (peer.h) on the connection
+ * layer (src/base/conn.c): accept or connect, mutual TLS and the hello,
+ * then frames through the frame reader, writes with a bound, close once.
+ *
+ * Owns the connection's memory and its state machine (enum peer_state,
+ * legal[] below, entered only through enter()). Does not own the TLS
+ * contexts (struct peer_tls, cluster_tls.c) or what the frames mean (the
+ * owner's on_frame).
+ *
+ * Fails closed: a TLS failure (no certificate, one the cluster CA did not
+ * issue, not TLS at all), a certificate that does not name the node the
+ * hello claims or that the connecting side meant to reach, a bad hello,
+ * or a handshake not finished in PEER_HELLO_MS closes the connection
+ * before any frame is parsed, with one log line (peer address and
+ * reason) and tls->refused counted. A protocol error in the frames closes
+ * it with one log line; a peer can never make it allocate more than the
+ * reader's limit or queue writes without bound.
  */
 #include "src/cluster/peer.h"
 
-#include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/base/log.h"
-
-#define READ_CHUNK (64 * 1024)
+#include "src/base/tls.h"
 
 static uint64_t next_conn_id = 1;
 
-struct write_req {
-	uv_write_t req;
-	struct peer_conn *conn;
-	uint8_t data[];
+static const unsigned char legal[PS_CLOSED + 1][PS_CLOSED + 1] = {
+    [PS_CONNECTING] = {[PS_TLS] = 1, [PS_OPEN] = 1, [PS_CLOSED] = 1},
+    [PS_TLS] = {[PS_HELLO] = 1, [PS_OPEN] = 1, [PS_CLOSED] = 1},
+    [PS_HELLO] = {[PS_OPEN] = 1, [PS_CLOSED] = 1},
+    [PS_OPEN] = {[PS_CLOSED] = 1},
 };
 
-static struct peer_conn *conn_new(uv_loop_t *loop, uint64_t max_payload,
-				  void *owner)
+/* The one place the state changes. 0, or -1 for a transition legal[]
+ * does not allow (a bug: logged, the connection is closed). */
+static int enter(struct peer_conn *c, enum peer_state to)
 {
-	struct peer_conn *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		return NULL;
+	if (!legal[c->state][to]) {
+		log_error("forward: %s: illegal state change %d -> %d", c->peer,
+			  c->state, to);
+		peer_conn_close(c, "internal error");
+		return -1;
 	}
-	if (uv_tcp_init(loop, &c->tcp) != 0) {
-		free(c);
-		return NULL;
-	}
-	c->tcp.data = c;
-	c->id = next_conn_id++;
-	c->owner = owner;
-	c->last_rx = uv_now(loop);
-	peer_reader_init(&c->rd, max_payload);
-	/* room for a few maximal frames before a slow peer is cut off */
-	c->max_queued = 4 * (size_t)max_payload + (1u << 20);
-	return c;
+	c->state = to;
+	c->connected = to == PS_OPEN;
+	if (to == PS_OPEN)
+		conn_timer(&c->conn, 0);
+	return 0;
 }
 
-/* Last step of a close: tell the owner, then free. */
-static void conn_closed(uv_handle_t *h)
+/* Refuse the peer: log with the address and reason, count, close. */
+static void refuse(struct peer_conn *c, const char *fmt, const char *why)
 {
-	struct peer_conn *c = h->data;
-	if (c->on_close != NULL) {
-		c->on_close(c);
-	}
-	peer_reader_free(&c->rd);
-	free(c);
+	if (c->closing)
+		return;
+	c->tls->refused++;
+	log_warn("forward: refused %s: %s%s", c->peer, fmt, why);
+	peer_conn_close(c, NULL);
 }
 
 int peer_conn_mid_frame(const struct peer_conn *c)
@@ -64,43 +70,35 @@ int peer_conn_mid_frame(const struct peer_conn *c)
 
 void peer_conn_close(struct peer_conn *c, const char *why)
 {
-	if (c == NULL || c->closing) {
+	if (c == NULL || c->closing)
 		return;
-	}
 	c->closing = 1;
-	if (why != NULL) {
+	c->connected = 0;
+	c->state = PS_CLOSED;
+	if (why != NULL)
 		log_info("forward: closing connection %s: %s", c->peer, why);
-	}
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	uv_close((uv_handle_t *)&c->tcp, conn_closed);
+	conn_close(&c->conn, 0);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Last step of a close: tell the owner, then free. */
+static void on_conn_close(struct conn *k)
 {
-	(void)h;
-	(void)suggested;
-	buf->base = malloc(READ_CHUNK);
-	buf->len = buf->base != NULL ? READ_CHUNK : 0;
+	struct peer_conn *c = k->data;
+
+	if (c->on_close != NULL)
+		c->on_close(c);
+	peer_reader_free(&c->rd);
+	free(c);
 }
 
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Frames from plaintext bytes (state PS_OPEN). */
+static void feed_frames(struct peer_conn *c, const uint8_t *p, size_t left)
 {
-	struct peer_conn *c = s->data;
-	const uint8_t *p = (const uint8_t *)buf->base;
-	size_t left;
-
-	if (nread < 0) {
-		free(buf->base);
-		peer_conn_close(c, nread == UV_EOF ? NULL
-						   : uv_strerror((int)nread));
-		return;
-	}
-	left = (size_t)nread;
-	c->last_rx = uv_now(c->tcp.loop);
 	while (left > 0 && !c->closing) {
 		struct peer_frame f;
 		size_t used = 0;
 		int rv = peer_reader_feed(&c->rd, p, left, &used, &f);
+
 		p += used;
 		left -= used;
 		if (rv < 0) {
@@ -109,91 +107,226 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 				 c->peer, peer_strerror(rv),
 				 (unsigned long long)c->rd.max_payload);
 			peer_conn_close(c, NULL);
-			break;
+			return;
 		}
-		if (rv == 0) {
-			break;
-		}
+		if (rv == 0)
+			return;
 		c->frames_in++;
-		if (c->on_frame != NULL) {
+		if (c->on_frame != NULL)
 			c->on_frame(c, &f);
-		}
 		free(f.payload);
 	}
-	free(buf->base);
 }
 
-static void set_peer_name(struct peer_conn *c)
+/* Accepting side: the hello, then frames. */
+static void take_hello(struct peer_conn *c, const uint8_t *p, size_t n)
 {
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	char host[64] = "?";
-	int port = 0;
+	size_t want = PEER_HELLO_LEN - c->hello_got;
+	size_t k = n < want ? n : want;
+	uint64_t id;
+	char why[96];
 
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-			uv_ip4_name(in, host, sizeof(host));
-			port = ntohs(in->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-			uv_ip6_name(in6, host, sizeof(host));
-			port = ntohs(in6->sin6_port);
-		}
+	memcpy(c->hello + c->hello_got, p, k);
+	c->hello_got += k;
+	if (c->hello_got < PEER_HELLO_LEN)
+		return;
+	if (peer_hello_decode(c->hello, &id) != 0) {
+		refuse(c, "not a forwarding hello", "");
+		return;
 	}
-	snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+	if (c->tls->server != NULL && id != c->node_id) {
+		snprintf(why, sizeof(why),
+			 "%" PRIu64 ", its certificate names node %" PRIu64, id,
+			 c->node_id);
+		refuse(c, "the hello claims node ", why);
+		return;
+	}
+	c->node_id = id;
+	if (enter(c, PS_OPEN) != 0)
+		return;
+	log_debug("forward: node %" PRIu64 " connected from %s", id, c->peer);
+	feed_frames(c, p + k, n - k);
 }
 
-struct peer_conn *peer_conn_accept(uv_stream_t *server, uint64_t max_payload,
-				   void *owner, peer_frame_cb on_frame,
+static void on_data(struct conn *k, const char *p, size_t n)
+{
+	struct peer_conn *c = k->data;
+
+	if (c->state == PS_HELLO)
+		take_hello(c, (const uint8_t *)p, n);
+	else if (c->state == PS_OPEN)
+		feed_frames(c, (const uint8_t *)p, n);
+	else
+		refuse(c, "data before the TLS handshake ended", "");
+}
+
+static void on_rx(struct conn *k, size_t n)
+{
+	struct peer_conn *c = k->data;
+
+	(void)n;
+	c->last_rx = uv_now(k->u.h.loop);
+}
+
+/* Connecting side, once the channel is up: send the hello, report. */
+static void send_hello(struct peer_conn *c)
+{
+	uint8_t h[PEER_HELLO_LEN];
+
+	peer_hello_encode(h, c->tls->self_id);
+	if (conn_write(&c->conn, h, sizeof(h)) != 0) {
+		peer_conn_close(c, "write failed");
+		return;
+	}
+	if (enter(c, PS_OPEN) != 0)
+		return;
+	if (c->on_connect != NULL)
+		c->on_connect(c, 0);
+}
+
+static void on_tls(struct conn *k)
+{
+	struct peer_conn *c = k->data;
+	unsigned long long id;
+	char why[96];
+
+	if (conn_tls_peer_node(k, &id) != 0) {
+		refuse(c, "its certificate names no node (CN=node-<id>)", "");
+		return;
+	}
+	if (c->on_connect == NULL) { /* accepting side */
+		c->node_id = id;
+		enter(c, PS_HELLO);
+		return;
+	}
+	if (id != c->node_id) {
+		snprintf(why, sizeof(why), "node %llu, expected node %" PRIu64,
+			 id, c->node_id);
+		refuse(c, "its certificate names ", why);
+		return;
+	}
+	send_hello(c);
+}
+
+static void on_error(struct conn *k, enum conn_event ev, int code)
+{
+	struct peer_conn *c = k->data;
+
+	if (ev == CONN_EV_TLS && c->state == PS_TLS) {
+		refuse(c, "TLS handshake failed: ", conn_tls_error(k));
+		return;
+	}
+	if (ev == CONN_EV_TLS) {
+		peer_conn_close(c, conn_tls_error(k));
+		return;
+	}
+	if (c->state == PS_TLS || c->state == PS_HELLO) {
+		if (ev == CONN_EV_READ && code == UV_EOF)
+			refuse(c, "closed before the hello", "");
+		else
+			refuse(c, "before the hello: ", uv_strerror(code));
+		return;
+	}
+	peer_conn_close(c, code == UV_EOF ? NULL : uv_strerror(code));
+}
+
+static void on_timer(struct conn *k)
+{
+	struct peer_conn *c = k->data;
+
+	if (c->state != PS_OPEN)
+		refuse(c, "TLS handshake and hello not finished in time", "");
+}
+
+static void tcp_connected(struct conn *k, int status)
+{
+	struct peer_conn *c = k->data;
+
+	if (status == 0)
+		status = conn_read_start(k);
+	if (status != 0) {
+		if (c->on_connect != NULL)
+			c->on_connect(c, status);
+		peer_conn_close(c, NULL);
+		return;
+	}
+	conn_set_nodelay(k);
+	if (c->tls->client == NULL) {
+		send_hello(c);
+		return;
+	}
+	if (enter(c, PS_TLS) != 0)
+		return;
+	if (conn_starttls_client(k, c->tls->client, NULL) != 0)
+		peer_conn_close(c, "out of memory");
+}
+
+static const struct conn_cbs peer_cbs = {
+    .on_connect = tcp_connected,
+    .on_rx = on_rx,
+    .on_data = on_data,
+    .on_tls = on_tls,
+    .on_error = on_error,
+    .on_timer = on_timer,
+    .on_close = on_conn_close,
+};
+
+static struct peer_conn *conn_new(uv_loop_t *loop, struct peer_tls *tls,
+				  uint64_t max_payload, void *owner)
+{
+	struct peer_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	if (conn_init(&c->conn, loop, CONN_TCP, &peer_cbs, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	c->tls = tls;
+	c->id = next_conn_id++;
+	c->owner = owner;
+	c->last_rx = uv_now(loop);
+	peer_reader_init(&c->rd, max_payload);
+	/* room for a few maximal frames before a slow peer is cut off */
+	c->max_queued = 4 * (size_t)max_payload + (1u << 20);
+	conn_timer(&c->conn, PEER_HELLO_MS);
+	return c;
+}
+
+struct peer_conn *peer_conn_accept(uv_stream_t *server, struct peer_tls *tls,
+				   uint64_t max_payload, void *owner,
+				   peer_frame_cb on_frame,
 				   peer_close_cb on_close)
 {
-	struct peer_conn *c = conn_new(server->loop, max_payload, owner);
+	struct peer_conn *c = conn_new(server->loop, tls, max_payload, owner);
 
 	if (c == NULL) {
 		log_error("forward: out of memory accepting a connection");
 		return NULL;
 	}
 	c->on_frame = on_frame;
-	c->on_close = NULL; /* not the owner's until fully set up */
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
-	    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0) {
+	c->state = PS_TLS;
+	if (conn_accept(&c->conn, server) != 0 ||
+	    conn_read_start(&c->conn) != 0) {
 		peer_conn_close(c, "accept failed");
+		return NULL; /* on_close is not set: freed without a word */
+	}
+	conn_set_nodelay(&c->conn);
+	conn_peer_name(&c->conn, c->peer, sizeof(c->peer));
+	if (tls->server == NULL)
+		enter(c, PS_HELLO); /* plaintext: the hello, unchecked */
+	else if (conn_starttls_server(&c->conn, tls->server) != 0) {
+		peer_conn_close(c, "out of memory");
 		return NULL;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	set_peer_name(c);
-	c->connected = 1;
 	c->on_close = on_close;
 	return c;
 }
 
-static void connect_cb(uv_connect_t *req, int status)
-{
-	struct peer_conn *c = req->data;
-
-	if (c->closing) {
-		return;
-	}
-	if (status == 0) {
-		status =
-		    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-	}
-	if (status == 0) {
-		uv_tcp_nodelay(&c->tcp, 1);
-		c->connected = 1;
-	}
-	if (c->on_connect != NULL) {
-		c->on_connect(c, status);
-	}
-	if (status != 0) {
-		peer_conn_close(c, NULL);
-	}
-}
-
-struct peer_conn *peer_conn_connect(uv_loop_t *loop, const char *host, int port,
-				    uint64_t max_payload, void *owner,
-				    peer_connect_cb on_connect,
+struct peer_conn *peer_conn_connect(uv_loop_t *loop, struct peer_tls *tls,
+				    const char *host, int port,
+				    uint64_t expect_id, uint64_t max_payload,
+				    void *owner, peer_connect_cb on_connect,
 				    peer_frame_cb on_frame,
 				    peer_close_cb on_close)
 {
@@ -206,14 +339,13 @@ struct peer_conn *peer_conn_connect(uv_loop_t *loop, const char *host, int port,
 		log_error("forward: %s is not a numeric address", host);
 		return NULL;
 	}
-	c = conn_new(loop, max_payload, owner);
-	if (c == NULL) {
+	c = conn_new(loop, tls, max_payload, owner);
+	if (c == NULL)
 		return NULL;
-	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
-	c->connect_req.data = c;
-	if (uv_tcp_connect(&c->connect_req, &c->tcp,
-			   (const struct sockaddr *)&ss, connect_cb) != 0) {
+	c->state = PS_CONNECTING;
+	c->node_id = expect_id;
+	if (conn_connect_tcp(&c->conn, (const struct sockaddr *)&ss) != 0) {
 		peer_conn_close(c, NULL);
 		return NULL;
 	}
@@ -223,44 +355,22 @@ struct peer_conn *peer_conn_connect(uv_loop_t *loop, const char *host, int port,
 	return c;
 }
 
-static void write_cb(uv_write_t *req, int status)
-{
-	struct write_req *w = req->data;
-	struct peer_conn *c = w->conn;
-
-	free(w);
-	if (status != 0 && status != UV_ECANCELED) {
-		peer_conn_close(c, uv_strerror(status));
-	}
-}
-
 int peer_conn_send(struct peer_conn *c, uint8_t type, uint64_t req,
 		   const void *payload, size_t len)
 {
-	struct write_req *w;
-	uv_buf_t b;
+	uint8_t hdr[PEER_HDR_LEN];
+	uv_buf_t b[2];
 
-	if (c == NULL || c->closing || !c->connected || len > UINT32_MAX) {
+	if (c == NULL || c->closing || !c->connected || len > UINT32_MAX)
 		return -1;
-	}
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
-	    c->max_queued) {
+	if (conn_write_queue_size(&c->conn) > c->max_queued) {
 		peer_conn_close(c, "peer does not read its replies");
 		return -1;
 	}
-	w = malloc(sizeof(*w) + PEER_HDR_LEN + len);
-	if (w == NULL) {
-		return -1;
-	}
-	w->conn = c;
-	w->req.data = w;
-	peer_hdr_encode(w->data, type, (uint32_t)len, req);
-	if (len > 0) {
-		memcpy(w->data + PEER_HDR_LEN, payload, len);
-	}
-	b = uv_buf_init((char *)w->data, (unsigned)(PEER_HDR_LEN + len));
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
-		free(w);
+	peer_hdr_encode(hdr, type, (uint32_t)len, req);
+	b[0] = uv_buf_init((char *)hdr, PEER_HDR_LEN);
+	b[1] = uv_buf_init((char *)payload, (unsigned)len);
+	if (conn_writev(&c->conn, b, len > 0 ? 2 : 1) != 0) {
 		peer_conn_close(c, "write failed");
 		return -1;
 	}

@@ -242,3 +242,19 @@ int peer_admin_result_decode(const uint8_t *p, size_t len, int32_t *status,
 	*msg = rbuf_str(&rb, len);
 	return rbuf_done(&rb) == 0 ? 0 : -1;
 }
+
+/* ---- the hello ---- */
+
+void peer_hello_encode(uint8_t out[PEER_HELLO_LEN], uint64_t id)
+{
+	be64_put(out, (uint64_t)PEER_HELLO_MAGIC << 32 | 1u);
+	be64_put(out + 8, id);
+}
+
+int peer_hello_decode(const uint8_t in[PEER_HELLO_LEN], uint64_t *id)
+{
+	if (be64_get(in) != ((uint64_t)PEER_HELLO_MAGIC << 32 | 1u))
+		return -1;
+	*id = be64_get(in + 8);
+	return *id != 0 ? 0 : -1;
+}

@@ -17,6 +17,12 @@
  * connection is closed. One request per connection is handled at a time;
  * later lines wait in the buffer (reading pauses meanwhile).
  *
+ * Limits: 256 connections at once, of which the last 16 only for root and
+ * admins; [control] max_per_user connections per uid other than root; a
+ * connection with no request in flight that sends nothing for [control]
+ * idle_timeout_s is closed (one sweep a second). Each refusal or close is
+ * logged with the uid and pid.
+ *
  * Failures: a failed accept, write or read closes that connection only
  * (logged); start fails with a negative libuv/errno code after a log line
  * naming the socket. The socket file is mode 0666 on purpose: who may do
@@ -38,8 +44,10 @@
 #include "src/control/control_conn.h"
 #include "src/control/control_impl.h"
 
-#define CONN_MAX 256	 /* open connections at once */
-#define READ_CHUNK 65536 /* bytes asked of libuv per read */
+#define CONN_MAX 256	      /* open connections at once */
+#define CONN_ADMIN_RESERVE 16 /* of those, kept for root and admins */
+#define IDLE_SWEEP_MS 1000    /* how often idle connections are looked for */
+#define READ_CHUNK 65536      /* bytes asked of libuv per read */
 
 struct ctl_write {
 	uv_write_t w;
@@ -202,6 +210,7 @@ void ctl_conn_process(struct ctl_conn *conn)
 	} else if (conn->req == NULL && conn->eof) {
 		conn_close_when_flushed(conn);
 	} else if (conn->req == NULL && !conn->reading) {
+		conn->last_active = uv_now(conn->ctl->loop);
 		conn_resume(conn);
 	}
 }
@@ -240,6 +249,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		ctl_conn_close(conn);
 		return;
 	}
+	conn->last_active = uv_now(conn->ctl->loop);
 	conn->len += (size_t)nread;
 	ctl_conn_process(conn);
 }
@@ -281,6 +291,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
 		n++;
+	conn->last_active = uv_now(ctl->loop);
 	if (ctl->stopping || n >= CONN_MAX) {
 		if (!ctl->stopping)
 			log_warn("control: more than %d connections, refusing "
@@ -295,6 +306,20 @@ static void on_connection(uv_stream_t *server, int status)
 		ctl_conn_close(conn);
 		return;
 	}
+	if (conn->uid != 0) {
+		unsigned mine = 0;
+
+		for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
+			mine += c->uid == conn->uid;
+		if (mine >= ctl->conf.ctl_max_per_user) {
+			log_warn("control: uid %ld pid %ld: already %u "
+				 "connections ([control] max_per_user), "
+				 "refusing one",
+				 (long)conn->uid, (long)conn->pid, mine);
+			ctl_conn_close(conn);
+			return;
+		}
+	}
 	conn->next = ctl->conns;
 	if (conn->next != NULL)
 		conn->next->pprev = &conn->next;
@@ -308,9 +333,56 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 }
 
+/* The privilege is known: a non-admin connection may not take the last
+ * CONN_ADMIN_RESERVE places. */
 void ctl_conn_ready(struct ctl_conn *conn)
 {
+	unsigned others = 0;
+
+	if (!conn->admin) {
+		for (struct ctl_conn *c = conn->ctl->conns; c != NULL;
+		     c = c->next)
+			others += !c->admin;
+		if (others > CONN_MAX - CONN_ADMIN_RESERVE) {
+			log_warn("control: uid %ld pid %ld: the last %d "
+				 "connections are kept for admins, refusing "
+				 "one",
+				 (long)conn->uid, (long)conn->pid,
+				 CONN_ADMIN_RESERVE);
+			ctl_conn_close(conn);
+			return;
+		}
+	}
 	conn_resume(conn);
+}
+
+/* Close connections with no request in flight that sent nothing for
+ * [control] idle_timeout_s. */
+static void idle_sweep(uv_timer_t *t)
+{
+	struct control *ctl = t->data;
+	uint64_t now = uv_now(ctl->loop);
+	uint64_t limit = (uint64_t)ctl->conf.ctl_idle_timeout_s * 1000;
+	struct ctl_conn *c = ctl->conns, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		if (c->req != NULL || c->cred != NULL || c->closing ||
+		    now - c->last_active < limit)
+			continue;
+		log_info("control: uid %ld pid %ld: idle for %u s, closing",
+			 (long)c->uid, (long)c->pid,
+			 ctl->conf.ctl_idle_timeout_s);
+		ctl_conn_close(c);
+	}
+}
+
+static void on_idle_closed(uv_handle_t *h)
+{
+	struct control *ctl = h->data;
+
+	ctl->handles--;
+	ctl_maybe_finish(ctl);
 }
 
 /* ---- start and stop ---- */
@@ -402,6 +474,14 @@ int control_start(struct control **out, uv_loop_t *loop,
 		log_error("control: listen on %s: %s", path, uv_strerror(rc));
 		goto err_after_bind;
 	}
+	if (ctl->conf.ctl_idle_timeout_s > 0 &&
+	    uv_timer_init(loop, &ctl->idle) == 0) {
+		ctl->idle.data = ctl;
+		ctl->idle_open = 1;
+		ctl->handles++;
+		uv_timer_start(&ctl->idle, idle_sweep, IDLE_SWEEP_MS,
+			       IDLE_SWEEP_MS);
+	}
 	log_info("control: listening on %s (admin group %s)", path,
 		 ctl->conf.admin_group);
 	*out = ctl;
@@ -434,6 +514,10 @@ void control_stop(struct control *ctl, void (*cb)(void *arg), void *arg)
 		ctl->server_open = 0;
 		unlink(ctl->conf.control_socket);
 		uv_close((uv_handle_t *)&ctl->server, on_server_closed);
+	}
+	if (ctl->idle_open) {
+		ctl->idle_open = 0;
+		uv_close((uv_handle_t *)&ctl->idle, on_idle_closed);
 	}
 	while (ctl->conns != NULL)
 		ctl_conn_close(ctl->conns);

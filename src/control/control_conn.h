@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -44,6 +45,7 @@ struct ctl_conn {
 	int eof;	/* the client sent EOF */
 	int close_when_flushed;
 	int closing;
+	uint64_t last_active;	    /* uv_now of the last byte or answer */
 	struct ctl_scratch scratch; /* kept between requests (submit) */
 };
 

@@ -53,7 +53,9 @@ struct control {
 	struct cluster *cl;
 	struct spool *sp;
 	uv_pipe_t server;
-	int server_open;	/* server handle initialised, not closed */
+	int server_open; /* server handle initialised, not closed */
+	uv_timer_t idle; /* sweeps idle connections ([control]) */
+	int idle_open;
 	struct ctl_conn *conns; /* open connections */
 	unsigned handles;	/* handles not yet closed (server + conns) */
 	unsigned reqs;		/* requests not yet answered */

@@ -16,7 +16,8 @@
  * failure (EX_OSERR), 70 when the spool failed under the FSM (EX_SOFTWARE).
  *
  * SIGHUP reopens the log files ([log] file, the receive and activity
- * logs) for log rotation. Under
+ * logs) for log rotation and reloads the cluster's TLS certificates
+ * ([cluster] tls_*). Under
  * systemd (Type=notify, deploy/systemd/) the daemon says READY=1 once the
  * SMTP receiver and the control socket are up and the node knows a
  * cluster leader (polled: cluster.h has no state callback), STOPPING=1
@@ -268,6 +269,7 @@ static void cluster_stopped(void *arg)
 	if (d->ctl != NULL) {
 		control_set_stats(d->ctl, "receiver", NULL, NULL);
 		control_set_stats(d->ctl, "symbiont", NULL, NULL);
+		control_set_stats(d->ctl, "cluster", NULL, NULL);
 		control_stop(d->ctl, control_stopped, d);
 	} else {
 		control_stopped(d);
@@ -336,8 +338,9 @@ static void ready_poll(uv_timer_t *t)
 	sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s", d->conf.smtp_listen);
 }
 
-/* SIGHUP: reopen the log files (log rotation). The configuration is not
- * re-read: restart the node for that. */
+/* SIGHUP: reopen the log files (log rotation) and load the cluster's TLS
+ * certificates again (rotation without downtime). The rest of the
+ * configuration is not re-read: restart the node for that. */
 static void on_sighup(struct daemon *d)
 {
 	if (d->ready) {
@@ -348,6 +351,8 @@ static void on_sighup(struct daemon *d)
 	if (d->sym != NULL)
 		symbiont_reopen_log(d->sym);
 	log_info("SIGHUP: log files reopened");
+	if (d->cl != NULL)
+		cluster_tls_reload(d->cl);
 	if (d->ready) {
 		sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s",
 			   d->conf.smtp_listen);
@@ -617,6 +622,7 @@ int main(int argc, char **argv)
 		d.exit_code = EX_OSERR_;
 		begin_stop(&d, "start-up failure");
 	} else {
+		control_set_stats(d.ctl, "cluster", cluster_peer_stats, d.cl);
 		log_info("smtpclusterd node %llu (%s) running; SMTP %s, "
 			 "control socket %s",
 			 (unsigned long long)d.conf.id, d.conf.name,

@@ -194,7 +194,7 @@ static void op_activity(void *ctx, const struct symbiont_job *j,
 	struct symbiont *s = ctx;
 
 	symbiont_actlog_write(&s->log, s->node_name, j->name, &j->ctl.rec,
-			      j->fence, o);
+			      j->fence, j->state != SJ_LOST, o);
 }
 
 static void op_gone(void *ctx, struct symbiont_job *j)

@@ -94,7 +94,8 @@ void symbiont_actlog_follow(struct symbiont_actlog *l,
 
 void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
 			   const char *name, const struct spool_rec *rec,
-			   uint64_t fence, const struct deliver_outcome *o)
+			   uint64_t fence, int lease_held,
+			   const struct deliver_outcome *o)
 {
 	char line[LOG_LINE_MAX], ts[CLOCK_FMT_MAX];
 	uint64_t now = clock_wall_ms(), created = rec->created_ms;
@@ -105,16 +106,17 @@ void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
 		return;
 	if (clock_format(now, CLOCK_FMT_ISO_MS, ts, sizeof(ts)) == NULL)
 		ts[0] = '\0';
-	n = snprintf(
-	    line, sizeof(line),
-	    "%s %s %s: to=<%s>, relay=%s, delay=%.1fs, "
-	    "attempts=%u, status=%s (%s), from=<%s>, size=%llu, "
-	    "fence=%llu\n",
-	    ts, node_name, name, r->addr, o->relay[0] ? o->relay : "none",
-	    now > created ? (double)(now - created) / 1000.0 : 0.0,
-	    r->attempts + 1, status_word(o->outcome), o->reply,
-	    rec->sender != NULL ? rec->sender : "",
-	    (unsigned long long)rec->body_size, (unsigned long long)fence);
+	n = snprintf(line, sizeof(line),
+		     "%s %s %s: to=<%s>, relay=%s, delay=%.1fs, "
+		     "attempts=%u, status=%s (%s), from=<%s>, size=%llu, "
+		     "fence=%llu, lease=%s\n",
+		     ts, node_name, name, r->addr,
+		     o->relay[0] ? o->relay : "none",
+		     now > created ? (double)(now - created) / 1000.0 : 0.0,
+		     r->attempts + 1, status_word(o->outcome), o->reply,
+		     rec->sender != NULL ? rec->sender : "",
+		     (unsigned long long)rec->body_size,
+		     (unsigned long long)fence, lease_held ? "held" : "lost");
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

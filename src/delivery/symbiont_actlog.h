@@ -43,10 +43,13 @@ void symbiont_actlog_follow(struct symbiont_actlog *l,
 /* One line for the outcome o of a recipient of control file name (record
  * rec, o->rcpt < rec->nrcpt), written by node node_name under the claim
  * with fencing number fence: the seed's fields, then from=, size= (as
- * Postfix's) and fence= (the fault harness matches copies to claims). */
+ * Postfix's), fence= and lease=held, or lease=lost when the node already
+ * knew its lease was gone when the outcome came back (the fault harness
+ * matches copies to claims and looks for two live leases). */
 void symbiont_actlog_write(struct symbiont_actlog *l, const char *node_name,
 			   const char *name, const struct spool_rec *rec,
-			   uint64_t fence, const struct deliver_outcome *o);
+			   uint64_t fence, int lease_held,
+			   const struct deliver_outcome *o);
 
 /* Open the file in use again (SIGHUP, after logrotate moved it). */
 void symbiont_actlog_reopen(struct symbiont_actlog *l);

@@ -7,6 +7,9 @@
 #  3. end-to-end: the rate at which all MSGS messages reach a counting
 #     smtp-sink, for a cluster with default settings and for Postfix,
 #     and their ratio.
+#  4. the cost of mutual TLS on the cluster ports: the cluster accept rate
+#     again with [cluster] insecure_plaintext = true (IT_CLUSTER_PLAINTEXT,
+#     cluster.py), and the ratio mTLS/plaintext. BENCH_TLS=0 skips it.
 # Postfix needs root (it drops to the postfix user); without root the
 # ratio is not printed rather than made up.
 set -eu
@@ -33,4 +36,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	fi
 else
 	echo "bench: not root: Postfix baseline skipped, no ratio"
+fi
+if [ "${BENCH_TLS:-1}" != 0 ]; then
+	plain=$(IT_CLUSTER_PLAINTEXT=1 python3 tests/bench/bench_smtp.py |
+		sed 's/^cluster /plaintext cluster /')
+	echo "$plain"
+	c=$(echo "$out" | awk '/^cluster accept:/{print $3}')
+	p=$(echo "$plain" | awk '/^plaintext cluster accept:/{print $4}')
+	if [ -n "$c" ] && [ -n "$p" ]; then
+		awk -v c="$c" -v p="$p" 'BEGIN{printf "ratio mTLS/plaintext cluster accept: %.2f\n", c/p}'
+	fi
 fi

@@ -14,9 +14,16 @@ delivered, and checks:
                logged "possible duplicate delivery of NAME" for that control
                file) or not
   converged    every node's spool image hash and applied count equal
+  double live  control files on which two nodes held live leases at once:
+               from the activity logs, an outcome a node recorded under
+               its lease (lease=held) with fence F later than another
+               node's outcome under fence F' > F (the older holder still
+               believed its lease live after the newer one had acted; the
+               nodes share one wall clock here)
   takeover     the longest any acknowledged message waited for delivery
                after the fault began (or after its 250, if later)
-A round fails on a lost message, an unexplained duplicate, a node that
+A round fails on a lost message, an unexplained duplicate, a double live
+claim, a node that
 crashed (exited without being told to), or spools that did not converge.
 Prints one table: scenario, rounds, acknowledged, lost, duplicates
 explained/unexplained, failed rounds, worst takeover. Exits 1 if any round
@@ -166,6 +173,43 @@ class Workload:
 
 MID_RE = re.compile(rb"^Message-ID:\s*(<[^>]*>)", re.I | re.M)
 CTL_RE = re.compile(rb"\bid (\S+?)[;\s]")
+
+
+ACT_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) (\S+) (\S+): "
+                    r".*, fence=(\d+), lease=(held|lost)$")
+
+
+def act_time(ts):
+    """Seconds since the epoch of an activity log time stamp."""
+    import calendar
+    base, frac = ts.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + \
+        float("0." + frac)
+
+
+def double_live(paths):
+    """(control files on which two nodes acted under live leases at once
+    (see the module docstring), outcome lines read) from the activity logs
+    at paths."""
+    by_file, nlines = {}, 0
+    for p in paths:
+        try:
+            with open(p) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            m = ACT_RE.match(line)
+            nlines += m is not None
+            if m and m.group(5) == "held":
+                by_file.setdefault(m.group(3), []).append(
+                    (act_time(m.group(1)), m.group(2), int(m.group(4))))
+    bad = []
+    for ctl, acts in by_file.items():
+        if any(a[1] != b[1] and a[2] < b[2] and a[0] > b[0]
+               for a in acts for b in acts):
+            bad.append(ctl)
+    return sorted(bad), nlines
 
 
 def delivered(recorder, mail_root, tag):
@@ -381,7 +425,7 @@ def one_round(name, rnd, work, lab, recorder, short):
     work_s, fault_at, fault_s, settle_s = (
         (10, 3, 6, 90) if short else (16, 4, 8, 120))
     ctx.fault_s = fault_s
-    res = {"acked": 0, "lost": 0, "dup_ok": 0, "dup_bad": 0,
+    res = {"acked": 0, "lost": 0, "dup_ok": 0, "dup_bad": 0, "live2": 0,
            "takeover": 0.0, "ok": True, "why": []}
     wl = None
     try:
@@ -430,6 +474,13 @@ def one_round(name, rnd, work, lab, recorder, short):
                     res["dup_bad"] += 1
                     res["why"].append("unexplained duplicate %s %s"
                                       % (m, copies))
+        live2, nact = double_live([c.activity_log_path(i)
+                                   for i in c.members])
+        res["live2"] = len(live2)
+        if live2:
+            res["why"].append("two live leases on %s" % live2[:3])
+        if res["acked"] > 0 and nact == 0:  # the check would see nothing
+            res["why"].append("no outcome line in any activity log")
         for m, t_ack in acked.items():
             if m in d and t_ack <= t_heal:
                 first = min(t for t, _, _ in d[m])
@@ -489,7 +540,7 @@ def main():
         recorder.start()
         for name in names:
             agg = {"rounds": 0, "acked": 0, "lost": 0, "dup_ok": 0,
-                   "dup_bad": 0, "failed": 0, "takeover": 0.0}
+                   "dup_bad": 0, "live2": 0, "failed": 0, "takeover": 0.0}
             for r in range(a.rounds):
                 t0 = time.monotonic()
                 reports = len(clusterlib.SANITIZER_REPORTS)
@@ -501,7 +552,7 @@ def main():
                     res["why"].append("sanitizer report(s): " + "; ".join(
                         clusterlib.SANITIZER_REPORTS[reports:]))
                 agg["rounds"] += 1
-                for k in ("acked", "lost", "dup_ok", "dup_bad"):
+                for k in ("acked", "lost", "dup_ok", "dup_bad", "live2"):
                     agg[k] += res[k]
                 agg["takeover"] = max(agg["takeover"], res["takeover"])
                 if not res["ok"]:
@@ -523,12 +574,13 @@ def main():
             recorder.stop()
         lab.destroy()
     print("\n| scenario | rounds | acknowledged | lost | duplicates "
-          "explained/unexplained | failed rounds | worst takeover |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          "explained/unexplained | double live claims | failed rounds | "
+          "worst takeover |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, g in rows:
-        print("| %s | %d | %d | %d | %d/%d | %d | %.1f s |"
+        print("| %s | %d | %d | %d | %d/%d | %d | %d | %.1f s |"
               % (name, g["rounds"], g["acked"], g["lost"], g["dup_ok"],
-                 g["dup_bad"], g["failed"], g["takeover"]))
+                 g["dup_bad"], g["live2"], g["failed"], g["takeover"]))
     total = sum(g["rounds"] for _, g in rows)
     print("faults: %d passed, %d failed" % (total - failed, failed))
     if failed == 0 and not os.environ.get("SMTPCLUSTER_KEEP"):

@@ -9,7 +9,10 @@
  *     stop at the same error;
  *   - a frame's payload is never larger than the reader's maximum;
  *   - a decoded ADMIN re-encodes to exactly its payload;
- *   - a decoded header re-encodes to exactly its 20 bytes.
+ *   - a decoded header re-encodes to exactly its 20 bytes;
+ *   - the first 16 bytes as a forwarding hello (what a peer sends right
+ *     after the TLS handshake): a hello that decodes names a node id
+ *     other than 0 and re-encodes to exactly those 16 bytes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +118,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct peer_frame f;
 	size_t ncuts;
 
+	if (size >= PEER_HELLO_LEN) {
+		uint64_t id;
+		if (peer_hello_decode(data, &id) == 0) {
+			uint8_t again[PEER_HELLO_LEN];
+			peer_hello_encode(again, id);
+			if (id == 0 || memcmp(again, data, PEER_HELLO_LEN) != 0)
+				abort();
+		}
+	}
 	if (size >= PEER_HDR_LEN &&
 	    peer_hdr_decode(data, MAX_PAYLOAD, &f) == 0) {
 		uint8_t again[PEER_HDR_LEN];

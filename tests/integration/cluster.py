@@ -10,6 +10,12 @@ Node N listens on 127.0.0.N: SMTP on base_port+25, raft on base_port+1,
 forwarding on base_port+2 (the raft port + 1). Its own mail domain is
 nodeN.cluster.test.
 
+The cluster ports run mutual TLS: workdir/ca holds the cluster CA and
+each node's certificate (deploy/cluster-ca.sh, made on first use; node
+N's is ca/node-N.pem, ca/node-N.key), and every node.conf names them.
+IT_CLUSTER_PLAINTEXT=1 writes "[cluster] insecure_plaintext = true"
+instead (only to measure what TLS costs; a test must not rely on it).
+
 Mail delivery (the symbiont) is off unless asked for: delivery=None writes
 "[delivery] enabled = false", so the spool only changes by what a test
 does; delivery={...} (a dict of [delivery] keys, {} for the defaults)
@@ -58,6 +64,7 @@ BUILD = os.path.join(REPO, "build")
 DAEMON = os.environ.get("SMTPCLUSTERD",
                         os.path.join(BUILD, "test", "smtpclusterd"))
 SMTPCTL = os.environ.get("SMTPCTL", os.path.join(BUILD, "smtpctl"))
+CLUSTER_CA = os.path.join(REPO, "deploy", "cluster-ca.sh")
 
 LINE_MAX = 1024 * 1024  # the control protocol's request line limit
 
@@ -171,6 +178,24 @@ class Cluster:
     def sock(self, i):
         return os.path.join(self.dir(i), "control.sock")
 
+    def ca_dir(self):
+        return os.path.join(self.workdir, "ca")
+
+    def node_cert(self, i):
+        """(cert, key) of node i, issued by the cluster CA on first use
+        (deploy/cluster-ca.sh); the CA is made with the first one."""
+        d = self.ca_dir()
+        if not os.path.exists(os.path.join(d, "ca.pem")):
+            subprocess.run([CLUSTER_CA, "ca", d], check=True,
+                           stdout=subprocess.DEVNULL)
+            os.chmod(d, 0o755)
+        cert = os.path.join(d, "node-%d.pem" % i)
+        key = os.path.join(d, "node-%d.key" % i)
+        if not os.path.exists(cert):
+            subprocess.run([CLUSTER_CA, "node", d, str(i)], check=True,
+                           stdout=subprocess.DEVNULL)
+        return cert, key
+
     def conf_path(self, i):
         return os.path.join(self.dir(i), "node.conf")
 
@@ -184,6 +209,13 @@ class Cluster:
         of node ids (None: the static members)."""
         if peers is None:
             peers = self.members
+        if os.environ.get("IT_CLUSTER_PLAINTEXT") == "1":
+            # measurement only (make bench without TLS): never the default
+            tls = {"insecure_plaintext": "true"}
+        else:
+            cert, key = self.node_cert(i)
+            tls = {"tls_ca": os.path.join(self.ca_dir(), "ca.pem"),
+                   "tls_cert": cert, "tls_key": key}
         s = {
             "node": {
                 "id": i,
@@ -192,7 +224,7 @@ class Cluster:
                 "domain": self.domain(i),
             },
             "smtp": {"listen": self.smtp_addr(i)},
-            "cluster": {"address": self.raft_addr(i)},
+            "cluster": dict({"address": self.raft_addr(i)}, **tls),
             "control": {"socket": self.sock(i)},
             "log": {"level": "info"},
         }

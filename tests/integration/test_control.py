@@ -31,7 +31,9 @@ ADMIN_USER = "smtptestadm"
 
 WORK = tempfile.mkdtemp(prefix="smtpcluster-control-")
 C = Cluster(WORK, n=3, base_port=17300,
-            extra_conf={"control": {"admin_group": ADMIN_GROUP},
+            extra_conf={"control": {"admin_group": ADMIN_GROUP,
+                                    "idle_timeout_s": 2,
+                                    "max_per_user": 4},
                         "cluster": {"propose_timeout_ms": 3000}})
 
 
@@ -250,6 +252,61 @@ def test_admin_group_member_may_change():
           "may run debug noop", r.returncode, r.stderr)
 
 
+# ---- connection limits ([control] max_per_user, idle_timeout_s) ----
+
+HOLD = r"""
+import json, select, socket, sys, time
+socks = []
+for i in range(6):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    socks.append(s)
+    time.sleep(0.05)
+time.sleep(0.5)  # well below idle_timeout_s (2)
+closed = []
+for s in socks:
+    r, _, _ = select.select([s], [], [], 0)
+    closed.append(bool(r) and s.recv(1) == b"")
+# one that stayed open still answers
+first = socks[closed.index(False)]
+first.settimeout(10)
+first.sendall(b'{"v":1,"cmd":"show configuration smtp"}\n')
+print(json.dumps({"closed": closed, "answer": first.recv(65536).decode()}))
+"""
+
+
+def test_one_user_may_hold_only_max_per_user_connections():
+    plain, _ = ensure_users()
+    r = subprocess.run(["/usr/bin/python3", "-c", HOLD, C.sock(1)],
+                       user=plain[0], group=plain[1], extra_groups=[],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "holder ran", r.stderr)
+    out = json.loads(r.stdout)
+    check(out["closed"] == [False] * 4 + [True] * 2,
+          "the 5th and 6th connection of one uid closed", out)
+    check('"ok":true' in out["answer"].replace(" ", ""),
+          "a connection within the cap is served", out)
+    check("connections ([control] max_per_user), refusing one" in C.log(1),
+          "refusal logged", C.log_tail(1))
+    # root is not capped: smtpctl still works while the user held its 4
+    ok(C.smtpctl(1, "cluster", "status", "--json"), "root after the cap")
+
+
+def test_idle_connection_is_closed_after_idle_timeout():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(C.sock(2))
+    try:
+        s.sendall(b'{"v":1,"cmd":"cluster status"}\n')
+        check(b'"ok"' in read_line(s), "answered first")
+        # nothing more: closed after 2 s idle (within the sweep's second)
+        check(s.recv(10) == b"", "idle connection closed by the node")
+    finally:
+        s.close()
+    check("idle for 2 s, closing" in C.log(2), "idle close logged",
+          C.log_tail(2))
+
+
 # ---- protocol ----
 
 def test_malformed_json_gets_bad_request_and_server_keeps_serving():
@@ -350,6 +407,8 @@ def main():
         test_debug_enqueue_through_a_follower_converges,
         test_ordinary_user_reads_configuration_but_not_the_cluster,
         test_admin_group_member_may_change,
+        test_one_user_may_hold_only_max_per_user_connections,
+        test_idle_connection_is_closed_after_idle_timeout,
         test_malformed_json_gets_bad_request_and_server_keeps_serving,
         test_unknown_version_command_and_argument_are_refused,
         test_overlong_line_is_refused_and_connection_closed,

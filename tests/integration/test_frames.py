@@ -4,12 +4,19 @@ forwarding port (raft port + 1) and on the raft port: each connection is
 dropped (closed), with a log line for the forwarding port, and the node
 keeps answering, the cluster keeps its leader.
 
+The cluster ports run mutual TLS (test_peer_tls.py tests who gets in):
+here the bytes come from an authenticated peer, over TLS with a valid
+cluster certificate of node 9 (not a member) and, on the forwarding port,
+the hello naming node 9, so they reach the frame reader and libraft's
+handshake check.
+
 Run: python3 tests/integration/test_frames.py (uses build/smtpclusterd,
 or $SMTPCLUSTERD). Prints "N passed, N failed"; exits 1 on failure."""
 
 import os
 import random
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -33,15 +40,45 @@ def addr(a):
     return host, int(port)
 
 
+PEER_ID = 9
+CRED = {}  # the cluster in use: "ctx" (client context), its peer ports
+
+
+def use_cluster(c):
+    """TLS as node PEER_ID of c's cluster CA (made here)."""
+    cert, key = c.node_cert(PEER_ID)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(cert, key)
+    CRED["ctx"] = ctx
+    CRED["fwd"] = {c.peer_addr(i) for i in range(1, 10)}
+
+
+def connect(a, timeout=10):
+    """An authenticated connection to a cluster port: TLS as node
+    PEER_ID, and on a forwarding port the hello."""
+    raw = socket.create_connection(addr(a), timeout=timeout)
+    s = CRED["ctx"].wrap_socket(raw)
+    if a in CRED["fwd"]:
+        s.sendall(struct.pack(">IIQ", 0x53434831, 1, PEER_ID))
+    return s
+
+
+def half_close(s):
+    # TCP FIN without a TLS close_notify: the node sees end of stream
+    socket.socket.shutdown(s, socket.SHUT_WR)
+
+
 def closed_after(a, data, wait=5.0, shut=False):
     """Send data; True when the node closes the connection within wait
     seconds (EOF or reset), False if it stays open."""
-    s = socket.create_connection(addr(a), timeout=wait)
+    s = connect(a, timeout=wait)
     try:
         try:
             s.sendall(data)
             if shut:
-                s.shutdown(socket.SHUT_WR)
+                half_close(s)
         except OSError:
             return True  # reset while sending: dropped
         s.settimeout(wait)
@@ -97,6 +134,7 @@ BAD_FRAMES = {
 def test_malformed_frames_are_dropped():
     with Cluster(n=3, base_port=BASE, extra_conf=CONF) as c:
         c.start()
+        use_cluster(c)
         leader = c.wait_leader()
         term = c.status(leader)["term"]
         follower = [i for i in (1, 2, 3) if i != leader][0]
@@ -116,6 +154,7 @@ def test_malformed_frames_are_dropped():
 def test_oversized_length_is_refused_before_allocation():
     with Cluster(n=3, base_port=BASE + 100, extra_conf=CONF) as c:
         c.start()
+        use_cluster(c)
         leader = c.wait_leader()
         term = c.status(leader)["term"]
         pid = c.pid(leader)
@@ -125,14 +164,14 @@ def test_oversized_length_is_refused_before_allocation():
             # many connections each announcing a huge frame: none of them
             # may make the node allocate what they announce
             for _ in range(50):
-                s = socket.create_connection(addr(c.peer_addr(leader)))
+                s = connect(c.peer_addr(leader))
                 s.sendall(hdr(PROPOSE, 0xFFFFFF00) + b"x" * 100)
                 socks.append(s)
             for s in socks:
                 s.settimeout(5)
                 try:
                     assert s.recv(10) == b""
-                except ConnectionResetError:
+                except (ConnectionResetError, ssl.SSLError):
                     pass
         finally:
             for s in socks:
@@ -144,6 +183,7 @@ def test_oversized_length_is_refused_before_allocation():
 def test_truncated_frames_are_dropped():
     with Cluster(n=3, base_port=BASE + 200, extra_conf=CONF) as c:
         c.start()
+        use_cluster(c)
         leader = c.wait_leader()
         term = c.status(leader)["term"]
         fa = c.peer_addr(leader)
@@ -151,13 +191,13 @@ def test_truncated_frames_are_dropped():
         assert closed_after(fa, hdr(PROPOSE, 1000)[:7], shut=True)
         assert closed_after(fa, hdr(PROPOSE, 1000) + b"abc", shut=True)
         # a peer that stops mid-frame and stays: dropped after a pause
-        s = socket.create_connection(addr(fa))
+        s = connect(fa)
         try:
             s.sendall(hdr(PROPOSE, 1000) + b"abc")
             s.settimeout(20)
             try:
                 assert s.recv(10) == b""
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLError):
                 pass
         finally:
             s.close()
@@ -169,6 +209,7 @@ def test_random_bytes_on_both_ports():
     rnd = random.Random(1234)
     with Cluster(n=3, base_port=BASE + 300, extra_conf=CONF) as c:
         c.start()
+        use_cluster(c)
         leader = c.wait_leader()
         term = c.status(leader)["term"]
         follower = [i for i in (1, 2, 3) if i != leader][0]

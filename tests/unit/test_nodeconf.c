@@ -96,6 +96,9 @@ static const char *const good = "; node 2 of a static three-node cluster\n"
 				"snapshot_trailing = 2048\n"
 				"propose_timeout_ms = 5000\n"
 				"max_frame = 1048576\n"
+				"tls_ca = /etc/smtpcluster/ca.pem\n"
+				"tls_cert = /etc/smtpcluster/node-2.pem\n"
+				"tls_key = /etc/smtpcluster/node-2.key\n"
 				"[control]\n"
 				"socket = /run/smtpcluster/control.sock\n"
 				"admin_group = mailadm\n"
@@ -159,11 +162,12 @@ static void test_absent_keys_take_their_defaults(void **state)
 	struct nodeconf c;
 	char err[512];
 
-	assert_int_equal(load_text("[node]\nid = 7\ndata_dir = d7\n"
-				   "[cluster]\naddress = 127.0.0.1:7001\n"
-				   "bootstrap = yes\n",
-				   &c, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    load_text("[node]\nid = 7\ndata_dir = d7\n"
+		      "[cluster]\naddress = 127.0.0.1:7001\n"
+		      "bootstrap = yes\ninsecure_plaintext = yes\n",
+		      &c, err, sizeof(err)),
+	    0);
 	assert_int_equal(c.bootstrap, 1);
 	assert_int_equal(c.npeers, 0);
 	assert_string_equal(c.name, "NODE7");
@@ -210,6 +214,7 @@ static void test_metrics_and_receive_log_keys(void **state)
 	assert_int_equal(
 	    load_text("[node]\nid = 1\ndata_dir = d\nreceive_log = none\n"
 		      "[cluster]\naddress = 127.0.0.1:7001\n"
+		      "insecure_plaintext = yes\n"
 		      "[metrics]\nlisten = 127.0.0.1:9100\n",
 		      &c, err, sizeof(err)),
 	    0);
@@ -271,7 +276,8 @@ static void test_comments_and_indented_lines_are_accepted(void **state)
 				   "   id = 3   ; inline comment\n"
 				   "\tdata_dir = d3\n"
 				   "[cluster]\n"
-				   "  address = [::1]:7001\n",
+				   "  address = [::1]:7001\n"
+				   "  insecure_plaintext = true\n",
 				   &c, err, sizeof(err)),
 			 0);
 	assert_int_equal(c.id, 3);
@@ -470,13 +476,46 @@ static void test_heartbeat_not_below_election_is_refused(void **state)
 	    7, "[cluster] heartbeat_timeout_ms:");
 }
 
+#define TLSBASE "[node]\nid = 1\ndata_dir = d\n[cluster]\naddress = h:1\n"
+
+/* The cluster ports run mutual TLS: all three files, or the explicit
+ * insecure_plaintext test mode, never silently plaintext. */
+static void test_cluster_tls_is_required(void **state)
+{
+	assert_refused(TLSBASE, 0,
+		       "[cluster] tls_ca, tls_cert and tls_key "
+		       "are required");
+	assert_refused(TLSBASE "tls_ca = /ca.pem\ntls_cert = /n.pem\n", 0,
+		       "[cluster] tls_ca: tls_ca, tls_cert and tls_key must "
+		       "be set together");
+	assert_refused(TLSBASE "tls_ca = /a\ntls_cert = /b\ntls_key = /c\n"
+			       "insecure_plaintext = true\n",
+		       9, "[cluster] insecure_plaintext:");
+}
+
+static void test_cluster_tls_keys_are_read(void **state)
+{
+	struct nodeconf c;
+	char err[512];
+
+	assert_int_equal(load_text(TLSBASE "tls_ca = /a\ntls_cert = /b\n"
+					   "tls_key = /c\n",
+				   &c, err, sizeof(err)),
+			 0);
+	assert_string_equal(c.cluster_tls_ca, "/a");
+	assert_string_equal(c.cluster_tls_cert, "/b");
+	assert_string_equal(c.cluster_tls_key, "/c");
+	assert_int_equal(c.cluster_insecure_plaintext, 0);
+}
+
 static void test_overlong_socket_path_is_refused(void **state)
 {
 	char text[600];
 
 	snprintf(text, sizeof(text),
 		 "[node]\nid = 1\ndata_dir = d\n[cluster]\n"
-		 "address = 127.0.0.1:7001\n[control]\nsocket = /%0150d\n",
+		 "address = 127.0.0.1:7001\ninsecure_plaintext = true\n"
+		 "[control]\nsocket = /%0150d\n",
 		 0);
 	assert_refused(text, 0, "[control] socket:");
 }
@@ -588,6 +627,8 @@ int main(void)
 	    cmocka_unit_test(test_bootstrap_with_peers_is_refused),
 	    cmocka_unit_test(test_heartbeat_not_below_election_is_refused),
 	    cmocka_unit_test(test_overlong_socket_path_is_refused),
+	    cmocka_unit_test(test_cluster_tls_is_required),
+	    cmocka_unit_test(test_cluster_tls_keys_are_read),
 	    cmocka_unit_test(test_missing_file_is_refused),
 	    cmocka_unit_test(test_split_addr_accepts_ipv4_names_and_ipv6),
 	    cmocka_unit_test(test_split_addr_refuses_bad_forms),
