@@ -21,6 +21,7 @@
 
 #include "spool/codec/config.h"
 #include "spool/codec/err.h"
+#include "spool/codec/tlspolicy.h"
 
 /* Fewest bytes an empty wire string takes: u32 length and the NUL. */
 #define STR_MIN 5
@@ -60,6 +61,8 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_NODE_SET] = "NODE_SET",
     [CMD_NODE_REMOVE] = "NODE_REMOVE",
     [CMD_REPAIR] = "REPAIR",
+    [CMD_TLSPOL_SET] = "TLSPOL_SET",
+    [CMD_TLSPOL_REMOVE] = "TLSPOL_REMOVE",
 };
 
 const char *spool_cmd_name(int type)
@@ -301,6 +304,14 @@ static void enc_payload(struct enc *e, const struct spool_cmd *cmd)
 	case CMD_REPAIR:
 		e_check(e, cmd->u.repair.flags == 0);
 		wbuf_u32(e->wb, cmd->u.repair.flags);
+		break;
+	case CMD_TLSPOL_SET:
+	case CMD_TLSPOL_REMOVE:
+		e_str(e, cmd->u.tlspol.domain, TLSPOL_KEY_MAX, 1);
+		if (cmd->type == CMD_TLSPOL_SET) {
+			e_check(e, cmd->u.tlspol.level >= TLSPOL_NONE);
+			e_u8(e, cmd->u.tlspol.level, TLSPOL_VERIFY);
+		}
 		break;
 	default:
 		e->err = SPOOL_E_INVAL;
@@ -586,6 +597,14 @@ static void dec_payload(struct dec *d, struct spool_cmd *cmd)
 	case CMD_REPAIR:
 		cmd->u.repair.flags = rbuf_u32(&d->rb);
 		d_check(d, cmd->u.repair.flags == 0);
+		break;
+	case CMD_TLSPOL_SET:
+	case CMD_TLSPOL_REMOVE:
+		cmd->u.tlspol.domain = d_str(d, TLSPOL_KEY_MAX, 1);
+		if (cmd->type == CMD_TLSPOL_SET) {
+			cmd->u.tlspol.level = d_u8(d, TLSPOL_VERIFY);
+			d_check(d, cmd->u.tlspol.level >= TLSPOL_NONE);
+		}
 		break;
 	default:
 		d_check(d, 0);

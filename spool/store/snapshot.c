@@ -270,6 +270,29 @@ static int snap_walk(struct spool *sp, MDB_txn *txn, const uint8_t *p,
 	return rbuf_done(&rb);
 }
 
+/* The number of tables in an image of schema (1..current). */
+static uint32_t snap_tables_of(uint32_t schema)
+{
+	switch (schema) {
+	case 1:
+		return T_TOMB;
+	case 2:
+		return T_TLSPOL;
+	default:
+		return T__COUNT;
+	}
+}
+
+/* After an older image: the meta table says the current schema, as on a
+ * node that applied the same commands (its images stay the same). */
+static int snap_schema_current(struct spool *sp, MDB_txn *txn)
+{
+	uint8_t ver[4] = {0, 0, 0, SPOOL_SCHEMA_VERSION};
+	MDB_val k = {6, (void *)"schema"}, v = {4, ver};
+
+	return spool_mdb_err(mdb_put(txn, sp->dbi[T_META], &k, &v, 0));
+}
+
 /* Replace the whole state with an image; all or nothing. */
 int spool_restore(struct spool *sp, const void *buf, size_t len)
 {
@@ -290,13 +313,13 @@ int spool_restore(struct spool *sp, const void *buf, size_t len)
 	rbuf_init(&rb, p + SNAP_MAGIC_LEN, SNAP_HDR_LEN - SNAP_MAGIC_LEN);
 	if (rbuf_u32(&rb) != SNAP_FORMAT)
 		return SPOOL_E_VERSION;
-	/* schema 1 had the tables before T_TOMB; its image restores with no
-	 * tombstones */
+	/* schema 1 had the tables before T_TOMB (its image restores with no
+	 * tombstones), schema 2 those before T_TLSPOL (no TLS policy) */
 	schema = rbuf_u32(&rb);
-	if (schema != SPOOL_SCHEMA_VERSION && schema != 1)
+	if (schema < 1 || schema > SPOOL_SCHEMA_VERSION)
 		return SPOOL_E_VERSION;
 	ntables = rbuf_u32(&rb);
-	if (ntables != (schema == 1 ? (uint32_t)T_TOMB : (uint32_t)T__COUNT))
+	if (ntables != snap_tables_of(schema))
 		return SPOOL_E_MALFORMED;
 
 	maxkey = (size_t)mdb_env_get_maxkeysize(sp->env);
@@ -319,6 +342,8 @@ int spool_restore(struct spool *sp, const void *buf, size_t len)
 	}
 	rc = snap_walk(sp, txn, p + SNAP_HDR_LEN, body - SNAP_HDR_LEN, maxkey,
 		       (int)ntables);
+	if (rc == 0 && schema != SPOOL_SCHEMA_VERSION)
+		rc = snap_schema_current(sp, txn);
 	if (rc != 0)
 		goto err_after_txn;
 	rc = mdb_txn_commit(txn);

@@ -38,6 +38,8 @@
  *              helo = (node domain)      (EHLO name for remote delivery)
  *              max_per_host = 10         (connections per destination)
  *              smtp_port = 25            (port of remote MX hosts)
+ *              tls_ca_file = (empty: the system CA store)  PEM CAs the
+ *                           TLS policy verify checks certificates with
  *              lease_ms = 7000           (claim lease, renewed every half)
  *              grace_ms = 2000           (take any due file after this)
  *              scan_interval_ms = 500    (due scan period)
@@ -118,6 +120,7 @@ struct nodeconf {
 	char dlv_helo[NODECONF_STR];
 	unsigned dlv_max_per_host;
 	unsigned dlv_smtp_port;
+	char dlv_tls_ca_file[NODECONF_STR];
 	unsigned dlv_lease_ms;
 	unsigned dlv_grace_ms;
 	unsigned dlv_scan_interval_ms;

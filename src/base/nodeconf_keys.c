@@ -69,6 +69,7 @@ const struct nodeconf_key nodeconf_keys[] = {
     {"delivery", "helo", KT_DOMAIN, STR(dlv_helo), 0, 0},
     {"delivery", "max_per_host", KT_UINT, NUM(dlv_max_per_host), 0, 100000},
     {"delivery", "smtp_port", KT_UINT, NUM(dlv_smtp_port), 1, 65535},
+    {"delivery", "tls_ca_file", KT_FILE, STR(dlv_tls_ca_file), 0, 0},
     {"delivery", "lease_ms", KT_UINT, NUM(dlv_lease_ms), 1000, 86400000},
     {"delivery", "grace_ms", KT_UINT, NUM(dlv_grace_ms), 0, 86400000},
     {"delivery", "scan_interval_ms", KT_UINT, NUM(dlv_scan_interval_ms), 10,

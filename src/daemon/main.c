@@ -466,6 +466,7 @@ static int start_mail(struct daemon *d)
 	dopt.dns_servers = c->dlv_dns_servers;
 	dopt.max_per_host = c->dlv_max_per_host;
 	dopt.smtp_port = c->dlv_smtp_port;
+	dopt.tls_ca_file = c->dlv_tls_ca_file;
 	dopt.local_alias_has = local_alias_has;
 	dopt.local_alias_arg = d;
 	rv = deliverer_init(&d->dlv, d->loop, &dopt, d->sp);

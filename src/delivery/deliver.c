@@ -247,6 +247,7 @@ int deliverer_init(struct deliverer **out, uv_loop_t *loop,
 		   const struct deliver_opts *o, struct spool *sp)
 {
 	struct deliverer *d = calloc(1, sizeof(*d));
+	char why[200];
 	int rc;
 
 	if (d == NULL)
@@ -290,6 +291,15 @@ int deliverer_init(struct deliverer **out, uv_loop_t *loop,
 	d->tls = smtp_client_tls_ctx();
 	if (d->tls == NULL)
 		log_warn("deliver: no TLS context; STARTTLS disabled");
+	/* the TLS policy verify: chain and name checked (a CA store that
+	 * does not load defers that mail with the reason) */
+	d->tls_verify =
+	    smtp_client_tls_ctx_verify(o->tls_ca_file, why, sizeof(why));
+	if (d->tls_verify == NULL) {
+		log_error("deliver: TLS policy verify unavailable: %s", why);
+		snprintf(d->tls_verify_err, sizeof(d->tls_verify_err),
+			 "451 4.7.5 TLS policy verify: %s", why);
+	}
 	deliver_resolver_init(d);
 	d->seq = uv_hrtime();
 	*out = d;
@@ -310,6 +320,8 @@ static void dns_gone(void *arg)
 	hostcap_free(&d->hc);
 	if (d->tls != NULL)
 		smtp_client_tls_free(d->tls);
+	if (d->tls_verify != NULL)
+		smtp_client_tls_free(d->tls_verify);
 	free_strings(d);
 	free(d);
 	if (cb != NULL)

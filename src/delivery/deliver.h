@@ -28,6 +28,8 @@ struct deliver_opts {
 	const char *dns_servers;   /* c-ares "IP:PORT,..."; "" = system */
 	unsigned max_per_host;	   /* concurrent connections per host */
 	unsigned smtp_port;	   /* remote port, 25 (tests use others) */
+	const char *tls_ca_file;   /* TLS policy verify: PEM CA file; NULL
+				      or "" = the system's CA store */
 	/* Added by the delivery engine (all optional, zero = none): */
 	const char *const *own_smtp; /* this cluster's SMTP listeners,
 					"IP:PORT" ("0.0.0.0:25" = any local

@@ -11,7 +11,8 @@
  *    never touches a socket or a clock: it writes through struct
  *    smtp_client_io, arms one timer through it, and says when the
  *    session is over. Unit tests drive it with a fake transport.
- *    It speaks EHLO (HELO fallback; LHLO for LMTP), opportunistic STARTTLS,
+ *    It speaks EHLO (HELO fallback; LHLO for LMTP), STARTTLS (opportunistic,
+ *    or required by the TLS policy: cfg.tls_required),
  *    SIZE / 8BITMIME / PIPELINING / DSN when offered, and keeps an outcome
  *    per recipient in the caller's array.
  *
@@ -20,8 +21,8 @@
  *
  *  - The transport (struct smtp_conn, smtp_client_conn.h): a
  *    src/base/conn.h connection (TCP, or a Unix socket for LMTP) with
- *    client-side STARTTLS (no certificate check: the TLS is
- *    opportunistic) and the phase timer. It runs one engine and calls back
+ *    client-side STARTTLS (the certificate checked only on a verifying
+ *    context: the TLS policy verify) and the phase timer. It runs one engine and calls back
  *    once every handle is closed.
  *
  * This header includes the other two, so a caller of the whole client
@@ -97,6 +98,8 @@ struct smtp_client_cfg {
 	int smtputf8;	   /* received with SMTPUTF8 (MSG_F_SMTPUTF8) */
 	int head8bit;	   /* the header section has 8-bit octets */
 	int tls_allowed;   /* try STARTTLS when offered */
+	int tls_required;  /* TLS policy encrypt/verify: no TLS, no mail
+			      (4.7.4; a failed handshake is 4.7.5) */
 	const char *peer;  /* "host[ip]:port", for messages */
 	uint64_t t_initial, t_mail, t_rcpt, t_data, t_term; /* ms */
 	uint64_t t_quit;				    /* ms */

@@ -277,6 +277,19 @@ static void on_greeting(struct smtp_client *c, int code, const char *text)
 		smtp_cli_protocol_error(c, "unexpected greeting");
 }
 
+/* The TLS policy wants TLS (cfg.tls_required) and the session has none:
+ * end it, every recipient deferred 4.7.4 (nothing is sent in clear).
+ * Returns 1 when it did. */
+static int tls_missing(struct smtp_client *c, const char *why)
+{
+	if (!c->cfg.tls_required || c->tls_active)
+		return 0;
+	smtp_cli_fail(c, 0, 1,
+		      "451 4.7.4 TLS required by policy, but %s %s: not sent",
+		      c->cfg.peer, why);
+	return 1;
+}
+
 static void on_ehlo(struct smtp_client *c, int code, const char *text)
 {
 	if (code / 100 == 2) {
@@ -286,6 +299,8 @@ static void on_ehlo(struct smtp_client *c, int code, const char *text)
 			smtp_cli_enter(c, SC_STARTTLS);
 			return;
 		}
+		if (tls_missing(c, "offers no STARTTLS"))
+			return;
 		begin_transaction(c);
 		return;
 	}
@@ -305,6 +320,8 @@ static void on_ehlo(struct smtp_client *c, int code, const char *text)
 
 static void on_helo(struct smtp_client *c, int code, const char *text)
 {
+	if (code / 100 == 2 && tls_missing(c, "refused EHLO"))
+		return;
 	if (code / 100 == 2)
 		begin_transaction(c);
 	else
@@ -313,6 +330,8 @@ static void on_helo(struct smtp_client *c, int code, const char *text)
 
 static void on_starttls(struct smtp_client *c, int code, const char *text)
 {
+	if (code / 100 != 2 && tls_missing(c, "refused STARTTLS"))
+		return;
 	if (code / 100 != 2) {
 		/* opportunistic: carry on in clear */
 		log_info("smtp %s: STARTTLS refused (%s), going on without",

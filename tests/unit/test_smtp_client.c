@@ -616,6 +616,56 @@ static void test_no_starttls_without_transport_support(void **state)
 	smtp_client_free(sc);
 }
 
+/* The TLS policy encrypt/verify (cfg.tls_required): a far end without
+ * STARTTLS, one that refuses it, one that refuses EHLO, and a transport
+ * without TLS all end the session before MAIL, every recipient deferred
+ * 4.7.4; nothing of the message is sent. */
+static void test_tls_required_never_sends_in_clear(void **state)
+{
+	static const char *const ext[] = {"250 PIPELINING\r\n",
+					  "250 STARTTLS\r\n"};
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	c.tls_required = 1;
+	for (int k = 0; k < 3; k++) {
+		sc = client(&c, k == 2 ? &IO_NOTLS : &IO, 2);
+		greet(sc, ext[k == 0 ? 0 : 1]);
+		if (k == 1) {
+			assert_string_equal(take(), "STARTTLS\r\n");
+			say(sc, "454 4.7.0 TLS not available\r\n");
+		}
+		assert_string_equal(take(), "QUIT\r\n");
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(R[i].outcome, OUT_DEFERRED);
+			assert_int_equal(R[i].hard, 0);
+			assert_non_null(strstr(R[i].reply, "451 4.7.4"));
+		}
+		assert_false(smtp_client_tls_active(sc));
+		smtp_client_free(sc);
+	}
+	/* EHLO refused: HELO cannot offer STARTTLS */
+	sc = client(&c, &IO, 1);
+	say(sc, "220 mx.test ESMTP\r\n");
+	take();
+	say(sc, "502 5.5.2 no EHLO\r\n");
+	assert_string_equal(take(), "HELO node1.cluster.test\r\n");
+	say(sc, "250 mx.test\r\n");
+	assert_string_equal(take(), "QUIT\r\n");
+	assert_non_null(strstr(R[0].reply, "451 4.7.4"));
+	smtp_client_free(sc);
+	/* with TLS the transaction goes on as usual */
+	sc = client(&c, &IO, 1);
+	greet(sc, "250 STARTTLS\r\n");
+	take();
+	say(sc, "220 go\r\n");
+	smtp_client_tls_done(sc, 1, NULL);
+	take();
+	say(sc, "250 mx.test\r\n");
+	assert_string_equal(take(), "MAIL FROM:<alice@cluster.test>\r\n");
+	smtp_client_free(sc);
+}
+
 static void test_mail_parameters_follow_the_extensions(void **state)
 {
 	struct smtp_client_cfg c = cfg(0);
@@ -1012,6 +1062,7 @@ int main(void)
 	    cmocka_unit_test(test_starttls_refused_goes_on_in_clear),
 	    cmocka_unit_test(test_tls_handshake_failure_defers_and_is_flagged),
 	    cmocka_unit_test(test_no_starttls_without_transport_support),
+	    cmocka_unit_test(test_tls_required_never_sends_in_clear),
 	    cmocka_unit_test(test_mail_parameters_follow_the_extensions),
 	    cmocka_unit_test(
 		test_message_over_the_servers_size_is_refused_early),
