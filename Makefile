@@ -16,9 +16,9 @@ CLANG    ?= clang
 BUILD    := build
 ASAN     := $(BUILD)/asan
 
-PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c libsystemd libmicrohttpd
+PKGS     := raft libuv lmdb libcares libssl libcrypto inih json-c libsystemd libmicrohttpd libsasl2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c -lsystemd -lmicrohttpd)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lraft -luv -llmdb -lcares -lssl -lcrypto -linih -ljson-c -lsystemd -lmicrohttpd -lsasl2)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -63,7 +63,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test unit integration test-daemon faults faults-short run bench lint format fuzz install check-install clean check-format lab lab-test lab-down
+.PHONY: all deps test unit integration test-daemon faults faults-short run bench bench-scale lint format fuzz install check-install clean check-format lab lab-test lab-down
 
 all: $(BINS) $(BUILD)/libspool.a
 
@@ -161,6 +161,12 @@ lab-down:
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@SMTPCLUSTERD=$(CURDIR)/$(BUILD)/smtpclusterd sh tests/bench/run.sh
+
+# where one raft group saturates, and the multi-group model
+# (docs/scale-out.md)
+bench-scale: all
+	@SMTPCLUSTERD=$(CURDIR)/$(BUILD)/smtpclusterd python3 tests/bench/bench_backlog.py saturate
+	@python3 tests/bench/sim_groups.py
 
 LINT_SRC = $(SPOOL_SRC) $(RAFT_SRC) $(wildcard src/*/*.c) $(wildcard cli/*.c)
 lint: all

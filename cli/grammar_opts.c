@@ -105,6 +105,9 @@ static const struct opt_def opt_defs[] = {
      "largest message accepted (bytes; suffix k, m)"},
     {"max-recipients", 0, OPT_CFG, NULL, "max_recipients",
      "most recipients of one message"},
+    {"delay-warning", 0, OPT_CFG, NULL, "delay_warning",
+     "warn a sender who asked NOTIFY=DELAY once a recipient is still "
+     "queued this long (0 = never)"},
     {"log", 0, OPT_CFG, NULL, "log",
      "/LOG: queue and symbiont activity log file"},
     {"default", 0, OPT_CFG_DEFAULT, NULL, NULL,

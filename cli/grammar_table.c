@@ -23,7 +23,7 @@
 	"receive-timeout send-timeout-data send-timeout-initial "              \
 	"send-timeout-mail send-timeout-receipt send-timeout-termination "     \
 	"substitute-domain postmaster-alias cluster-domain max-message-size "  \
-	"max-recipients log default"
+	"max-recipients delay-warning log default"
 
 const struct grammar_cmd grammar_cmds[] = {
     {"cluster status", GRAMMAR_ADMIN,
@@ -112,6 +112,17 @@ const struct grammar_cmd grammar_cmds[] = {
      "send a message from a file or stdin (Send From File; also sendmail)",
      output_submit, "from full-name read-recipients ignore-dots file",
      submit_run},
+    {"show tls-policy [<domain:tlsdomain>]", GRAMMAR_ADMIN,
+     "the outbound TLS policy table (all, or the policy mail to <domain> "
+     "gets)",
+     output_show_tls_policy, NULL, NULL},
+    {"set tls-policy <domain:tlsdomain> <level:tlslevel>", GRAMMAR_ADMIN,
+     "mail to <domain> goes with TLS none, may (default), encrypt or "
+     "verify",
+     output_table_change, NULL, NULL},
+    {"remove tls-policy <domain:tlsdomain>", GRAMMAR_ADMIN,
+     "remove <domain>'s TLS policy (its mail gets the default, may)",
+     output_table_change, NULL, NULL},
     {"debug noop", GRAMMAR_ADMIN,
      "commit a no-op through raft; show this node's applied count",
      output_debug_noop, NULL, NULL},

@@ -21,6 +21,7 @@
 #include "spool/codec/aliases.h"
 #include "spool/codec/ctlname.h"
 #include "spool/codec/hostname.h"
+#include "spool/codec/tlspolicy.h"
 #include "spool/codec/hostport.h"
 #include "spool/codec/record.h"
 
@@ -385,6 +386,20 @@ static json_object *conv_sender(const char *s)
 	return rcpt_ok(s) ? json_object_new_string(s) : NULL;
 }
 
+/* An outbound TLS policy key (example.com or .example.com). */
+static int tlsdomain_ok(const char *s)
+{
+	return tlspol_key_ok(s);
+}
+
+/* none, may, encrypt or verify, as the daemon names them. */
+static json_object *conv_tlslevel(const char *s)
+{
+	int lv = tlspol_level_parse(s);
+
+	return lv < 0 ? NULL : json_object_new_string(tlspol_level_name(lv));
+}
+
 static const struct ph_type ph_types[] = {
     {"id", PH_NUM, 0, 1, INT64_MAX, NULL, NULL,
      "a node id (a positive integer)", "ID"},
@@ -435,6 +450,11 @@ static const struct ph_type ph_types[] = {
      "DURATION"},
     {"sender", PH_CONV, 0, 0, 0, NULL, conv_sender,
      "a mail address, or <> (or \"\") for the null sender", "ADDRESS"},
+    {"tlsdomain", PH_STR, 0, 0, 0, tlsdomain_ok, NULL,
+     "a domain (example.com) or every domain below one (.example.com)",
+     "DOMAIN"},
+    {"tlslevel", PH_CONV, 0, 0, 0, NULL, conv_tlslevel,
+     "none, may, encrypt or verify", "LEVEL"},
     {NULL, PH_STR, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

@@ -36,6 +36,7 @@ int output_show_service(json_object *result);
 int output_set_config(json_object *result);
 int output_show_config(json_object *result);
 int output_show_mx(json_object *result);
+int output_show_tls_policy(json_object *result);
 int output_show_host(json_object *result);
 int output_show_forward(json_object *result);
 int output_table_change(json_object *result); /* prints "message" */

@@ -2,7 +2,7 @@
  * output_tables.c — smtpctl's printers for the node, service,
  * configuration and table commands (output.h): start/stop mail,
  * enable/disable service, show service smtp, set/show configuration smtp,
- * show mx / host / forward, and the one-line "message" of table changes.
+ * show mx / tls-policy / host / forward, and the one-line "message" of table changes.
  *
  * Owns: the layout of those results (show configuration smtp: one line per
  * setting with its value, "(default)" and the OpenVMS qualifier). Does not
@@ -148,6 +148,34 @@ int output_show_mx(json_object *result)
 		printf("%-32s %-10" PRId64 " %s\n", output_str(m, "domain"),
 		       output_int(m, "preference", 0),
 		       output_str(m, "gateway"));
+	}
+	return 0;
+}
+
+int output_show_tls_policy(json_object *result)
+{
+	json_object *arr, *lk;
+
+	if (!json_object_object_get_ex(result, "policies", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return output_json(result);
+	if (json_object_object_get_ex(result, "lookup", &lk)) {
+		const char *m = output_str(lk, "matched");
+
+		printf("Mail to %s: %s (%s)\n", output_str(lk, "domain"),
+		       output_str(lk, "level"),
+		       m[0] ? m : "no entry: the default");
+		return 0;
+	}
+	if (json_object_array_length(arr) == 0) {
+		printf("No TLS policies (every domain: may)\n");
+		return 0;
+	}
+	printf("%-40s %s\n", "DOMAIN", "LEVEL");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *p = json_object_array_get_idx(arr, i);
+		printf("%-40s %s\n", output_str(p, "domain"),
+		       output_str(p, "level"));
 	}
 	return 0;
 }

@@ -1,12 +1,14 @@
 /*
- * submit.c — smtpctl's client-side commands (submit.h): submit, the
- * sendmail entry point, import aliases.
+ * submit.c — smtpctl's client-side commands (submit.h): submit and import
+ * aliases, and the submission requests the sendmail entry point
+ * (sendmail.c) uses too.
  *
  * Owns: reading the message (file or stdin; in sendmail mode a line of one
  * "." ends it unless -i), the -t header rule (To:, Cc:, Bcc: recipients;
  * Bcc: fields removed), the chunked "submit" requests on one connection,
  * sendmail's option syntax, and finding and parsing the alias file (seed
  * 18.3: TCPIP$SMTP_LOCAL_ALIASES.TXT, then UCX$SMTP_LOCAL_ALIASES.TXT).
+ * Not sendmail's option syntax nor -bs (sendmail.c, submit_bs.c).
  * Does not own: the control file (the node builds it: user-name from the
  * socket's credentials, Received: header, hop count) or the alias format
  * (spool/codec/aliases.c).
@@ -32,8 +34,6 @@
 #include "cli/output.h"
 #include "spool/codec/aliases.h"
 #include "spool/codec/err.h"
-
-#define DEFAULT_SOCKET "/run/smtpcluster/control.sock"
 
 /* ---- recipients ---- */
 
@@ -340,29 +340,20 @@ static json_object *b64(const char *p, size_t n)
 	return s;
 }
 
-struct submission {
-	const char *sock;
-	const char *sender;   /* NULL: the node's default */
-	const char *fullname; /* -F, NULL: none */
-	struct submit_rcpts rcpts;
-	char *msg;
-	size_t len;
-	int json;
-	int quiet; /* sendmail: print nothing on success */
-};
-
-/* Send the message in chunks on one connection; the exit status. */
-static int submission_send(struct submission *s)
+/* Send the message in chunks on one connection: 0 and the node's last
+ * answer in *out, or a client error (CLIENT_E_*, the reason in err). */
+int submission_exchange(struct submission *s, json_object **out, char *err,
+			size_t errsize)
 {
 	struct client_conn *c = NULL;
 	json_object *answer = NULL;
 	size_t off = 0, ri = 0;
-	char err[512];
 	int rc;
 
-	rc = client_open(s->sock, &c, err, sizeof(err));
+	*out = NULL;
+	rc = client_open(s->sock, &c, err, errsize);
 	if (rc != 0)
-		return exec_client_error("submit", rc, err);
+		return rc;
 	for (;;) {
 		json_object *args = json_object_new_object(), *list;
 		size_t rbytes = 0, chunk;
@@ -392,11 +383,11 @@ static int submission_send(struct submission *s)
 			    args, "full_name",
 			    json_object_new_string(s->fullname));
 		rc = client_request(c, "submit", args, exec_timeout_ms(),
-				    &answer, err, sizeof(err));
+				    &answer, err, errsize);
 		json_object_put(args);
 		if (rc != 0) {
 			client_close(c);
-			return exec_client_error("submit", rc, err);
+			return rc;
 		}
 		if (last || !json_object_get_boolean(
 				json_object_object_get(answer, "ok")))
@@ -405,20 +396,33 @@ static int submission_send(struct submission *s)
 		answer = NULL;
 	}
 	client_close(c);
+	*out = answer;
+	return 0;
+}
+
+/* Send the message; the exit status (the answer printed). */
+static int submission_send(struct submission *s)
+{
+	json_object *answer = NULL;
+	char err[512];
+	int rc = submission_exchange(s, &answer, err, sizeof(err));
+
+	if (rc != 0)
+		return exec_client_error("submit", rc, err);
 	rc = exec_answer(answer, output_submit, s->json, s->quiet);
 	json_object_put(answer);
 	return rc;
 }
 
-static void submission_free(struct submission *s)
+void submission_free(struct submission *s)
 {
 	submit_rcpts_free(&s->rcpts);
 	free(s->msg);
 }
 
 /* Read the message from path ("-" or NULL: stdin), apply -t, send. */
-static int submission_run(struct submission *s, const char *path, int dot_ends,
-			  int read_rcpts, int usage_status)
+int submission_run(struct submission *s, const char *path, int dot_ends,
+		   int read_rcpts, int usage_status)
 {
 	FILE *f = stdin;
 	int rc;
@@ -502,107 +506,6 @@ int submit_run(const char *sock, const struct grammar_match *m, int json)
 	rc = submission_run(&s, path, 0, read_rcpts, EXEC_USAGE);
 	submission_free(&s);
 	return rc;
-}
-
-/* ---- sendmail ---- */
-
-static int sendmail_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "sendmail: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nusage: sendmail [-t] [-i] [-f SENDER] [-F NAME] "
-			"[RECIPIENT...] < MESSAGE\n");
-	return EX_USAGE;
-}
-
-int sendmail_main(int argc, char **argv)
-{
-	struct submission s;
-	const char *sock = getenv("SMTPCTL_SOCKET");
-	int read_rcpts = 0, dot_ends = 1, i, rc;
-
-	memset(&s, 0, sizeof(s));
-	s.sock = sock != NULL && *sock != '\0' ? sock : DEFAULT_SOCKET;
-	s.quiet = 1;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (a[0] != '-' || a[1] == '\0')
-			break;
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		for (const char *c = a + 1; *c != '\0'; c++) {
-			const char *val = NULL;
-			switch (*c) {
-			case 't':
-				read_rcpts = 1;
-				continue;
-			case 'i':
-				dot_ends = 0;
-				continue;
-			case 'v':
-			case 'n':
-			case 'm':
-			case 'U':
-				continue; /* verbose, no aliasing, me too,
-					     initial submission: no effect */
-			case 'o':
-				/* -oi; -odq, -oem, -oX... are ignored */
-				if (c[1] == 'i' && c[2] == '\0')
-					dot_ends = 0;
-				else if (c[1] == '\0' && i + 1 < argc)
-					i++;
-				break;
-			case 'b':
-				if (strcmp(c, "bm") == 0)
-					break;
-				if (strcmp(c, "bp") == 0) {
-					/* mailq: this user's queue */
-					return exec_request(
-					    s.sock, "show mail", NULL,
-					    output_show_mail, 0);
-				}
-				return sendmail_usage("-%s is not supported",
-						      c);
-			case 'f':
-			case 'r':
-			case 'F':
-			case 'B':
-			case 'N':
-			case 'R':
-			case 'V':
-			case 'X':
-			case 'L':
-				if (c[1] != '\0')
-					val = c + 1;
-				else if (i + 1 < argc)
-					val = argv[++i];
-				else
-					return sendmail_usage(
-					    "option -%s needs a value", c);
-				if (*c == 'f' || *c == 'r')
-					s.sender = val;
-				else if (*c == 'F')
-					s.fullname = val;
-				break;
-			default:
-				return sendmail_usage("unknown option -%s", c);
-			}
-			break; /* the rest of the word was a value */
-		}
-	}
-	for (; i < argc; i++) {
-		if (submit_rcpt_add(&s.rcpts, argv[i], strlen(argv[i])) != 0) {
-			submission_free(&s);
-			return EX_OSERR;
-		}
-	}
-	if (s.sender != NULL && strcmp(s.sender, "<>") == 0)
-		s.sender = "";
-	rc = submission_run(&s, NULL, dot_ends, read_rcpts, EX_USAGE);
-	submission_free(&s);
-	return rc == EXEC_USAGE ? EX_USAGE : rc;
 }
 
 /* ---- import aliases ---- */

@@ -18,6 +18,7 @@
 
 #include "cli/grammar.h"
 
+#define SUBMIT_DEFAULT_SOCKET "/run/smtpcluster/control.sock"
 #define SUBMIT_CHUNK (512u * 1024)	    /* message bytes per request */
 #define SUBMIT_MAX (256u * 1024 * 1024)	    /* largest message read */
 #define SUBMIT_RCPT_BATCH (128u * 1024)	    /* recipient bytes per request */
@@ -28,16 +29,44 @@ int submit_run(const char *sock, const struct grammar_match *m, int json);
 int import_aliases_run(const char *sock, const struct grammar_match *m,
 		       int json);
 
-/* smtpctl invoked as "sendmail": parse sendmail's options and submit;
+/* smtpctl invoked as "sendmail" (sendmail.c): parse sendmail's options
+ * and submit, or with -bs speak SMTP on stdin/stdout (submit_bs.c);
  * returns the exit status. */
 int sendmail_main(int argc, char **argv);
 
-/* ---- pieces, for the unit tests ---- */
+/* ---- pieces, for sendmail.c and the unit tests ---- */
 
 struct submit_rcpts {
 	size_t n, cap;
 	char **v; /* malloc'd strings */
 };
+
+/* One message to submit. */
+struct submission {
+	const char *sock;
+	const char *sender;   /* NULL: the node's default; "" = <> */
+	const char *fullname; /* -F, NULL: none */
+	struct submit_rcpts rcpts;
+	char *msg; /* malloc'd; freed by submission_free */
+	size_t len;
+	int json;
+	int quiet; /* sendmail: print nothing on success */
+};
+
+/* Read the message from path ("-" or NULL: stdin; dot_ends: a line of
+ * one "." ends it), remove Bcc: (read_rcpts: take To:, Cc:, Bcc: as
+ * recipients), send it and print the answer; the exit status
+ * (usage_status when there is no recipient). */
+int submission_run(struct submission *s, const char *path, int dot_ends,
+		   int read_rcpts, int usage_status);
+
+/* Send s->msg as it is, in chunks on one connection: 0 and the node's
+ * last answer in *out (the caller frees it), or a CLIENT_E_* error with
+ * the reason in err. */
+int submission_exchange(struct submission *s, json_object **out, char *err,
+			size_t errsize);
+
+void submission_free(struct submission *s);
 
 /* Add one address (deduplicated, case-insensitively). 0 or -1. */
 int submit_rcpt_add(struct submit_rcpts *r, const char *addr, size_t len);

@@ -4,7 +4,9 @@
 # Type=notify); systemd, man-db, mandoc, logrotate: make check-install
 # (systemd-analyze verify, mandoc -T lint, logrotate -f). libmicrohttpd-dev:
 # the metrics endpoint; prometheus: its promtool checks the format in the
-# tests (the prometheus server itself is not used).
+# tests (the prometheus server itself is not used). libsasl2-dev and the
+# modules: SMTP AUTH on the submission listeners; sasl2-bin: saslpasswd2
+# for the tests' per-node sasldb.
 #
 # libraft must be >= 0.17 (0.22 from bookworm-backports on bookworm: 0.15 has
 # known safety bugs). When the release's own libraft is older, the script
@@ -19,7 +21,8 @@ clang libclang-rt-14-dev cppcheck clang-format clang-tidy python3 iproute2 procp
 openssl swaks libnet-ssleay-perl postfix dnsmasq-base dovecot-lmtpd \
 faketime \
 libsystemd-dev systemd man-db mandoc logrotate \
-libmicrohttpd-dev prometheus"
+libmicrohttpd-dev prometheus \
+libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

@@ -117,6 +117,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		spool_result_free(&sr);
 	}
 	f->applied_entries++;
+	f->log_entries++;
+	f->log_bytes += buf->len;
 	*result = res;
 	return 0;
 }
@@ -137,6 +139,12 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	}
 	f->snap_started_ms = mono_ms();
 	f->snap_bytes = 0;
+	/* the log this image replaces; what is applied from now on counts
+	 * towards the next one */
+	f->snap_log_bytes = f->log_bytes;
+	f->snap_log_entries = f->log_entries;
+	f->log_bytes = 0;
+	f->log_entries = 0;
 	rv = spool_snapshot_begin(f->sp, &f->snap);
 	if (rv != 0) {
 		rlog_error("FSM: cannot begin snapshot: %s",
@@ -182,6 +190,48 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	return 0;
 }
 
+unsigned rfsm_next_threshold(unsigned base, size_t snap_bytes,
+			     uint64_t log_bytes, uint64_t log_entries)
+{
+	uint64_t avg, want;
+
+	if (log_entries == 0 || log_bytes == 0) {
+		return base;
+	}
+	avg = log_bytes / log_entries;
+	if (avg == 0) {
+		avg = 1;
+	}
+	want = (uint64_t)snap_bytes / RFSM_LOG_RATIO_DIV / avg;
+	if (want > RFSM_THRESHOLD_MAX) {
+		want = RFSM_THRESHOLD_MAX;
+	}
+	return want > base ? (unsigned)want : base;
+}
+
+/* After a snapshot: the threshold for the next one (fsm.h). */
+static void set_next_threshold(struct rfsm *f)
+{
+	unsigned t;
+
+	if (f->raft == NULL || f->threshold_base == 0) {
+		return;
+	}
+	t = rfsm_next_threshold(f->threshold_base, f->snap_bytes,
+				f->snap_log_bytes, f->snap_log_entries);
+	if (t != f->threshold) {
+		rlog_info("FSM: next snapshot after %u entries (image %zu "
+			  "bytes, entries of %llu bytes on average)",
+			  t, f->snap_bytes,
+			  (unsigned long long)(f->snap_log_entries
+						   ? f->snap_log_bytes /
+							 f->snap_log_entries
+						   : 0));
+		f->threshold = t;
+		raft_set_snapshot_threshold(f->raft, t);
+	}
+}
+
 /* Loop thread: release the transaction and the buffers. */
 static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 				 struct raft_buffer *bufs[], unsigned *n_bufs)
@@ -208,6 +258,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 	if (f->on_snapshot != NULL)
 		f->on_snapshot(f->snapshot_arg, mono_ms() - f->snap_started_ms,
 			       f->snap_bytes);
+	set_next_threshold(f);
 	return 0;
 }
 
@@ -253,6 +304,12 @@ void rfsm_init(struct rfsm *f, struct spool *sp,
 void rfsm_set_raft(struct rfsm *f, struct raft *r)
 {
 	f->raft = r;
+}
+
+void rfsm_set_threshold_base(struct rfsm *f, unsigned base)
+{
+	f->threshold_base = base;
+	f->threshold = base;
 }
 
 void rfsm_close(struct rfsm *f)

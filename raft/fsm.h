@@ -15,6 +15,17 @@
  * only for the entry at want_index while this node leads; every other
  * apply gives back NULL.
  *
+ * Snapshot threshold: libraft snapshots every `threshold` entries. A
+ * fixed count makes each snapshot's cost (the whole spool) grow with the
+ * backlog while the work between two snapshots does not, so the cost per
+ * accepted message grows too. After each snapshot the FSM sets the
+ * threshold so that the next one comes when the log written since this
+ * one reaches 1/RFSM_LOG_RATIO_DIV of this image (in entries of the
+ * average size seen since the previous snapshot), never below the
+ * configured threshold (rfsm_set_threshold_base) nor above
+ * RFSM_THRESHOLD_MAX: serialization then costs a bounded number of times
+ * each accepted byte, whatever the backlog.
+ *
  * Snapshots (async): snapshot() opens the spool read transaction on the
  * loop, snapshot_async() serializes it (libuv thread pool) into one malloc'd
  * buffer, snapshot_finalize() (loop, always after a successful snapshot())
@@ -51,15 +62,33 @@ struct rfsm {
 	uint64_t snap_started_ms; /* monotonic, for the log line */
 	size_t snap_bytes;
 	uint64_t snap_serialize_ms;
+	/* the growing snapshot threshold (see above) */
+	unsigned threshold_base; /* configured; 0 = leave libraft's */
+	unsigned threshold;	 /* the one set last */
+	uint64_t log_bytes;	 /* entry bytes applied since snapshot() */
+	uint64_t log_entries;	 /* entries applied since snapshot() */
+	uint64_t snap_log_bytes; /* the same, before the snapshot in hand */
+	uint64_t snap_log_entries;
 	/* after each snapshot stored: its time (ms) and size (metrics) */
 	void (*on_snapshot)(void *arg, uint64_t ms, size_t bytes);
 	void *snapshot_arg;
 };
 
+#define RFSM_LOG_RATIO_DIV 2
+#define RFSM_THRESHOLD_MAX 1000000u
+
 /* Prepare f over sp. The raft pointer is set later with rfsm_set_raft. */
 void rfsm_init(struct rfsm *f, struct spool *sp,
 	       void (*on_fatal)(void *arg, int err), void *fatal_arg);
 void rfsm_set_raft(struct rfsm *f, struct raft *r);
+/* The configured snapshot threshold, the floor of the growing one (0:
+ * libraft's own, never changed). Call after rfsm_set_raft. */
+void rfsm_set_threshold_base(struct rfsm *f, unsigned base);
+/* The threshold for the next snapshot after an image of snap_bytes, when
+ * log_entries entries of log_bytes were applied between the two last
+ * snapshots (pure; see above). */
+unsigned rfsm_next_threshold(unsigned base, size_t snap_bytes,
+			     uint64_t log_bytes, uint64_t log_entries);
 
 /* Release an open snapshot transaction, if any (at close). */
 void rfsm_close(struct rfsm *f);

@@ -21,6 +21,7 @@
 
 #include "spool/codec/config.h"
 #include "spool/codec/err.h"
+#include "spool/codec/tlspolicy.h"
 
 /* Fewest bytes an empty wire string takes: u32 length and the NUL. */
 #define STR_MIN 5
@@ -60,6 +61,8 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_NODE_SET] = "NODE_SET",
     [CMD_NODE_REMOVE] = "NODE_REMOVE",
     [CMD_REPAIR] = "REPAIR",
+    [CMD_TLSPOL_SET] = "TLSPOL_SET",
+    [CMD_TLSPOL_REMOVE] = "TLSPOL_REMOVE",
 };
 
 const char *spool_cmd_name(int type)
@@ -131,7 +134,8 @@ static void enc_enqueue(struct enc *e, const struct spool_cmd_enqueue *q)
 	e_str(e, r->client, SPOOL_ADDR_MAX, 0);
 	e_str(e, r->helo, SPOOL_ADDR_MAX, 0);
 	e_str(e, r->envid, SPOOL_ADDR_MAX, 0);
-	e_u8(e, r->ret, DSN_RET_FULL);
+	e_check(e, r->ret <= DSN_RET_FULL && (r->flags & ~MSG_F_ALL) == 0);
+	wbuf_u8(e->wb, spool_ret_byte(r));
 	e_u8(e, r->kind, KIND_POSTMASTER);
 	wbuf_u32(e->wb, r->hops);
 	wbuf_u64(e->wb, r->origin_node);
@@ -176,7 +180,7 @@ static void enc_complete(struct enc *e, const struct spool_cmd_complete *c)
 			e_check(e, it->rcpt < SPOOL_RCPT_MAX);
 			wbuf_u32(e->wb, it->rcpt);
 			e_check(e, it->outcome >= OUT_DELIVERED);
-			e_u8(e, it->outcome, OUT_FAILED);
+			e_u8(e, it->outcome, OUT_DEFERRED_WARNED);
 			e_str(e, it->reply, SPOOL_TEXT_MAX, 0);
 		}
 	}
@@ -301,6 +305,14 @@ static void enc_payload(struct enc *e, const struct spool_cmd *cmd)
 		e_check(e, cmd->u.repair.flags == 0);
 		wbuf_u32(e->wb, cmd->u.repair.flags);
 		break;
+	case CMD_TLSPOL_SET:
+	case CMD_TLSPOL_REMOVE:
+		e_str(e, cmd->u.tlspol.domain, TLSPOL_KEY_MAX, 1);
+		if (cmd->type == CMD_TLSPOL_SET) {
+			e_check(e, cmd->u.tlspol.level >= TLSPOL_NONE);
+			e_u8(e, cmd->u.tlspol.level, TLSPOL_VERIFY);
+		}
+		break;
 	default:
 		e->err = SPOOL_E_INVAL;
 		break;
@@ -410,7 +422,7 @@ static void dec_enqueue(struct dec *d, struct spool_cmd_enqueue *q)
 	r->client = d_str(d, SPOOL_ADDR_MAX, 0);
 	r->helo = d_str(d, SPOOL_ADDR_MAX, 0);
 	r->envid = d_str(d, SPOOL_ADDR_MAX, 0);
-	r->ret = d_u8(d, DSN_RET_FULL);
+	d_check(d, spool_ret_byte_get(r, rbuf_u8(&d->rb)) == 0);
 	r->kind = d_u8(d, KIND_POSTMASTER);
 	r->hops = rbuf_u32(&d->rb);
 	r->origin_node = rbuf_u64(&d->rb);
@@ -456,7 +468,7 @@ static void dec_complete(struct dec *d, struct spool_cmd_complete *c)
 		d_check(d, it->rcpt < SPOOL_RCPT_MAX);
 		it->outcome = rbuf_u8(&d->rb);
 		d_check(d, it->outcome >= OUT_DELIVERED &&
-			       it->outcome <= OUT_FAILED);
+			       it->outcome <= OUT_DEFERRED_WARNED);
 		it->reply = d_str(d, SPOOL_TEXT_MAX, 0);
 	}
 	c->has_bounce = d_u8(d, 1);
@@ -585,6 +597,14 @@ static void dec_payload(struct dec *d, struct spool_cmd *cmd)
 	case CMD_REPAIR:
 		cmd->u.repair.flags = rbuf_u32(&d->rb);
 		d_check(d, cmd->u.repair.flags == 0);
+		break;
+	case CMD_TLSPOL_SET:
+	case CMD_TLSPOL_REMOVE:
+		cmd->u.tlspol.domain = d_str(d, TLSPOL_KEY_MAX, 1);
+		if (cmd->type == CMD_TLSPOL_SET) {
+			cmd->u.tlspol.level = d_u8(d, TLSPOL_VERIFY);
+			d_check(d, cmd->u.tlspol.level >= TLSPOL_NONE);
+		}
 		break;
 	default:
 		d_check(d, 0);

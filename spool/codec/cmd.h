@@ -50,6 +50,8 @@ enum spool_cmd_type {
 	CMD_NODE_SET = 19,
 	CMD_NODE_REMOVE = 20,
 	CMD_REPAIR = 21,
+	CMD_TLSPOL_SET = 22,
+	CMD_TLSPOL_REMOVE = 23,
 	CMD__COUNT
 };
 
@@ -83,6 +85,9 @@ enum spool_outcome {
 	OUT_DELIVERED = 1,
 	OUT_DEFERRED = 2,
 	OUT_FAILED = 3,
+	/* deferred, and the report this COMPLETE carries (has_bounce) warns
+	 * the sender of the delay: the recipient gets RCPT_F_DELAYED */
+	OUT_DEFERRED_WARNED = 4,
 };
 
 struct spool_outcome_item {
@@ -194,6 +199,14 @@ struct spool_cmd_node {
 	const char *domain; /* the node's mail domain, "" = none */
 };
 
+/* TLSPOL_SET (adds or replaces) / TLSPOL_REMOVE: one key of the outbound
+ * TLS policy table (spool/codec/tlspolicy.h); level is a TLSPOL_* from
+ * NONE to VERIFY, on the wire only for TLSPOL_SET. */
+struct spool_cmd_tlspol {
+	const char *domain;
+	uint8_t level;
+};
+
 /* REPAIR: fix what spool_analyze() would report. */
 struct spool_cmd_repair {
 	uint32_t flags; /* reserved, 0 */
@@ -219,6 +232,7 @@ struct spool_cmd {
 		struct spool_cmd_forward forward;
 		struct spool_cmd_node node_set; /* NODE_SET and NODE_REMOVE */
 		struct spool_cmd_repair repair;
+		struct spool_cmd_tlspol tlspol; /* TLSPOL_SET, TLSPOL_REMOVE */
 	} u;
 };
 

@@ -81,6 +81,8 @@ const struct spool_cfg_def spool_cfg_defs[CFG__COUNT] = {
     [CFG_POSTMASTER_ALIAS] =
 	STR("postmaster_alias", "TCPIP$SMTP_POSTMASTER_ALIAS"),
     [CFG_CLUSTER_DOMAIN] = STR("cluster_domain", "(none)"),
+    [CFG_DELAY_WARNING] =
+	NUM("delay_warning", "(none)", 4 * 60 * MIN_MS, 0, 365 * DAY_MS, 1),
 };
 
 /* Lower-case an ASCII letter and map '-' to '_' (lookup folding). */

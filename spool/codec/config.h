@@ -39,6 +39,10 @@ enum spool_cfg_key {
 	CFG_MAX_RECIPIENTS,	      /* per message, 100 */
 	CFG_POSTMASTER_ALIAS,	      /* TCPIP$SMTP_POSTMASTER_ALIAS, "" */
 	CFG_CLUSTER_DOMAIN,	      /* the cluster's own mail domain, "" */
+	CFG_DELAY_WARNING, /* ms, 4 h: a recipient with NOTIFY=DELAY still
+			      pending this long after arrival gets one
+			      delay warning (RFC 3464 Action: delayed);
+			      0 = never */
 	CFG__COUNT
 };
 

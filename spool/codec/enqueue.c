@@ -21,6 +21,7 @@ void enqueue_fill(struct spool_cmd_enqueue *e, const struct enqueue_msg *m)
 	e->rec.helo = str(m->helo);
 	e->rec.envid = str(m->envid);
 	e->rec.ret = m->ret;
+	e->rec.flags = m->flags;
 	e->rec.kind = m->kind;
 	e->rec.hops = m->hops;
 	e->rec.origin_node = m->origin_node;

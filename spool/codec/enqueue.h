@@ -30,6 +30,7 @@ struct enqueue_msg {
 	const char *helo;     /* NULL = "" */
 	const char *envid;    /* NULL = "" */
 	uint8_t ret;	      /* DSN_RET_* */
+	uint8_t flags;	      /* MSG_F_* */
 	uint8_t kind;	      /* enum spool_kind */
 	uint32_t hops;	      /* Received: headers counted */
 	uint64_t origin_node; /* this node's id */

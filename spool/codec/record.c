@@ -58,6 +58,20 @@ int spool_rcpt_byte_get(struct spool_rcpt *r, uint8_t b)
 		   : SPOOL_E_MALFORMED;
 }
 
+uint8_t spool_ret_byte(const struct spool_rec *r)
+{
+	return (uint8_t)((r->ret & 0x0F) | (r->flags << 4));
+}
+
+int spool_ret_byte_get(struct spool_rec *r, uint8_t b)
+{
+	r->ret = b & 0x0F;
+	r->flags = b >> 4;
+	return r->ret <= DSN_RET_FULL && (r->flags & ~MSG_F_ALL) == 0
+		   ? 0
+		   : SPOOL_E_MALFORMED;
+}
+
 /* 1 if the whole record would decode (the rules of spool_rec_decode). */
 static int rec_valid(const struct spool_rec *rec)
 {
@@ -67,8 +81,8 @@ static int rec_valid(const struct spool_rec *rec)
 	    !str_fits(rec->helo, SPOOL_ADDR_MAX) ||
 	    !str_fits(rec->envid, SPOOL_ADDR_MAX))
 		return 0;
-	if (rec->ret > DSN_RET_FULL || rec->kind > KIND_POSTMASTER ||
-	    rec->hold > 1)
+	if (rec->ret > DSN_RET_FULL || (rec->flags & ~MSG_F_ALL) != 0 ||
+	    rec->kind > KIND_POSTMASTER || rec->hold > 1)
 		return 0;
 	if (rec->nrcpt > SPOOL_RCPT_MAX ||
 	    (rec->nrcpt > 0 && rec->rcpt == NULL))
@@ -90,7 +104,7 @@ int spool_rec_encode(const struct spool_rec *rec, struct wbuf *wb)
 	wbuf_str(wb, rec->client);
 	wbuf_str(wb, rec->helo);
 	wbuf_str(wb, rec->envid);
-	wbuf_u8(wb, rec->ret);
+	wbuf_u8(wb, spool_ret_byte(rec));
 	wbuf_u8(wb, rec->kind);
 	wbuf_u8(wb, rec->hold);
 	wbuf_u32(wb, rec->hops);
@@ -150,7 +164,7 @@ int spool_rec_decode(struct spool_rec *rec, const void *p, size_t len)
 	rec->client = rbuf_str(&rb, SPOOL_ADDR_MAX);
 	rec->helo = rbuf_str(&rb, SPOOL_ADDR_MAX);
 	rec->envid = rbuf_str(&rb, SPOOL_ADDR_MAX);
-	rec->ret = rbuf_u8(&rb);
+	(void)spool_ret_byte_get(rec, rbuf_u8(&rb)); /* rec_valid checks */
 	rec->kind = rbuf_u8(&rb);
 	rec->hold = rbuf_u8(&rb);
 	rec->hops = rbuf_u32(&rb);

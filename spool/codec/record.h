@@ -57,8 +57,22 @@ enum {
 	 * node's, an alias, a node-local alias of that node): the claiming
 	 * node delivers it locally whatever its own tables say */
 	RCPT_F_LOCAL = 1,
+	/* its delay warning (NOTIFY=DELAY, RFC 3461) is sent: set by the
+	 * COMPLETE whose report carries it (OUT_DEFERRED_WARNED), so it is
+	 * sent once whichever node holds the next claim; an ENQUEUE's is
+	 * ignored (state, like the recipient's attempts) */
+	RCPT_F_DELAYED = 2,
 };
-#define RCPT_F_ALL RCPT_F_LOCAL
+#define RCPT_F_ALL (RCPT_F_LOCAL | RCPT_F_DELAYED)
+
+/* Message flags (struct spool_rec.flags), in the high nibble of the byte
+ * that carries ret (spool_ret_byte). */
+enum {
+	/* received with MAIL FROM ... SMTPUTF8 (RFC 6531): UTF-8 addresses
+	 * and header fields; relayed only to a next hop offering SMTPUTF8 */
+	MSG_F_SMTPUTF8 = 1,
+};
+#define MSG_F_ALL MSG_F_SMTPUTF8
 
 struct spool_rcpt {
 	const char *addr;  /* forward-path, without angle brackets */
@@ -85,6 +99,7 @@ struct spool_rec {
 	const char *helo;     /* HELO/EHLO name given by the client */
 	const char *envid;    /* DSN ENVID or "" */
 	uint8_t ret;	      /* DSN_RET_* */
+	uint8_t flags;	      /* MSG_F_* */
 	uint8_t kind;	      /* enum spool_kind */
 	uint8_t hold;	      /* 1 = on hold (not claimable, not in `due`) */
 	uint32_t hops;	      /* Received: headers counted at receipt */
@@ -105,6 +120,13 @@ struct spool_rec {
  * for a bit neither defines. */
 uint8_t spool_rcpt_byte(const struct spool_rcpt *r);
 int spool_rcpt_byte_get(struct spool_rcpt *r, uint8_t b);
+
+/* The byte ret and the message flags share on the wire (in ENQUEUE and in
+ * the record): ret in the low nibble, flags in the high one, so a record
+ * without flags is the byte it always was. spool_ret_byte_get() returns 0,
+ * or SPOOL_E_MALFORMED for a value neither defines. */
+uint8_t spool_ret_byte(const struct spool_rec *r);
+int spool_ret_byte_get(struct spool_rec *r, uint8_t b);
 
 /* Encode rec into wb (appends). Returns 0 or SPOOL_E_NOMEM. */
 int spool_rec_encode(const struct spool_rec *rec, struct wbuf *wb);

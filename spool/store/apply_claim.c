@@ -175,6 +175,9 @@ static int record_outcomes(struct spool_rec *rec,
 		} else if (o->outcome == OUT_FAILED) {
 			r->state = RCPT_FAILED;
 			explicit_fail[o->rcpt] = 1;
+		} else if (o->outcome == OUT_DEFERRED_WARNED &&
+			   cp->has_bounce) {
+			r->flags |= RCPT_F_DELAYED; /* warned once */
 		}
 	}
 	return 0;

@@ -84,6 +84,7 @@ int apply_enqueue(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 	for (uint32_t i = 0; i < rec.nrcpt; i++) {
 		rcpt[i] = e->rec.rcpt[i];
 		rcpt[i].state = RCPT_PENDING;
+		rcpt[i].flags &= (uint8_t)~RCPT_F_DELAYED;
 		rcpt[i].attempts = 0;
 		rcpt[i].last_ms = 0;
 		rcpt[i].reply = "";

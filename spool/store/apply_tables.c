@@ -427,6 +427,9 @@ int apply_table_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 	case CMD_NODE_SET:
 	case CMD_NODE_REMOVE:
 		return node_op(sp, txn, c, res);
+	case CMD_TLSPOL_SET:
+	case CMD_TLSPOL_REMOVE:
+		return apply_tlspol(sp, txn, c, res);
 	default:
 		res->status = SPOOL_E_MALFORMED;
 		return 0;

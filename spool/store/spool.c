@@ -65,9 +65,20 @@ static int spool_init_tables(struct spool *sp)
 	} else if (rc) {
 		goto err_after_txn;
 	} else if (v.mv_size != 4 ||
-		   ((const uint8_t *)v.mv_data)[3] != SPOOL_SCHEMA_VERSION) {
+		   (((const uint8_t *)v.mv_data)[3] != SPOOL_SCHEMA_VERSION &&
+		    ((const uint8_t *)v.mv_data)[3] != 2)) {
 		mdb_txn_abort(txn);
 		return SPOOL_E_VERSION;
+	} else if (((const uint8_t *)v.mv_data)[3] == 2) {
+		/* schema 2 -> 3 only adds the tlspolicy table, created empty
+		 * above */
+		ver[0] = ver[1] = ver[2] = 0;
+		ver[3] = SPOOL_SCHEMA_VERSION;
+		v.mv_data = ver;
+		v.mv_size = 4;
+		rc = mdb_put(txn, sp->dbi[T_META], &k, &v, 0);
+		if (rc)
+			goto err_after_txn;
 	}
 	rc = mdb_txn_commit(txn);
 	return spool_mdb_err(rc);

@@ -27,8 +27,11 @@
 #include "spool/codec/record.h"
 
 /* 2: the tomb and tombexp tables (tomb.c). A snapshot image of schema 1
- * (without them) is still restored, with no tombstones. */
-#define SPOOL_SCHEMA_VERSION 2
+ * (without them) is still restored, with no tombstones.
+ * 3: the tlspolicy table (outbound TLS policy). An image of schema 1 or 2
+ * restores with an empty policy table; a kept spool of schema 2 is
+ * upgraded in place when opened (the table is created empty). */
+#define SPOOL_SCHEMA_VERSION 3
 
 /* How long the name of a finished control file stays a tombstone, so that
  * a retried ENQUEUE of it is a duplicate: longer than any proposal can be
@@ -141,6 +144,16 @@ int spool_forward_foreach(struct spool *sp, spool_kv_cb cb,
 			  void *arg); /* a=user b=target */
 int spool_forward_get(struct spool *sp, const char *user, char *buf,
 		      size_t size); /* 0 found, SPOOL_E_NOTFOUND */
+
+/* The outbound TLS policy table (spool/codec/tlspolicy.h): cb gets a=key
+ * b=level name n=level, in key order. */
+int spool_tlspol_foreach(struct spool *sp, spool_kv_cb cb, void *arg);
+/* The policy for mail to domain: the exact key, else ".parent" for each
+ * parent, nearest first. Returns the TLSPOL_* level (TLSPOL_DEFAULT when
+ * no key matches) or a negative SPOOL_E_*; matched (may be NULL, size >=
+ * TLSPOL_KEY_MAX + 1) gets the key that matched ("" when none). */
+int spool_tlspol_lookup(struct spool *sp, const char *domain, char *matched,
+			size_t size);
 
 struct spool_node {
 	uint64_t id;

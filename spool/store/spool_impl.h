@@ -25,6 +25,7 @@
  *            "fence"                           -> be64 last fencing number
  *   tomb     name of a finished control file    -> be64 stamp of its end
  *   tombexp  be64 expiry_ms | name             -> ""   (tomb.c)
+ *   tlspolicy lower domain, or "." | lower domain -> u8 TLSPOL_* level
  * Names, users and domains are stored without a terminating NUL.
  */
 #ifndef SPOOL_IMPL_H
@@ -49,6 +50,7 @@ enum spool_table {
 	T_META,
 	T_TOMB,	   /* schema 2 */
 	T_TOMBEXP, /* schema 2 */
+	T_TLSPOL,  /* schema 3 */
 	T__COUNT
 };
 
@@ -128,7 +130,10 @@ int apply_queue_op(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		   struct spool_result *res); /* REMOVE REQUEUE HOLD RELEASE */
 int apply_table_op(
     struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
-    struct spool_result *res); /* config, alias, mx, host, forward, node */
+    struct spool_result *res); /* config, alias, mx, host, forward, node,
+				  tlspolicy */
+int apply_tlspol(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
+		 struct spool_result *res); /* tlspol.c */
 int apply_repair(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		 struct spool_result *res);
 

@@ -18,11 +18,11 @@
 #include "spool/store/spool_impl.h"
 
 const char *const spool_table_names[T__COUNT] = {
-    [T_CTL] = "ctl",	     [T_BODY] = "body",	    [T_DUE] = "due",
-    [T_BYUSER] = "byuser",   [T_CONFIG] = "config", [T_ALIASES] = "aliases",
-    [T_MX] = "mx",	     [T_HOSTS] = "hosts",   [T_FORWARD] = "forward",
-    [T_NODES] = "nodes",     [T_META] = "meta",	    [T_TOMB] = "tomb",
-    [T_TOMBEXP] = "tombexp",
+    [T_CTL] = "ctl",	     [T_BODY] = "body",	       [T_DUE] = "due",
+    [T_BYUSER] = "byuser",   [T_CONFIG] = "config",    [T_ALIASES] = "aliases",
+    [T_MX] = "mx",	     [T_HOSTS] = "hosts",      [T_FORWARD] = "forward",
+    [T_NODES] = "nodes",     [T_META] = "meta",	       [T_TOMB] = "tomb",
+    [T_TOMBEXP] = "tombexp", [T_TLSPOL] = "tlspolicy",
 };
 
 int spool_mdb_err(int rc)

@@ -24,6 +24,11 @@
  *              max_per_ip = 20           (concurrent sessions per client)
  *              reply_timeout_ms = 30000  (wait for the quorum before 451)
  *              aliases_file = (empty)    (node-local alias file, seed 18.3)
+ *   [submission] listen = (empty: none)  HOST:PORT, STARTTLS then AUTH (587)
+ *              tls_listen = (empty: none) HOST:PORT, implicit TLS (465)
+ *                          (both use [smtp] tls_cert and tls_key)
+ *              sasldb = (empty: SASL's smtpcluster.conf) sasldb2 file
+ *              realm = (empty: the node's domain)  SASL user realm
  *   [delivery] enabled = true            (false: no symbiont on this node)
  *              backend = maildir         (maildir|lmtp: local delivery)
  *              mail_root = (empty: local delivery disabled, local
@@ -33,6 +38,8 @@
  *              helo = (node domain)      (EHLO name for remote delivery)
  *              max_per_host = 10         (connections per destination)
  *              smtp_port = 25            (port of remote MX hosts)
+ *              tls_ca_file = (empty: the system CA store)  PEM CAs the
+ *                           TLS policy verify checks certificates with
  *              lease_ms = 7000           (claim lease, renewed every half)
  *              grace_ms = 2000           (take any due file after this)
  *              scan_interval_ms = 500    (due scan period)
@@ -101,6 +108,10 @@ struct nodeconf {
 	unsigned smtp_max_per_ip;
 	unsigned smtp_reply_timeout_ms;
 	char smtp_aliases_file[NODECONF_STR];
+	char sub_listen[NODECONF_STR];	   /* [submission] listen, "" = none */
+	char sub_tls_listen[NODECONF_STR]; /* [submission] tls_listen */
+	char sub_sasldb[NODECONF_STR];	   /* "" = SASL's own configuration */
+	char sub_realm[NODECONF_STR];	   /* "" = the node's domain */
 	int dlv_enabled;
 	char dlv_backend[16]; /* "maildir" or "lmtp" */
 	char dlv_mail_root[NODECONF_STR];
@@ -109,6 +120,7 @@ struct nodeconf {
 	char dlv_helo[NODECONF_STR];
 	unsigned dlv_max_per_host;
 	unsigned dlv_smtp_port;
+	char dlv_tls_ca_file[NODECONF_STR];
 	unsigned dlv_lease_ms;
 	unsigned dlv_grace_ms;
 	unsigned dlv_scan_interval_ms;

@@ -208,6 +208,18 @@ int nodeconf_check_whole(struct nodeconf *c, const char *path, const int *seen,
 			return -1;
 		}
 	}
+	if ((c->sub_listen[0] != '\0' || c->sub_tls_listen[0] != '\0') &&
+	    c->smtp_tls_cert[0] == '\0') {
+		snprintf(err, errsize,
+			 "%s:%d: [submission] %s: submission needs [smtp] "
+			 "tls_cert and tls_key (AUTH is offered only under "
+			 "TLS)",
+			 path,
+			 seen_line(seen, "submission",
+				   c->sub_listen[0] ? "listen" : "tls_listen"),
+			 c->sub_listen[0] ? "listen" : "tls_listen");
+		return -1;
+	}
 	if (strlen(c->control_socket) >= sizeof(sun.sun_path)) {
 		snprintf(
 		    err, errsize,

@@ -4,6 +4,9 @@
  * floor, no verification) and, per connection, the SSL with its two memory
  * BIOs: rbio holds what the peer sent, wbio what we must send.
  *
+ * A verifying client context (the TLS policy "verify") adds the CA store
+ * and, per connection, the expected host name.
+ *
  * Does not own sockets, timers or the SMTP session. Fails soft: every
  * OpenSSL failure becomes TLS_E_FAILED with the reason kept for the log;
  * OpenSSL's error queue is cleared before each operation so one
@@ -19,6 +22,8 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -32,7 +37,8 @@ struct tls_conn {
 	BIO *wbio; /* SSL -> network */
 	int established;
 	const char
-	    *hs_fail; /* reason of a handshake failure OpenSSL left none */
+	    *hs_fail;	/* reason of a handshake failure OpenSSL left none */
+	int check_name; /* on a tls_client_ctx_new_verify() context */
 	char err[256];
 };
 
@@ -298,16 +304,62 @@ void tls_client_ctx_free(struct ssl_ctx_st *ctx)
 	SSL_CTX_free(ctx);
 }
 
+/* The mark of a tls_client_ctx_new_verify() context (its app data):
+ * only those check the server's name against the sni; other verifying
+ * contexts (the cluster's mutual TLS) are left as they are. */
+static const char verify_mark[] = "smtpcluster tls-policy verify";
+
+struct ssl_ctx_st *tls_client_ctx_new_verify(const char *ca_file, char *err,
+					     size_t errsize)
+{
+	SSL_CTX *ctx;
+	char why[256];
+	int ok;
+
+	ERR_clear_error();
+	ctx = tls_client_ctx_new();
+	if (ctx == NULL) {
+		take_error(err, errsize, "SSL_CTX_new failed");
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_app_data(ctx, (void *)verify_mark);
+	if (ca_file != NULL && ca_file[0] != '\0')
+		ok = SSL_CTX_load_verify_locations(ctx, ca_file, NULL);
+	else
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		take_error(why, sizeof(why), "cannot load the CA store");
+		snprintf(err, errsize, "CA %s: %s",
+			 ca_file && ca_file[0] ? ca_file : "(system default)",
+			 why);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 struct tls_conn *tls_conn_new_client(struct ssl_ctx_st *ctx, const char *sni)
 {
 	struct tls_conn *c = conn_new(ctx);
+	int named = sni != NULL && sni[0] != '\0';
 
 	if (c == NULL)
 		return NULL;
 	c->hs_fail = "handshake refused";
 	SSL_set_connect_state(c->ssl);
-	if (sni != NULL && sni[0] != '\0')
+	if (named)
 		SSL_set_tlsext_host_name(c->ssl, sni);
+	if (SSL_CTX_get_app_data(ctx) == verify_mark) {
+		/* the name the certificate must carry; without one the
+		 * handshake cannot succeed (the caller names the host) */
+		c->check_name = 1;
+		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (!named || SSL_set1_host(c->ssl, sni) != 1) {
+			tls_conn_free(c);
+			return NULL;
+		}
+	}
 	return c;
 }
 
@@ -349,6 +401,12 @@ static int ssl_result(struct tls_conn *c, int ret, const char *what)
 		return TLS_E_CLOSED;
 	default:
 		take_error(c->err, sizeof(c->err), what);
+		if (!c->established && c->check_name &&
+		    SSL_get_verify_result(c->ssl) != X509_V_OK)
+			snprintf(c->err, sizeof(c->err),
+				 "certificate not verified: %s",
+				 X509_verify_cert_error_string(
+				     SSL_get_verify_result(c->ssl)));
 		return TLS_E_FAILED;
 	}
 }

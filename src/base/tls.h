@@ -43,6 +43,15 @@ void tls_ctx_free(struct tls_ctx *ctx);
 struct ssl_ctx_st *tls_client_ctx_new(void);
 void tls_client_ctx_free(struct ssl_ctx_st *ctx);
 
+/* A client context that authenticates the server (the TLS policy
+ * "verify"): the chain must verify against ca_file (PEM, NULL or "": the
+ * system's default CA store) and each connection's sni must match the
+ * certificate's names (RFC 6125 via X509_VERIFY_PARAM_set1_host, no
+ * partial wildcards); a mismatch fails the handshake. NULL on failure,
+ * with the reason in err. Free with tls_client_ctx_free. */
+struct ssl_ctx_st *tls_client_ctx_new_verify(const char *ca_file, char *err,
+					     size_t errsize);
+
 /* Mutual TLS between the nodes of a cluster (src/cluster/cluster_tls.c):
  * TLS 1.3 only, both sides present a certificate issued by the cluster CA
  * (ca_file) and verify the other's; a handshake without a certificate, or
@@ -64,9 +73,11 @@ int tls_cert_file_node(const char *cert_file, unsigned long long *id);
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
 
 /* A client connection in the handshake state, sending sni (NULL or "":
- * none) as the server name. The first tls_conn_read() produces the
- * ClientHello. A handshake failure without an OpenSSL reason reads
- * "handshake refused". NULL when out of memory. */
+ * none) as the server name; on a tls_client_ctx_new_verify() context sni
+ * is also the name the certificate must carry (required there). The first tls_conn_read() produces
+ * the ClientHello. A handshake failure without an OpenSSL reason reads
+ * "handshake refused"; a certificate that does not verify reads
+ * "certificate not verified: <X509 reason>". NULL when out of memory. */
 struct tls_conn *tls_conn_new_client(struct ssl_ctx_st *ctx, const char *sni);
 void tls_conn_free(struct tls_conn *c);
 

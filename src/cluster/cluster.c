@@ -300,6 +300,7 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 	}
 	c->raft = rnode_raft(c->node);
 	rfsm_set_raft(&c->fsm, c->raft);
+	rfsm_set_threshold_base(&c->fsm, conf->snapshot_threshold);
 	log_info("raft: node %llu at %s started (%s), data in %s",
 		 (unsigned long long)conf->id, conf->cluster_address,
 		 rnode_bootstrapped(c->node)

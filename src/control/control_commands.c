@@ -5,7 +5,7 @@
  *
  * Owns: control_cmds[] only. Does not own the handlers (control_cluster.c,
  * control_mail.c, control_analyze.c, control_service.c, control_config.c,
- * control_submit.c) or dispatch (control_dispatch.c). The test hooks
+ * control_submit.c, control_tlspolicy.c) or dispatch (control_dispatch.c). The test hooks
  * ("debug ..." commands) are not here: a test build adds their table at
  * start-up (src/testhooks/testhooks.c, control_register_cmds).
  * tests/unit/test_command_tables.c checks this table against smtpctl's
@@ -49,5 +49,8 @@ const struct control_cmd control_cmds[] = {
     {"set forward", 1, 1, "user,target", ctl_set_forward},
     {"remove forward", 1, 1, "user", ctl_remove_forward},
     {"submit", 0, 0, "body,more,sender,full_name,recipients", ctl_submit},
+    {"show tls-policy", 1, 0, "domain", ctl_show_tls_policy},
+    {"set tls-policy", 1, 1, "domain,level", ctl_set_tls_policy},
+    {"remove tls-policy", 1, 1, "domain", ctl_remove_tls_policy},
     {NULL, 0, 0, NULL, NULL},
 };

@@ -87,6 +87,12 @@ static void cfg_text(int k, uint64_t num, const char *str, char *buf,
 	case CFG_MAX_MESSAGE_SIZE:
 		snprintf(buf, size, "%llu bytes", (unsigned long long)num);
 		return;
+	case CFG_DELAY_WARNING:
+		if (num == 0) {
+			snprintf(buf, size, "0 (no delay warnings)");
+			return;
+		}
+		break;
 	case CFG_LOG:
 		snprintf(buf, size, "%s", str[0] ? str : "(node log file)");
 		return;

@@ -138,6 +138,11 @@ void ctl_enable_service(struct ctl_req *req);
 void ctl_disable_service(struct ctl_req *req);
 void ctl_show_service(struct ctl_req *req);
 
+/* Handlers of control_tlspolicy.c: the outbound TLS policy table. */
+void ctl_show_tls_policy(struct ctl_req *req);
+void ctl_set_tls_policy(struct ctl_req *req);
+void ctl_remove_tls_policy(struct ctl_req *req);
+
 /* Handlers of control_config.c: configuration, MX, hosts, forward. */
 void ctl_set_config(struct ctl_req *req);
 void ctl_show_config(struct ctl_req *req);

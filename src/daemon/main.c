@@ -54,6 +54,7 @@
 #include "src/base/log.h"
 #include "src/base/nodeconf.h"
 #include "src/base/privdrop.h"
+#include "src/smtpd/smtp_auth.h"
 #include "src/smtpd/smtp_recvlog.h"
 #include "src/smtpd/smtp_server.h"
 #include "src/delivery/symbiont.h"
@@ -195,6 +196,7 @@ static int receiver_stats(void *arg, struct json_object *out)
 	add_u64(out, "bytes", st.bytes);
 	add_u64(out, "discarded", st.discarded);
 	add_u64(out, "tls_sessions", st.tls_sessions);
+	add_u64(out, "auth_logins", st.logins);
 	rej = json_object_new_object();
 	for (int i = 0; i < SMTP_REJ__COUNT; i++) {
 		add_u64(rej, smtp_reject_name(i), st.rejected[i]);
@@ -387,6 +389,23 @@ static void on_fatal(void *arg, int err)
 
 /* ---- start ---- */
 
+/* SASL for the submission listeners. 0 or -1 (logged). */
+static int start_auth(const struct nodeconf *c)
+{
+	struct smtp_auth_conf ac;
+	char err[512];
+
+	memset(&ac, 0, sizeof(ac));
+	ac.sasldb = c->sub_sasldb;
+	ac.hostname = c->domain[0] != '\0' ? c->domain : c->name;
+	ac.realm = c->sub_realm;
+	if (smtp_auth_init(&ac, err, sizeof(err)) != 0) {
+		log_error("%s: [submission]: %s", c->path, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Start the receiver, the delivery engine and the symbiont. 0 or -1
  * (logged). */
 static int start_mail(struct daemon *d)
@@ -412,6 +431,11 @@ static int start_mail(struct daemon *d)
 	so.reply_timeout_ms = c->smtp_reply_timeout_ms;
 	so.local_backend = c->dlv_backend;
 	so.mail_root = c->dlv_mail_root;
+	so.submission_listen = c->sub_listen;
+	so.submission_tls_listen = c->sub_tls_listen;
+	if ((c->sub_listen[0] != '\0' || c->sub_tls_listen[0] != '\0') &&
+	    start_auth(c) != 0)
+		return -1;
 	smtp_recvlog_open(c->receive_log);
 	rv = smtp_server_start(&d->smtp, d->loop, &so, d->cl, d->sp);
 	if (rv != 0) {
@@ -442,6 +466,7 @@ static int start_mail(struct daemon *d)
 	dopt.dns_servers = c->dlv_dns_servers;
 	dopt.max_per_host = c->dlv_max_per_host;
 	dopt.smtp_port = c->dlv_smtp_port;
+	dopt.tls_ca_file = c->dlv_tls_ca_file;
 	dopt.local_alias_has = local_alias_has;
 	dopt.local_alias_arg = d;
 	rv = deliverer_init(&d->dlv, d->loop, &dopt, d->sp);
@@ -636,6 +661,7 @@ int main(int argc, char **argv)
 	spool_close(d.sp);
 	aliases_free(&d.local_aliases);
 	smtp_recvlog_close();
+	smtp_auth_done();
 	if (uv_loop_close(d.loop) != 0) {
 		log_debug("loop closed with handles still open");
 	}

@@ -41,6 +41,7 @@
 #include "spool/codec/err.h"
 #include "src/base/log.h"
 #include "src/delivery/deliver_impl.h"
+#include "src/delivery/local_headers.h"
 
 static void deliverer_finish_close(struct deliverer *d);
 static void deliverer_maybe_finish_close(struct deliverer *d);
@@ -97,6 +98,21 @@ static void report(struct delivery *dv, const char *why)
 
 /* ---- the data phase ---- */
 
+/* 8BITMIME is about the message (the prefix's octets do not count);
+ * SMTPUTF8 about its header section too. */
+static void eight_bit_scan(struct deliver_data *dd, const char *msg, size_t len)
+{
+	const char *end = memmem(msg, len, "\r\n\r\n", 4);
+	size_t head = end != NULL ? (size_t)(end - msg) : len;
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)msg[i] & 0x80) {
+			dd->eightbit = 1;
+			dd->head8bit = i < head;
+			return;
+		}
+}
+
 int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 			 int need_smtp, int need_lmtp, const char *vms_from)
 {
@@ -120,18 +136,37 @@ int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 		return rc;
 	dd->smtp_off = (size_t)hl;
 	dd->lmtp = need_lmtp;
-	/* 8BITMIME is about the body (the prefix's octets do not count) */
-	for (size_t i = 0; i < len; i++)
-		if (((const unsigned char *)msg)[i] & 0x80) {
-			dd->eightbit = 1;
-			break;
-		}
+	eight_bit_scan(dd, msg, len);
+	return 0;
+}
+
+int deliver_data_local(struct deliver_data *dd, const void *msg, size_t len,
+		       int headers, const char *vms_from)
+{
+	struct deliver_data ld;
+	char *f;
+	size_t flen;
+	int rc;
+
+	if (headers != CFG_HEADERS_TOP && headers != CFG_HEADERS_NONE)
+		return 0;
+	f = malloc(len ? len : 1);
+	if (f == NULL)
+		return SPOOL_E_NOMEM;
+	flen = local_headers_filter(msg, len, headers, f);
+	rc = deliver_data_prepare(&ld, f, flen, 0, 1, vms_from);
+	free(f);
+	if (rc != 0)
+		return rc;
+	dd->lbuf = ld.buf;
+	dd->llen = ld.len;
 	return 0;
 }
 
 void deliver_data_free(struct deliver_data *dd)
 {
 	free(dd->buf);
+	free(dd->lbuf);
 	memset(dd, 0, sizeof(*dd));
 }
 
@@ -212,6 +247,7 @@ int deliverer_init(struct deliverer **out, uv_loop_t *loop,
 		   const struct deliver_opts *o, struct spool *sp)
 {
 	struct deliverer *d = calloc(1, sizeof(*d));
+	char why[200];
 	int rc;
 
 	if (d == NULL)
@@ -255,6 +291,15 @@ int deliverer_init(struct deliverer **out, uv_loop_t *loop,
 	d->tls = smtp_client_tls_ctx();
 	if (d->tls == NULL)
 		log_warn("deliver: no TLS context; STARTTLS disabled");
+	/* the TLS policy verify: chain and name checked (a CA store that
+	 * does not load defers that mail with the reason) */
+	d->tls_verify =
+	    smtp_client_tls_ctx_verify(o->tls_ca_file, why, sizeof(why));
+	if (d->tls_verify == NULL) {
+		log_error("deliver: TLS policy verify unavailable: %s", why);
+		snprintf(d->tls_verify_err, sizeof(d->tls_verify_err),
+			 "451 4.7.5 TLS policy verify: %s", why);
+	}
 	deliver_resolver_init(d);
 	d->seq = uv_hrtime();
 	*out = d;
@@ -275,6 +320,8 @@ static void dns_gone(void *arg)
 	hostcap_free(&d->hc);
 	if (d->tls != NULL)
 		smtp_client_tls_free(d->tls);
+	if (d->tls_verify != NULL)
+		smtp_client_tls_free(d->tls_verify);
 	free_strings(d);
 	free(d);
 	if (cb != NULL)
@@ -364,7 +411,7 @@ static int make_items(struct delivery *dv)
 /* The data phase, for the groups that send it (none: nothing made). */
 static int prepare_data(struct delivery *dv)
 {
-	int need_smtp = 0, need_lmtp = 0;
+	int need_smtp = 0, need_lmtp = 0, rc;
 
 	for (const struct group *g = dv->groups; g != NULL; g = g->next) {
 		if (g->nit == 0)
@@ -374,8 +421,13 @@ static int prepare_data(struct delivery *dv)
 		else if (g->kind == G_LMTP)
 			need_lmtp = 1;
 	}
-	return deliver_data_prepare(&dv->data, dv->body, dv->len, need_smtp,
-				    need_lmtp, dv->vms_from);
+	rc = deliver_data_prepare(&dv->data, dv->body, dv->len, need_smtp,
+				  need_lmtp, dv->vms_from);
+	if (rc == 0 && need_lmtp)
+		rc = deliver_data_local(&dv->data, dv->body, dv->len,
+					(int)dv->cfg.num[CFG_OPT_HEADERS],
+					dv->vms_from);
+	return rc;
 }
 
 int deliver_start(struct deliverer *d, const struct spool_ctl *ctl, void *body,

@@ -28,6 +28,8 @@ struct deliver_opts {
 	const char *dns_servers;   /* c-ares "IP:PORT,..."; "" = system */
 	unsigned max_per_host;	   /* concurrent connections per host */
 	unsigned smtp_port;	   /* remote port, 25 (tests use others) */
+	const char *tls_ca_file;   /* TLS policy verify: PEM CA file; NULL
+				      or "" = the system's CA store */
 	/* Added by the delivery engine (all optional, zero = none): */
 	const char *const *own_smtp; /* this cluster's SMTP listeners,
 					"IP:PORT" ("0.0.0.0:25" = any local
@@ -40,10 +42,21 @@ struct deliver_opts {
 	void *local_alias_arg;
 };
 
+/* Where a delivered recipient went, for its NOTIFY=SUCCESS report
+ * (RFC 3461 section 5.2). */
+enum deliver_dsn {
+	DELIVER_DSN_LOCAL = 0, /* final delivery (Maildir, LMTP): "delivered" */
+	DELIVER_DSN_RELAYED = 1, /* to a next hop without the DSN extension:
+				    "relayed" */
+	DELIVER_DSN_PASSED = 2,	 /* to a next hop with DSN: NOTIFY and ORCPT
+				    went on with it, no report of ours */
+};
+
 /* One recipient's outcome of one attempt. */
 struct deliver_outcome {
 	uint32_t rcpt;	 /* index in the control file */
 	uint8_t outcome; /* OUT_DELIVERED / OUT_DEFERRED / OUT_FAILED */
+	uint8_t dsn;	 /* enum deliver_dsn, when OUT_DELIVERED */
 	char reply[512]; /* remote reply or local reason, one line */
 	char relay[300]; /* "host[ip]:port" or "local" / "lmtp" */
 };

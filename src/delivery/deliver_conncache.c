@@ -11,7 +11,10 @@
  * host's next waiter (with the place), else into the host's idle list;
  * a group looking for a place takes an idle one before it opens a new
  * one (deliver_remote.c). The place is given back when the idle
- * connection closes.
+ * connection closes. A connection is only taken for mail whose TLS
+ * policy it meets (conncache_fits: encrypt needs TLS, verify TLS whose
+ * certificate was verified for the same MX host name), so a clear or
+ * unverified connection never carries mail that needs more.
  *
  * Owns: the idle entries (struct idle_conn) and the parked connections.
  * Does not own the host slots (deliver_hostcap.c) nor the busy
@@ -23,7 +26,9 @@
  * counted off.
  */
 #include <stdlib.h>
+#include <strings.h>
 
+#include "spool/codec/tlspolicy.h"
 #include "src/base/log.h"
 #include "src/delivery/deliver_impl.h"
 
@@ -44,7 +49,20 @@ static void on_idle_closed(void *arg, const struct smtp_client *c,
 	d->idle_closed(d);
 }
 
-struct smtp_conn *conncache_take(struct deliverer *d, struct host_slot *h)
+int conncache_fits(const struct smtp_conn *c, int level, const char *host)
+{
+	const char *vhost;
+	int tls = smtp_conn_tls(c, &vhost);
+
+	if (level == TLSPOL_ENCRYPT)
+		return tls >= 1;
+	if (level == TLSPOL_VERIFY)
+		return tls == 2 && host != NULL && strcasecmp(vhost, host) == 0;
+	return 1; /* none, may: whatever the connection has */
+}
+
+struct smtp_conn *conncache_take(struct deliverer *d, struct host_slot *h,
+				 int level, const char *host)
 {
 	struct idle_conn *e;
 
@@ -53,6 +71,8 @@ struct smtp_conn *conncache_take(struct deliverer *d, struct host_slot *h)
 
 		if (!smtp_conn_ready(conn))
 			continue; /* QUIT on its way: its close counts it off */
+		if (!conncache_fits(conn, level, host))
+			continue; /* less protected than this mail needs */
 		TAILQ_REMOVE(&h->idle, e, q);
 		free(e);
 		d->nidle--;

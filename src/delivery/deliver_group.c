@@ -16,7 +16,9 @@
  * from delivery_free()), the choice of a recipient's group
  * (group_classify(): local_resolve() and the forward table, then local
  * backend or route target), the RCPT list and client settings of a
- * session. Does not start anything: deliver_remote.c and deliver_local.c
+ * session, and the TLS policy level a remote group's recipients carry
+ * (groups of one route target but other levels are kept apart). Does not
+ * start anything: deliver_remote.c and deliver_local.c
  * do.
  *
  * Fails: out of memory while classifying defers the recipient "451 4.3.0
@@ -29,6 +31,7 @@
 #include <strings.h>
 
 #include "spool/codec/cmd.h"
+#include "spool/codec/tlspolicy.h"
 #include "src/base/log.h"
 #include "src/delivery/deliver_impl.h"
 
@@ -72,12 +75,14 @@ void group_enter(struct group *g, enum group_state next)
 
 /* ---- life ---- */
 
-struct group *group_for(struct delivery *dv, enum gkind kind, const char *key)
+struct group *group_for(struct delivery *dv, enum gkind kind, const char *key,
+			int tls_level)
 {
 	struct group *g;
 
 	for (g = dv->groups; g != NULL; g = g->next)
-		if (g->kind == kind && strcasecmp(g->key, key) == 0)
+		if (g->kind == kind && strcasecmp(g->key, key) == 0 &&
+		    g->tls_level == tls_level)
 			return g;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
@@ -94,6 +99,7 @@ struct group *group_for(struct delivery *dv, enum gkind kind, const char *key)
 	}
 	g->dv = dv;
 	g->kind = kind;
+	g->tls_level = tls_level;
 	g->state = GS_NEW;
 	snprintf(g->key, sizeof(g->key), "%s", key);
 	for (char *p = g->key; *p; p++)
@@ -156,7 +162,7 @@ void group_classify(struct delivery *dv, uint32_t ii,
 	struct item *it = &dv->items[ii];
 	struct group *g = NULL;
 	const char *at;
-	int via;
+	int via, tls;
 
 	if (dv->rec.rcpt[dv->out[it->oi].rcpt].flags & RCPT_F_LOCAL)
 		local_resolve_accepted(env, it->orig, &it->lt);
@@ -180,9 +186,9 @@ void group_classify(struct delivery *dv, uint32_t ii,
 			}
 		}
 		if (strcmp(d->s_backend, "lmtp") == 0)
-			g = group_for(dv, G_LMTP, "lmtp");
+			g = group_for(dv, G_LMTP, "lmtp", 0);
 		else if (strcmp(d->s_backend, "maildir") == 0)
-			g = group_for(dv, G_MAILDIR, "maildir");
+			g = group_for(dv, G_MAILDIR, "maildir", 0);
 		else {
 			delivery_settle(
 			    dv, ii, OUT_DEFERRED,
@@ -202,10 +208,20 @@ void group_classify(struct delivery *dv, uint32_t ii,
 					"none");
 			return;
 		}
+		/* the TLS policy of the recipient's domain, also when an
+		 * alternate gateway carries it */
+		tls = deliver_tls_level(d, at + 1);
+		if (tls < 0) {
+			delivery_settle(dv, ii, OUT_DEFERRED,
+					"451 4.3.0 TLS policy lookup failed",
+					"none");
+			return;
+		}
 		g = group_for(dv, G_REMOTE,
 			      route_target(at + 1, dv->zone,
 					   dv->cfg.str[CFG_GATEWAY_ALTERNATE],
-					   &via));
+					   &via),
+			      tls);
 		break;
 	}
 	if (g == NULL) {
@@ -253,7 +269,10 @@ void group_client_cfg(struct group *g, struct smtp_client_cfg *cfg, int lmtp)
 	cfg->ret = dv->rec.ret;
 	/* one prepared buffer: LMTP sends it whole (its X-VMS-From: first),
 	 * SMTP what follows the prefix */
-	if (lmtp) {
+	if (lmtp && dd->lbuf != NULL) { /* fields left out: its own copy */
+		cfg->data = dd->lbuf;
+		cfg->data_len = dd->llen;
+	} else if (lmtp) {
 		cfg->data = dd->buf;
 		cfg->data_len = dd->len;
 	} else {
@@ -262,7 +281,14 @@ void group_client_cfg(struct group *g, struct smtp_client_cfg *cfg, int lmtp)
 	}
 	cfg->size = dv->len;
 	cfg->eightbit = dd->eightbit;
-	cfg->tls_allowed = !lmtp && !g->notls && d->tls != NULL;
+	cfg->head8bit = dd->head8bit;
+	cfg->eightbit_asis = dv->cfg.num[CFG_OPT_EIGHT_BIT] != 0;
+	cfg->smtputf8 = (dv->rec.flags & MSG_F_SMTPUTF8) != 0;
+	/* the TLS policy (docs/delivery.md): none never tries, may tries
+	 * (and the same address again in clear after a failed handshake),
+	 * encrypt and verify require it */
+	cfg->tls_allowed = !lmtp && !g->notls && g->tls_level != TLSPOL_NONE;
+	cfg->tls_required = !lmtp && g->tls_level >= TLSPOL_ENCRYPT;
 	cfg->peer = g->peer;
 	cfg->t_initial = dv->cfg.num[CFG_SEND_TIMEOUT_INITIAL];
 	cfg->t_mail = dv->cfg.num[CFG_SEND_TIMEOUT_MAIL];

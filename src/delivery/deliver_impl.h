@@ -97,9 +97,14 @@ void hostcap_unwait(struct host_wait *w);
 #define DELIVER_REUSE_MAX 100
 #define DELIVER_IDLE_MS 2000
 
-/* An idle connection to h, out of the cache (its place at h goes with
- * it), or NULL. */
-struct smtp_conn *conncache_take(struct deliverer *d, struct host_slot *h);
+/* An idle connection to h that meets the TLS policy level (TLSPOL_*) of
+ * mail for the MX host name host, out of the cache (its place at h goes
+ * with it), or NULL. */
+struct smtp_conn *conncache_take(struct deliverer *d, struct host_slot *h,
+				 int level, const char *host);
+/* 1 when connection c may carry mail of TLS policy level to host:
+ * encrypt needs TLS, verify TLS verified for that host name. */
+int conncache_fits(const struct smtp_conn *c, int level, const char *host);
 /* keep (to h, holding a place there) finished a message: hand it to h's
  * first waiter, or park it until its idle time ends. */
 void conncache_put(struct deliverer *d, struct host_slot *h,
@@ -130,6 +135,8 @@ struct deliverer {
 	char *s_node, *s_domain, *s_helo, *s_backend, *s_root, *s_lmtp, *s_dns;
 	struct dns *dns;
 	struct ssl_ctx_st *tls;
+	struct ssl_ctx_st *tls_verify; /* TLS policy verify; NULL: none */
+	char tls_verify_err[256];      /* why tls_verify is NULL */
 	struct route_resolver rv;
 	struct route_self self; /* listeners from the options + addresses */
 	struct hostcap hc;
@@ -202,6 +209,9 @@ struct group {
 	struct host_slot *held;	 /* the connection place held */
 	struct smtp_conn *reuse; /* idle connection handed over, not used */
 	int notls;
+	int tls_level; /* TLSPOL_* of its recipients' domains (a part of the
+			  group's identity: groups of other levels do not
+			  merge) */
 	struct smtp_conn *conn;
 	struct smtp_client_rcpt *cr;
 	uint32_t *cr_item;
@@ -223,6 +233,12 @@ struct deliver_data {
 	size_t smtp_off; /* SMTP data: buf + smtp_off (the prefix skipped) */
 	int lmtp;	 /* buf starts with the LMTP prefix */
 	int eightbit;	 /* the body (not the prefix) has 8-bit octets */
+	int head8bit;	 /* its header section has 8-bit octets */
+	/* the LMTP data apart, when /OPTIONS=TOP_HEADERS or NOHEADERS
+	 * leaves header fields out of local delivery (deliver_data_local()):
+	 * malloc'd, the prefix first; NULL: LMTP sends buf whole */
+	char *lbuf;
+	size_t llen;
 };
 
 struct delivery {
@@ -261,6 +277,11 @@ void delivery_release(struct delivery *dv);
  * both, nothing when neither is needed. 0 or SPOOL_E_NOMEM. */
 int deliver_data_prepare(struct deliver_data *dd, const void *msg, size_t len,
 			 int need_smtp, int need_lmtp, const char *vms_from);
+/* Make dd's LMTP data apart (dd->lbuf) from msg without the header
+ * fields the headers mode (enum spool_cfg_headers) leaves out; nothing
+ * under CFG_HEADERS_ALL. 0 or SPOOL_E_NOMEM. */
+int deliver_data_local(struct deliver_data *dd, const void *msg, size_t len,
+		       int headers, const char *vms_from);
 void deliver_data_free(struct deliver_data *dd);
 
 /* deliver_group.c */
@@ -270,7 +291,10 @@ int group_move_legal(enum group_state from, enum group_state to);
 /* The one place a group's state changes: asserts the move is legal, logs
  * old -> new at debug level. Entering GS_DONE is group_done()'s. */
 void group_enter(struct group *g, enum group_state next);
-struct group *group_for(struct delivery *dv, enum gkind kind, const char *key);
+/* The group of kind, key and TLS policy level (0 for local groups),
+ * made when missing; NULL when out of memory. */
+struct group *group_for(struct delivery *dv, enum gkind kind, const char *key,
+			int tls_level);
 void group_free(struct group *g);
 /* Finish g (once; later calls do nothing): local duplicates take their
  * mailbox's outcome, and the delivery has one running part less. */
@@ -307,5 +331,8 @@ void deliver_self_env(struct deliverer *d, const struct spool_config *cfg,
 
 /* deliver_resolve.c */
 void deliver_resolver_init(struct deliverer *d);
+/* The TLS policy level for mail to domain (spool `tlspolicy` table,
+ * TLSPOL_MAY when no entry), or a negative SPOOL_E_*. */
+int deliver_tls_level(struct deliverer *d, const char *domain);
 
 #endif

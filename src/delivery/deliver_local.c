@@ -49,6 +49,7 @@ static void maildir_work(uv_work_t *w)
 		m.vms_from = dv->vms_from;
 		m.msg = dv->body;
 		m.len = dv->len;
+		m.headers = (int)dv->cfg.num[CFG_OPT_HEADERS];
 		j->outcome = local_maildir_deliver(&m, j->reply,
 						   sizeof(j->reply), NULL, 0);
 	}

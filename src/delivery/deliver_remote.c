@@ -8,7 +8,11 @@
  * same list of addresses merge (one MAIL transaction per destination, RFC
  * 5321 3.3). Each group then tries its addresses in order, one SMTP
  * transaction each, the next address taking the recipients still
- * deferred; a TLS failure retries the same address in clear once. A
+ * deferred; under the TLS policy may (the default) a TLS failure retries
+ * the same address in clear once; under encrypt and verify nothing goes
+ * in clear (the client defers 4.7.4 / 4.7.5, the next address is tried),
+ * verify needs a host name to check and the verifying context, and a
+ * connection handed over from the cache must meet the group's level. A
  * recipient refused with a 5xx by every address tried fails, else it is
  * deferred with the last reply. Each connection holds a place of
  * deliver_hostcap.c's per-host cap, or the group waits for one. A group
@@ -30,6 +34,7 @@
 
 #include "spool/codec/cmd.h"
 #include "spool/codec/err.h"
+#include "spool/codec/tlspolicy.h"
 #include "src/base/log.h"
 #include "src/delivery/deliver_impl.h"
 
@@ -84,6 +89,11 @@ static void on_session(void *arg, const struct smtp_client *c,
 		uint32_t ii = g->cr_item[k];
 		struct item *it = &dv->items[ii];
 
+		if (r->outcome == OUT_DELIVERED && !it->settled)
+			dv->out[it->oi].dsn =
+			    (smtp_client_extensions(c) & SC_EXT_DSN)
+				? DELIVER_DSN_PASSED
+				: DELIVER_DSN_RELAYED;
 		if (r->outcome != OUT_DEFERRED) {
 			delivery_settle(dv, ii, r->outcome, r->reply, g->peer);
 			continue;
@@ -94,14 +104,64 @@ static void on_session(void *arg, const struct smtp_client *c,
 		snprintf(it->last, sizeof(it->last), "%s", r->reply);
 		copy_str(it->last_relay, sizeof(it->last_relay), g->peer);
 	}
-	if (smtp_client_tls_failed(c) && !g->notls) {
-		/* opportunistic: the same address again, in clear */
+	if (smtp_client_tls_failed(c) && !g->notls &&
+	    g->tls_level == TLSPOL_MAY) {
+		/* opportunistic: the same address again, in clear (never
+		 * for encrypt or verify: their mail waits for TLS) */
 		log_info("smtp %s: retrying without TLS", g->peer);
 		g->notls = 1;
 	} else {
 		g->notls = 0;
 		g->hi++;
 	}
+	try_next(g);
+}
+
+/* The TLS context for a new session of g to hop h, NULL for none; a
+ * reason in why when the policy cannot be met at all (the hop fails). */
+static struct ssl_ctx_st *hop_tls(struct group *g, const struct route_hop *h,
+				  const char **why)
+{
+	struct deliverer *d = g->dv->d;
+
+	*why = NULL;
+	switch (g->tls_level) {
+	case TLSPOL_NONE:
+		return NULL;
+	case TLSPOL_ENCRYPT:
+		if (d->tls == NULL)
+			*why =
+			    "451 4.7.4 TLS required by policy, but this node "
+			    "has no TLS client context";
+		return d->tls;
+	case TLSPOL_VERIFY:
+		if (d->tls_verify == NULL)
+			*why = d->tls_verify_err;
+		else if (route_parse_ip(h->host, NULL, 0, NULL))
+			*why = "451 4.7.5 TLS policy verify: the next hop is "
+			       "an IP address, no host name to check the "
+			       "certificate against";
+		return d->tls_verify;
+	default:
+		return g->notls ? NULL : d->tls;
+	}
+}
+
+/* The hop cannot be tried (why): its recipients deferred, the next. */
+static void hop_failed(struct group *g, const char *why)
+{
+	struct delivery *dv = g->dv;
+
+	drop_held(g);
+	for (uint32_t k = 0; k < g->ncr; k++) {
+		struct item *it = &dv->items[g->cr_item[k]];
+
+		it->tried++;
+		it->hard_all = 0;
+		snprintf(it->last, sizeof(it->last), "%s", why);
+		copy_str(it->last_relay, sizeof(it->last_relay), g->peer);
+	}
+	g->hi++;
 	try_next(g);
 }
 
@@ -114,6 +174,9 @@ static void connect_hop(struct group *g)
 	struct smtp_client_cfg cfg;
 	struct smtp_conn_target t;
 	struct smtp_conn *reuse = g->reuse;
+	struct ssl_ctx_st *tls;
+	const char *why;
+	char text[SMTP_CLIENT_REPLY_MAX];
 	int rc;
 
 	g->reuse = NULL;
@@ -130,6 +193,12 @@ static void connect_hop(struct group *g)
 	}
 	group_enter(g, GS_SENDING);
 	group_client_cfg(g, &cfg, 0);
+	if (reuse != NULL && !conncache_fits(reuse, g->tls_level, h->host)) {
+		/* handed over by a waiter's grant: less protected than this
+		 * mail needs; the place stays, a new connection takes it */
+		smtp_conn_quit(reuse);
+		reuse = NULL;
+	}
 	if (reuse != NULL) {
 		rc = smtp_conn_next(reuse, &cfg, g->cr, g->ncr, on_session, g,
 				    &g->conn);
@@ -142,21 +211,20 @@ static void connect_hop(struct group *g)
 	t.ip = h->ip;
 	t.port = d->o.smtp_port;
 	t.sni = route_parse_ip(h->host, NULL, 0, NULL) ? NULL : h->host;
-	rc = smtp_conn_start(d->loop, &t, g->notls ? NULL : d->tls, &cfg, g->cr,
-			     g->ncr, on_session, g, &g->conn);
+	tls = hop_tls(g, h, &why);
+	t.verify = g->tls_level == TLSPOL_VERIFY;
+	if (why != NULL) {
+		log_info("smtp %s: %s", g->peer, why);
+		hop_failed(g, why);
+		return;
+	}
+	rc = smtp_conn_start(d->loop, &t, tls, &cfg, g->cr, g->ncr, on_session,
+			     g, &g->conn);
 	if (rc != 0) {
-		drop_held(g);
-		for (uint32_t k = 0; k < g->ncr; k++) {
-			struct item *it = &dv->items[g->cr_item[k]];
-
-			it->tried++;
-			it->hard_all = 0;
-			snprintf(it->last, sizeof(it->last),
-				 "451 4.4.1 cannot start a session to %s: %s",
-				 g->peer, spool_strerror(rc));
-		}
-		g->hi++;
-		try_next(g);
+		snprintf(text, sizeof(text),
+			 "451 4.4.1 cannot start a session to %s: %s", g->peer,
+			 spool_strerror(rc));
+		hop_failed(g, text);
 	}
 }
 
@@ -209,7 +277,7 @@ static void try_next(struct group *g)
 				 "none");
 		return;
 	}
-	g->reuse = conncache_take(d, h);
+	g->reuse = conncache_take(d, h, g->tls_level, g->hops[g->hi].host);
 	if (g->reuse != NULL) {
 		g->held = h; /* the idle connection's place */
 		connect_hop(g);
@@ -242,7 +310,8 @@ void remote_groups_routed(struct delivery *dv)
 		if (g->state != GS_PARKED)
 			continue;
 		for (h = dv->groups; h != g; h = h->next)
-			if (h->state == GS_PARKED && same_hops(h, g))
+			if (h->state == GS_PARKED && same_hops(h, g) &&
+			    h->tls_level == g->tls_level)
 				break;
 		if (h == g)
 			continue;

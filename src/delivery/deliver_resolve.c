@@ -2,7 +2,8 @@
  * deliver_resolve.c — the lookups route.c asks of the delivery engine
  * (struct route_resolver): MX and address queries go to the deliverer's
  * c-ares resolver (dns.c); the local MX and hosts databases are the
- * spool's `mx` and `hosts` tables.
+ * spool's `mx` and `hosts` tables. Also the TLS policy of a recipient
+ * domain (the spool's `tlspolicy` table) for the groups.
  *
  * Owns nothing: adapters over the deliverer's resolver and spool. Does not
  * decide the route (route.c does) nor cache answers.
@@ -11,6 +12,7 @@
  */
 #include <stdio.h>
 
+#include "spool/codec/tlspolicy.h"
 #include "src/delivery/deliver_impl.h"
 
 static int rv_mx(void *arg, const char *name, dns_mx_cb cb, void *cbarg,
@@ -67,6 +69,13 @@ static int rv_local_host(void *arg, const char *name, char *buf, size_t size)
 	struct deliverer *d = arg;
 
 	return spool_host_get(d->sp, name, buf, size);
+}
+
+int deliver_tls_level(struct deliverer *d, const char *domain)
+{
+	int lv = spool_tlspol_lookup(d->sp, domain, NULL, 0);
+
+	return lv == TLSPOL_DEFAULT ? TLSPOL_MAY : lv;
 }
 
 void deliver_resolver_init(struct deliverer *d)

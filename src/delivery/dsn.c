@@ -1,14 +1,16 @@
 /*
- * dsn.c — the bounce message (see dsn.h): RFC 3464 multipart/report with a
+ * dsn.c — the report message (see dsn.h): RFC 3464 multipart/report with a
  * human-readable part, a message/delivery-status part (one per-recipient
- * block per failed recipient) and the original headers (text/rfc822-
- * headers) or, for RET=FULL, the whole original message (message/rfc822)
- * when it is within DSN_RETURN_MAX (its headers only when it is not).
+ * block per recipient reported: failed, delayed, delivered or relayed) and
+ * the original headers (text/rfc822-headers) or, for RET=FULL in a report
+ * of a failure, the whole original message (message/rfc822) when it is
+ * within DSN_RETURN_MAX (its headers only when it is not).
  *
- * Owns: the layout and wording of bounces, the status code taken from a
- * reply. Does not own: the date format (maildate.c), who gets a bounce or
- * when (symbiont.c), nor enqueueing it. Pure: no clock, no randomness;
- * fails only for bad input or memory.
+ * Owns: the layout and wording of bounces, delay warnings and success
+ * reports, the status code taken from a reply. Does not own: the date
+ * format (maildate.c), who gets a report or when (symbiont_bounce.c), nor
+ * enqueueing it. Pure: no clock, no randomness; fails only for bad input
+ * or memory.
  */
 #include "src/delivery/dsn.h"
 
@@ -195,6 +197,52 @@ static void put_orcpt(struct wbuf *wb, const char *orcpt)
 	put(wb, "\r\n");
 }
 
+/* The Action field of each enum dsn_action. */
+static const char *const action_name[] = {
+    [DSN_ACT_FAILED] = "failed",
+    [DSN_ACT_DELAYED] = "delayed",
+    [DSN_ACT_DELIVERED] = "delivered",
+    [DSN_ACT_RELAYED] = "relayed",
+};
+
+/* What the report is, by its gravest entry: DSN_ACT_FAILED when any
+ * recipient failed, else DSN_ACT_DELAYED when any is delayed, else
+ * DSN_ACT_DELIVERED (delivered or relayed). */
+static int report_kind(const struct dsn_in *in)
+{
+	int delayed = 0;
+
+	for (uint32_t i = 0; i < in->nfail; i++) {
+		if (in->fail[i].action == DSN_ACT_FAILED)
+			return DSN_ACT_FAILED;
+		if (in->fail[i].action == DSN_ACT_DELAYED)
+			delayed = 1;
+	}
+	return delayed ? DSN_ACT_DELAYED : DSN_ACT_DELIVERED;
+}
+
+/* The Status of one entry: a failure's from its reply (dsn_status), a
+ * delay's when it is a 4.x.x (else 4.0.0), a delivery's or relay's when it
+ * is a 2.x.x (else 2.0.0). */
+static void entry_status(const struct dsn_failure *f, char *buf, size_t size)
+{
+	char want = f->action == DSN_ACT_FAILED	   ? 0
+		    : f->action == DSN_ACT_DELAYED ? '4'
+						   : '2';
+
+	dsn_status(f->reply, buf, size);
+	if (want != 0 && buf[0] != want)
+		snprintf(buf, size, "%c.0.0", want);
+}
+
+/* 1 when s starts like an SMTP reply ("250 ...", "451-..."). */
+static int is_reply(const char *s)
+{
+	return s != NULL && isdigit((unsigned char)s[0]) &&
+	       isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+	       (s[3] == ' ' || s[3] == '-' || s[3] == '\0');
+}
+
 /* What the third part returns of the original message. */
 struct returned {
 	int full;	  /* the whole message (message/rfc822) */
@@ -213,7 +261,8 @@ static void plan_return(const struct dsn_in *in, const char *body,
 
 	memset(r, 0, sizeof(*r));
 	r->cap = in->return_max != 0 ? in->return_max : DSN_RETURN_MAX;
-	r->full = in->rec->ret == DSN_RET_FULL;
+	r->full =
+	    in->rec->ret == DSN_RET_FULL && report_kind(in) == DSN_ACT_FAILED;
 	if (r->full) {
 		r->full_size = crlf_len(body, in->body_len, 0, NULL);
 		if (r->full_size <= r->cap)
@@ -241,7 +290,25 @@ static void put_notice(struct wbuf *wb, const struct dsn_in *in,
 		"This is the mail system at host ");
 	put_value(wb, in->reporting_mta);
 	put(wb, ".\r\n\r\n");
-	if (in->rec->kind == KIND_MAIL)
+	if (report_kind(in) == DSN_ACT_DELAYED)
+		put(wb, "####################################################"
+			"#########\r\n"
+			"# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND "
+			"YOUR MESSAGE. #\r\n"
+			"####################################################"
+			"#########\r\n\r\n"
+			"Your message could not be delivered yet to one or "
+			"more recipients.\r\nThe mail system will keep "
+			"trying until the retry time (/INTERVAL=MAXIMUM)\r\n"
+			"ends, and will tell you if it gives up.\r\n\r\n");
+	else if (report_kind(in) == DSN_ACT_DELIVERED)
+		put(wb, "Your message was successfully delivered to the "
+			"destination(s)\r\nlisted below. If the message was "
+			"delivered to a mailbox you will\r\nreceive no further "
+			"notifications. Otherwise you may still receive\r\n"
+			"notifications of mail delivery errors from other "
+			"systems.\r\n\r\n");
+	else if (in->rec->kind == KIND_MAIL)
 		put(wb, "I'm sorry to have to inform you that your message "
 			"could not\r\nbe delivered to one or more "
 			"recipients. It's attached below.\r\n\r\n"
@@ -257,7 +324,13 @@ static void put_notice(struct wbuf *wb, const struct dsn_in *in,
 		put(wb, "<");
 		put_value(wb, r->addr);
 		put(wb, ">: ");
-		put_value(wb, in->fail[i].reply);
+		if (in->fail[i].action != DSN_ACT_FAILED) {
+			put(wb, action_name[in->fail[i].action]);
+			put(wb, is_reply(in->fail[i].reply) ? ": " : "");
+		}
+		if (in->fail[i].action == DSN_ACT_FAILED ||
+		    is_reply(in->fail[i].reply))
+			put_value(wb, in->fail[i].reply);
 		put(wb, "\r\n");
 	}
 	put(wb, "\r\n");
@@ -303,19 +376,21 @@ static void put_status(struct wbuf *wb, const struct dsn_in *in)
 		put(wb, "Final-Recipient: rfc822; ");
 		put_value(wb, r->addr);
 		put(wb, "\r\n");
-		put(wb, "Action: failed\r\n");
-		dsn_status(f->reply, status, sizeof(status));
+		put_field(wb, "Action", action_name[f->action]);
+		entry_status(f, status, sizeof(status));
 		put_field(wb, "Status", status);
 		if (f->remote_mta != NULL && f->remote_mta[0] != '\0') {
 			put(wb, "Remote-MTA: dns; ");
 			put_value(wb, f->remote_mta);
 			put(wb, "\r\n");
 		}
-		put(wb, "Diagnostic-Code: smtp; ");
-		put_value(wb, f->reply != NULL && f->reply[0] != '\0'
-				  ? f->reply
-				  : "delivery failed");
-		put(wb, "\r\n");
+		if (f->action == DSN_ACT_FAILED || is_reply(f->reply)) {
+			put(wb, "Diagnostic-Code: smtp; ");
+			put_value(wb, f->reply != NULL && f->reply[0] != '\0'
+					  ? f->reply
+					  : "delivery failed");
+			put(wb, "\r\n");
+		}
 		maildate_format(r->last_ms != 0 ? r->last_ms : in->now_ms, date,
 				sizeof(date));
 		put_field(wb, "Last-Attempt-Date", date);
@@ -332,7 +407,8 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 	if (in->nfail == 0 || in->fail == NULL)
 		return SPOOL_E_INVAL;
 	for (uint32_t i = 0; i < in->nfail; i++)
-		if (in->fail[i].rcpt >= in->rec->nrcpt)
+		if (in->fail[i].rcpt >= in->rec->nrcpt ||
+		    in->fail[i].action > DSN_ACT_RELAYED)
 			return SPOOL_E_INVAL;
 	if (body == NULL)
 		body = "";
@@ -348,9 +424,14 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 	put(wb, "To: <");
 	put_value(wb, to);
 	put(wb, ">\r\n");
-	put(wb, in->rec->kind == KIND_MAIL
-		    ? "Subject: Undelivered Mail Returned to Sender\r\n"
-		    : "Subject: Postmaster Copy: Undelivered Mail\r\n");
+	if (report_kind(in) == DSN_ACT_DELAYED)
+		put(wb, "Subject: Delayed Mail (still being retried)\r\n");
+	else if (report_kind(in) == DSN_ACT_DELIVERED)
+		put(wb, "Subject: Successful Mail Delivery Report\r\n");
+	else
+		put(wb, in->rec->kind == KIND_MAIL
+			    ? "Subject: Undelivered Mail Returned to Sender\r\n"
+			    : "Subject: Postmaster Copy: Undelivered Mail\r\n");
 	put(wb, "Message-ID: <");
 	put(wb, seed);
 	put(wb, "@");
@@ -386,9 +467,12 @@ int dsn_build(const struct dsn_in *in, struct wbuf *wb)
 			"\r\n");
 		put_crlf(wb, body, in->body_len);
 	} else {
-		put(wb, "Content-Type: text/rfc822-headers\r\n"
-			"Content-Description: Undelivered Message Headers\r\n"
-			"\r\n");
+		put(wb, report_kind(in) == DSN_ACT_FAILED
+			    ? "Content-Type: text/rfc822-headers\r\n"
+			      "Content-Description: Undelivered Message "
+			      "Headers\r\n\r\n"
+			    : "Content-Type: text/rfc822-headers\r\n"
+			      "Content-Description: Message Headers\r\n\r\n");
 		put_crlf(wb, body, ret.hlen);
 	}
 	put(wb, "\r\n--DSN=_");

@@ -1,6 +1,8 @@
 /*
- * dsn.h — build the bounce of a control file: an RFC 3464
- * multipart/report delivery status notification, with the original
+ * dsn.h — build the report of a control file: an RFC 3464
+ * multipart/report delivery status notification (a bounce, a delay
+ * warning, a success or relay report, or one report mixing them: one
+ * per-recipient block each, with its own Action), with the original
  * headers (or the full message when RET=FULL), from the postmaster
  * address of the seed (TCPIP$SMTP@node.domain unless the postmaster alias
  * is set), ready to be enqueued as a control file of user-name SYSTEM with
@@ -28,10 +30,21 @@
  * the human-readable part says so. */
 #define DSN_RETURN_MAX (1024 * 1024)
 
+/* The RFC 3464 Action of one per-recipient block. */
+enum dsn_action {
+	DSN_ACT_FAILED = 0,    /* a bounce (the default) */
+	DSN_ACT_DELAYED = 1,   /* a delay warning (NOTIFY=DELAY) */
+	DSN_ACT_DELIVERED = 2, /* delivered locally (NOTIFY=SUCCESS) */
+	DSN_ACT_RELAYED = 3,   /* handed to a next hop without DSN */
+};
+
+/* One recipient the report is about (its name stays from the time every
+ * report was a bounce). */
 struct dsn_failure {
 	uint32_t rcpt;		/* index into rec->rcpt */
 	const char *reply;	/* the reason (remote reply) */
 	const char *remote_mta; /* host it came from, "" if local */
+	uint8_t action;		/* enum dsn_action */
 };
 
 struct dsn_in {
@@ -52,8 +65,12 @@ struct dsn_in {
 			      CRLF conversion); 0 = DSN_RETURN_MAX */
 };
 
-/* Build the DSN message into wb (appends). 0, SPOOL_E_INVAL (no failure
- * listed, or a recipient index out of range) or SPOOL_E_NOMEM. */
+/* Build the DSN message into wb (appends). The subject and the notice
+ * follow the gravest action listed (failed, then delayed, then delivered
+ * or relayed); RET=FULL returns the whole message only when a recipient
+ * failed (RFC 3461 4.3), every other report returns the headers. 0,
+ * SPOOL_E_INVAL (no recipient listed, or an index or action out of range)
+ * or SPOOL_E_NOMEM. */
 int dsn_build(const struct dsn_in *in, struct wbuf *wb);
 
 /* The RFC 3463 status of a reply: its enhanced code ("550 5.1.1 ..." ->

@@ -30,6 +30,7 @@
 #include "spool/codec/hostport.h"
 #include "spool/codec/sender.h"
 #include "spool/store/spool.h"
+#include "src/delivery/local_headers.h"
 
 /* ---- local domains ---- */
 
@@ -414,23 +415,32 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* The message with CRLF made LF, and the three headers first. */
+/* The message with CRLF made LF, without the header fields m->headers
+ * leaves out, and the three headers first (X-VMS-From: alone under
+ * NOHEADERS). */
 static char *maildir_bytes(const struct maildir_req *m, size_t *outlen)
 {
 	size_t cap = m->len + strlen(m->delivered_to) + strlen(m->return_path) +
 		     strlen(m->vms_from) + 64;
 	char *b = malloc(cap);
-	const char *s = m->msg;
-	size_t o;
+	char *s;
+	size_t o, n;
 
 	if (b == NULL)
 		return NULL;
-	o = (size_t)snprintf(b, cap,
-			     "Delivered-To: %s\nReturn-Path: <%s>\n"
-			     "X-VMS-From: %s\n",
-			     m->delivered_to, m->return_path, m->vms_from);
-	for (size_t i = 0; i < m->len; i++) {
-		if (s[i] == '\r' && i + 1 < m->len && s[i + 1] == '\n')
+	if (m->headers == CFG_HEADERS_NONE)
+		o = (size_t)snprintf(b, cap, "X-VMS-From: %s\n", m->vms_from);
+	else
+		o = (size_t)snprintf(b, cap,
+				     "Delivered-To: %s\nReturn-Path: <%s>\n"
+				     "X-VMS-From: %s\n",
+				     m->delivered_to, m->return_path,
+				     m->vms_from);
+	/* filtered into place, then CRLF made LF in place */
+	s = b + o;
+	n = local_headers_filter(m->msg, m->len, m->headers, s);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
 			continue;
 		b[o++] = s[i];
 	}

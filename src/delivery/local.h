@@ -108,6 +108,9 @@ struct maildir_req {
 	const char *vms_from;	  /* X-VMS-From: value */
 	const void *msg;
 	size_t len;
+	int headers; /* /OPTIONS=...HEADERS (enum spool_cfg_headers): the
+			fields kept (local_headers.h); NOHEADERS also leaves
+			out Delivered-To: and Return-Path: */
 };
 
 /* Write one message into a Maildir. Returns OUT_DELIVERED, OUT_FAILED

@@ -11,7 +11,8 @@
  *    never touches a socket or a clock: it writes through struct
  *    smtp_client_io, arms one timer through it, and says when the
  *    session is over. Unit tests drive it with a fake transport.
- *    It speaks EHLO (HELO fallback; LHLO for LMTP), opportunistic STARTTLS,
+ *    It speaks EHLO (HELO fallback; LHLO for LMTP), STARTTLS (opportunistic,
+ *    or required by the TLS policy: cfg.tls_required),
  *    SIZE / 8BITMIME / PIPELINING / DSN when offered, and keeps an outcome
  *    per recipient in the caller's array.
  *
@@ -20,8 +21,8 @@
  *
  *  - The transport (struct smtp_conn, smtp_client_conn.h): a
  *    src/base/conn.h connection (TCP, or a Unix socket for LMTP) with
- *    client-side STARTTLS (no certificate check: the TLS is
- *    opportunistic) and the phase timer. It runs one engine and calls back
+ *    client-side STARTTLS (the certificate checked only on a verifying
+ *    context: the TLS policy verify) and the phase timer. It runs one engine and calls back
  *    once every handle is closed.
  *
  * This header includes the other two, so a caller of the whole client
@@ -89,10 +90,17 @@ struct smtp_client_cfg {
 	uint8_t ret;	    /* DSN_RET_* */
 	const char *data;   /* prepared body (smtp_client_prepare) */
 	size_t data_len;
-	uint64_t size;	  /* message size for SIZE= */
-	int eightbit;	  /* the body has 8-bit octets */
-	int tls_allowed;  /* try STARTTLS when offered */
-	const char *peer; /* "host[ip]:port", for messages */
+	uint64_t size;	   /* message size for SIZE= */
+	int eightbit;	   /* the body has 8-bit octets */
+	int eightbit_asis; /* /OPTIONS=EIGHT_BIT: 8-bit content goes as it
+			      is to a server without 8BITMIME; else the
+			      transaction fails 554 5.6.3 (RFC 6152) */
+	int smtputf8;	   /* received with SMTPUTF8 (MSG_F_SMTPUTF8) */
+	int head8bit;	   /* the header section has 8-bit octets */
+	int tls_allowed;   /* try STARTTLS when offered */
+	int tls_required;  /* TLS policy encrypt/verify: no TLS, no mail
+			      (4.7.4; a failed handshake is 4.7.5) */
+	const char *peer;  /* "host[ip]:port", for messages */
 	uint64_t t_initial, t_mail, t_rcpt, t_data, t_term; /* ms */
 	uint64_t t_quit;				    /* ms */
 	/* connection reuse (SMTP only): transactions per connection at
@@ -169,7 +177,8 @@ enum {
 	SC_EXT_STARTTLS = 2,
 	SC_EXT_SIZE = 4,
 	SC_EXT_8BITMIME = 8,
-	SC_EXT_DSN = 16
+	SC_EXT_DSN = 16,
+	SC_EXT_SMTPUTF8 = 32
 };
 unsigned smtp_client_extensions(const struct smtp_client *c);
 

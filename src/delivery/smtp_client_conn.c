@@ -26,6 +26,7 @@ struct smtp_conn {
 	struct conn conn;
 	struct ssl_ctx_st *ctx;
 	char sni[256];
+	int verify; /* ctx verifies the certificate for sni */
 	struct smtp_client *eng;
 	smtp_conn_cb cb;
 	void *arg;
@@ -216,6 +217,7 @@ int smtp_conn_start(uv_loop_t *loop, const struct smtp_conn_target *t,
 	c->arg = arg;
 	if (t->sni != NULL)
 		snprintf(c->sni, sizeof(c->sni), "%s", t->sni);
+	c->verify = tls != NULL && t->verify;
 	io.arg = c;
 	io.write = io_write;
 	io.starttls = tls != NULL ? io_starttls : NULL;
@@ -256,6 +258,17 @@ void smtp_conn_abort(struct smtp_conn *c, const char *why)
 	if (c == NULL || conn_closing(&c->conn))
 		return;
 	smtp_client_closed(c->eng, why ? why : "cancelled");
+}
+
+int smtp_conn_tls(const struct smtp_conn *c, const char **host)
+{
+	int level = 0;
+
+	if (smtp_client_tls_active(c->eng))
+		level = c->verify ? 2 : 1;
+	if (host != NULL)
+		*host = level == 2 ? c->sni : "";
+	return level;
 }
 
 int smtp_conn_ready(const struct smtp_conn *c)
@@ -305,6 +318,12 @@ void smtp_conn_quit(struct smtp_conn *c)
 struct ssl_ctx_st *smtp_client_tls_ctx(void)
 {
 	return tls_client_ctx_new();
+}
+
+struct ssl_ctx_st *smtp_client_tls_ctx_verify(const char *ca_file, char *err,
+					      size_t errsize)
+{
+	return tls_client_ctx_new_verify(ca_file, err, errsize);
 }
 
 void smtp_client_tls_free(struct ssl_ctx_st *ctx)

@@ -2,8 +2,8 @@
  * smtp_client_conn.h — the delivery client's transport: connect to a
  * destination (TCP, or a Unix socket for LMTP), run one smtp_client
  * engine on it (src/base/conn.h: write queue, client-side STARTTLS over
- * memory BIOs with no certificate check, since the TLS is opportunistic;
- * the phase timer), and call back once every handle is closed.
+ * memory BIOs, the certificate checked only with a verifying context:
+ * the TLS policy verify; the phase timer), and call back once every handle is closed.
  *
  * Ownership: the transport allocates its struct smtp_conn and frees it
  * right after the callback; the TLS context, the recipients and the
@@ -28,12 +28,18 @@ struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
  * of src/base/tls.h under the name the delivery engine calls.) */
 struct ssl_ctx_st *smtp_client_tls_ctx(void);
 void smtp_client_tls_free(struct ssl_ctx_st *ctx);
+/* A verifying one (the TLS policy "verify": tls_client_ctx_new_verify of
+ * src/base/tls.h): chain checked against ca_file (NULL or "": the system
+ * store), the name against the target's sni. NULL with err on failure. */
+struct ssl_ctx_st *smtp_client_tls_ctx_verify(const char *ca_file, char *err,
+					      size_t errsize);
 
 struct smtp_conn_target {
 	const char *ip; /* numeric address, or NULL for unix_path */
 	unsigned port;
 	const char *unix_path; /* "unix:" address of an LMTP server */
 	const char *sni;       /* server name for TLS SNI, or NULL */
+	int verify; /* the TLS context verifies (sni is the name checked) */
 };
 
 /* Called once the transaction is over; c is valid during the call only
@@ -56,6 +62,10 @@ int smtp_conn_start(uv_loop_t *loop, const struct smtp_conn_target *t,
 /* End the session now; unanswered recipients are deferred with why. The
  * callback still runs, once the handles are closed. */
 void smtp_conn_abort(struct smtp_conn *c, const char *why);
+
+/* What protects c now: 0 clear, 1 TLS, 2 TLS with the certificate
+ * verified for the name *host (set when host is not NULL; "" unless 2). */
+int smtp_conn_tls(const struct smtp_conn *c, const char **host);
 
 /* 1 when c is open and idle between transactions (may take the next). */
 int smtp_conn_ready(const struct smtp_conn *c);

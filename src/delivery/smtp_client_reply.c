@@ -67,6 +67,10 @@ static void send_mail(struct smtp_client *c)
 	    used < sizeof(params))
 		used += (size_t)snprintf(params + used, sizeof(params) - used,
 					 " BODY=8BITMIME");
+	if ((c->ext & SC_EXT_SMTPUTF8) && c->cfg.smtputf8 &&
+	    used < sizeof(params))
+		used += (size_t)snprintf(params + used, sizeof(params) - used,
+					 " SMTPUTF8");
 	if ((c->ext & SC_EXT_DSN) && c->cfg.ret != DSN_RET_NONE &&
 	    used < sizeof(params))
 		used += (size_t)snprintf(
@@ -79,10 +83,62 @@ static void send_mail(struct smtp_client *c)
 	smtp_cli_cmd(c, "MAIL FROM:<%s>%s", c->cfg.sender, params);
 }
 
+static int non_ascii(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s & 0x80)
+			return 1;
+	return 0;
+}
+
+/* Why this server cannot take this message as it is (a host-level
+ * refusal of our own, RFC 6531 3.2 and RFC 6152 3), or NULL. LMTP (local
+ * delivery) is not checked: its server is ours to configure. */
+static const char *content_refusal(const struct smtp_client *c, char *buf,
+				   size_t size)
+{
+	if (c->cfg.lmtp)
+		return NULL;
+	if (c->cfg.smtputf8 && !(c->ext & SC_EXT_SMTPUTF8)) {
+		int addr8 = non_ascii(c->cfg.sender);
+
+		for (uint32_t k = 0; k < c->nsend && !addr8; k++)
+			addr8 = non_ascii(c->r[c->sendv[k]].addr);
+		if (addr8) {
+			snprintf(buf, size,
+				 "550 5.6.7 %s does not offer SMTPUTF8: "
+				 "non-ASCII address not permitted",
+				 c->cfg.peer);
+			return buf;
+		}
+		if (c->cfg.head8bit) {
+			snprintf(buf, size,
+				 "550 5.6.9 %s does not offer SMTPUTF8: UTF-8 "
+				 "header fields cannot be transferred",
+				 c->cfg.peer);
+			return buf;
+		}
+	}
+	if (c->cfg.eightbit && !(c->ext & SC_EXT_8BITMIME) &&
+	    !c->cfg.eightbit_asis) {
+		snprintf(buf, size,
+			 "554 5.6.3 %s does not offer 8BITMIME and "
+			 "/OPTIONS=NOEIGHT_BIT forbids sending 8-bit content "
+			 "as it is",
+			 c->cfg.peer);
+		return buf;
+	}
+	return NULL;
+}
+
 /* Queue MAIL (+ RCPTs + DATA when pipelining): 0, or -1 when the
- * transaction ended here (nothing to send, too big: QUIT queued). */
+ * transaction ended here (nothing to send, too big, content the server
+ * cannot take: QUIT queued). */
 static int queue_transaction(struct smtp_client *c)
 {
+	char reason[SMTP_CLIENT_REPLY_MAX];
+	const char *why;
+
 	if (c->nsend == 0) {
 		smtp_cli_quit(c);
 		return -1;
@@ -93,6 +149,11 @@ static int queue_transaction(struct smtp_client *c)
 			      "of %s (%llu)",
 			      (unsigned long long)c->cfg.size, c->cfg.peer,
 			      (unsigned long long)c->size_limit);
+		return -1;
+	}
+	why = content_refusal(c, reason, sizeof(reason));
+	if (why != NULL) {
+		smtp_cli_fail(c, 1, 1, "%s", why);
 		return -1;
 	}
 	c->pipelined = (c->ext & SC_EXT_PIPELINING) != 0;
@@ -175,6 +236,8 @@ void smtp_cli_ehlo_keyword(struct smtp_client *c, const char *kw)
 		c->ext |= SC_EXT_8BITMIME;
 	else if (strcmp(word, "DSN") == 0)
 		c->ext |= SC_EXT_DSN;
+	else if (strcmp(word, "SMTPUTF8") == 0)
+		c->ext |= SC_EXT_SMTPUTF8;
 	else if (strcmp(word, "SIZE") == 0) {
 		const char *p = kw + i;
 		unsigned long long v = 0;
@@ -214,6 +277,19 @@ static void on_greeting(struct smtp_client *c, int code, const char *text)
 		smtp_cli_protocol_error(c, "unexpected greeting");
 }
 
+/* The TLS policy wants TLS (cfg.tls_required) and the session has none:
+ * end it, every recipient deferred 4.7.4 (nothing is sent in clear).
+ * Returns 1 when it did. */
+static int tls_missing(struct smtp_client *c, const char *why)
+{
+	if (!c->cfg.tls_required || c->tls_active)
+		return 0;
+	smtp_cli_fail(c, 0, 1,
+		      "451 4.7.4 TLS required by policy, but %s %s: not sent",
+		      c->cfg.peer, why);
+	return 1;
+}
+
 static void on_ehlo(struct smtp_client *c, int code, const char *text)
 {
 	if (code / 100 == 2) {
@@ -223,6 +299,8 @@ static void on_ehlo(struct smtp_client *c, int code, const char *text)
 			smtp_cli_enter(c, SC_STARTTLS);
 			return;
 		}
+		if (tls_missing(c, "offers no STARTTLS"))
+			return;
 		begin_transaction(c);
 		return;
 	}
@@ -242,6 +320,8 @@ static void on_ehlo(struct smtp_client *c, int code, const char *text)
 
 static void on_helo(struct smtp_client *c, int code, const char *text)
 {
+	if (code / 100 == 2 && tls_missing(c, "refused EHLO"))
+		return;
 	if (code / 100 == 2)
 		begin_transaction(c);
 	else
@@ -250,6 +330,8 @@ static void on_helo(struct smtp_client *c, int code, const char *text)
 
 static void on_starttls(struct smtp_client *c, int code, const char *text)
 {
+	if (code / 100 != 2 && tls_missing(c, "refused STARTTLS"))
+		return;
 	if (code / 100 != 2) {
 		/* opportunistic: carry on in clear */
 		log_info("smtp %s: STARTTLS refused (%s), going on without",

@@ -1,7 +1,9 @@
 /*
- * symbiont_bounce.c — the bounce of a COMPLETE (see symbiont_bounce.h):
- * the failed recipients, the destination rule, the postmaster address,
- * and the bounce control file (name, record, DSN body from dsn.c).
+ * symbiont_bounce.c — the report of a COMPLETE (see symbiont_bounce.h):
+ * the recipients it reports (failed; delivered or relayed with
+ * NOTIFY=SUCCESS; deferred past the delay warning time with NOTIFY=DELAY),
+ * the destination rule, the postmaster address, and the report's control
+ * file (name, record, DSN body from dsn.c).
  *
  * Owns: the storage in struct symbiont_bounce. Does not own: the spool,
  * the original record, the outcomes. Fails: allocation and DSN errors are
@@ -96,6 +98,32 @@ static void relay_host(const char *relay, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+int symbiont_rcpt_report(const struct spool_rec *rec,
+			 const struct deliver_outcome *o, uint64_t delay_ms,
+			 uint64_t now)
+{
+	const struct spool_rcpt *r = &rec->rcpt[o->rcpt];
+	int null_sender = rec->sender == NULL || rec->sender[0] == '\0' ||
+			  strcmp(rec->sender, "<>") == 0;
+
+	/* RFC 3461 5.2 and 4.1: no report to <>; NEVER is never set with
+	 * the others (the receiver refuses it) */
+	if (rec->kind != KIND_MAIL || null_sender)
+		return -1;
+	if (o->outcome == OUT_DELIVERED) {
+		if (!(r->notify & DSN_NOTIFY_SUCCESS) ||
+		    o->dsn == DELIVER_DSN_PASSED)
+			return -1;
+		return o->dsn == DELIVER_DSN_RELAYED ? DSN_ACT_RELAYED
+						     : DSN_ACT_DELIVERED;
+	}
+	if (o->outcome == OUT_DEFERRED && (r->notify & DSN_NOTIFY_DELAY) &&
+	    !(r->flags & RCPT_F_DELAYED) && delay_ms != 0 &&
+	    now >= rec->created_ms + delay_ms)
+		return DSN_ACT_DELAYED;
+	return -1;
+}
+
 int symbiont_bounce_init(struct symbiont_bounce *b,
 			 const struct symbiont_bounce_req *req)
 {
@@ -103,6 +131,9 @@ int symbiont_bounce_init(struct symbiont_bounce *b,
 
 	memset(b, 0, sizeof(*b));
 	wbuf_init(&b->body);
+	b->now = clock_wall_ms();
+	if (spool_config_load(req->env->sp, &b->cfg) != 0)
+		spool_config_defaults(&b->cfg);
 	b->fail = calloc(max, sizeof(*b->fail));
 	b->hosts = calloc(max, sizeof(*b->hosts));
 	if (b->fail == NULL || b->hosts == NULL)
@@ -118,10 +149,18 @@ uint32_t symbiont_bounce_collect(struct symbiont_bounce *b,
 	uint32_t nf = 0;
 
 	for (uint32_t i = 0; i < req->n; i++) {
-		if (out[i].outcome != OUT_FAILED || out[i].rcpt >= rec->nrcpt)
+		int act = DSN_ACT_FAILED;
+
+		if (out[i].rcpt >= rec->nrcpt)
+			continue;
+		if (out[i].outcome != OUT_FAILED &&
+		    (act = symbiont_rcpt_report(rec, &out[i],
+						b->cfg.num[CFG_DELAY_WARNING],
+						b->now)) < 0)
 			continue;
 		b->fail[nf].rcpt = out[i].rcpt;
 		b->fail[nf].reply = out[i].reply;
+		b->fail[nf].action = (uint8_t)act;
 		relay_host(out[i].relay, b->hosts[nf], sizeof(b->hosts[nf]));
 		b->fail[nf].remote_mta = b->hosts[nf];
 		nf++;
@@ -131,6 +170,7 @@ uint32_t symbiont_bounce_collect(struct symbiont_bounce *b,
 			continue;
 		b->fail[nf].rcpt = r;
 		b->fail[nf].reply = rec->rcpt[r].reply;
+		b->fail[nf].action = DSN_ACT_FAILED;
 		b->hosts[nf][0] = '\0';
 		b->fail[nf].remote_mta = b->hosts[nf];
 		nf++;
@@ -183,8 +223,8 @@ int symbiont_bounce_attach(struct symbiont_bounce *b,
 {
 	const struct symbiont_bounce_env *env = req->env;
 	const struct spool_rec *rec = req->rec;
-	struct spool_config cfg;
-	uint64_t now = clock_wall_ms();
+	const struct spool_config *cfg = &b->cfg;
+	uint64_t now = b->now;
 	uint32_t keep = 0;
 	int kind = symbiont_bounce_kind(rec->kind, rec->sender);
 	int rc;
@@ -196,17 +236,20 @@ int symbiont_bounce_attach(struct symbiont_bounce *b,
 		b->dropped = 1;
 		return 0;
 	}
-	/* NOTIFY without FAILURE (NOTIFY=NEVER): no notice for them */
-	for (uint32_t i = 0; i < b->nfail; i++)
-		if (rec->kind != KIND_MAIL ||
-		    symbiont_rcpt_wants_bounce(&rec->rcpt[b->fail[i].rcpt]))
-			b->fail[keep++] = b->fail[i];
+	/* NOTIFY without FAILURE (NOTIFY=NEVER): no notice of a failure for
+	 * them (the other entries were chosen by what NOTIFY asked) */
+	for (uint32_t i = 0; i < b->nfail; i++) {
+		if (b->fail[i].action == DSN_ACT_FAILED &&
+		    rec->kind == KIND_MAIL &&
+		    !symbiont_rcpt_wants_bounce(&rec->rcpt[b->fail[i].rcpt]))
+			continue;
+		b->fail[keep++] = b->fail[i];
+	}
+	b->nfail = keep;
 	if (keep == 0)
 		return 0;
-	if (spool_config_load(env->sp, &cfg) != 0)
-		spool_config_defaults(&cfg);
-	symbiont_postmaster(cfg.str[CFG_POSTMASTER_ALIAS],
-			    cfg.str[CFG_CLUSTER_DOMAIN], env->node_domain,
+	symbiont_postmaster(cfg->str[CFG_POSTMASTER_ALIAS],
+			    cfg->str[CFG_CLUSTER_DOMAIN], env->node_domain,
 			    b->postmaster, sizeof(b->postmaster));
 	if (kind == KIND_BOUNCE)
 		snprintf(b->to, sizeof(b->to), "%s", rec->sender);
@@ -238,9 +281,32 @@ int symbiont_bounce_attach(struct symbiont_bounce *b,
 					   .rcpt = &b->rcpt,
 					   .body = b->body.p,
 					   .body_len = b->body.len});
-	log_info("symbiont: %s: bounce %s to <%s> for %u recipient(s)",
-		 req->name, b->name, b->to, (unsigned)keep);
+	/* to a UTF-8 sender, quoting UTF-8 header fields */
+	cp->bounce.rec.flags = req->rec->flags & MSG_F_SMTPUTF8;
+	log_info("symbiont: %s: %s %s to <%s> for %u recipient(s)", req->name,
+		 kind == KIND_POSTMASTER ? "postmaster copy" : "report",
+		 b->name, b->to, (unsigned)keep);
 	return 1;
+}
+
+int symbiont_bounce_mark(const struct symbiont_bounce *b,
+			 const struct spool_rec *rec,
+			 struct spool_outcome_item *items, uint32_t n)
+{
+	uint8_t *warned = calloc(rec->nrcpt ? rec->nrcpt : 1, 1);
+
+	if (warned == NULL)
+		return SPOOL_E_NOMEM;
+	for (uint32_t i = 0; i < b->nfail; i++)
+		if (b->fail[i].action == DSN_ACT_DELAYED &&
+		    b->fail[i].rcpt < rec->nrcpt)
+			warned[b->fail[i].rcpt] = 1;
+	for (uint32_t i = 0; i < n; i++)
+		if (items[i].outcome == OUT_DEFERRED &&
+		    items[i].rcpt < rec->nrcpt && warned[items[i].rcpt])
+			items[i].outcome = OUT_DEFERRED_WARNED;
+	free(warned);
+	return 0;
 }
 
 void symbiont_bounce_free(struct symbiont_bounce *b)

@@ -263,6 +263,9 @@ static void job_complete(struct symbiont_job *j,
 		} else {
 			j->has_bounce = rc == 1;
 			cp->flags |= COMPLETE_BOUNCE_DONE;
+			if (rc == 1 &&
+			    symbiont_bounce_mark(&b, rec, items, n) != 0)
+				goto err_nomem;
 		}
 	}
 	rc = spool_cmd_encode(&cmd, &wb);

@@ -86,7 +86,9 @@ static void symbiont(struct mtext *t, const struct symbiont *y)
 		      st.deferred);
 	mt_sample_u64(t, P "delivery_outcomes_total", "outcome", "failed",
 		      st.failed);
-	counter(t, P "bounces_total", "Bounce control files enqueued.",
+	counter(t, P "bounces_total",
+		"DSN report control files enqueued (bounces, delay warnings, "
+		"success reports).",
 		st.bounces);
 	counter(t, P "bounces_dropped_total",
 		"Failed postmaster bounces dropped.", st.bounces_dropped);

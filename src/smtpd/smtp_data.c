@@ -2,7 +2,8 @@
  * smtp_data.c — the DATA reader (see smtp_data.h): a byte state machine
  * over BOL (a line begins, after <CRLF>), DOT (a '.' began it), DOT_CR
  * (".<CR>" began it), MID (inside a line) and CR (a <CR> inside a line).
- * Only DOT_CR followed by <LF> ends the message.
+ * Only DOT_CR followed by <LF> ends the message. In raw mode (BDAT) a
+ * line's '.' is content and only smtp_data_finish() ends it.
  *
  * Owns the message buffer while reading. Fails soft: a refusal reason is
  * recorded and reading goes on to the terminator; the buffer is dropped as
@@ -155,7 +156,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n)
 
 		switch (d->state) {
 		case ST_BOL:
-			if (c == '.') {
+			if (c == '.' && !d->raw) {
 				count_line(d, 1);
 				d->state = ST_DOT;
 				i++;
@@ -217,6 +218,20 @@ size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n)
 	if (!d->nul && memchr(p, 0, i) != NULL)
 		d->nul = 1; /* only what was message: i stops at the end */
 	return i;
+}
+
+void smtp_data_set_raw(struct smtp_data *d)
+{
+	d->raw = 1;
+}
+
+void smtp_data_finish(struct smtp_data *d)
+{
+	if (d->state == ST_MID)
+		end_line(d);
+	else if (d->state == ST_CR)
+		d->bare = 1;
+	d->done = 1;
 }
 
 int smtp_data_status(const struct smtp_data *d)

@@ -16,6 +16,9 @@
  * Also: dot-unstuffing (4.5.2) and the count of "Received:" header fields
  * (hop count, 6.3).
  *
+ * The same reader takes BDAT chunks (smtp_data_set_raw): the same checks,
+ * the same limit, the same header count, without dot handling.
+ *
  * Pure: no I/O, no clock. The reader owns its buffer (malloc'd); take it
  * with smtp_data_take() or release it with smtp_data_free().
  */
@@ -48,6 +51,7 @@ struct smtp_data {
 	char head[10];	 /* first octets of the current line, unstuffed */
 	size_t head_len;
 	int in_header;
+	int raw; /* BDAT chunks: no dot-stuffing, no terminator */
 	int bare, long_line, too_big, nomem, nul;
 };
 
@@ -63,7 +67,16 @@ int smtp_data_prefix(struct smtp_data *d, const char *p, size_t n);
  * the next command). */
 size_t smtp_data_feed(struct smtp_data *d, const char *p, size_t n);
 
-/* Verdict once done: 0 or the first of SMTP_DE_BARE, SMTP_DE_LONG,
+/* BDAT (RFC 3030): from now on '.' at the start of a line is content and
+ * nothing in the octets ends the message; the session says where it ends
+ * with smtp_data_finish(). */
+void smtp_data_set_raw(struct smtp_data *d);
+
+/* BDAT LAST: the message ends here. A last line without its <CRLF> gets
+ * one (the spool keeps CRLF lines); a <CR> left open is a bare CR. */
+void smtp_data_finish(struct smtp_data *d);
+
+/* Verdict so far (BDAT, between chunks) or once done: 0 or the first of SMTP_DE_BARE, SMTP_DE_LONG,
  * SMTP_DE_SIZE, SMTP_DE_NOMEM that applies. */
 int smtp_data_status(const struct smtp_data *d);
 

@@ -12,6 +12,11 @@
  * the ENQUEUE entry was committed on a quorum and applied on the leader;
  * only then does it write 250.
  *
+ * A submission connection (smtp_session_conf.submission) also owns its
+ * SASL state (smtp_auth.c), freed after its session; implicit TLS (port
+ * 465) starts the handshake before anything is written and greets once
+ * it is done.
+ *
  * Lifetime: a connection is freed in the conn's close callback. A proposal in flight is a separate srv_pending that outlives the
  * connection when needed, so the cluster's late answer never touches
  * freed memory. Failures (write errors, TLS errors, a vanished client)
@@ -29,6 +34,7 @@
 #include "src/base/conn.h"
 #include "src/base/log.h"
 #include "src/cluster/cluster.h"
+#include "src/smtpd/smtp_auth.h"
 
 #define HOLD_MAX (64 * 1024)	/* pipelined input held behind a proposal */
 #define WQUEUE_MAX (256 * 1024) /* unsent replies before we stop reading */
@@ -63,6 +69,8 @@ struct smtp_inbound {
 	struct conn conn;
 	struct smtp_inbound_host *h;
 	struct smtp_session *sess; /* NULL for a refused connection */
+	struct smtp_auth *auth;	   /* SASL of a submission session, or NULL */
+	int greet_after_tls;	   /* implicit TLS: greet once it is up */
 	struct inbound_pending *prop;
 	char ip[INET6_ADDRSTRLEN];
 	uint64_t receive_timeout_ms;
@@ -162,6 +170,7 @@ static void on_close(struct conn *cn)
 	struct smtp_inbound_host *h = c->h;
 
 	smtp_session_free(c->sess); /* drops a partial message */
+	smtp_auth_free(c->auth);    /* after the session that uses it */
 	if (c->sess != NULL)
 		h->stats->active--;
 	LIST_REMOVE(c, link);
@@ -302,6 +311,8 @@ static void env_event(void *arg, int ev, uint64_t n)
 		st->bytes += n;
 	} else if (ev == SMTP_EV_REJECTED && n < SMTP_REJ__COUNT) {
 		st->rejected[n]++;
+	} else if (ev == SMTP_EV_LOGIN) {
+		st->logins++;
 	} else if (ev == SMTP_EV_DISCARDED) {
 		st->discarded++;
 		log_info("smtp [%s]: partial message discarded", c->ip);
@@ -330,6 +341,10 @@ static void on_tls(struct conn *cn)
 	c->h->stats->tls_sessions++;
 	log_debug("smtp [%s]: TLS established, %s %s", c->ip,
 		  conn_tls_version(cn), conn_tls_cipher(cn));
+	if (c->greet_after_tls && !c->closing) { /* RFC 8314 3.3 */
+		c->greet_after_tls = 0;
+		smtp_session_start(c->sess);
+	}
 }
 
 static void on_error(struct conn *cn, enum conn_event ev, int code)
@@ -479,9 +494,25 @@ void smtp_inbound_begin(struct smtp_inbound *c,
 	    .storage_low = env_storage_low,
 	    .event = env_event,
 	};
+	struct smtp_session_conf own;
 
 	c->receive_timeout_ms = receive_timeout_ms;
-	c->sess = smtp_session_new(sc, &env);
+	own = *sc;
+	if (sc->submission) {
+		c->auth = smtp_auth_new(c->ip); /* NULL: no AUTH offered */
+		own.auth = smtp_auth_ops(c->auth);
+	}
+	if (sc->implicit_tls) {
+		if (c->h->tls == NULL ||
+		    conn_starttls_server(&c->conn, c->h->tls) != 0) {
+			log_error("smtp [%s]: cannot start implicit TLS",
+				  c->ip);
+			inbound_close(c, 0);
+			return;
+		}
+		c->greet_after_tls = 1;
+	}
+	c->sess = smtp_session_new(&own, &env);
 	if (c->sess == NULL) {
 		log_error("smtp [%s]: out of memory for a session", c->ip);
 		inbound_close(c, 0);
@@ -494,8 +525,9 @@ void smtp_inbound_begin(struct smtp_inbound *c,
 		inbound_close(c, 0);
 		return;
 	}
-	smtp_session_start(c->sess);
-	arm_receive_timer(c);
+	if (!c->greet_after_tls)
+		smtp_session_start(c->sess);
+	arm_receive_timer(c); /* bounds the implicit handshake too */
 }
 
 void smtp_inbound_shutdown_all(struct smtp_inbound_host *h)

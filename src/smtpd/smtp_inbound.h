@@ -80,7 +80,9 @@ unsigned smtp_inbound_count_ip(const struct smtp_inbound_host *h,
 void smtp_inbound_refuse(struct smtp_inbound *c, const char *line);
 
 /* Create the session, greet, start reading; receive_timeout_ms bounds the
- * wait for each read. */
+ * wait for each read. sc->submission: the connection gets its own SASL
+ * state (sc->auth is set here); sc->implicit_tls: TLS first, the greeting
+ * once the handshake is done. */
 void smtp_inbound_begin(struct smtp_inbound *c,
 			const struct smtp_session_conf *sc,
 			uint64_t receive_timeout_ms);

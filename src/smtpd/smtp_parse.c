@@ -10,7 +10,8 @@
  *     send them); everything inside the brackets is strict;
  *   - one trailing dot of a domain is tolerated and removed;
  *   - a source route is parsed, validated and dropped;
- *   - 8-bit octets in a path are refused (SMTPUTF8 is not offered);
+ *   - non-ASCII in a path must be well-formed UTF-8 (RFC 3629) and is
+ *     flagged (mb->utf8); the session refuses it without SMTPUTF8;
  *   - address literals must be a real IPv4 or IPv6 address.
  * Fails with SMTP_PE_*; never reads past the NUL or writes past a buffer.
  */
@@ -56,6 +57,33 @@ static int hex_val(int c)
 static int is_atext(int c)
 {
 	return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* Octets of the well-formed non-ASCII UTF-8 character at s (RFC 3629: no
+ * overlong form, no surrogate, at most U+10FFFF), or 0. Stops at a NUL. */
+static size_t utf8_len(const char *p)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	unsigned cp, min;
+	size_t n;
+
+	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+		n = 2, cp = s[0] & 0x1Fu, min = 0x80;
+	} else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		n = 3, cp = s[0] & 0x0Fu, min = 0x800;
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		n = 4, cp = s[0] & 0x07u, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3Fu);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
 }
 
 /* Case-insensitive prefix test. */
@@ -178,6 +206,19 @@ static int parse_local(const char **sp, struct smtp_mailbox *mb)
 				s += 2;
 				continue;
 			}
+			if (c >= 0x80) { /* qtextSMTP =/ UTF8-non-ascii */
+				size_t u = utf8_len(s);
+
+				if (u == 0 || raw + u > SMTP_LOCAL_MAX)
+					return SMTP_PE_ADDR;
+				memcpy(mb->local + raw, s, u);
+				memcpy(mb->local_plain + plain, s, u);
+				raw += u;
+				plain += u;
+				s += u;
+				mb->utf8 = 1;
+				continue;
+			}
 			if (c < 32 || c > 126 || raw + 1 > SMTP_LOCAL_MAX)
 				return SMTP_PE_ADDR;
 			mb->local[raw++] = (char)c;
@@ -190,15 +231,27 @@ static int parse_local(const char **sp, struct smtp_mailbox *mb)
 	} else {
 		int prev_dot = 1; /* no leading dot */
 
-		while (is_atext((unsigned char)*s) || *s == '.') {
+		for (;;) {
+			/* atext =/ UTF8-non-ascii (RFC 6531 3.3) */
+			size_t u = utf8_len(s);
+			size_t k = u ? u
+				   : (is_atext((unsigned char)*s) || *s == '.')
+				       ? 1
+				       : 0;
+
+			if (k == 0)
+				break;
 			if (*s == '.' && prev_dot)
 				return SMTP_PE_ADDR;
 			prev_dot = *s == '.';
-			if (raw + 1 > SMTP_LOCAL_MAX)
+			if (raw + k > SMTP_LOCAL_MAX)
 				return SMTP_PE_ADDR;
-			mb->local[raw++] = *s;
-			mb->local_plain[plain++] = *s;
-			s++;
+			memcpy(mb->local + raw, s, k);
+			memcpy(mb->local_plain + plain, s, k);
+			raw += k;
+			plain += k;
+			s += k;
+			mb->utf8 |= u != 0;
 		}
 		if (raw == 0 || prev_dot)
 			return SMTP_PE_ADDR;
@@ -207,6 +260,22 @@ static int parse_local(const char **sp, struct smtp_mailbox *mb)
 	mb->local_plain[plain] = '\0';
 	*sp = s;
 	return 0;
+}
+
+/* A domain with U-labels: the rules of an ASCII domain, each non-ASCII
+ * character counted as one letter (the A-label is not computed). */
+static int utf8_domain_ok(const char *s, size_t n)
+{
+	char t[SMTP_DOMAIN_MAX + 1];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < sizeof(t);) {
+		size_t u = utf8_len(s + i);
+
+		t[k++] = u ? 'x' : s[i];
+		i += u ? u : 1;
+	}
+	return k <= SMTP_DOMAIN_MAX && smtp_domain_ok(t, k);
 }
 
 /* Domain or address literal at *s into mb->domain. */
@@ -229,14 +298,24 @@ static int parse_domain(const char **sp, struct smtp_mailbox *mb)
 		*sp = s + n;
 		return 0;
 	}
-	while (is_alnum((unsigned char)s[n]) || s[n] == '-' || s[n] == '.') {
-		if (++n > SMTP_DOMAIN_MAX + 1)
+	for (;;) {
+		size_t u = utf8_len(s + n); /* a U-label's character */
+
+		if (u > 0)
+			mb->utf8 = 1;
+		else if (is_alnum((unsigned char)s[n]) || s[n] == '-' ||
+			 s[n] == '.')
+			u = 1;
+		else
+			break;
+		n += u;
+		if (n > SMTP_DOMAIN_MAX + 1)
 			return SMTP_PE_ADDR;
 	}
 	*sp = s + n;
 	if (n > 1 && s[n - 1] == '.')
 		n--; /* one trailing dot: the root, tolerated */
-	if (!smtp_domain_ok(s, n))
+	if (!(mb->utf8 ? utf8_domain_ok(s, n) : smtp_domain_ok(s, n)))
 		return SMTP_PE_ADDR;
 	memcpy(mb->domain, s, n);
 	mb->domain[n] = '\0';
@@ -383,24 +462,52 @@ static int parse_size(const char *v, uint64_t *out)
 	return 0;
 }
 
+#define MAIL_SEEN_AUTH (1u << 8)
+
+/* AUTH=<> or AUTH=xtext-mailbox (RFC 4954 5): kept as sent. */
+static int auth_param(const struct param *p, struct smtp_mail_params *mp,
+		      unsigned *seen)
+{
+	size_t vlen = strlen(p->value);
+
+	if ((*seen & MAIL_SEEN_AUTH) || !p->has_value || vlen == 0 ||
+	    vlen >= sizeof(mp->auth))
+		return SMTP_PE_PARAM;
+	*seen |= MAIL_SEEN_AUTH;
+	if (strcmp(p->value, "<>") != 0 &&
+	    !smtp_xtext_ok(p->value, SMTP_ADDR_MAX))
+		return SMTP_PE_PARAM;
+	memcpy(mp->auth, p->value, vlen + 1);
+	mp->has_auth = 1;
+	return 0;
+}
+
 /* The parameters of MAIL. */
 static int mail_param(const struct param *p, struct smtp_mail_params *mp,
 		      unsigned *seen)
 {
-	static const char *const known[] = {"SIZE", "BODY", "RET", "ENVID"};
+	static const char *const known[] = {"SIZE", "BODY", "RET", "ENVID",
+					    "SMTPUTF8"};
 	size_t vlen = strlen(p->value);
 	unsigned bit = 0;
 
-	for (unsigned i = 0; i < 4; i++) {
+	if (strcmp(p->key, "AUTH") == 0)
+		return auth_param(p, mp, seen);
+
+	for (unsigned i = 0; i < 5; i++) {
 		if (strcmp(p->key, known[i]) == 0)
 			bit = 1u << i;
 	}
 	if (bit == 0)
 		return SMTP_PE_UNKNOWN_PARAM;
-	if ((*seen & bit) || !p->has_value)
+	/* SMTPUTF8 takes no value (RFC 6531 3.4), the others need one */
+	if ((*seen & bit) || p->has_value != (bit != 16))
 		return SMTP_PE_PARAM;
 	*seen |= bit;
 	switch (bit) {
+	case 16:
+		mp->smtputf8 = 1;
+		return 0;
 	case 1:
 		mp->has_size = 1;
 		return parse_size(p->value, &mp->size);

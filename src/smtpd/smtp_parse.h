@@ -1,8 +1,11 @@
 /*
  * smtp_parse.h — the SMTP receiver's command-line parsers: the verb split,
  * MAIL FROM / RCPT TO paths (RFC 5321 4.1.2, strictly), their ESMTP
- * parameters (SIZE, BODY, RET, ENVID, NOTIFY, ORCPT; RFC 1870, 6152,
- * 3461) and xtext.
+ * parameters (SIZE, BODY, RET, ENVID, SMTPUTF8, NOTIFY, ORCPT; RFC 1870,
+ * 6152, 3461, 6531) and xtext. Paths take UTF-8 (RFC 6531 3.3: well-formed
+ * non-ASCII characters in the local part and in domain labels) and say so
+ * in mb->utf8; whether they are allowed (only with SMTPUTF8) is the
+ * session's decision.
  *
  * Pure: no I/O, no allocation, no clock. Every output lives in the caller's
  * structs (fixed arrays). Errors are negative SMTP_PE_* codes, each of
@@ -41,6 +44,7 @@ struct smtp_mailbox {
 	int postmaster; /* "<postmaster>" without a domain (4.1.1.3) */
 	int literal;	/* the domain is an address literal "[...]" */
 	int quoted;	/* the local part was a quoted string */
+	int utf8;	/* non-ASCII (UTF-8, RFC 6531 3.3) in local or domain */
 	char local[SMTP_LOCAL_MAX + 1];	      /* as sent (quotes kept) */
 	char local_plain[SMTP_LOCAL_MAX + 1]; /* dequoted */
 	char domain[SMTP_DOMAIN_MAX + 1];     /* one trailing dot removed */
@@ -53,8 +57,11 @@ struct smtp_mail_params {
 	int has_size;
 	uint64_t size; /* SIZE=n */
 	int body;      /* SMTP_BODY_* */
+	int smtputf8;  /* SMTPUTF8 (RFC 6531) */
 	uint8_t ret;   /* DSN_RET_* (spool/codec/record.h) */
 	char envid[SMTP_ENVID_MAX * 3 + 1]; /* xtext as sent, "" if none */
+	int has_auth;			    /* AUTH= given (RFC 4954 5) */
+	char auth[SMTP_ADDR_MAX * 3 + 1]; /* its value as sent: "<>" or xtext */
 };
 
 struct smtp_rcpt_params {

@@ -1,6 +1,8 @@
 /*
  * smtp_server.c — the SMTP receiver's listener (see smtp_server.h): the
- * options, the listening socket, the connection limits (421 4.7.0 at
+ * options, the listening sockets (MX, and the submission ones: STARTTLS
+ * then AUTH, implicit TLS; their sessions get smtp_session_conf.submission
+ * and implicit_tls), the connection limits (421 4.7.0 at
  * connect), the configuration each new session gets from the spool, the
  * statistics and the orderly stop. One connection's I/O, TLS, timers and
  * proposal live in smtp_inbound.c, which this file drives through
@@ -39,14 +41,26 @@
 #define ALIASES_FILE_MAX (1 << 20)
 #define SMTP_TRUSTED_MAX 64
 
+/* The listeners of one node: MX (port 25), submission with STARTTLS
+ * (587) and submission with implicit TLS (465). */
+enum { LST_MX = 0, LST_SUBMISSION, LST_SUBMISSIONS, LST__COUNT };
+
+struct smtp_listener {
+	uv_tcp_t tcp;
+	struct smtp_server *s;
+	int kind; /* LST_* */
+	int open; /* bound: closed at stop */
+	char addr[256];
+};
+
 struct smtp_server {
 	uv_loop_t *loop;
 	struct cluster *cl;
 	struct spool *sp;
-	uv_tcp_t listener;
+	struct smtp_listener lst[LST__COUNT];
+	unsigned lst_open; /* listeners not closed yet */
 	char node_name[CTLNAME_NODE_MAX + 1];
 	char node_domain[256];
-	char listen[256];
 	uint64_t node_id;
 	unsigned max_sessions, max_per_ip, reply_timeout_ms;
 	struct policy_net trusted[SMTP_TRUSTED_MAX];
@@ -57,7 +71,7 @@ struct smtp_server {
 	struct smtp_stats stats;
 	int check_users;     /* maildir backend with a mail_root */
 	char mail_root[256]; /* where RCPT looks for <user>/ */
-	int stopping, listener_closed;
+	int stopping;
 	void (*stop_cb)(void *);
 	void *stop_arg;
 };
@@ -95,6 +109,7 @@ static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_USER] = "unknown_user",
     [SMTP_REJ_DISABLED] = "disabled",
     [SMTP_REJ_NUL] = "nul",
+    [SMTP_REJ_AUTH] = "auth",
 };
 
 const char *smtp_reject_name(int reason)
@@ -271,6 +286,13 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 		log_error("smtp: STARTTLS: %s", err);
 		return SPOOL_E_INVAL;
 	}
+	if (((o->submission_listen && o->submission_listen[0]) ||
+	     (o->submission_tls_listen && o->submission_tls_listen[0])) &&
+	    s->tls == NULL) {
+		log_error("smtp: [submission] needs [smtp] tls_cert and "
+			  "tls_key (AUTH is offered only under TLS)");
+		return SPOOL_E_INVAL;
+	}
 	/* the Maildir backend can tell an unknown user; LMTP cannot cheaply */
 	if ((o->local_backend == NULL || o->local_backend[0] == '\0' ||
 	     strcmp(o->local_backend, "maildir") == 0) &&
@@ -285,7 +307,7 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 }
 
 /* Bind and listen on "HOST:PORT". */
-static int listen_on(struct smtp_server *s, const char *addr)
+static int listen_on(struct smtp_listener *l, const char *addr)
 {
 	char host[NODECONF_STR];
 	struct sockaddr_storage sa;
@@ -302,15 +324,15 @@ static int listen_on(struct smtp_server *s, const char *addr)
 			  addr);
 		return SPOOL_E_INVAL;
 	}
-	rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&sa, 0);
+	rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&sa, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+		rc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
 	if (rc != 0) {
 		log_error("smtp: cannot listen on %s: %s", addr,
 			  uv_strerror(rc));
 		return SPOOL_E_IO;
 	}
-	snprintf(s->listen, sizeof(s->listen), "%s", addr);
+	snprintf(l->addr, sizeof(l->addr), "%s", addr);
 	return 0;
 }
 
@@ -338,7 +360,41 @@ static void free_server(struct smtp_server *s)
 
 static void on_listener_closed_at_start(uv_handle_t *h)
 {
-	free_server(h->data);
+	struct smtp_listener *l = h->data;
+
+	if (--l->s->lst_open == 0)
+		free_server(l->s);
+}
+
+/* Open the listeners the options name; on failure close those opened
+ * (the server is freed once they are) and return the error. */
+static int open_listeners(struct smtp_server *s, const struct smtp_opts *o)
+{
+	const char *addrs[LST__COUNT] = {o->listen, o->submission_listen,
+					 o->submission_tls_listen};
+	int rc = 0;
+
+	for (int k = 0; k < LST__COUNT && rc == 0; k++) {
+		struct smtp_listener *l = &s->lst[k];
+
+		if (k != LST_MX && (addrs[k] == NULL || addrs[k][0] == '\0'))
+			continue;
+		l->s = s;
+		l->kind = k;
+		uv_tcp_init(s->loop, &l->tcp);
+		l->tcp.data = l;
+		l->open = 1;
+		s->lst_open++;
+		rc = listen_on(l, addrs[k]);
+	}
+	if (rc == 0)
+		return 0;
+	for (int k = 0; k < LST__COUNT; k++) {
+		if (s->lst[k].open)
+			uv_close((uv_handle_t *)&s->lst[k].tcp,
+				 on_listener_closed_at_start);
+	}
+	return rc;
 }
 
 int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
@@ -371,21 +427,23 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
 	    .arg = s,
 	};
 	LIST_INIT(&s->host.conns);
-	uv_tcp_init(loop, &s->listener);
-	s->listener.data = s;
-	if ((rc = listen_on(s, o->listen)) != 0) {
-		uv_close((uv_handle_t *)&s->listener,
-			 on_listener_closed_at_start);
+	if ((rc = open_listeners(s, o)) != 0)
 		return rc;
-	}
 	log_info("smtp: listening on %s as %s%s, %u sessions (%u per "
 		 "address), %zu trusted network(s)%s%s",
-		 s->listen, s->node_domain, s->tls ? " with STARTTLS" : "",
-		 s->max_sessions, s->max_per_ip, s->ntrusted,
+		 s->lst[LST_MX].addr, s->node_domain,
+		 s->tls ? " with STARTTLS" : "", s->max_sessions, s->max_per_ip,
+		 s->ntrusted,
 		 s->check_users ? ", unknown users refused at RCPT "
 				  "under "
 				: "",
 		 s->check_users ? s->mail_root : "");
+	if (s->lst[LST_SUBMISSION].open)
+		log_info("smtp: submission (STARTTLS, then AUTH) on %s",
+			 s->lst[LST_SUBMISSION].addr);
+	if (s->lst[LST_SUBMISSIONS].open)
+		log_info("smtp: submission over implicit TLS on %s",
+			 s->lst[LST_SUBMISSIONS].addr);
 	*out = s;
 	return 0;
 }
@@ -396,7 +454,7 @@ static void maybe_done(struct smtp_server *s)
 	void (*cb)(void *);
 	void *arg;
 
-	if (!s->stopping || !s->listener_closed || s->host.nconns > 0)
+	if (!s->stopping || s->lst_open > 0 || s->host.nconns > 0)
 		return;
 	cb = s->stop_cb;
 	arg = s->stop_arg;
@@ -409,10 +467,10 @@ static void maybe_done(struct smtp_server *s)
 
 static void on_listener_closed(uv_handle_t *h)
 {
-	struct smtp_server *s = h->data;
+	struct smtp_listener *l = h->data;
 
-	s->listener_closed = 1;
-	maybe_done(s);
+	l->s->lst_open--;
+	maybe_done(l->s);
 }
 
 void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg)
@@ -423,14 +481,18 @@ void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg)
 	s->stop_cb = cb;
 	s->stop_arg = arg;
 	smtp_inbound_shutdown_all(&s->host);
-	uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+	for (int k = 0; k < LST__COUNT; k++) {
+		if (s->lst[k].open)
+			uv_close((uv_handle_t *)&s->lst[k].tcp,
+				 on_listener_closed);
+	}
 }
 
 /* ---- new connections ---- */
 
 /* The session's settings: the node's options plus the replicated
  * configuration as it is now. */
-static void session_conf(struct smtp_server *s, const char *ip,
+static void session_conf(struct smtp_server *s, int kind, const char *ip,
 			 struct smtp_session_conf *sc, struct spool_config *cfg,
 			 uint64_t *receive_timeout_ms)
 {
@@ -456,7 +518,9 @@ static void session_conf(struct smtp_server *s, const char *ip,
 	sc->hop_max = (uint32_t)cfg->num[CFG_HOP_COUNT_MAXIMUM];
 	sc->policy_allowed = cfg->num[CFG_OPT_RELAY] != 0 ||
 			     policy_net_match(s->trusted, s->ntrusted, ip);
-	sc->tls_available = s->tls != NULL;
+	sc->tls_available = s->tls != NULL && kind != LST_SUBMISSIONS;
+	sc->submission = kind != LST_MX;
+	sc->implicit_tls = kind == LST_SUBMISSIONS;
 	if (s->check_users && s->sp != NULL) {
 		sc->rcpt_known = rcpt_known;
 		sc->rcpt_arg = s;
@@ -468,7 +532,8 @@ static void session_conf(struct smtp_server *s, const char *ip,
 
 static void on_connection(uv_stream_t *l, int status)
 {
-	struct smtp_server *s = l->data;
+	struct smtp_listener *lst = l->data;
+	struct smtp_server *s = lst->s;
 	struct smtp_session_conf sc;
 	struct spool_config cfg;
 	struct smtp_inbound *c;
@@ -526,6 +591,6 @@ static void on_connection(uv_stream_t *l, int status)
 		smtp_inbound_refuse(c, line);
 		return;
 	}
-	session_conf(s, ip, &sc, &cfg, &receive_timeout_ms);
+	session_conf(s, lst->kind, ip, &sc, &cfg, &receive_timeout_ms);
 	smtp_inbound_begin(c, &sc, receive_timeout_ms);
 }

@@ -37,8 +37,12 @@ struct smtp_opts {
 	const char *node_domain; /* greeting; mail for it is local */
 	uint64_t node_id;	 /* origin_node of received control files */
 	const char *listen;	 /* "HOST:PORT" ("[v6]:PORT") */
-	const char *tls_cert;	 /* PEM chain; NULL/"" = no STARTTLS */
-	const char *tls_key;	 /* PEM key */
+	/* submission listeners (RFC 6409, 8314), NULL/"" = none; both need
+	 * tls_cert. AUTH (smtp_auth.c) must be started by the caller. */
+	const char *submission_listen;	   /* STARTTLS, then AUTH (587) */
+	const char *submission_tls_listen; /* implicit TLS (465) */
+	const char *tls_cert; /* PEM chain; NULL/"" = no STARTTLS */
+	const char *tls_key;  /* PEM key */
 	/* trusted networks (relaying allowed): CIDRs separated by commas or
 	 * spaces; NULL or "" = "127.0.0.1/32", "none" = no network */
 	const char *trusted;
@@ -70,6 +74,7 @@ struct smtp_stats {
 	uint64_t discarded;    /* partial messages dropped (disconnect,
 				  timeout) */
 	uint64_t tls_sessions; /* completed TLS handshakes */
+	uint64_t logins;       /* successful SMTP AUTH (submission) */
 	uint64_t rejected[SMTP_REJ__COUNT]; /* by enum smtp_reject */
 };
 

@@ -1,8 +1,11 @@
 /*
  * smtp_session.c — the SMTP receiver's session (see smtp_session.h): the
  * state machine and its legal transitions, input framing with pipelining,
- * replies, the end of DATA (the ENQUEUE built and proposed) and the answer
- * to the proposal. The verbs themselves are in smtp_verbs.c.
+ * replies, the end of DATA or of the last BDAT chunk (the ENQUEUE built
+ * and proposed) and the answer to the proposal. BDAT chunks (RFC 3030) are
+ * read by count through the same reader as DATA (smtp_data.c, raw mode):
+ * the same size limit, the same checks, the same 250 only once the entry
+ * is committed. The verbs themselves are in smtp_verbs.c.
  *
  * Owns: the session's input and output buffers, the transaction (sender,
  * recipients, the message being read). Does not own: sockets, TLS, timers,
@@ -36,7 +39,8 @@
 /* ---- state ---- */
 
 static const char *const state_names[SMTP_S__COUNT] = {
-    "CONNECTED", "GREETED", "MAIL", "RCPT", "DATA", "QUEUEING", "CLOSED"};
+    "CONNECTED", "GREETED",  "MAIL",   "RCPT", "DATA",
+    "BDAT",	 "QUEUEING", "CLOSED", "AUTH"};
 
 #define B(s) (1u << (s))
 /* legal[old] = the states old may move to */
@@ -44,13 +48,16 @@ static const unsigned legal[SMTP_S__COUNT] = {
     [SMTP_S_CONNECTED] =
 	B(SMTP_S_CONNECTED) | B(SMTP_S_GREETED) | B(SMTP_S_CLOSED),
     [SMTP_S_GREETED] = B(SMTP_S_CONNECTED) | B(SMTP_S_GREETED) |
-		       B(SMTP_S_MAIL) | B(SMTP_S_CLOSED),
+		       B(SMTP_S_MAIL) | B(SMTP_S_CLOSED) | B(SMTP_S_AUTH),
     [SMTP_S_MAIL] = B(SMTP_S_GREETED) | B(SMTP_S_RCPT) | B(SMTP_S_CLOSED),
-    [SMTP_S_RCPT] =
-	B(SMTP_S_GREETED) | B(SMTP_S_RCPT) | B(SMTP_S_DATA) | B(SMTP_S_CLOSED),
+    [SMTP_S_RCPT] = B(SMTP_S_GREETED) | B(SMTP_S_RCPT) | B(SMTP_S_DATA) |
+		    B(SMTP_S_BDAT) | B(SMTP_S_CLOSED),
     [SMTP_S_DATA] = B(SMTP_S_GREETED) | B(SMTP_S_QUEUEING) | B(SMTP_S_CLOSED),
+    [SMTP_S_BDAT] = B(SMTP_S_GREETED) | B(SMTP_S_BDAT) | B(SMTP_S_QUEUEING) |
+		    B(SMTP_S_CLOSED),
     [SMTP_S_QUEUEING] = B(SMTP_S_GREETED) | B(SMTP_S_CLOSED),
     [SMTP_S_CLOSED] = 0,
+    [SMTP_S_AUTH] = B(SMTP_S_GREETED) | B(SMTP_S_CLOSED),
 };
 
 const char *smtp_state_name(enum smtp_state st)
@@ -121,7 +128,7 @@ void smtp_sess_close(struct smtp_session *s)
 {
 	if (s->state == SMTP_S_CLOSED)
 		return;
-	if (s->state == SMTP_S_DATA)
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT)
 		smtp_sess_event(s, SMTP_EV_DISCARDED, 0);
 	smtp_sess_enter(s, SMTP_S_CLOSED);
 	s->in_off = s->in.len;
@@ -208,6 +215,7 @@ static int build_enqueue(struct smtp_session *s, struct wbuf *wb)
 	m.helo = s->helo;
 	m.envid = s->mp.envid;
 	m.ret = s->mp.ret;
+	m.flags = s->mp.smtputf8 ? MSG_F_SMTPUTF8 : 0;
 	m.kind = KIND_MAIL;
 	m.hops = s->data.received;
 	m.origin_node = s->conf.node_id;
@@ -223,44 +231,48 @@ static int build_enqueue(struct smtp_session *s, struct wbuf *wb)
 	return ret;
 }
 
-/* The terminator has been read: refuse the message or propose it. */
-static void end_of_data(struct smtp_session *s)
+/* Answer a message the reader refused (rc from smtp_data_status, not 0). */
+static void data_refused(struct smtp_session *s, int rc)
 {
-	struct wbuf wb;
-	int rc = smtp_data_status(&s->data);
-
 	switch (rc) {
-	case 0:
-		break;
 	case SMTP_DE_BARE:
 		smtp_sess_reply(
 		    s, "554 5.6.0 Error: bare <CR> or <LF> in message; "
 		       "lines must end with <CR><LF>");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_BARE);
-		smtp_sess_idle(s);
-		return;
+		break;
 	case SMTP_DE_NUL:
 		smtp_sess_reply(s, "554 5.6.0 Error: NUL octet in message");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_NUL);
-		smtp_sess_idle(s);
-		return;
+		break;
 	case SMTP_DE_LONG:
 		smtp_sess_reply(s,
 				"500 5.5.6 Error: message line longer than 998 "
 				"octets");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_LONG);
-		smtp_sess_idle(s);
-		return;
+		break;
 	case SMTP_DE_SIZE:
 		smtp_sess_reply(s,
 				"552 5.3.4 Message size exceeds fixed maximum "
 				"message size");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SIZE);
-		smtp_sess_idle(s);
-		return;
+		break;
 	default:
 		smtp_sess_reply(s, "452 4.3.1 Insufficient system storage");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_FULL);
+		break;
+	}
+}
+
+/* The terminator has been read (or BDAT LAST): refuse the message or
+ * propose it. */
+static void end_of_data(struct smtp_session *s)
+{
+	struct wbuf wb;
+	int rc = smtp_data_status(&s->data);
+
+	if (rc != 0) {
+		data_refused(s, rc);
 		smtp_sess_idle(s);
 		return;
 	}
@@ -303,7 +315,47 @@ static void end_of_data(struct smtp_session *s)
 	}
 }
 
+void smtp_sess_chunk_end(struct smtp_session *s)
+{
+	int rc;
+
+	s->chunk_active = 0;
+	if (s->chunk_discard) {
+		s->chunk_discard = 0; /* refused at BDAT: already answered */
+		return;
+	}
+	if (s->chunk_last) {
+		smtp_data_finish(&s->data);
+		end_of_data(s);
+		return;
+	}
+	/* refuse as soon as the message cannot be accepted: the client
+	 * sends no more chunks after a 5xx or 4xx (RFC 3030 2) */
+	rc = smtp_data_status(&s->data);
+	if (rc != 0) {
+		data_refused(s, rc);
+		smtp_sess_idle(s);
+		return;
+	}
+	smtp_sess_reply(s, "250 2.0.0 Ok: %llu octets",
+			(unsigned long long)s->chunk_size);
+}
+
 /* ---- input ---- */
+
+/* The octets of the BDAT chunk being read: stored, or skipped when the
+ * BDAT was refused. */
+static void chunk_input(struct smtp_session *s, const char *p, size_t avail)
+{
+	size_t k = avail < s->chunk_left ? avail : (size_t)s->chunk_left;
+
+	if (!s->chunk_discard)
+		(void)smtp_data_feed(&s->data, p, k); /* raw: takes all */
+	s->in_off += k;
+	s->chunk_left -= k;
+	if (s->chunk_left == 0)
+		smtp_sess_chunk_end(s);
+}
 
 /* Handle buffered input until it runs out or the session must wait. */
 static void process(struct smtp_session *s)
@@ -317,6 +369,10 @@ static void process(struct smtp_session *s)
 		size_t avail = s->in.len - s->in_off;
 		const char *lf;
 
+		if (s->chunk_active) {
+			chunk_input(s, p, avail);
+			continue;
+		}
 		if (s->state == SMTP_S_DATA) {
 			s->in_off += smtp_data_feed(&s->data, p, avail);
 			if (s->data.done)
@@ -419,10 +475,11 @@ void smtp_session_proposed(struct smtp_session *s, int applied, int res_status,
 		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s",
 			 s->name);
 		metrics_observe(MH_ACCEPT_SECONDS, metrics_now() - s->eod_at);
-		log_info("smtp [%s]: queued %s, %llu octets, %u recipient(s)%s",
-			 s->client_ip, s->name, (unsigned long long)s->body_len,
-			 s->nrcpt,
-			 (res_flags & RES_F_DUPLICATE) ? " (retried)" : "");
+		log_info(
+		    "smtp [%s]: queued %s, %llu octets, %u recipient(s)%s%s%s",
+		    s->client_ip, s->name, (unsigned long long)s->body_len,
+		    s->nrcpt, (res_flags & RES_F_DUPLICATE) ? " (retried)" : "",
+		    s->auth_user[0] ? ", authenticated as " : "", s->auth_user);
 		ev = SMTP_EV_ACCEPTED;
 		n = s->body_len;
 	} else if (!applied) {
@@ -507,6 +564,7 @@ struct smtp_session *smtp_session_new(const struct smtp_session_conf *conf,
 	s->conf.client_ip = s->client_ip;
 	s->env = *env;
 	s->state = SMTP_S_CONNECTED;
+	s->tls = conf->implicit_tls != 0; /* RFC 8314: TLS from the start */
 	smtp_data_init(&s->data, conf->max_size);
 	return s;
 }
@@ -515,8 +573,10 @@ void smtp_session_free(struct smtp_session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->state == SMTP_S_DATA)
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT)
 		smtp_sess_event(s, SMTP_EV_DISCARDED, 0);
+	if (s->state == SMTP_S_AUTH && s->conf.auth->abort != NULL)
+		s->conf.auth->abort(s->conf.auth->arg);
 	smtp_sess_reset(s);
 	free(s->rcpt);
 	wbuf_free(&s->in);

@@ -35,8 +35,10 @@ enum smtp_state {
 	SMTP_S_MAIL,	      /* MAIL accepted, no recipient yet */
 	SMTP_S_RCPT,	      /* at least one recipient accepted */
 	SMTP_S_DATA,	      /* reading the message */
+	SMTP_S_BDAT,	      /* between or inside BDAT chunks (RFC 3030) */
 	SMTP_S_QUEUEING,      /* the message's proposal is in flight */
 	SMTP_S_CLOSED,	      /* QUIT, timeout or fatal error: input ignored */
+	SMTP_S_AUTH,	      /* AUTH exchange: lines are SASL responses */
 	SMTP_S__COUNT
 };
 
@@ -59,6 +61,7 @@ enum smtp_reject {
 	SMTP_REJ_USER,	    /* 550 5.1.1 unknown local user at RCPT */
 	SMTP_REJ_DISABLED,  /* 421 4.3.2 at connect: DISABLE SERVICE SMTP */
 	SMTP_REJ_NUL,	    /* 554 5.6.0 NUL octet in the message */
+	SMTP_REJ_AUTH,	    /* 535 5.7.8 failed AUTH, 530 5.7.0 required */
 	SMTP_REJ__COUNT
 };
 
@@ -67,6 +70,7 @@ enum smtp_event {
 	SMTP_EV_ACCEPTED = 0, /* a message was queued; n = its octets */
 	SMTP_EV_REJECTED,     /* n = enum smtp_reject */
 	SMTP_EV_DISCARDED,    /* a partial message was dropped (disconnect) */
+	SMTP_EV_LOGIN,	      /* AUTH succeeded (235) */
 };
 
 struct smtp_session_env {
@@ -94,6 +98,36 @@ struct smtp_session_env {
 	int (*storage_low)(void *arg);
 };
 
+/* Results of the SASL exchange (struct smtp_auth_ops). */
+enum {
+	SMTP_AUTH_OK = 0,	/* authenticated: ops->user() names the login */
+	SMTP_AUTH_CONTINUE = 1, /* send the challenge, 334 */
+	SMTP_AUTH_E_FAIL = -1,	/* bad credentials: 535 5.7.8 */
+	SMTP_AUTH_E_MECH = -2,	/* mechanism not offered: 504 5.5.4 */
+	SMTP_AUTH_E_SYNTAX = -3, /* not base64, or a bad exchange: 501 5.5.2 */
+	SMTP_AUTH_E_TEMP = -4,	 /* the service failed: 454 4.7.0 */
+};
+
+/* The authentication service of a submission session (smtp_auth.c over
+ * Cyrus SASL, a fake in the unit tests). Challenges and responses are
+ * the base64 text of the SMTP lines (RFC 4954 4), "" for an empty one;
+ * *out stays valid until the next call. */
+struct smtp_auth_ops {
+	void *arg;
+	/* the mechanisms to advertise, "PLAIN LOGIN" */
+	const char *(*mechs)(void *arg);
+	/* begin mech with the initial response (NULL when none was sent,
+	 * "=" for an empty one) */
+	int (*start)(void *arg, const char *mech, const char *initial,
+		     const char **out);
+	/* the client's next response */
+	int (*step)(void *arg, const char *response, const char **out);
+	/* the authenticated login after SMTP_AUTH_OK */
+	const char *(*user)(void *arg);
+	/* forget a cancelled or failed exchange (may be NULL) */
+	void (*abort)(void *arg);
+};
+
 /* Immediate refusals from env->propose. */
 enum {
 	SMTP_PROPOSE_E_TOOBIG = -1, /* 552 5.3.4 */
@@ -111,6 +145,14 @@ struct smtp_session_conf {
 	uint32_t hop_max;	    /* /HOP_COUNT_MAXIMUM */
 	int policy_allowed;	    /* /OPTIONS=RELAY or trusted client */
 	int tls_available;	    /* offer STARTTLS */
+	/* A submission listener (RFC 6409, 8314): MAIL needs AUTH (530
+	 * 5.7.0), and only AUTH allows relaying (trusted networks and
+	 * /OPTIONS=RELAY do not); AUTH is offered once TLS is on. */
+	int submission;
+	int implicit_tls; /* TLS from the first octet (port 465) */
+	/* the authentication service; NULL = no AUTH. Must outlive the
+	 * session. */
+	const struct smtp_auth_ops *auth;
 	/* Local recipient check at RCPT (issue #4), called for a recipient
 	 * the relay policy made local, with the address as it will be
 	 * queued: 1 = accept (the mailbox exists, or the backend cannot

@@ -18,6 +18,7 @@
 
 #define SMTP_ERRORS_MAX 20     /* errors allowed; one more: 421 4.7.0 */
 #define SMTP_USER "TCPIP$SMTP" /* control-file user-name of received mail */
+#define SMTP_AUTH_USER_MAX 255 /* longer logins are refused (535) */
 
 struct rcpt {
 	char *addr;
@@ -42,6 +43,8 @@ struct smtp_session {
 	int stop_after; /* shut down once the proposal is answered */
 	int errors;
 	char helo[SMTP_HELO_MAX + 1];
+	char auth_user[SMTP_AUTH_USER_MAX + 1]; /* the login, "" = none */
+	char auth_mech[16];			/* during SMTP_S_AUTH */
 
 	struct wbuf in; /* input not handled yet starts at in_off */
 	size_t in_off;
@@ -54,6 +57,9 @@ struct smtp_session {
 	struct rcpt *rcpt;
 	uint32_t nrcpt, rcpt_cap;
 	struct smtp_data data;
+	/* BDAT: a chunk is being read (or skipped) while chunk_active */
+	int chunk_active, chunk_last, chunk_discard;
+	uint64_t chunk_size, chunk_left;
 	char name[SPOOL_NAME_MAX + 1];
 	uint64_t body_len; /* octets proposed, for the statistics */
 	double eod_at;	   /* metrics_now() at the end of DATA */
@@ -83,6 +89,26 @@ void smtp_sess_reset(struct smtp_session *s);
 void smtp_sess_idle(struct smtp_session *s);
 /* Report a statistics event to the server. */
 void smtp_sess_event(struct smtp_session *s, int ev, uint64_t n);
+
+/* smtp_verb_auth.c (called from smtp_verbs.c only) */
+/* AUTH mech [initial-response] (RFC 4954 4). */
+void smtp_sess_auth(struct smtp_session *s, const char *args);
+/* The refusal of AUTH now, or NULL. */
+const char *smtp_sess_auth_check(const struct smtp_session *s);
+/* One response line of the exchange (without CRLF), in SMTP_S_AUTH. */
+void smtp_sess_auth_line(struct smtp_session *s, const char *line);
+/* 1 when AUTH is offered in this session now (EHLO keyword). */
+int smtp_sess_auth_offered(const struct smtp_session *s);
+/* May the session relay now (a login, or trusted off submission)? */
+int smtp_sess_relay_allowed(const struct smtp_session *s);
+/* "530 5.7.0 ..." for MAIL on submission before AUTH, else NULL. */
+const char *smtp_sess_auth_required(const struct smtp_session *s);
+/* The Received: "with" word: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA. */
+const char *smtp_sess_received_proto(const struct smtp_session *s);
+
+/* The octets of a BDAT chunk have all been read: answer it, or end the
+ * message at BDAT LAST. */
+void smtp_sess_chunk_end(struct smtp_session *s);
 
 /* smtp_verbs.c */
 /* Handle one command line of n octets (with its line end). */

@@ -1,7 +1,7 @@
 /*
  * smtp_verbs.c — the SMTP receiver's verbs: the table {verb, check,
  * proceed} and one handler per verb (HELO, EHLO, MAIL, RCPT, DATA, RSET,
- * NOOP, QUIT, HELP, VRFY, STARTTLS), with their replies and enhanced status
+ * NOOP, QUIT, HELP, VRFY, STARTTLS, BDAT; AUTH is smtp_verb_auth.c), with their replies and enhanced status
  * codes (RFC 3463), and the Received: header written at DATA.
  *
  * Replies without an enhanced code, as RFC 2034 3 and RFC 3463 want: the
@@ -84,6 +84,8 @@ static const char *chk_rcpt(const struct smtp_session *s)
 {
 	if (s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT)
 		return NULL;
+	if (s->state == SMTP_S_BDAT)
+		return "503 5.5.1 Error: RCPT after BDAT";
 	return "503 5.5.1 Error: need MAIL command";
 }
 
@@ -93,6 +95,8 @@ static const char *chk_data(const struct smtp_session *s)
 		return NULL;
 	if (s->state == SMTP_S_MAIL)
 		return "503 5.5.1 Error: need RCPT command";
+	if (s->state == SMTP_S_BDAT) /* RFC 3030 2: not in one transaction */
+		return "503 5.5.1 Error: DATA after BDAT";
 	return "503 5.5.1 Error: need MAIL command";
 }
 
@@ -145,8 +149,13 @@ static void greet(struct smtp_session *s, const char *args, int esmtp)
 			(unsigned long long)s->conf.max_size);
 	smtp_sess_reply(s, "250-8BITMIME");
 	smtp_sess_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_sess_reply(s, "250-CHUNKING");
+	smtp_sess_reply(s, "250-SMTPUTF8");
 	if (s->conf.tls_available && !s->tls)
 		smtp_sess_reply(s, "250-STARTTLS");
+	if (smtp_sess_auth_offered(s))
+		smtp_sess_reply(s, "250-AUTH %s",
+				s->conf.auth->mechs(s->conf.auth->arg));
 	smtp_sess_reply(s, "250 DSN");
 }
 
@@ -167,10 +176,21 @@ static void do_mail(struct smtp_session *s, const char *args)
 	int rc = smtp_parse_mail(args, &mb, &mp);
 
 	if (rc == 0 && !s->esmtp &&
-	    (mp.has_size || mp.body || mp.ret || mp.envid[0]))
+	    (mp.has_size || mp.body || mp.ret || mp.envid[0] || mp.smtputf8))
 		rc = SMTP_PE_UNKNOWN_PARAM; /* no ESMTP after HELO */
 	if (rc != 0) {
 		smtp_sess_error(s, smtp_parse_reply(rc));
+		return;
+	}
+	if (smtp_sess_auth_required(s) != NULL) {
+		smtp_sess_reply(s, "%s", smtp_sess_auth_required(s));
+		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_AUTH);
+		smtp_sess_count_error(s);
+		return;
+	}
+	if (mb.utf8 && !mp.smtputf8) { /* RFC 6531 3.4 */
+		smtp_sess_error(s, "553 5.6.7 Error: non-ASCII address needs "
+				   "MAIL FROM ... SMTPUTF8");
 		return;
 	}
 	if (mp.has_size && mp.size > s->conf.max_size) {
@@ -194,7 +214,7 @@ static void do_mail(struct smtp_session *s, const char *args)
 static void do_rcpt(struct smtp_session *s, const char *args)
 {
 	struct smtp_policy pol = {s->node_domain, s->cluster_domain,
-				  s->conf.policy_allowed, s->env.alias_has,
+				  smtp_sess_relay_allowed(s), s->env.alias_has,
 				  s->env.arg};
 	struct smtp_mailbox mb;
 	struct smtp_rcpt_params rp;
@@ -205,6 +225,11 @@ static void do_rcpt(struct smtp_session *s, const char *args)
 		rc = SMTP_PE_UNKNOWN_PARAM;
 	if (rc != 0) {
 		smtp_sess_error(s, smtp_parse_reply(rc));
+		return;
+	}
+	if (mb.utf8 && !s->mp.smtputf8) { /* RFC 6531 3.4 */
+		smtp_sess_error(s, "553 5.6.7 Error: non-ASCII address needs "
+				   "MAIL FROM ... SMTPUTF8");
 		return;
 	}
 	if (s->nrcpt >= s->conf.max_rcpt) {
@@ -276,30 +301,37 @@ static int received_header(const struct smtp_session *s, uint64_t now,
 			   char *buf, size_t size)
 {
 	char date[64];
-	const char *proto = s->tls ? "ESMTPS" : s->esmtp ? "ESMTP" : "SMTP";
+	const char *proto = smtp_sess_received_proto(s);
 	const char *v6 = strchr(s->client_ip, ':') ? "IPv6:" : "";
+	char login[SMTP_AUTH_USER_MAX + 32] = "";
 	int n;
+
+	if (s->auth_user[0] != '\0') /* RFC 3848; the comment Postfix writes */
+		snprintf(login, sizeof(login),
+			 "\t(Authenticated sender: %s)\r\n", s->auth_user);
 
 	maildate_format(now, date, sizeof(date));
 	if (s->nrcpt == 1)
 		n = snprintf(buf, size,
-			     "Received: from %s ([%s%s])\r\n"
+			     "Received: from %s ([%s%s])\r\n%s"
 			     "\tby %s (smtpcluster %s) with %s id %s\r\n"
 			     "\tfor <%s>; %s\r\n",
-			     s->helo, v6, s->client_ip, s->node_domain,
+			     s->helo, v6, s->client_ip, login, s->node_domain,
 			     s->node_name, proto, s->name, s->rcpt[0].addr,
 			     date);
 	else
 		n = snprintf(buf, size,
-			     "Received: from %s ([%s%s])\r\n"
+			     "Received: from %s ([%s%s])\r\n%s"
 			     "\tby %s (smtpcluster %s) with %s id %s;\r\n"
 			     "\t%s\r\n",
-			     s->helo, v6, s->client_ip, s->node_domain,
+			     s->helo, v6, s->client_ip, login, s->node_domain,
 			     s->node_name, proto, s->name, date);
 	return (n < 0 || (size_t)n >= size) ? -1 : n;
 }
 
-static void do_data(struct smtp_session *s, const char *args)
+/* Name the message and put its Received: header first: the start of
+ * DATA and of the first BDAT. 0, or -1 when refused (answered). */
+static int start_message(struct smtp_session *s)
 {
 	char hdr[2048];
 	uint64_t now = s->env.now_ms(s->env.arg);
@@ -313,7 +345,7 @@ static void do_data(struct smtp_session *s, const char *args)
 			  s->node_name);
 		smtp_sess_reply(s, "451 4.3.0 Error: cannot name the message");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SPOOL);
-		return;
+		return -1;
 	}
 	smtp_data_init(&s->data, s->conf.max_size);
 	n = received_header(s, now, hdr, sizeof(hdr));
@@ -321,10 +353,88 @@ static void do_data(struct smtp_session *s, const char *args)
 		smtp_data_free(&s->data);
 		smtp_sess_reply(s, "452 4.3.1 Insufficient system storage");
 		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_FULL);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+static void do_data(struct smtp_session *s, const char *args)
+{
+	if (start_message(s) != 0)
+		return;
 	smtp_sess_enter(s, SMTP_S_DATA);
 	smtp_sess_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/* "SIZE" or "SIZE LAST" (RFC 3030 4: chunk-size = 1*DIGIT). 0 or -1. */
+static int parse_bdat(const char *a, uint64_t *size, int *last)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if (a[0] < '0' || a[0] > '9')
+		return -1;
+	for (; a[i] >= '0' && a[i] <= '9'; i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(a[i] - '0');
+	}
+	*size = v;
+	*last = 0;
+	if (a[i] == '\0')
+		return 0;
+	if (a[i] == ' ' && strcasecmp(a + i + 1, "LAST") == 0) {
+		*last = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* Why a well-formed BDAT is refused now, or NULL. */
+static const char *bdat_refusal(const struct smtp_session *s)
+{
+	if (s->state == SMTP_S_RCPT || s->state == SMTP_S_BDAT)
+		return NULL;
+	if (s->state == SMTP_S_CONNECTED)
+		return "503 5.5.1 Error: send HELO/EHLO first";
+	if (s->state == SMTP_S_MAIL)
+		return "503 5.5.1 Error: need RCPT command";
+	return "503 5.5.1 Error: need MAIL command";
+}
+
+/* BDAT (RFC 3030): the chunk's octets follow the line whatever the
+ * answer, so a refused chunk is still read, and thrown away. */
+static void do_bdat(struct smtp_session *s, const char *args)
+{
+	const char *why;
+	uint64_t size;
+	int last;
+
+	if (parse_bdat(args, &size, &last) != 0) {
+		/* where the chunk ends is unknown: its octets would be read
+		 * as commands */
+		smtp_sess_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SYNTAX);
+		smtp_sess_close(s);
+		return;
+	}
+	s->chunk_active = 1;
+	s->chunk_discard = 0;
+	s->chunk_last = last;
+	s->chunk_size = s->chunk_left = size;
+	if ((why = bdat_refusal(s)) != NULL) {
+		s->chunk_discard = 1;
+		smtp_sess_error(s, why);
+	} else if (s->state == SMTP_S_RCPT) {
+		if (start_message(s) != 0) {
+			s->chunk_discard = 1;
+		} else {
+			smtp_data_set_raw(&s->data);
+			smtp_sess_enter(s, SMTP_S_BDAT);
+		}
+	}
+	if (s->chunk_left == 0 && s->state != SMTP_S_CLOSED)
+		smtp_sess_chunk_end(s);
 }
 
 static void do_rset(struct smtp_session *s, const char *args)
@@ -350,8 +460,9 @@ static void do_help(struct smtp_session *s, const char *args)
 	smtp_sess_reply(
 	    s,
 	    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
-	    "QUIT HELP VRFY%s",
-	    s->conf.tls_available ? " STARTTLS" : "");
+	    "QUIT HELP VRFY%s%s",
+	    s->conf.tls_available ? " STARTTLS" : "",
+	    smtp_sess_auth_offered(s) ? " AUTH" : "");
 }
 
 static void do_vrfy(struct smtp_session *s, const char *args)
@@ -404,8 +515,8 @@ static const struct verb verbs[] = {
     {"EXPN", ARGS_ANY, NULL, chk_any, do_not_implemented},
     {"TURN", ARGS_ANY, NULL, chk_any, do_not_implemented},
     {"ETRN", ARGS_ANY, NULL, chk_any, do_not_implemented},
-    {"BDAT", ARGS_ANY, NULL, chk_any, do_not_implemented},
-    {"AUTH", ARGS_ANY, NULL, chk_any, do_not_implemented},
+    {"BDAT", ARGS_NEED, "501 5.5.4 Syntax: BDAT size [LAST]", chk_any, do_bdat},
+    {"AUTH", ARGS_ANY, NULL, smtp_sess_auth_check, smtp_sess_auth},
 };
 
 /* One command line (with its line end, n octets). */
@@ -422,6 +533,13 @@ void smtp_sess_command(struct smtp_session *s, const char *p, size_t n)
 		return;
 	}
 	n -= 2;
+	if (s->state == SMTP_S_AUTH) { /* a response, not a command: what is
+					  not base64 ends the exchange */
+		memcpy(line, p, n);
+		line[n] = '\0';
+		smtp_sess_auth_line(s, line);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 

@@ -90,11 +90,11 @@ def body_bytes():
     return (b"Subject: bench\r\n\r\n" + b"x" * 76 + b"\r\n") * (SIZE // 80)
 
 
-def latency(host, port, label):
-    """SESSIONS clients, LAT_MSGS messages: print p50/p99 end of DATA to
-    250."""
+def latency(host, port, label, msgs=None):
+    """SESSIONS clients, msgs (LAT_MSGS) messages: print p50/p99 end of
+    DATA to 250; return (p50, p99) in ms, or None."""
     lat, errors = [], []
-    per = max(1, LAT_MSGS // SESSIONS)
+    per = max(1, (msgs or LAT_MSGS) // SESSIONS)
     th = [threading.Thread(target=latency_worker,
                            args=(host, port, per, body_bytes(), lat, errors))
           for _ in range(SESSIONS)]
@@ -108,6 +108,8 @@ def latency(host, port, label):
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
         print("%s latency: p50 %.1f ms, p99 %.1f ms  (end of DATA to 250, "
               "%d msgs, %d errors)" % (label, p50, p99, len(lat), len(errors)))
+        return p50, p99
+    return None
 
 
 def commit_index(c):

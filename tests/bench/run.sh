@@ -6,10 +6,13 @@
 #     ratio, and both p50/p99 latencies from end of DATA to 250;
 #  3. end-to-end: the rate at which all MSGS messages reach a counting
 #     smtp-sink, for a cluster with default settings and for Postfix,
-#     and their ratio.
+#     and their ratio;
 #  4. the cost of mutual TLS on the cluster ports: the cluster accept rate
 #     again with [cluster] insecure_plaintext = true (IT_CLUSTER_PLAINTEXT,
 #     cluster.py), and the ratio mTLS/plaintext. BENCH_TLS=0 skips it.
+#  5. the drain of a queued backlog (raft entries per delivered message)
+#     and the backlog sweep (2k, 20k, 100k queued; BENCH_BACKLOG_MAX
+#     leaves the larger steps out), tests/bench/bench_backlog.py.
 # Postfix needs root (it drops to the postfix user); without root the
 # ratio is not printed rather than made up.
 set -eu
@@ -47,3 +50,5 @@ if [ "${BENCH_TLS:-1}" != 0 ]; then
 		awk -v c="$c" -v p="$p" 'BEGIN{printf "ratio mTLS/plaintext cluster accept: %.2f\n", c/p}'
 	fi
 fi
+python3 tests/bench/bench_backlog.py drain
+python3 tests/bench/bench_backlog.py

@@ -30,6 +30,7 @@
 #include "src/smtpd/smtp_parse.c"
 #include "src/smtpd/smtp_session.c"
 #include "src/smtpd/smtp_verbs.c"
+#include "src/smtpd/smtp_verb_auth.c"
 #include "src/smtpd/smtp_recvlog.c"
 #include "src/metrics/metrics.c"
 
@@ -238,6 +239,48 @@ static uint32_t f_seq(void *arg)
 	return ++seq;
 }
 
+/* The authentication service of a submission session: each step's
+ * outcome (and the login's name) comes from the control bytes. */
+static const char *fa_mechs(void *arg)
+{
+	return "PLAIN LOGIN";
+}
+
+static int fa_outcome(void *arg, const char **out)
+{
+	static const int results[] = {SMTP_AUTH_CONTINUE, SMTP_AUTH_OK,
+				      SMTP_AUTH_E_FAIL,	  SMTP_AUTH_E_MECH,
+				      SMTP_AUTH_E_SYNTAX, SMTP_AUTH_E_TEMP};
+
+	*out = (next_ctl(arg) & 1) ? "VXNlcm5hbWU6" : "";
+	return results[next_ctl(arg) % 6];
+}
+
+static int fa_start(void *arg, const char *mech, const char *initial,
+		    const char **out)
+{
+	return fa_outcome(arg, out);
+}
+
+static int fa_step(void *arg, const char *response, const char **out)
+{
+	return fa_outcome(arg, out);
+}
+
+static const char *fa_user(void *arg)
+{
+	switch (next_ctl(arg) % 4) {
+	case 0:
+		return NULL;
+	case 1:
+		return "";
+	case 2:
+		return "odd (user)\\\x01";
+	default:
+		return "alice@realm.test";
+	}
+}
+
 static void fuzz_session(const uint8_t *data, size_t size)
 {
 	struct smtp_session_conf conf = {
@@ -261,11 +304,21 @@ static void fuzz_session(const uint8_t *data, size_t size)
 	    .next_seq = f_seq,
 	};
 	struct fake f = {0};
+	struct smtp_auth_ops auth;
 	size_t i = 0, cut;
 
 	if (size < 2)
 		return;
 	conf.policy_allowed = data[0] & 1;
+	conf.submission = (data[0] & 2) != 0;
+	conf.implicit_tls = (data[0] & 4) != 0;
+	auth = (struct smtp_auth_ops){.arg = &f,
+				      .mechs = fa_mechs,
+				      .start = fa_start,
+				      .step = fa_step,
+				      .user = fa_user};
+	if (data[0] & 8)
+		conf.auth = &auth;
 	cut = 1 + size / 8 < size ? 1 + size / 8 : size;
 	f.ctl = data + 1; /* outcome choices: the input's first eighth */
 	f.nctl = cut - 1;

@@ -15,13 +15,23 @@ message accepted. Every record has "acked": True once its 250 was sent
 (False while held, and for good when the client gave up first).
 pipelining=False: the EHLO reply offers no PIPELINING. rset_reply: the
 answer to RSET, after which the connection is closed unless it is a 250
-(a far end that dropped an idle connection). sessions counts the
-connections, commands each verb.
+(a far end that dropped an idle connection). eightbitmime=False: no
+8BITMIME offered; smtputf8=True: SMTPUTF8 offered. Every record keeps the
+MAIL FROM parameters ("mail_params", as sent). dsn=True: the EHLO reply
+offers DSN (RFC 3461) and each record also keeps each accepted
+recipient's RCPT parameters ("rcpt_params", by address); without it the
+far end has no DSN extension. sessions counts the connections, commands
+each verb. tls (an ssl.SSLContext for the server side): the EHLO reply offers STARTTLS (before TLS only); STARTTLS is
+answered 220 and the handshake run (RFC 3207: the session starts afresh);
+a failed handshake closes the connection and counts in tls_failures.
+Every record has "tls": the protocol version the message came over
+("TLSv1.3"), or None in clear.
 """
 
 import asyncio
 import collections
 import re
+import ssl
 import threading
 import time
 
@@ -38,8 +48,14 @@ class Recorder:
     HOLD_S = 25.0  # holddot*: the first final dot's reply held this long
 
     def __init__(self, ips, port, hold_dot=0.0, pipelining=True,
-                 rset_reply="250 2.0.0 Ok"):
+                 rset_reply="250 2.0.0 Ok", eightbitmime=True,
+                 smtputf8=False, dsn=False, tls=None):
         self.ips, self.port = ips, port
+        self.eightbitmime = eightbitmime
+        self.smtputf8 = smtputf8
+        self.dsn = dsn
+        self.tls = tls
+        self.tls_failures = 0
         self.hold_dot = hold_dot
         self.pipelining = pipelining
         self.rset_reply = rset_reply
@@ -95,6 +111,8 @@ class Recorder:
         ip = writer.get_extra_info("sockname")[0]
         peer = (writer.get_extra_info("peername") or ("",))[0]
         mail, rcpts = None, []
+        mail_params, rcpt_params = "", {}
+        tls = None
         with self.lock:
             self.sessions += 1
 
@@ -112,21 +130,43 @@ class Recorder:
                 with self.lock:
                     self.commands[up.split(" ", 1)[0].split(":", 1)[0]] += 1
                 if up.startswith("EHLO"):
-                    send("250-recorder\r\n%s250-8BITMIME\r\n"
-                         "250 SIZE 52428800"
-                         % ("250-PIPELINING\r\n" if self.pipelining else ""))
+                    send("250-recorder\r\n%s%s%s%s%s250 SIZE 52428800"
+                         % ("250-PIPELINING\r\n" if self.pipelining else "",
+                            "250-8BITMIME\r\n" if self.eightbitmime else "",
+                            "250-SMTPUTF8\r\n" if self.smtputf8 else "",
+                            "250-DSN\r\n" if self.dsn else "",
+                            "250-STARTTLS\r\n"
+                            if self.tls is not None and tls is None
+                            else ""))
+                elif up == "STARTTLS" and self.tls is not None and \
+                        tls is None:
+                    send("220 2.0.0 ready to start TLS")
+                    await writer.drain()
+                    try:
+                        await writer.start_tls(self.tls)
+                    except (ssl.SSLError, OSError):
+                        with self.lock:
+                            self.tls_failures += 1
+                        break
+                    tls = writer.get_extra_info("ssl_object").version()
+                    mail, rcpts = None, []
+                    mail_params, rcpt_params = "", {}
+                    continue
                 elif up.startswith("HELO"):
                     send("250 recorder")
                 elif up.startswith("MAIL FROM:"):
-                    m = re.match(r"MAIL FROM:\s*<([^>]*)>", cmd, re.I)
+                    m = re.match(r"MAIL FROM:\s*<([^>]*)>(.*)", cmd, re.I)
                     mail, rcpts = (m.group(1) if m else ""), []
+                    mail_params = m.group(2).strip() if m else ""
+                    rcpt_params = {}
                     send("250 2.1.0 Ok")
                 elif up.startswith("RCPT TO:"):
-                    m = re.match(r"RCPT TO:\s*<([^>]*)>", cmd, re.I)
+                    m = re.match(r"RCPT TO:\s*<([^>]*)>(.*)", cmd, re.I)
                     addr = m.group(1) if m else ""
                     ans = self._answer(addr)
                     if ans.startswith("250"):
                         rcpts.append(addr)
+                        rcpt_params[addr] = m.group(2).strip() if m else ""
                     send(ans)
                 elif up == "DATA":
                     if not rcpts:
@@ -142,7 +182,9 @@ class Recorder:
                         if dl.startswith(b".."):
                             dl = dl[1:]
                         data += dl
-                    rec = self._record(ip, peer, mail, rcpts, bytes(data))
+                    rec = self._record(ip, peer, mail, rcpts, bytes(data),
+                                       mail_params, dict(rcpt_params),
+                                       tls)
                     if (self._hold_first(rcpts) and
                             not await self._held(reader, rec)):
                         break  # the client gave up: not accepted
@@ -202,7 +244,8 @@ class Recorder:
                     rec["gave_up"] = True
                 return False
 
-    def _record(self, ip, peer, mail, rcpts, data):
+    def _record(self, ip, peer, mail, rcpts, data, mail_params="",
+                rcpt_params=None, tls=None):
         hdrs = data.split(b"\r\n\r\n", 1)[0]
         m = re.search(rb"^Message-ID:\s*(<[^>]*>)", hdrs, re.I | re.M)
         q = re.search(rb"\bid (\S+?)[;\s]", hdrs)
@@ -210,6 +253,9 @@ class Recorder:
             self.msgs.append({
                 "ip": ip, "peer": peer, "t": time.time(), "from": mail,
                 "rcpts": list(rcpts), "data": data, "acked": False,
+                "mail_params": mail_params,
+                "rcpt_params": rcpt_params or {},
+                "tls": tls,
                 "msgid": m.group(1).decode() if m else None,
                 "ctl": q.group(1).decode() if q else None})
             return self.msgs[-1]

@@ -12,6 +12,8 @@ The zone (dnsmasq on 127.0.0.1:DNS_PORT, answering for .test only):
     amx.test     no MX, A 127.0.0.24
     sink.test    MX 10 mx.sink.test (127.0.0.30: smtp-sink)
     gw.test      MX 5 mx.gw.test (127.0.0.25); gw.test has no A record
+    dsn.test     MX 10 mx.dsn.test (127.0.0.27: a recorder offering DSN;
+                 every other recorder address has no DSN extension)
 Every remote host listens on SMTP_PORT ([delivery] smtp_port). The alternate
 gateway given by IP is 127.0.0.26 (a recorder listener too).
 
@@ -48,6 +50,7 @@ USERS = ("postmaster", "system", "alice", "bob")
 RECORDER_IPS = ("127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24",
                 "127.0.0.25", "127.0.0.26")
 SINK_IP = "127.0.0.30"
+DSN_IP = "127.0.0.27"
 EXACTLY_ONCE_COUNT = int(os.environ.get("IT_DELIVERY_COUNT", "1000"))
 
 WORK = tempfile.mkdtemp(prefix="smtpcluster-delivery-")
@@ -113,7 +116,9 @@ def start_dns(procs):
             "--mx-host=sink.test,mx.sink.test,10",
             "--host-record=mx.sink.test,%s" % SINK_IP,
             "--mx-host=gw.test,mx.gw.test,5",
-            "--host-record=mx.gw.test,127.0.0.25"]
+            "--host-record=mx.gw.test,127.0.0.25",
+            "--mx-host=dsn.test,mx.dsn.test,10",
+            "--host-record=mx.dsn.test,%s" % DSN_IP]
     if os.geteuid() == 0:
         argv += ["--user=root", "--group=root"]
     procs.start(argv, os.path.join(WORK, "dnsmasq.log"))
@@ -156,6 +161,7 @@ def maildir_find(user, needle):
 # ---- the clusters ----
 
 RECORDER = Recorder(RECORDER_IPS, SMTP_PORT)
+DSN_RECORDER = Recorder((DSN_IP,), SMTP_PORT, dsn=True)
 PROCS = Procs()
 
 
@@ -465,6 +471,189 @@ def test_retry_then_bounce_at_interval_maximum():
     finally:
         C.set_config(1, interval_initial=None, interval_retry=None,
                      interval_maximum=None)
+
+
+# ---- tests: /OPTIONS=HEADERS | TOP_HEADERS | NOHEADERS ----
+
+def header_names(raw):
+    """The field names of raw's header section (a Maildir file), lower
+    case, in order."""
+    head = raw.split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    return [ln.split(":", 1)[0].lower() for ln in head.split("\n")
+            if ln and ln[0] not in " \t"]
+
+
+def test_headers_option_chooses_the_fields_local_delivery_shows():
+    """Each mode's fields in a Maildir delivery (docs/operations.md):
+    HEADERS all, TOP_HEADERS no trace/transport fields, NOHEADERS only
+    OpenVMS Mail's own (and X-VMS-From:)."""
+    extra = "Reply-To: list@cluster.test\r\nX-Trace: t1\r\n"
+    got = {}
+    try:
+        for mode, num in (("headers", None), ("top", 1), ("none", 2)):
+            C.set_config(1, opt_headers=num)
+            tag = "hdropt-%s-%d" % (mode, os.getpid())
+            send(1 + len(got), "x@sink.test", ["bob@cluster.test"],
+                 message(msgid(tag), subject=tag, extra=extra))
+            wait_until(lambda: maildir_find("bob", tag.encode()), 30,
+                       what="the %s message in bob's Maildir" % mode)
+            got[mode] = header_names(maildir_find("bob", tag.encode())[0])
+    finally:
+        C.set_config(1, opt_headers=None)
+    common = ["from", "to", "subject", "x-vms-from"]
+    for mode in got:
+        check(all(h in got[mode] for h in common), "%s keeps From, To, "
+              "Subject, X-VMS-From" % mode, got[mode])
+    check({"received", "x-trace", "message-id", "reply-to", "return-path",
+           "delivered-to"} <= set(got["headers"]), "HEADERS: every field",
+          got["headers"])
+    check("received" not in got["top"] and "x-trace" not in got["top"],
+          "TOP_HEADERS: no trace or transport field", got["top"])
+    check({"message-id", "reply-to", "return-path", "delivered-to"}
+          <= set(got["top"]), "TOP_HEADERS: the reader's fields",
+          got["top"])
+    check(set(got["none"]) == set(common), "NOHEADERS: OpenVMS Mail's "
+          "own fields only", got["none"])
+
+
+# ---- tests: DSN success reports and delay warnings (RFC 3461/3464) ----
+
+def reports(user, mid, subject):
+    """The reports in user's Maildir about message mid with subject."""
+    return [m for m in maildir_find(user, mid.encode())
+            if ("\nSubject: %s\n" % subject).encode() in m]
+
+
+def test_notify_success_local_delivery_reports_delivered():
+    mid = msgid("success-local")
+    send(1, "alice@cluster.test", ["bob@cluster.test"], message(mid),
+         rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;Bob@Cluster.Test"])
+    wait_until(lambda: reports("alice", mid,
+                               "Successful Mail Delivery Report"), 30,
+               what="the success report in alice's Maildir")
+    check(maildir_find("bob", mid.encode()), "delivered to bob")
+    raw = reports("alice", mid, "Successful Mail Delivery Report")[0]
+    msg, per_msg, per_rcpt, returned = parse_dsn(raw)
+    check(b"Return-Path: <>" in raw, "envelope sender <>")
+    check(len(per_rcpt) == 1, "one recipient block", per_rcpt)
+    r = per_rcpt[0]
+    check(r["Final-Recipient"] == "rfc822; bob@cluster.test",
+          "Final-Recipient", r["Final-Recipient"])
+    check(r["Original-Recipient"] == "rfc822;Bob@Cluster.Test",
+          "Original-Recipient", r["Original-Recipient"])
+    check(r["Action"] == "delivered", "Action", r["Action"])
+    check(r["Status"] == "2.0.0", "Status", r["Status"])
+    check(returned.get_content_type() == "text/rfc822-headers",
+          "headers returned", returned.get_content_type())
+    check(mid in returned.get_payload(), "original Message-ID returned")
+    wait_until(lambda: queue_empty(), 20, what="an empty queue")
+
+
+def test_notify_success_to_a_hop_without_dsn_reports_relayed():
+    mid = msgid("success-relay")
+    send(2, "alice@cluster.test", ["user@amx.test"], message(mid),
+         rcpt_options=["NOTIFY=SUCCESS,FAILURE"])
+    wait_until(lambda: reports("alice", mid,
+                               "Successful Mail Delivery Report"), 30,
+               what="the relayed report in alice's Maildir")
+    got = RECORDER.find(mid)
+    check(got and got[0]["rcpt_params"].get("user@amx.test") == "",
+          "no NOTIFY to a next hop without DSN",
+          got and got[0]["rcpt_params"])
+    raw = reports("alice", mid, "Successful Mail Delivery Report")[0]
+    _, _, per_rcpt, _ = parse_dsn(raw)
+    r = per_rcpt[0]
+    check(r["Final-Recipient"] == "rfc822; user@amx.test",
+          "Final-Recipient", r["Final-Recipient"])
+    check(r["Action"] == "relayed", "Action", r["Action"])
+    check(r["Status"].startswith("2."), "Status", r["Status"])
+    check(r["Remote-MTA"] == "dns; amx.test", "Remote-MTA",
+          r["Remote-MTA"])
+    check(r["Diagnostic-Code"].startswith("smtp; 250"), "Diagnostic-Code",
+          r["Diagnostic-Code"])
+    wait_until(lambda: queue_empty(), 20, what="an empty queue")
+
+
+def test_notify_to_a_hop_with_dsn_is_passed_on_and_never_is_silent():
+    """A next hop with DSN gets NOTIFY, ORCPT, RET and ENVID and sends the
+    report itself (RFC 3461 5.2): none from us. NOTIFY=NEVER delivered
+    locally: no report either."""
+    mid = msgid("success-pass")
+    never = msgid("never-local")
+    marker = msgid("after-pass")
+    send(3, "alice@cluster.test", ["user@dsn.test"], message(mid),
+         mail_options=["RET=HDRS", "ENVID=ENV-77"],
+         rcpt_options=["NOTIFY=SUCCESS,DELAY", "ORCPT=rfc822;User@Dsn.Test"])
+    send(1, "alice@cluster.test", ["bob@cluster.test"], message(never),
+         rcpt_options=["NOTIFY=NEVER"])
+    wait_until(lambda: DSN_RECORDER.find(mid), 30,
+               what="the message at the DSN-speaking far end")
+    got = DSN_RECORDER.find(mid)[0]
+    params = got["rcpt_params"].get("user@dsn.test", "").upper().split()
+    check("NOTIFY=SUCCESS,DELAY" in params, "NOTIFY passed on",
+          got["rcpt_params"])
+    check("ORCPT=RFC822;USER@DSN.TEST" in params, "ORCPT passed on",
+          got["rcpt_params"])
+    mparams = got["mail_params"].split()
+    check("RET=HDRS" in mparams and "ENVID=ENV-77" in mparams,
+          "RET and ENVID passed on", got["mail_params"])
+    wait_until(lambda: maildir_find("bob", never.encode()), 30,
+               what="the NOTIFY=NEVER message in bob's Maildir")
+    wait_until(lambda: queue_empty(), 20, what="an empty queue")
+    # a later report reaches alice: one about the first two would be
+    # there before it
+    send(3, "alice@cluster.test", ["bob@cluster.test"], message(marker),
+         rcpt_options=["NOTIFY=SUCCESS"])
+    wait_until(lambda: reports("alice", marker,
+                               "Successful Mail Delivery Report"), 30,
+               what="the later report")
+    check(not maildir_find("alice", mid.encode()),
+          "no report of ours after a DSN next hop")
+    check(not maildir_find("alice", never.encode()),
+          "no report for NOTIFY=NEVER")
+    wait_until(lambda: queue_empty(), 20, what="an empty queue")
+
+
+def test_notify_delay_warns_once_then_bounces():
+    """NOTIFY=DELAY,FAILURE to a recipient that is always deferred: one
+    delay warning once delay_warning has passed, whichever node holds
+    the later claims, then the bounce at /INTERVAL=MAXIMUM."""
+    C.set_config(1, interval_initial=1000, interval_retry=1000,
+                 interval_maximum=8000, delay_warning=1000)
+    try:
+        mid = msgid("delay")
+        send(2, "alice@cluster.test", ["always451-d@eq.test"], message(mid),
+             rcpt_options=["NOTIFY=DELAY,FAILURE"])
+        wait_until(lambda: reports("alice", mid,
+                                   "Delayed Mail (still being retried)"),
+                   30, what="the delay warning in alice's Maildir")
+        raw = reports("alice", mid, "Delayed Mail (still being retried)")[0]
+        _, _, per_rcpt, returned = parse_dsn(raw)
+        r = per_rcpt[0]
+        check(r["Final-Recipient"] == "rfc822; always451-d@eq.test",
+              "Final-Recipient", r["Final-Recipient"])
+        check(r["Action"] == "delayed", "Action", r["Action"])
+        check(r["Status"] == "4.2.1", "Status from the 451", r["Status"])
+        check(returned.get_content_type() == "text/rfc822-headers",
+              "headers only", returned.get_content_type())
+        wait_until(lambda: reports("alice", mid,
+                                   "Undelivered Mail Returned to Sender"),
+                   40, what="the bounce at /INTERVAL=MAXIMUM")
+        n = len([ln for ln in activity().splitlines()
+                 if "to=<always451-d@eq.test>" in ln and "deferred" in ln])
+        # the first (too early to warn), the warning's, and at least the
+        # last one, at /INTERVAL=MAXIMUM, after it
+        check(n >= 3, "deferrals after the warning", n)
+        warned = reports("alice", mid, "Delayed Mail (still being retried)")
+        check(len(warned) == 1, "one delay warning", len(warned))
+        _, _, per_rcpt, _ = parse_dsn(
+            reports("alice", mid, "Undelivered Mail Returned to Sender")[0])
+        check(per_rcpt[0]["Action"] == "failed", "then failed",
+              per_rcpt[0]["Action"])
+        wait_until(lambda: queue_empty(), 20, what="an empty queue")
+    finally:
+        C.set_config(1, interval_initial=None, interval_retry=None,
+                     interval_maximum=None, delay_warning=None)
 
 
 def test_bounce_of_a_bounce_goes_to_the_postmaster_once():
@@ -799,6 +988,7 @@ def setup():
     start_dns(PROCS)
     start_sink(PROCS)
     RECORDER.start()
+    DSN_RECORDER.start()
     C.start()
     C.wait_leader()
     C.set_config(1, queues=4)
@@ -826,6 +1016,11 @@ def main():
             test_notify_never_suppresses_the_bounce,
             test_retry_then_success,
             test_retry_then_bounce_at_interval_maximum,
+            test_notify_success_local_delivery_reports_delivered,
+            test_notify_success_to_a_hop_without_dsn_reports_relayed,
+            test_notify_to_a_hop_with_dsn_is_passed_on_and_never_is_silent,
+            test_notify_delay_warns_once_then_bounces,
+            test_headers_option_chooses_the_fields_local_delivery_shows,
             test_bounce_of_a_bounce_goes_to_the_postmaster_once,
             test_failed_postmaster_copy_is_dropped_not_looped,
             test_zone_and_gateway_by_name_and_by_ip,
@@ -844,6 +1039,7 @@ def main():
     finally:
         C.stop()
         RECORDER.stop()
+        DSN_RECORDER.stop()
         PROCS.stop()
         if ok and not os.environ.get("SMTPCLUSTER_KEEP"):
             shutil.rmtree(WORK, ignore_errors=True)

@@ -12,7 +12,9 @@ Tests: a message to alice and bob is in each Dovecot Maildir exactly once;
 a message to alice and an unknown user delivers alice and bounces the
 other (the RFC 3464 bounce reaches the local sender through LMTP too);
 with Dovecot stopped a message is deferred and stays queued, and once
-Dovecot is back `send mail` (REQUEUE) has it delivered.
+Dovecot is back `send mail` (REQUEUE) has it delivered; /OPTIONS=NOHEADERS
+leaves the SMTP fields out of what Dovecot stores; NOTIFY=SUCCESS gets the
+sender an "Action: delivered" report.
 
 Run: python3 tests/integration/test_lmtp.py (needs build/, root and the
 Debian packages above; otherwise it prints SKIP and passes). About 15 s;
@@ -200,12 +202,12 @@ def message(mid, sender="bob@cluster.test", body="hello\r\n"):
             "Message-ID: %s\r\n\r\n%s" % (sender, mid, body)).encode()
 
 
-def send(node, sender, rcpts, data):
+def send(node, sender, rcpts, data, rcpt_options=()):
     host, port = C.smtp_addr(node).rsplit(":", 1)
     s = smtplib.SMTP(host, int(port), timeout=30,
                      source_address=("127.0.0.1", 0))
     try:
-        refused = s.sendmail(sender, rcpts, data)
+        refused = s.sendmail(sender, rcpts, data, [], list(rcpt_options))
     finally:
         try:
             s.quit()
@@ -358,6 +360,65 @@ def test_dovecot_down_defers_then_send_mail_delivers():
 
 # ---- setup and main ----
 
+def test_notify_success_through_lmtp_reports_delivered():
+    """NOTIFY=SUCCESS delivered through LMTP is a final delivery: the
+    sender gets an RFC 3464 report with Action: delivered (through LMTP
+    too)."""
+    mid = msgid("success")
+    send(3, "bob@cluster.test", ["alice@cluster.test"], message(mid),
+         rcpt_options=["NOTIFY=SUCCESS"])
+    wait_until(lambda: mailbox_find("alice", mid.encode()), 20,
+               what="the message in alice's Maildir")
+    wait_until(lambda: [m for m in mailbox_find("bob", mid.encode())
+                        if b"Successful Mail Delivery Report" in m], 20,
+               what="the success report in bob's Maildir")
+    raw = [m for m in mailbox_find("bob", mid.encode())
+           if b"Successful Mail Delivery Report" in m][0]
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    check(msg.get_content_type() == "multipart/report", "a report",
+          msg.get_content_type())
+    blocks = msg.get_payload()[1].get_payload()
+    check(blocks[1]["Action"] == "delivered", "Action", blocks[1]["Action"])
+    check(blocks[1]["Status"] == "2.0.0", "Status", blocks[1]["Status"])
+    check(blocks[1]["Final-Recipient"] == "rfc822; alice@cluster.test",
+          "Final-Recipient", blocks[1]["Final-Recipient"])
+    wait_until(queue_empty, 15, what="an empty queue")
+
+
+def test_noheaders_leaves_the_smtp_fields_out_of_lmtp_delivery():
+    """/OPTIONS=NOHEADERS through LMTP: Dovecot stores the message without
+    the cluster's Received: and the message's own trace fields; HEADERS
+    (the default) keeps them."""
+    tags = {}
+    try:
+        for mode, num in (("headers", None), ("none", 2)):
+            C.set_config(1, opt_headers=num)
+            tag = "lmtp-hdr-%s-%d" % (mode, os.getpid())
+            data = ("From: <bob@cluster.test>\r\nTo: alice\r\n"
+                    "Subject: %s\r\nX-Trace: t1\r\nMessage-ID: %s\r\n"
+                    "\r\nbody\r\n" % (tag, msgid(tag))).encode()
+            send(1, "bob@cluster.test", ["alice@cluster.test"], data)
+            wait_until(lambda: mailbox_find("alice", tag.encode()), 20,
+                       what="the %s message in alice's Maildir" % mode)
+            tags[mode] = mailbox_find("alice", tag.encode())[0]
+    finally:
+        C.set_config(1, opt_headers=None)
+    head = {m: raw.split(b"\n\n", 1)[0] for m, raw in tags.items()}
+    check(b"(smtpcluster " in head["headers"] and
+          b"X-Trace: t1" in head["headers"] and
+          b"Message-ID:" in head["headers"], "HEADERS: every field",
+          head["headers"])
+    check(b"(smtpcluster " not in head["none"], "NOHEADERS: no Received: "
+          "of ours", head["none"])
+    check(b"X-Trace:" not in head["none"] and
+          b"Message-ID:" not in head["none"], "NOHEADERS: no other field",
+          head["none"])
+    check(b"Subject: lmtp-hdr-none" in head["none"] and
+          b"X-VMS-From:" in head["none"], "NOHEADERS: Subject and "
+          "X-VMS-From kept", head["none"])
+    wait_until(queue_empty, 15, what="an empty queue")
+
+
 def setup():
     if os.geteuid() != 0:
         raise SkipTest("not root: the private Dovecot must run as root")
@@ -392,6 +453,8 @@ def main():
             test_message_to_alice_and_bob_arrives_once_in_each_maildir,
             test_unknown_user_bounces_while_alice_is_delivered,
             test_dovecot_down_defers_then_send_mail_delivers,
+            test_noheaders_leaves_the_smtp_fields_out_of_lmtp_delivery,
+            test_notify_success_through_lmtp_reports_delivered,
         ])
     except SystemExit as e:
         ok = e.code == 0

@@ -200,7 +200,8 @@ def test_set_configuration_on_one_node_shown_on_another():
         "--gateway-alternate", "relay.example.com", "--zone", "example.com",
         "--substitute-domain", "mail.example.com", "--postmaster-alias",
         "SYSTEM", "--cluster-domain", "cluster.example", "--max-message-size",
-        "20m", "--max-recipients", "50", "--log", SMTPLOG)
+        "20m", "--max-recipients", "50", "--log", SMTPLOG,
+        "--delay-warning", "90m")
     want = {"interval_initial": 45 * 60000, "interval_retry": 7200000,
             "interval_maximum": 5 * 86400000, "address_retries": 8,
             "hop_count_maximum": 30, "opt_relay": 1, "opt_eight_bit": 1,
@@ -212,7 +213,7 @@ def test_set_configuration_on_one_node_shown_on_another():
             "substitute_domain": "mail.example.com",
             "postmaster_alias": "SYSTEM", "cluster_domain": "cluster.example",
             "max_message_size": 20 * 1024 * 1024, "max_recipients": 50,
-            "log": SMTPLOG}
+            "log": SMTPLOG, "delay_warning": 90 * 60000}
 
     def shown():
         st = {s["key"]: s for s in
@@ -239,7 +240,7 @@ def test_set_configuration_on_one_node_shown_on_another():
     check("norelay (default)" in r.stdout, "(default) marked", r.stdout)
     run(1, "set", "conf", "smtp", "--default", "cluster-domain",
         "--default", "max-recipients", "--default", "max-message-size",
-        "--default", "substitute-domain")
+        "--default", "substitute-domain", "--default", "delay-warning")
     for i in (1, 2, 3):  # the next tests rely on the node's own domain
         eventually(lambda i=i: setting(i, "cluster_domain")["default"] and
                    setting(i, "substitute_domain")["default"],
@@ -701,6 +702,66 @@ def test_ordinary_user_acts_on_its_own_mail_only():
     check(r.returncode != 0, "a full name of two lines refused", r.stderr)
 
 
+def test_sendmail_bs_speaks_smtp_with_the_sender_rule_of_f():
+    """sendmail -bs: SMTP on stdin/stdout; each message goes through the
+    submit path, MAIL FROM standing for -f (only an admin may send as
+    another user: 550 5.7.1 at DATA); the session goes on after a
+    refusal."""
+    plain, _ = ensure_users()
+    d = tempfile.mkdtemp(dir=WORK)
+    os.chmod(d, 0o755)
+    link = os.path.join(d, "sendmail")
+    os.symlink(SMTPCTL, link)
+    own = USER + "@node1.cluster.test"
+    dialogue = ("EHLO mua.test\r\n"
+                "MAIL FROM:<root@node1.cluster.test>\r\n"
+                "RCPT TO:<bs1@example.com>\r\n"
+                "DATA\r\nSubject: forged\r\n\r\nx\r\n.\r\n"
+                "MAIL FROM:<%s>\r\n"
+                "RCPT TO:<bs2@example.com>\r\n"
+                "RCPT TO:<bs3@example.com>\r\n"
+                "DATA\r\nSubject: own\r\nBcc: hidden@example.com\r\n\r\n"
+                "..dot\r\n.\r\n"
+                "QUIT\r\n" % own)
+    r = subprocess.run(["setpriv", "--reuid=%d" % plain[0],
+                        "--regid=%d" % plain[1], "--clear-groups", link,
+                        "-bs"], input=dialogue, capture_output=True,
+                       text=True, timeout=60,
+                       env=dict(os.environ, SMTPCTL_SOCKET=C.sock(1)))
+    check(r.returncode == 0, "sendmail -bs exit", r.returncode, r.stderr)
+    lines = r.stdout.splitlines()  # text mode: CRLF reads as "\n"
+    check(lines[0].startswith("220 ") and "250 ENHANCEDSTATUSCODES" in lines,
+          "greeting and EHLO", r.stdout)
+    refusals = [ln for ln in lines if ln.startswith("550 5.7.1")]
+    check(len(refusals) == 1 and "only an admin may send as" in refusals[0],
+          "forged MAIL FROM refused at DATA", r.stdout)
+    ok = [ln for ln in lines if ln.startswith("250 2.0.0 Ok: queued as ")]
+    check(len(ok) == 1 and lines[-1] == "221 2.0.0 Bye", "own queued",
+          r.stdout)
+    name = ok[0].split()[-1]
+    e = eventually(lambda: [x for x in mail(2, "--full", user=plain)
+                            if x["name"] == name], "the -bs message")[0]
+    check(e["envelope_sender"] == own, "MAIL FROM is the sender", e)
+    check(sorted(x["address"] for x in e["recipients"]) ==
+          ["bs2@example.com", "bs3@example.com"], "RCPT TO recipients", e)
+    check(not any(x["recipients"][0]["address"] == "bs1@example.com"
+                  for x in mail(1, user=plain)), "nothing queued forged")
+    # an admin (root) may send as anyone, and with -bs no recipients
+    # may be given as arguments
+    r = subprocess.run([link, "-bs"], input="MAIL FROM:<x@example.org>\r\n"
+                       "RCPT TO:<bs4@example.com>\r\nDATA\r\n\r\nx\r\n"
+                       ".\r\nQUIT\r\n", capture_output=True, text=True,
+                       timeout=60,
+                       env=dict(os.environ, SMTPCTL_SOCKET=C.sock(3)))
+    check(r.returncode == 0 and "250 2.0.0 Ok: queued as" in r.stdout,
+          "root's -bs", r.stdout, r.stderr)
+    r = subprocess.run([link, "-bs", "a@example.com"], input="",
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, SMTPCTL_SOCKET=C.sock(3)))
+    check(r.returncode == 64, "-bs with recipients is a usage error",
+          r.returncode, r.stderr)
+
+
 def test_admin_group_member_may_act_on_every_users_mail():
     plain, adm = ensure_users()
     r = js(1, "show", "mail", USER, user=adm)
@@ -803,6 +864,7 @@ def main():
         test_remove_mail_by_entry_and_the_all_guard,
         test_analyze_mail_repair_fixes_injected_damage,
         test_ordinary_user_acts_on_its_own_mail_only,
+        test_sendmail_bs_speaks_smtp_with_the_sender_rule_of_f,
         test_admin_group_member_may_act_on_every_users_mail,
         test_analyze_mail_delete_before_and_since,
         test_prefixes_help_and_errors,

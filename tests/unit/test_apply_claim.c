@@ -326,6 +326,90 @@ static void test_complete_retried_is_duplicate_not_error(void **state)
 	fx_close(&f);
 }
 
+/* A COMPLETE whose report warns of a delay (OUT_DEFERRED_WARNED) marks the
+ * recipient RCPT_F_DELAYED and keeps it pending; without the report it
+ * marks nothing, and the warned recipient stays marked on later
+ * deferrals (the warning is sent once, whoever holds the next claim). */
+static void test_complete_delay_warning_is_recorded_once(void **state)
+{
+	struct fx f;
+	char n[64], bn[64];
+	uint64_t f1, f2;
+	struct spool_ctl c;
+	/* an ENQUEUE's RCPT_F_DELAYED is state: cleared */
+	struct spool_rcpt br = {.addr = "alice@example.org",
+				.orcpt = "",
+				.flags = RCPT_F_DELAYED,
+				.reply = ""};
+	struct spool_outcome_item it[2] = {
+	    {0, OUT_DEFERRED_WARNED, "451 later"},
+	    {1, OUT_DEFERRED_WARNED, "451 later"}};
+	struct spool_cmd cmd;
+	struct spool_result res;
+
+	fx_open(&f);
+	fx_name(n, sizeof(n), 1);
+	fx_name(bn, sizeof(bn), 2);
+	fx_enqueue(f.sp, n, T0, 2);
+	fx_claim(f.sp, n, 1, T0, LEASE, &f1);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CMD_COMPLETE;
+	cmd.stamp = T0 + 10;
+	cmd.u.complete.name = n;
+	cmd.u.complete.node = 1;
+	cmd.u.complete.fence = f1;
+	cmd.u.complete.n = 1; /* only recipient 0 is warned, with a report */
+	cmd.u.complete.items = it;
+	cmd.u.complete.flags = COMPLETE_BOUNCE_DONE;
+	cmd.u.complete.has_bounce = 1;
+	cmd.u.complete.bounce.name = bn;
+	cmd.u.complete.bounce.rec.user = "TCPIP$SMTP"; /* fx_name's user */
+	cmd.u.complete.bounce.rec.sender = "";
+	cmd.u.complete.bounce.rec.client = "";
+	cmd.u.complete.bounce.rec.helo = "";
+	cmd.u.complete.bounce.rec.envid = "";
+	cmd.u.complete.bounce.rec.kind = KIND_BOUNCE;
+	cmd.u.complete.bounce.rec.nrcpt = 1;
+	cmd.u.complete.bounce.rec.rcpt = &br;
+	cmd.u.complete.bounce.body = "Subject: delayed\r\n\r\nx\r\n";
+	cmd.u.complete.bounce.body_len = strlen(cmd.u.complete.bounce.body);
+	fx_apply(f.sp, &cmd, &res);
+	assert_int_equal(res.status, 0);
+	assert_true(res.flags & RES_F_BOUNCED);
+	spool_result_free(&res);
+	fx_get(f.sp, n, &c);
+	assert_int_equal(c.rec.rcpt[0].state, RCPT_PENDING);
+	assert_true(c.rec.rcpt[0].flags & RCPT_F_DELAYED);
+	assert_false(c.rec.rcpt[1].flags & RCPT_F_DELAYED);
+	spool_ctl_free(&c);
+	/* the report itself is queued, with no flag of its own */
+	fx_get(f.sp, bn, &c);
+	assert_int_equal(c.rec.kind, KIND_BOUNCE);
+	assert_int_equal(c.rec.rcpt[0].flags, 0);
+	spool_ctl_free(&c);
+
+	/* next attempt: recipient 1 said warned but no report: not marked */
+	fx_claim(f.sp, n, 2, T0 + 4000000, LEASE, &f2);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CMD_COMPLETE;
+	cmd.stamp = T0 + 4000010;
+	cmd.u.complete.name = n;
+	cmd.u.complete.node = 2;
+	cmd.u.complete.fence = f2;
+	cmd.u.complete.n = 2;
+	cmd.u.complete.items = it;
+	it[0].outcome = OUT_DEFERRED;
+	fx_apply(f.sp, &cmd, &res);
+	assert_int_equal(res.status, 0);
+	spool_result_free(&res);
+	fx_get(f.sp, n, &c);
+	assert_true(c.rec.rcpt[0].flags & RCPT_F_DELAYED);
+	assert_false(c.rec.rcpt[1].flags & RCPT_F_DELAYED);
+	assert_int_equal(c.rec.rcpt[1].state, RCPT_PENDING);
+	spool_ctl_free(&c);
+	fx_close(&f);
+}
+
 static void test_complete_bad_recipient_index_changes_nothing(void **state)
 {
 	struct fx f;
@@ -443,6 +527,7 @@ int main(void)
 	    cmocka_unit_test(test_complete_refused_after_own_lease_ended),
 	    cmocka_unit_test(test_complete_retried_is_duplicate_not_error),
 	    cmocka_unit_test(test_complete_bad_recipient_index_changes_nothing),
+	    cmocka_unit_test(test_complete_delay_warning_is_recorded_once),
 	    cmocka_unit_test(test_claim_exclusive_among_three_nodes),
 	};
 

@@ -1,7 +1,8 @@
 /*
  * test_apply_tables.c — the spool's table appliers (spool/store/apply_tables.c):
  * SET_CONFIG (defaults, set, reset, all-or-nothing batches), local aliases,
- * the local MX and hosts databases, forwards, the node table, and NOOP.
+ * the local MX and hosts databases, forwards, the node table, the
+ * outbound TLS policy table, and NOOP.
  * Every refusal is checked to leave the spool byte-identical (snapshot
  * images before and after).
  */
@@ -18,6 +19,7 @@
 #include "spool/codec/aliases.h"
 #include "spool/codec/cmd.h"
 #include "spool/codec/config.h"
+#include "spool/codec/tlspolicy.h"
 #include "spool/store/spool.h"
 #include "spool/store/spool_impl.h"
 #include "spool/codec/wire.h"
@@ -1270,6 +1272,136 @@ static void test_noop_succeeds_and_changes_nothing(void **st)
 	assert_unchanged(f->sp, &before);
 }
 
+/* ---- the outbound TLS policy table ---- */
+
+static int tlspol_cmd(struct spool *sp, int type, const char *domain, int level)
+{
+	struct spool_cmd c;
+
+	cmd_init(&c, type);
+	c.u.tlspol.domain = domain;
+	c.u.tlspol.level = (uint8_t)level;
+	return fx_status(sp, &c);
+}
+
+static int tlspol_cb(const char *a, const char *b, uint64_t n, void *arg)
+{
+	char item[600];
+
+	snprintf(item, sizeof(item), "%s=%s/%u", a, b, (unsigned)n);
+	seen_add(arg, item);
+	return 0;
+}
+
+static void tlspol_seen(struct spool *sp, struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(spool_tlspol_foreach(sp, tlspol_cb, s), 0);
+}
+
+static void test_tlspol_set_folds_replaces_and_lists(void **st)
+{
+	struct fx *f = *st;
+	struct seen s;
+
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, "Secure.Example.", TLSPOL_VERIFY),
+	    0);
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, ".example.ORG", TLSPOL_ENCRYPT),
+	    0);
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, "plain.test", TLSPOL_NONE), 0);
+	tlspol_seen(f->sp, &s);
+	assert_string_equal(s.text, ".example.org=encrypt/3,plain.test=none/1,"
+				    "secure.example=verify/4");
+	/* a second SET replaces the level */
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, "secure.example", TLSPOL_MAY), 0);
+	tlspol_seen(f->sp, &s);
+	assert_int_equal(s.n, 3);
+	assert_non_null(strstr(s.text, "secure.example=may/2"));
+}
+
+static void test_tlspol_lookup_exact_then_parents(void **st)
+{
+	struct fx *f = *st;
+	char m[TLSPOL_KEY_MAX + 1];
+
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, "example.com", TLSPOL_VERIFY), 0);
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, ".example.com", TLSPOL_ENCRYPT),
+	    0);
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, ".b.example.com", TLSPOL_NONE),
+	    0);
+	/* the exact key */
+	assert_int_equal(
+	    spool_tlspol_lookup(f->sp, "Example.COM.", m, sizeof(m)),
+	    TLSPOL_VERIFY);
+	assert_string_equal(m, "example.com");
+	/* the nearest parent wins */
+	assert_int_equal(
+	    spool_tlspol_lookup(f->sp, "a.b.example.com", m, sizeof(m)),
+	    TLSPOL_NONE);
+	assert_string_equal(m, ".b.example.com");
+	assert_int_equal(
+	    spool_tlspol_lookup(f->sp, "b.example.com", m, sizeof(m)),
+	    TLSPOL_ENCRYPT);
+	assert_string_equal(m, ".example.com");
+	/* ".example.com" is not example.com's own key, nor other domains' */
+	assert_int_equal(tlspol_cmd(f->sp, CMD_TLSPOL_REMOVE, "example.com", 0),
+			 0);
+	assert_int_equal(
+	    spool_tlspol_lookup(f->sp, "example.com", m, sizeof(m)),
+	    TLSPOL_DEFAULT);
+	assert_string_equal(m, "");
+	assert_int_equal(
+	    spool_tlspol_lookup(f->sp, "notexample.com", m, sizeof(m)),
+	    TLSPOL_DEFAULT);
+	assert_int_equal(spool_tlspol_lookup(f->sp, "", NULL, 0),
+			 TLSPOL_DEFAULT);
+}
+
+static void test_tlspol_refusals_change_nothing(void **st)
+{
+	struct fx *f = *st;
+	struct wbuf before;
+
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, "keep.test", TLSPOL_ENCRYPT), 0);
+	snap_take(f->sp, &before);
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, "bad..test", TLSPOL_MAY),
+	    SPOOL_E_INVAL);
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_SET, "..test", TLSPOL_MAY),
+	    SPOOL_E_INVAL);
+	assert_int_equal(tlspol_cmd(f->sp, CMD_TLSPOL_SET, ".", TLSPOL_MAY),
+			 SPOOL_E_INVAL);
+	/* past the codec: levels it would not encode */
+	for (int lv = 0; lv <= TLSPOL_VERIFY + 1; lv += TLSPOL_VERIFY + 1) {
+		struct spool_cmd c;
+		struct spool_result res;
+
+		cmd_init(&c, CMD_TLSPOL_SET);
+		c.u.tlspol.domain = "x.test";
+		c.u.tlspol.level = (uint8_t)lv;
+		assert_int_equal(spool_apply_cmd(f->sp, &c, &res), 0);
+		assert_int_equal(res.status, SPOOL_E_INVAL);
+		spool_result_free(&res);
+	}
+	assert_int_equal(
+	    tlspol_cmd(f->sp, CMD_TLSPOL_REMOVE, "missing.test", 0),
+	    SPOOL_E_NOTFOUND);
+	assert_unchanged(f->sp, &before);
+	assert_int_equal(tlspol_cmd(f->sp, CMD_TLSPOL_REMOVE, "KEEP.test", 0),
+			 0);
+	assert_int_equal(spool_tlspol_lookup(f->sp, "keep.test", NULL, 0),
+			 TLSPOL_DEFAULT);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1313,6 +1445,9 @@ int main(void)
 	    T(test_node_domain_too_long_refused),
 	    T(test_node_record_version1_decodes_with_empty_domain),
 	    T(test_noop_succeeds_and_changes_nothing),
+	    T(test_tlspol_set_folds_replaces_and_lists),
+	    T(test_tlspol_lookup_exact_then_parents),
+	    T(test_tlspol_refusals_change_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

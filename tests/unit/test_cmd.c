@@ -17,6 +17,7 @@
 #include "spool/codec/cmd.h"
 #include "spool/codec/config.h"
 #include "spool/codec/err.h"
+#include "spool/codec/tlspolicy.h"
 #include "spool/codec/wire.h"
 
 #define STAMP 1700000000123ull
@@ -202,6 +203,11 @@ static void make_cmd(int type, struct spool_cmd *c)
 	case CMD_REPAIR:
 		c->u.repair.flags = 0;
 		break;
+	case CMD_TLSPOL_SET:
+	case CMD_TLSPOL_REMOVE:
+		c->u.tlspol.domain = ".Example.ORG";
+		c->u.tlspol.level = type == CMD_TLSPOL_SET ? TLSPOL_VERIFY : 0;
+		break;
 	default:
 		fail_msg("no sample for type %d", type);
 	}
@@ -380,6 +386,11 @@ static void assert_cmd_equal(const struct spool_cmd *a,
 		break;
 	case CMD_REPAIR:
 		assert_int_equal(a->u.repair.flags, b->u.repair.flags);
+		break;
+	case CMD_TLSPOL_SET:
+	case CMD_TLSPOL_REMOVE:
+		assert_string_equal(a->u.tlspol.domain, b->u.tlspol.domain);
+		assert_int_equal(a->u.tlspol.level, b->u.tlspol.level);
 		break;
 	default:
 		break;
@@ -669,9 +680,11 @@ static void test_enqueue_decode_refuses_bad_values(void **state)
 	notify = len - BODY_LEN - 4 - 1;
 	assert_int_equal(buf[notify], DSN_NOTIFY_NEVER | RCPT_F_LOCAL << 4);
 	assert_int_equal(decode_patched(buf, len, notify, 0x0F), 0);
-	/* the high nibble is the recipient's flags: RCPT_F_LOCAL only */
+	/* the high nibble is the recipient's flags (RCPT_F_DELAYED decodes;
+	 * apply_enqueue clears it) */
 	assert_int_equal(decode_patched(buf, len, notify, 0x1F), 0);
-	assert_int_equal(decode_patched(buf, len, notify, 0x20),
+	assert_int_equal(decode_patched(buf, len, notify, 0x2F), 0);
+	assert_int_equal(decode_patched(buf, len, notify, 0x40),
 			 SPOOL_E_MALFORMED);
 	free(buf);
 }
@@ -744,8 +757,11 @@ static void test_complete_decode_refuses_bad_values(void **state)
 	assert_int_equal(decode_patched(buf, len, f + 12, OUT_FAILED), 0);
 	assert_int_equal(decode_patched(buf, len, f + 12, 0),
 			 SPOOL_E_MALFORMED);
-	assert_int_equal(decode_patched(buf, len, f + 12, OUT_FAILED + 1),
-			 SPOOL_E_MALFORMED);
+	assert_int_equal(decode_patched(buf, len, f + 12, OUT_DEFERRED_WARNED),
+			 0);
+	assert_int_equal(
+	    decode_patched(buf, len, f + 12, OUT_DEFERRED_WARNED + 1),
+	    SPOOL_E_MALFORMED);
 	/* recipient index past the largest possible */
 	assert_int_equal(decode_patched(buf, len, f + 8, 0x01),
 			 SPOOL_E_MALFORMED);
@@ -1084,6 +1100,44 @@ static void test_mx_remove_allows_empty_gateway(void **state)
 	free(buf);
 }
 
+/* TLSPOL_SET carries a level from NONE to VERIFY (encode and decode
+ * refuse the rest); TLSPOL_REMOVE carries none, and both need a key. */
+static void test_tlspol_level_range(void **state)
+{
+	struct spool_cmd c, out;
+	struct wbuf wb;
+	size_t len;
+	uint8_t *buf;
+
+	for (int lv = 0; lv <= TLSPOL_VERIFY + 1; lv++) {
+		int ok = lv >= TLSPOL_NONE && lv <= TLSPOL_VERIFY;
+
+		make_cmd(CMD_TLSPOL_SET, &c);
+		c.u.tlspol.level = (uint8_t)lv;
+		wbuf_init(&wb);
+		assert_int_equal(spool_cmd_encode(&c, &wb),
+				 ok ? 0 : SPOOL_E_INVAL);
+		wbuf_free(&wb);
+	}
+	make_cmd(CMD_TLSPOL_SET, &c);
+	buf = encode_ok(&c, &len);
+	assert_int_equal(buf[len - 1], TLSPOL_VERIFY); /* the level is last */
+	buf[len - 1] = TLSPOL_VERIFY + 1;
+	assert_int_equal(spool_cmd_decode(&out, buf, len), SPOOL_E_MALFORMED);
+	buf[len - 1] = 0;
+	assert_int_equal(spool_cmd_decode(&out, buf, len), SPOOL_E_MALFORMED);
+	buf[len - 1] = TLSPOL_NONE;
+	assert_int_equal(spool_cmd_decode(&out, buf, len), 0);
+	assert_int_equal(out.u.tlspol.level, TLSPOL_NONE);
+	spool_cmd_free(&out);
+	free(buf);
+	make_cmd(CMD_TLSPOL_REMOVE, &c);
+	c.u.tlspol.domain = "";
+	wbuf_init(&wb);
+	assert_int_equal(spool_cmd_encode(&c, &wb), SPOOL_E_INVAL);
+	wbuf_free(&wb);
+}
+
 static void test_command_names(void **state)
 {
 	assert_string_equal(spool_cmd_name(CMD_ENQUEUE), "ENQUEUE");
@@ -1286,6 +1340,7 @@ int main(void)
 	    cmocka_unit_test(test_encode_refuses_what_decode_refuses),
 	    cmocka_unit_test(test_mx_remove_allows_empty_gateway),
 	    cmocka_unit_test(test_node_set_domain_only_with_its_bit),
+	    cmocka_unit_test(test_tlspol_level_range),
 	    cmocka_unit_test(test_command_names),
 	    cmocka_unit_test(test_random_bytes_never_crash),
 	    cmocka_unit_test(test_mutated_commands_never_crash),

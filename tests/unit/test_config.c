@@ -71,6 +71,8 @@ static const struct want wants[] = {
     {CFG_POSTMASTER_ALIAS, "postmaster_alias", "TCPIP$SMTP_POSTMASTER_ALIAS",
      CFG_KIND_STR, 0, 0, 0, 0},
     {CFG_CLUSTER_DOMAIN, "cluster_domain", "(none)", CFG_KIND_STR, 0, 0, 0, 0},
+    {CFG_DELAY_WARNING, "delay_warning", "(none)", CFG_KIND_NUM, 4 * 60 * MIN,
+     0, 365 * DAY, 1},
 };
 
 #define NWANTS (sizeof(wants) / sizeof(wants[0]))

@@ -3,7 +3,8 @@
  * on a private libuv loop: bytes both ways, flow of write completions,
  * graceful close after queued writes, close exactly once, a timer, and
  * STARTTLS with the server and client sides of tls.c (certificate made
- * here, in a temporary directory).
+ * here, in a temporary directory), and the verifying client context of
+ * the TLS policy verify (the right name, another name, a bad CA file).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -273,6 +274,60 @@ static void test_failed_handshake_is_reported_in_the_handshake(void **state)
 	tls_client_ctx_free(cctx);
 }
 
+/* The TLS policy verify's context (tls_client_ctx_new_verify): with the
+ * self-signed certificate as the CA, the name it carries verifies and
+ * another fails the handshake with the X509 reason; a CA file that does
+ * not load gives no context and a reason. */
+static void verify_against(const char *name, int want_ok)
+{
+	char dir[] = "/tmp/test_conn.XXXXXX";
+	char cert[256], key[256], err[256];
+	struct tls_ctx *sctx;
+	struct ssl_ctx_st *cctx;
+
+	assert_non_null(mkdtemp(dir));
+	make_cert(dir, cert, key, sizeof(cert));
+	assert_int_equal(tls_ctx_new_server(&sctx, cert, key, err, sizeof(err)),
+			 0);
+	cctx = tls_client_ctx_new_verify(cert, err, sizeof(err));
+	assert_non_null(cctx);
+	assert_int_equal(conn_starttls_server(&srv.c, sctx), 0);
+	assert_int_equal(conn_starttls_client(&cli.c, cctx, name), 0);
+	if (want_ok) {
+		RUN_UNTIL(cli.tls_up == 1);
+		assert_int_equal(conn_tls_state(&cli.c), CONN_TLS);
+	} else {
+		RUN_UNTIL(cli.errors == 1);
+		assert_int_equal(cli.tls_up, 0);
+		assert_non_null(strstr(conn_tls_error(&cli.c),
+				       "certificate not verified: hostname "
+				       "mismatch"));
+	}
+	conn_close(&cli.c, 0);
+	conn_close(&srv.c, 0);
+	RUN_UNTIL(cli.closes == 1 && srv.closes == 1);
+	tls_ctx_free(sctx);
+	tls_client_ctx_free(cctx);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+}
+
+static void test_verify_context_accepts_the_right_name(void **state)
+{
+	verify_against("test", 1);
+}
+
+static void test_verify_context_refuses_another_name(void **state)
+{
+	char err[256];
+
+	verify_against("mx.other.test", 0);
+	assert_null(
+	    tls_client_ctx_new_verify("/nonexistent/ca.pem", err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +344,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_failed_handshake_is_reported_in_the_handshake, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_verify_context_accepts_the_right_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_verify_context_refuses_another_name, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

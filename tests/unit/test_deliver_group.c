@@ -22,11 +22,14 @@
 #include <cmocka.h>
 
 #include "spool/codec/cmd.h"
+#include "spool/codec/tlspolicy.h"
 #include "src/delivery/deliver_impl.h"
+#include "tests/unit/spool_fixture.h"
 
 /* ---- a delivery without a loop ---- */
 
 struct fixture {
+	struct fx spool; /* the tables group_classify() reads */
 	struct deliverer d;
 	struct delivery dv;
 	struct item items[8];
@@ -39,6 +42,8 @@ static struct fixture *fixture_new(uint32_t n, const char *const *addrs)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
+	fx_open(&f->spool);
+	f->d.sp = f->spool.sp;
 	f->d.s_backend = "maildir";
 	f->d.s_domain = "node1.cluster.test";
 	f->dv.d = &f->d;
@@ -72,6 +77,7 @@ static void fixture_free(struct fixture *f)
 		gn = g->next;
 		group_free(g);
 	}
+	fx_close(&f->spool);
 	free(f);
 }
 
@@ -139,7 +145,7 @@ static void test_remote_group_path(void **state)
 {
 	static const char *const a[] = {"bob@example.org"};
 	struct fixture *f = fixture_new(1, a);
-	struct group *g = group_for(&f->dv, G_REMOTE, "Example.ORG");
+	struct group *g = group_for(&f->dv, G_REMOTE, "Example.ORG", 0);
 
 	assert_non_null(g);
 	assert_int_equal(g->state, GS_NEW);
@@ -160,7 +166,7 @@ static void test_local_group_path(void **state)
 {
 	static const char *const a[] = {"alice@node1.cluster.test"};
 	struct fixture *f = fixture_new(1, a);
-	struct group *g = group_for(&f->dv, G_MAILDIR, "maildir");
+	struct group *g = group_for(&f->dv, G_MAILDIR, "maildir", 0);
 
 	assert_non_null(g);
 	group_enter(g, GS_SENDING);
@@ -173,7 +179,7 @@ static void test_illegal_move_asserts(void **state)
 {
 	static const char *const a[] = {"alice@node1.cluster.test"};
 	struct fixture *f = fixture_new(1, a);
-	struct group *g = group_for(&f->dv, G_MAILDIR, "maildir");
+	struct group *g = group_for(&f->dv, G_MAILDIR, "maildir", 0);
 	int status = 0;
 	pid_t pid;
 
@@ -199,7 +205,7 @@ static void test_group_done_once(void **state)
 {
 	static const char *const a[] = {"bob@example.org"};
 	struct fixture *f = fixture_new(1, a);
-	struct group *g = group_for(&f->dv, G_REMOTE, "example.org");
+	struct group *g = group_for(&f->dv, G_REMOTE, "example.org", 0);
 	unsigned busy = f->dv.busy;
 
 	group_enter(g, GS_ROUTING);
@@ -250,6 +256,63 @@ static void test_classify_groups_by_backend_and_target(void **state)
 	}
 	assert_int_equal(nlocal, 1);
 	assert_int_equal(nremote, 2);
+	fixture_free(f);
+}
+
+static void set_tlspol(struct spool *sp, const char *domain, int level)
+{
+	struct spool_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_TLSPOL_SET;
+	c.stamp = T0;
+	c.u.tlspol.domain = domain;
+	c.u.tlspol.level = (uint8_t)level;
+	assert_int_equal(fx_status(sp, &c), 0);
+}
+
+/* Each remote group carries its recipients' TLS policy level (the
+ * table's, "may" without an entry); recipients bound for one route
+ * target but of other levels are kept in separate groups. */
+static void test_remote_groups_carry_the_tls_policy(void **state)
+{
+	static const char *const a[] = {
+	    "a@secure.test", "b@plain.test",  "c@mx.secure.test",
+	    "d@other.test",  "e@SECURE.test",
+	};
+	struct fixture *f = fixture_new(5, a);
+	struct local_env env;
+	struct group *g;
+	unsigned n = 0;
+
+	set_tlspol(f->d.sp, "secure.test", TLSPOL_VERIFY);
+	set_tlspol(f->d.sp, ".secure.test", TLSPOL_ENCRYPT);
+	set_tlspol(f->d.sp, "plain.test", TLSPOL_NONE);
+	fake_env(&env);
+	for (uint32_t i = 0; i < 5; i++)
+		group_classify(&f->dv, i, &env);
+	for (g = f->dv.groups; g != NULL; g = g->next, n++) {
+		assert_int_equal(g->kind, G_REMOTE);
+		if (strcmp(g->key, "secure.test") == 0) {
+			assert_int_equal(g->tls_level, TLSPOL_VERIFY);
+			assert_int_equal(g->nit, 2);
+		} else if (strcmp(g->key, "plain.test") == 0) {
+			assert_int_equal(g->tls_level, TLSPOL_NONE);
+		} else if (strcmp(g->key, "mx.secure.test") == 0) {
+			assert_int_equal(g->tls_level, TLSPOL_ENCRYPT);
+		} else {
+			assert_string_equal(g->key, "other.test");
+			assert_int_equal(g->tls_level, TLSPOL_MAY);
+		}
+	}
+	assert_int_equal(n, 4);
+	/* same key, other level: another group */
+	g = group_for(&f->dv, G_REMOTE, "secure.test", TLSPOL_MAY);
+	assert_non_null(g);
+	assert_int_equal(g->tls_level, TLSPOL_MAY);
+	assert_int_equal(g->nit, 0);
+	g = group_for(&f->dv, G_REMOTE, "secure.test", TLSPOL_VERIFY);
+	assert_int_equal(g->nit, 2);
 	fixture_free(f);
 }
 
@@ -429,6 +492,35 @@ static void test_data_eightbit_from_the_body(void **state)
 	deliver_data_free(&dd);
 }
 
+/* /OPTIONS=NOHEADERS: LMTP gets its own copy without the fields left out;
+ * SMTP still sends the message as it is; HEADERS makes no copy. */
+static void test_data_for_lmtp_apart_without_left_out_fields(void **state)
+{
+	static const char body[] = "Received: from a by b\r\n"
+				   "Subject: s\r\n\r\nReceived: text\r\n";
+	static const char want[] = "X-VMS-From: <>\r\nSubject: s\r\n\r\n"
+				   "Received: text\r\n.\r\n";
+	struct deliver_data dd;
+
+	assert_int_equal(
+	    deliver_data_prepare(&dd, body, sizeof(body) - 1, 1, 1, "<>"), 0);
+	assert_int_equal(deliver_data_local(&dd, body, sizeof(body) - 1,
+					    CFG_HEADERS_ALL, "<>"),
+			 0);
+	assert_null(dd.lbuf);
+	assert_int_equal(deliver_data_local(&dd, body, sizeof(body) - 1,
+					    CFG_HEADERS_NONE, "<>"),
+			 0);
+	assert_non_null(dd.lbuf);
+	assert_int_equal(dd.llen, sizeof(want) - 1);
+	assert_memory_equal(dd.lbuf, want, dd.llen);
+	/* SMTP: the whole message (and the final dot) after the shared
+	 * buffer's prefix */
+	assert_int_equal(dd.len - dd.smtp_off, sizeof(body) - 1 + 3);
+	assert_memory_equal(dd.buf + dd.smtp_off, body, sizeof(body) - 1);
+	deliver_data_free(&dd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +532,7 @@ int main(void)
 	    cmocka_unit_test(test_group_done_once),
 	    cmocka_unit_test(test_classify_groups_by_backend_and_target),
 	    cmocka_unit_test(test_local_duplicate_takes_the_mailbox_outcome),
+	    cmocka_unit_test(test_remote_groups_carry_the_tls_policy),
 	    cmocka_unit_test(test_no_backend_defers),
 	    cmocka_unit_test(test_hostcap_queues_over_the_cap),
 	    cmocka_unit_test(test_hostcap_zero_is_no_cap),
@@ -447,6 +540,7 @@ int main(void)
 	    cmocka_unit_test(test_data_for_smtp_is_the_stuffed_body),
 	    cmocka_unit_test(test_data_shared_by_smtp_and_lmtp),
 	    cmocka_unit_test(test_data_eightbit_from_the_body),
+	    cmocka_unit_test(test_data_for_lmtp_apart_without_left_out_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

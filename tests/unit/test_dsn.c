@@ -1,5 +1,5 @@
 /*
- * test_dsn.c — the bounce message (src/delivery/dsn.c): an RFC 3464
+ * test_dsn.c — the report message (src/delivery/dsn.c): an RFC 3464
  * multipart/report that parses back into its three parts with the fields
  * each failed recipient needs, CRLF line ends throughout, the original
  * headers or (RET=FULL) the whole message.
@@ -56,8 +56,9 @@ static void make_rec(uint8_t ret)
 }
 
 static const struct dsn_failure fails[] = {
-    {0, "550 5.1.1 <bob@far.example>: unknown user", "mx1.far.example"},
-    {2, "retry time exceeded (/INTERVAL=MAXIMUM)", ""},
+    {0, "550 5.1.1 <bob@far.example>: unknown user", "mx1.far.example",
+     DSN_ACT_FAILED},
+    {2, "retry time exceeded (/INTERVAL=MAXIMUM)", "", DSN_ACT_FAILED},
 };
 
 /* Build a DSN for rec into a NUL-terminated malloc'd string. */
@@ -447,6 +448,159 @@ static void test_postmaster_copy_goes_to_the_given_address(void **state)
 	free(m);
 }
 
+/* Build a report of the given entries for rec (NUL-terminated, malloc'd). */
+static char *build_entries(const struct dsn_failure *e, uint32_t n)
+{
+	struct dsn_in in;
+	struct wbuf wb;
+	char *out;
+
+	memset(&in, 0, sizeof(in));
+	in.rec = &rec;
+	in.orig_name = "26112320235678_TCPIP$SMTP_0000002a.TCPIP_NODE1";
+	in.body = orig;
+	in.body_len = sizeof(orig) - 1;
+	in.fail = e;
+	in.nfail = n;
+	in.reporting_mta = "node1.cluster.test";
+	in.postmaster = "TCPIP$SMTP@node1.cluster.test";
+	in.now_ms = T_NOW;
+	in.boundary_seed = "26112320235678_SYSTEM_00000002.TCPIP_NODE1";
+	wbuf_init(&wb);
+	assert_int_equal(dsn_build(&in, &wb), 0);
+	wbuf_u8(&wb, 0);
+	out = (char *)wbuf_take(&wb, NULL);
+	assert_non_null(out);
+	return out;
+}
+
+/* The value of field name in the n-th per-recipient block (0-based) of
+ * the delivery-status part ds, or NULL. Caller frees. */
+static char *rcpt_field(const char *ds, int n, const char *name)
+{
+	const char *p = ds;
+
+	/* skip the part's headers and the per-message block */
+	for (int i = 0; i < n + 2; i++) {
+		p = strstr(p, "\r\n\r\n");
+		assert_non_null(p);
+		p += 4;
+	}
+	return header(p, name);
+}
+
+static void test_success_report_says_delivered_and_relayed(void **state)
+{
+	static const struct dsn_failure ok[] = {
+	    {1, "delivered to maildir", "", DSN_ACT_DELIVERED},
+	    {2, "250 2.0.0 Ok: queued as X", "mx.far.example", DSN_ACT_RELAYED},
+	};
+	char boundary[160], *parts[8], *m, *v;
+
+	make_rec(DSN_RET_FULL); /* RET=FULL is for failures only */
+	m = build_entries(ok, 2);
+	v = header(m, "Subject");
+	assert_string_equal(v, "Successful Mail Delivery Report");
+	free(v);
+	boundary_of(m, boundary, sizeof(boundary));
+	assert_int_equal(split(m, boundary, parts, 8), 3);
+	assert_non_null(strstr(parts[0], "successfully delivered"));
+	v = rcpt_field(parts[1], 0, "Action");
+	assert_string_equal(v, "delivered");
+	free(v);
+	v = rcpt_field(parts[1], 0, "Status");
+	assert_string_equal(v, "2.0.0");
+	free(v);
+	/* a local reason is no SMTP diagnostic */
+	assert_null(rcpt_field(parts[1], 0, "Diagnostic-Code"));
+	v = rcpt_field(parts[1], 1, "Action");
+	assert_string_equal(v, "relayed");
+	free(v);
+	v = rcpt_field(parts[1], 1, "Remote-MTA");
+	assert_string_equal(v, "dns; mx.far.example");
+	free(v);
+	v = rcpt_field(parts[1], 1, "Diagnostic-Code");
+	assert_string_equal(v, "smtp; 250 2.0.0 Ok: queued as X");
+	free(v);
+	v = header(parts[2], "Content-Type");
+	assert_string_equal(v, "text/rfc822-headers");
+	free(v);
+	assert_null(strstr(m, "SECRET"));
+	free(m);
+}
+
+static void test_delay_warning_says_delayed_with_a_4xx_status(void **state)
+{
+	static const struct dsn_failure late[] = {
+	    {0, "451 4.2.1 <bob@far.example>: try again later", "mx1",
+	     DSN_ACT_DELAYED},
+	    {2, "550 5.7.1 hard, but still deferred", "", DSN_ACT_DELAYED},
+	};
+	char boundary[160], *parts[8], *m, *v;
+
+	make_rec(DSN_RET_HDRS);
+	m = build_entries(late, 2);
+	v = header(m, "Subject");
+	assert_string_equal(v, "Delayed Mail (still being retried)");
+	free(v);
+	boundary_of(m, boundary, sizeof(boundary));
+	assert_int_equal(split(m, boundary, parts, 8), 3);
+	assert_non_null(strstr(parts[0], "WARNING ONLY"));
+	v = rcpt_field(parts[1], 0, "Action");
+	assert_string_equal(v, "delayed");
+	free(v);
+	v = rcpt_field(parts[1], 0, "Status");
+	assert_string_equal(v, "4.2.1");
+	free(v);
+	v = rcpt_field(parts[1], 1, "Status");
+	assert_string_equal(v, "4.0.0"); /* a delay is never a 5.x.x */
+	free(v);
+	free(m);
+}
+
+static void test_mixed_report_is_a_bounce_with_every_action(void **state)
+{
+	static const struct dsn_failure mix[] = {
+	    {1, "delivered to maildir", "", DSN_ACT_DELIVERED},
+	    {0, "550 5.1.1 unknown", "mx1", DSN_ACT_FAILED},
+	    {2, "451 4.4.1 no answer", "", DSN_ACT_DELAYED},
+	};
+	static const struct dsn_failure bad[] = {
+	    {0, "x", "", DSN_ACT_RELAYED + 1}};
+	char boundary[160], *parts[8], *m, *v;
+	struct dsn_in in;
+	struct wbuf wb;
+
+	make_rec(DSN_RET_FULL);
+	m = build_entries(mix, 3);
+	v = header(m, "Subject");
+	assert_string_equal(v, "Undelivered Mail Returned to Sender");
+	free(v);
+	boundary_of(m, boundary, sizeof(boundary));
+	assert_int_equal(split(m, boundary, parts, 8), 3);
+	v = rcpt_field(parts[1], 0, "Action");
+	assert_string_equal(v, "delivered");
+	free(v);
+	v = rcpt_field(parts[1], 1, "Action");
+	assert_string_equal(v, "failed");
+	free(v);
+	v = rcpt_field(parts[1], 2, "Action");
+	assert_string_equal(v, "delayed");
+	free(v);
+	v = header(parts[2], "Content-Type");
+	assert_string_equal(v, "message/rfc822"); /* a failure: RET=FULL */
+	free(v);
+	free(m);
+
+	memset(&in, 0, sizeof(in));
+	in.rec = &rec;
+	in.fail = bad;
+	in.nfail = 1;
+	wbuf_init(&wb);
+	assert_int_equal(dsn_build(&in, &wb), SPOOL_E_INVAL);
+	wbuf_free(&wb);
+}
+
 static void test_status_comes_from_the_reply(void **state)
 {
 	char b[16];
@@ -474,7 +628,7 @@ static void test_status_comes_from_the_reply(void **state)
 static void test_reply_with_line_breaks_cannot_inject_fields(void **state)
 {
 	static const struct dsn_failure evil[] = {
-	    {0, "550 5.1.1 x\r\nX-Injected: yes", ""}};
+	    {0, "550 5.1.1 x\r\nX-Injected: yes", "", DSN_ACT_FAILED}};
 	struct dsn_in in;
 	struct wbuf wb;
 	char *m;
@@ -501,7 +655,8 @@ static void test_reply_with_line_breaks_cannot_inject_fields(void **state)
 
 static void test_no_failure_or_bad_index_is_refused(void **state)
 {
-	static const struct dsn_failure bad[] = {{7, "550 x", ""}};
+	static const struct dsn_failure bad[] = {
+	    {7, "550 x", "", DSN_ACT_FAILED}};
 	struct dsn_in in;
 	struct wbuf wb;
 
@@ -536,6 +691,9 @@ int main(void)
 	    cmocka_unit_test(test_headers_over_the_cap_are_cut_at_a_line_end),
 	    cmocka_unit_test(test_postmaster_copy_goes_to_the_given_address),
 	    cmocka_unit_test(test_status_comes_from_the_reply),
+	    cmocka_unit_test(test_success_report_says_delivered_and_relayed),
+	    cmocka_unit_test(test_delay_warning_says_delayed_with_a_4xx_status),
+	    cmocka_unit_test(test_mixed_report_is_a_bounce_with_every_action),
 	    cmocka_unit_test(test_reply_with_line_breaks_cannot_inject_fields),
 	    cmocka_unit_test(test_no_failure_or_bad_index_is_refused),
 	};

@@ -1,7 +1,9 @@
 /*
  * test_fsm.c — the raft FSM over the spool (raft/fsm.c), driven through
  * its struct raft_fsm callbacks as libraft drives them: batch apply,
- * refusal of malformed entries without failing, and snapshot/restore.
+ * refusal of malformed entries without failing, snapshot/restore, the
+ * fencing of CLAIMs and COMPLETEs that share one entry, and the snapshot
+ * threshold that grows with the image.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -223,6 +225,217 @@ static void test_restore_refuses_garbage_and_keeps_the_spool(void **state)
 	fx_close(&fx);
 }
 
+/* Encode c into cmds[i] (malloc'd; the caller frees bufs[i]). */
+static void enc(const struct spool_cmd *c, struct rbatch_cmd *cmd,
+		uint8_t **buf)
+{
+	struct wbuf wb;
+
+	wbuf_init(&wb);
+	assert_int_equal(spool_cmd_encode(c, &wb), 0);
+	*buf = wbuf_take(&wb, &cmd->len);
+	cmd->p = *buf;
+}
+
+static void claim_cmd(struct spool_cmd *c, const char **names, uint64_t node)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = CMD_CLAIM;
+	c->node = node;
+	c->u.claim.node = node;
+	c->u.claim.lease_ms = 60000;
+	c->u.claim.n = 1;
+	c->u.claim.names = names;
+}
+
+/* A COMPLETE of a one-recipient file, deferred: the file stays queued. */
+static void complete_cmd(struct spool_cmd *c, struct spool_outcome_item *it,
+			 const char *name, uint64_t node, uint64_t fence)
+{
+	memset(c, 0, sizeof(*c));
+	it->rcpt = 0;
+	it->outcome = OUT_DEFERRED;
+	it->reply = "451 later";
+	c->type = CMD_COMPLETE;
+	c->node = node;
+	c->u.complete.name = name;
+	c->u.complete.node = node;
+	c->u.complete.fence = fence;
+	c->u.complete.n = 1;
+	c->u.complete.items = it;
+}
+
+/* Apply a two-command entry as the leader that proposed it, with
+ * request ids ra and rb (origin: each command's node); the two decoded
+ * results. */
+static void apply2(struct rfsm *f, struct raft *r, struct spool_cmd *a,
+		   uint64_t ra, struct spool_cmd *b, uint64_t rb,
+		   struct spool_result out[2])
+{
+	struct rbatch_cmd cmds[2];
+	uint8_t *bufs[2];
+	struct raft_buffer e;
+	struct rbatch_results *res = NULL;
+	const void *p;
+	size_t len;
+
+	enc(a, &cmds[0], &bufs[0]);
+	enc(b, &cmds[1], &bufs[1]);
+	assert_int_equal(
+	    spool_cmd_set_origin(bufs[0], cmds[0].len, a->node, ra), 0);
+	assert_int_equal(
+	    spool_cmd_set_origin(bufs[1], cmds[1].len, b->node, rb), 0);
+	assert_int_equal(rbatch_encode(cmds, 2, T0, &e.base, &e.len), 0);
+	free(bufs[0]);
+	free(bufs[1]);
+	f->want_index = r->last_applied + 1;
+	assert_int_equal(f->fsm.apply(&f->fsm, &e, (void **)&res), 0);
+	r->last_applied++;
+	assert_non_null(res);
+	assert_int_equal(res->filled, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		assert_int_equal(rbatch_results_get(res, i, &p, &len), 0);
+		assert_int_equal(spool_result_decode(&out[i], p, len), 0);
+	}
+	rbatch_results_free(res);
+	raft_free(e.base);
+}
+
+/* Claims and completes of several nodes batched into one entry keep the
+ * fence: of two CLAIMs of one file in an entry only the first is
+ * granted, and of two COMPLETEs in an entry only the holder's counts;
+ * the other is answered as lost. */
+static void
+test_claims_and_completes_sharing_an_entry_keep_the_fence(void **state)
+{
+	static struct raft r; /* only state and last_applied are read */
+	struct spool_outcome_item it[2];
+	struct spool_result res[2];
+	struct spool_cmd a, b;
+	char name[64];
+	const char *names[1] = {name};
+	struct rfsm f;
+	struct fx fx = {.sp = NULL};
+	uint64_t fence;
+
+	(void)state;
+	fx_open(&fx);
+	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	r.state = RAFT_LEADER;
+	r.last_applied = 0;
+	rfsm_set_raft(&f, &r);
+	fx_name(name, sizeof(name), 1);
+	assert_int_equal(fx_enqueue(fx.sp, name, T0 - 1000, 1), 0);
+
+	claim_cmd(&a, names, 1);
+	claim_cmd(&b, names, 2);
+	apply2(&f, &r, &a, 1, &b, 1, res);
+	assert_int_equal(res[0].status, 0);
+	assert_int_equal(res[0].n, 1);
+	assert_int_equal(res[0].items[0].status, 0);
+	fence = res[0].items[0].fence;
+	assert_int_equal(res[1].status, 0);
+	assert_int_equal(res[1].n, 1);
+	assert_int_equal(res[1].items[0].status, SPOOL_E_CLAIMED);
+	spool_result_free(&res[0]);
+	spool_result_free(&res[1]);
+
+	/* the loser's COMPLETE first, then the holder's, in one entry */
+	complete_cmd(&a, &it[0], name, 2, fence);
+	complete_cmd(&b, &it[1], name, 1, fence);
+	apply2(&f, &r, &a, 2, &b, 2, res);
+	assert_true(res[0].status == SPOOL_E_STALE ||
+		    res[0].status == SPOOL_E_NOCLAIM);
+	assert_int_equal(res[1].status, 0);
+	assert_false(res[1].flags & RES_F_DUPLICATE);
+	spool_result_free(&res[0]);
+	spool_result_free(&res[1]);
+
+	/* the holder's COMPLETE again (a retry) next to a late CLAIM: the
+	 * retry is a duplicate, and the file, deferred, is not due for the
+	 * claim */
+	complete_cmd(&a, &it[0], name, 1, fence);
+	claim_cmd(&b, names, 2);
+	apply2(&f, &r, &a, 2, &b, 3, res);
+	assert_int_equal(res[0].status, 0);
+	assert_true(res[0].flags & RES_F_DUPLICATE);
+	assert_int_not_equal(res[1].items[0].status, 0);
+	spool_result_free(&res[0]);
+	spool_result_free(&res[1]);
+	rfsm_close(&f);
+	fx_close(&fx);
+}
+
+static void test_next_threshold_follows_the_image(void **state)
+{
+	(void)state;
+	/* nothing known yet, or a small image: the configured floor */
+	assert_int_equal(rfsm_next_threshold(256, 1 << 20, 0, 0), 256);
+	assert_int_equal(rfsm_next_threshold(256, 1 << 20, 4096, 1), 256);
+	/* 100 MB image, 40,000-byte entries: 1/RFSM_LOG_RATIO_DIV of it */
+	assert_int_equal(rfsm_next_threshold(256, 100000000, 40000000, 1000),
+			 100000000 / RFSM_LOG_RATIO_DIV / 40000);
+	/* twice the image, twice the entries: the cost per entry is flat */
+	assert_int_equal(rfsm_next_threshold(256, 200000000, 40000000, 1000),
+			 2 * (100000000 / RFSM_LOG_RATIO_DIV / 40000));
+	/* tiny entries do not make the threshold unbounded */
+	assert_int_equal(rfsm_next_threshold(256, (size_t)1 << 40, 1, 1),
+			 RFSM_THRESHOLD_MAX);
+}
+
+/* After a snapshot the FSM sets libraft's threshold from the image and
+ * the entries applied before it; without a configured base it leaves
+ * libraft's alone. (libraft has no getter: f.threshold is the value last
+ * handed to raft_set_snapshot_threshold.) */
+static void test_snapshot_sets_the_next_threshold(void **state)
+{
+	static const char *const d[8] = {"a.example", "b.example", "c.example",
+					 "d.example", "e.example", "f.example",
+					 "g.example", "h.example"};
+	static struct raft r;
+	struct raft_buffer b[8];
+	struct raft_buffer *bufs = NULL;
+	unsigned n = 0, want;
+	struct rfsm f;
+	struct fx fx = {.sp = NULL};
+	void *result = NULL;
+	size_t image;
+
+	(void)state;
+	fx_open(&fx);
+	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_set_raft(&f, &r);
+	rfsm_set_threshold_base(&f, 1);
+	for (unsigned i = 0; i < 8; i++) {
+		b[i] = alias_batch(&d[i], 1);
+		assert_int_equal(f.fsm.apply(&f.fsm, &b[i], &result), 0);
+	}
+	assert_int_equal(f.fsm.snapshot(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(f.fsm.snapshot_async(&f.fsm, &bufs, &n), 0);
+	image = bufs[0].len;
+	assert_int_equal(f.fsm.snapshot_finalize(&f.fsm, &bufs, &n), 0);
+	want = rfsm_next_threshold(1, image, 8 * b[0].len, 8);
+	/* f.threshold is what raft_set_snapshot_threshold was given */
+	assert_int_equal(f.threshold, want);
+	/* an image of 8 aliases is more than twice one entry of one */
+	assert_true(want > 1);
+	/* the log since this snapshot is counted afresh */
+	assert_int_equal(f.log_entries, 0);
+	assert_int_equal(f.snap_log_entries, 8);
+
+	/* base 0: libraft's threshold is never touched */
+	rfsm_set_threshold_base(&f, 0);
+	assert_int_equal(f.fsm.apply(&f.fsm, &b[0], &result), 0);
+	assert_int_equal(f.fsm.snapshot(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(f.fsm.snapshot_async(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(f.fsm.snapshot_finalize(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(f.threshold, 0);
+	for (unsigned i = 0; i < 8; i++)
+		raft_free(b[i].base);
+	rfsm_close(&f);
+	fx_close(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +446,10 @@ int main(void)
 		test_malformed_command_inside_a_batch_is_a_business_outcome),
 	    cmocka_unit_test(test_snapshot_restores_into_an_identical_spool),
 	    cmocka_unit_test(test_restore_refuses_garbage_and_keeps_the_spool),
+	    cmocka_unit_test(
+		test_claims_and_completes_sharing_an_entry_keep_the_fence),
+	    cmocka_unit_test(test_next_threshold_follows_the_image),
+	    cmocka_unit_test(test_snapshot_sets_the_next_threshold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -412,6 +412,7 @@ static struct maildir_req req(const char *user, const char *msg)
 	m.vms_from = "Bob <bob@example.org>";
 	m.msg = msg;
 	m.len = strlen(msg);
+	m.headers = CFG_HEADERS_ALL;
 	return m;
 }
 
@@ -443,6 +444,56 @@ static void test_maildir_delivery_writes_into_new(void **state)
 	assert_int_equal(count(path), 0);
 	snprintf(path, sizeof(path), "%s/alice/cur", ROOT);
 	assert_int_equal(count(path), 0);
+}
+
+/* NOHEADERS: OpenVMS Mail's own fields and X-VMS-From: only (no
+ * Delivered-To:, Return-Path:, Received:); TOP_HEADERS keeps the reader's
+ * fields and the two local delivery adds. */
+static void test_maildir_headers_option_chooses_the_fields(void **state)
+{
+	static const char msg[] = "Received: from a by b\r\n"
+				  "\tid 1; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+				  "From: Bob <bob@example.org>\r\n"
+				  "Message-ID: <1@example.org>\r\n"
+				  "X-Spam: no\r\n"
+				  "Subject: hi\r\n\r\nReceived: body text\r\n";
+	struct maildir_req m = req("alice", msg);
+	char reply[256], name[256], path[512], buf[1024];
+	FILE *f;
+	size_t n;
+
+	m.headers = CFG_HEADERS_NONE;
+	assert_int_equal(
+	    local_maildir_deliver(&m, reply, sizeof(reply), name, sizeof(name)),
+	    OUT_DELIVERED);
+	snprintf(path, sizeof(path), "%s/alice/new/%s", ROOT, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_string_equal(buf, "X-VMS-From: Bob <bob@example.org>\n"
+				 "From: Bob <bob@example.org>\n"
+				 "Subject: hi\n\nReceived: body text\n");
+	unlink(path);
+
+	m.headers = CFG_HEADERS_TOP;
+	assert_int_equal(
+	    local_maildir_deliver(&m, reply, sizeof(reply), name, sizeof(name)),
+	    OUT_DELIVERED);
+	snprintf(path, sizeof(path), "%s/alice/new/%s", ROOT, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_string_equal(buf, "Delivered-To: alice@cluster.test\n"
+				 "Return-Path: <bob@example.org>\n"
+				 "X-VMS-From: Bob <bob@example.org>\n"
+				 "From: Bob <bob@example.org>\n"
+				 "Message-ID: <1@example.org>\n"
+				 "Subject: hi\n\nReceived: body text\n");
+	unlink(path);
 }
 
 static void test_maildir_names_are_unique(void **state)
@@ -601,6 +652,9 @@ int main(void)
 	    cmocka_unit_test_setup(test_vms_from_follows_the_seed_rule, setup),
 	    cmocka_unit_test_setup_teardown(
 		test_maildir_delivery_writes_into_new, maildir_setup,
+		maildir_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_maildir_headers_option_chooses_the_fields, maildir_setup,
 		maildir_teardown),
 	    cmocka_unit_test_setup_teardown(test_maildir_names_are_unique,
 					    maildir_setup, maildir_teardown),

@@ -249,6 +249,40 @@ static void test_tls_cert_without_key_is_refused(void **state)
 		       "[smtp] tls_cert:");
 }
 
+static void test_submission_keys(void **state)
+{
+	struct nodeconf c;
+	char err[512];
+
+	assert_int_equal(
+	    load_text(MINIMAL "insecure_plaintext = yes\n"
+			      "[smtp]\ntls_cert = /c.pem\ntls_key = /k.pem\n"
+			      "[submission]\nlisten = 127.0.0.1:587\n"
+			      "tls_listen = 127.0.0.1:465\n"
+			      "sasldb = /etc/sasldb2\nrealm = example.org\n",
+		      &c, err, sizeof(err)),
+	    0);
+	assert_string_equal(c.sub_listen, "127.0.0.1:587");
+	assert_string_equal(c.sub_tls_listen, "127.0.0.1:465");
+	assert_string_equal(c.sub_sasldb, "/etc/sasldb2");
+	assert_string_equal(c.sub_realm, "example.org");
+	assert_int_equal(load_text(MINIMAL "insecure_plaintext = yes\n", &c,
+				   err, sizeof(err)),
+			 0);
+	assert_string_equal(c.sub_listen, "");
+	assert_string_equal(c.sub_tls_listen, "");
+	/* AUTH only under TLS: no certificate, no submission */
+	assert_refused(MINIMAL "insecure_plaintext = yes\n"
+			       "[submission]\nlisten = 127.0.0.1:587\n",
+		       8,
+		       "[submission] listen: submission needs [smtp] tls_cert");
+	assert_refused(MINIMAL "insecure_plaintext = yes\n"
+			       "[submission]\ntls_listen = 127.0.0.1:465\n",
+		       8, "[submission] tls_listen:");
+	assert_refused(MINIMAL "[submission]\nlisten = 587\n", 7,
+		       "[submission] listen:");
+}
+
 static void test_bad_trusted_networks_are_refused(void **state)
 {
 	assert_refused(MINIMAL "[smtp]\ntrusted = everyone\n", 7,
@@ -597,6 +631,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_delivery_backend_is_refused),
 	    cmocka_unit_test(test_lmtp_backend_needs_an_lmtp_address),
 	    cmocka_unit_test(test_tls_cert_without_key_is_refused),
+	    cmocka_unit_test(test_submission_keys),
 	    cmocka_unit_test(test_bad_trusted_networks_are_refused),
 	    cmocka_unit_test(test_lease_and_batch_out_of_range_are_refused),
 	    cmocka_unit_test(test_comments_and_indented_lines_are_accepted),

@@ -87,6 +87,7 @@ static void assert_rec_equal(const struct spool_rec *a,
 	assert_string_equal(a->helo, b->helo);
 	assert_string_equal(a->envid, b->envid);
 	assert_int_equal(a->ret, b->ret);
+	assert_int_equal(a->flags, b->flags);
 	assert_int_equal(a->kind, b->kind);
 	assert_int_equal(a->hold, b->hold);
 	assert_int_equal(a->hops, b->hops);
@@ -120,6 +121,31 @@ static int rec_is_zero(const struct spool_rec *rec)
 	static const struct spool_rec zero;
 
 	return memcmp(rec, &zero, sizeof(zero)) == 0;
+}
+
+static size_t off_ret(const struct spool_rec *r);
+
+static void test_record_smtputf8_flag_round_trips(void **state)
+{
+	struct spool_rec in = sample_rec(), out;
+	size_t len;
+	uint8_t *buf;
+
+	in.flags = MSG_F_SMTPUTF8;
+	buf = encode_ok(&in, &len);
+	assert_int_equal(buf[off_ret(&in)], DSN_RET_HDRS | 0x10);
+	assert_int_equal(spool_rec_decode(&out, buf, len), 0);
+	assert_rec_equal(&in, &out);
+	spool_rec_free(&out);
+	in.flags = 0x2;
+	{
+		struct wbuf wb;
+
+		wbuf_init(&wb);
+		assert_int_equal(spool_rec_encode(&in, &wb), SPOOL_E_INVAL);
+		wbuf_free(&wb);
+	}
+	free(buf);
 }
 
 static void test_record_round_trip_keeps_every_field(void **state)
@@ -253,6 +279,11 @@ static void test_record_decode_refuses_bad_enums(void **state)
 	assert_int_equal(decode_patched(buf, len, r, DSN_RET_FULL), 0);
 	assert_int_equal(decode_patched(buf, len, r, DSN_RET_FULL + 1),
 			 SPOOL_E_MALFORMED);
+	/* the high nibble: the message flags, only MSG_F_SMTPUTF8 */
+	assert_int_equal(
+	    decode_patched(buf, len, r, DSN_RET_HDRS | MSG_F_SMTPUTF8 << 4), 0);
+	assert_int_equal(decode_patched(buf, len, r, DSN_RET_HDRS | 0x20),
+			 SPOOL_E_MALFORMED);
 	assert_int_equal(buf[r + 1], KIND_BOUNCE);
 	assert_int_equal(decode_patched(buf, len, r + 1, KIND_POSTMASTER), 0);
 	assert_int_equal(decode_patched(buf, len, r + 1, KIND_POSTMASTER + 1),
@@ -268,9 +299,10 @@ static void test_record_decode_refuses_bad_enums(void **state)
 			 SPOOL_E_MALFORMED);
 	assert_int_equal(buf[last - 1], DSN_NOTIFY_NEVER);
 	assert_int_equal(decode_patched(buf, len, last - 1, 0x0F), 0);
-	/* the high nibble: the flags, RCPT_F_LOCAL the only one */
+	/* the high nibble: the flags, RCPT_F_LOCAL and RCPT_F_DELAYED */
 	assert_int_equal(decode_patched(buf, len, last - 1, 0x11), 0);
-	assert_int_equal(decode_patched(buf, len, last - 1, 0x20),
+	assert_int_equal(decode_patched(buf, len, last - 1, 0x31), 0);
+	assert_int_equal(decode_patched(buf, len, last - 1, 0x40),
 			 SPOOL_E_MALFORMED);
 	free(buf);
 }
@@ -497,6 +529,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_record_round_trip_keeps_every_field),
+	    cmocka_unit_test(test_record_smtputf8_flag_round_trips),
 	    cmocka_unit_test(test_record_without_recipients_round_trips),
 	    cmocka_unit_test(test_record_decode_refuses_every_truncation),
 	    cmocka_unit_test(test_record_decode_refuses_extra_byte),

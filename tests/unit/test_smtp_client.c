@@ -616,6 +616,56 @@ static void test_no_starttls_without_transport_support(void **state)
 	smtp_client_free(sc);
 }
 
+/* The TLS policy encrypt/verify (cfg.tls_required): a far end without
+ * STARTTLS, one that refuses it, one that refuses EHLO, and a transport
+ * without TLS all end the session before MAIL, every recipient deferred
+ * 4.7.4; nothing of the message is sent. */
+static void test_tls_required_never_sends_in_clear(void **state)
+{
+	static const char *const ext[] = {"250 PIPELINING\r\n",
+					  "250 STARTTLS\r\n"};
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	c.tls_required = 1;
+	for (int k = 0; k < 3; k++) {
+		sc = client(&c, k == 2 ? &IO_NOTLS : &IO, 2);
+		greet(sc, ext[k == 0 ? 0 : 1]);
+		if (k == 1) {
+			assert_string_equal(take(), "STARTTLS\r\n");
+			say(sc, "454 4.7.0 TLS not available\r\n");
+		}
+		assert_string_equal(take(), "QUIT\r\n");
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(R[i].outcome, OUT_DEFERRED);
+			assert_int_equal(R[i].hard, 0);
+			assert_non_null(strstr(R[i].reply, "451 4.7.4"));
+		}
+		assert_false(smtp_client_tls_active(sc));
+		smtp_client_free(sc);
+	}
+	/* EHLO refused: HELO cannot offer STARTTLS */
+	sc = client(&c, &IO, 1);
+	say(sc, "220 mx.test ESMTP\r\n");
+	take();
+	say(sc, "502 5.5.2 no EHLO\r\n");
+	assert_string_equal(take(), "HELO node1.cluster.test\r\n");
+	say(sc, "250 mx.test\r\n");
+	assert_string_equal(take(), "QUIT\r\n");
+	assert_non_null(strstr(R[0].reply, "451 4.7.4"));
+	smtp_client_free(sc);
+	/* with TLS the transaction goes on as usual */
+	sc = client(&c, &IO, 1);
+	greet(sc, "250 STARTTLS\r\n");
+	take();
+	say(sc, "220 go\r\n");
+	smtp_client_tls_done(sc, 1, NULL);
+	take();
+	say(sc, "250 mx.test\r\n");
+	assert_string_equal(take(), "MAIL FROM:<alice@cluster.test>\r\n");
+	smtp_client_free(sc);
+}
+
 static void test_mail_parameters_follow_the_extensions(void **state)
 {
 	struct smtp_client_cfg c = cfg(0);
@@ -636,10 +686,12 @@ static void test_mail_parameters_follow_the_extensions(void **state)
 				    "ORCPT=rfc822;a@x.test\r\n");
 	smtp_client_free(sc);
 
-	/* none offered: no parameters; the null sender stays <> */
+	/* none offered: no parameters; the null sender stays <>; 8-bit
+	 * content goes as it is under /OPTIONS=EIGHT_BIT */
 	c = cfg(0);
 	c.sender = "";
 	c.eightbit = 1;
+	c.eightbit_asis = 1;
 	sc = client(&c, &IO, 1);
 	R[0].notify = DSN_NOTIFY_NEVER;
 	greet(sc, "");
@@ -661,6 +713,66 @@ static void test_message_over_the_servers_size_is_refused_early(void **state)
 	assert_int_equal(R[0].outcome, OUT_DEFERRED);
 	assert_int_equal(R[0].hard, 1);
 	assert_non_null(strstr(R[0].reply, "5.3.4"));
+	smtp_client_free(sc);
+}
+
+static void test_eight_bit_without_8bitmime_follows_the_option(void **state)
+{
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	/* NOEIGHT_BIT: not sent as it is (RFC 6152 3): hard, 5.6.3 */
+	c.eightbit = 1;
+	sc = client(&c, &IO, 1);
+	greet(sc, "250 PIPELINING\r\n");
+	assert_string_equal(take(), "QUIT\r\n");
+	assert_int_equal(R[0].outcome, OUT_DEFERRED);
+	assert_int_equal(R[0].hard, 1);
+	assert_non_null(strstr(R[0].reply, "5.6.3"));
+	smtp_client_free(sc);
+	/* offered: BODY=8BITMIME whatever the option */
+	sc = client(&c, &IO, 1);
+	greet(sc, "250 8BITMIME\r\n");
+	assert_string_equal(take(),
+			    "MAIL FROM:<alice@cluster.test> BODY=8BITMIME\r\n");
+	smtp_client_free(sc);
+}
+
+static void test_smtputf8_needs_the_servers_smtputf8(void **state)
+{
+	struct smtp_client_cfg c = cfg(0);
+	struct smtp_client *sc;
+
+	/* a UTF-8 sender toward a server without SMTPUTF8: 5.6.7, hard */
+	c.smtputf8 = 1;
+	c.sender = "j\xc3\xb6rg@cluster.test";
+	sc = client(&c, &IO, 1);
+	greet(sc, "250 8BITMIME\r\n");
+	assert_string_equal(take(), "QUIT\r\n");
+	assert_int_equal(R[0].hard, 1);
+	assert_non_null(strstr(R[0].reply, "550 5.6.7"));
+	smtp_client_free(sc);
+	/* offered: MAIL carries SMTPUTF8 */
+	sc = client(&c, &IO, 1);
+	greet(sc, "250-8BITMIME\r\n250 SMTPUTF8\r\n");
+	assert_string_equal(take(), "MAIL FROM:<j\xc3\xb6rg@cluster.test> "
+				    "SMTPUTF8\r\n");
+	smtp_client_free(sc);
+	/* ASCII addresses, UTF-8 header fields: 5.6.9 */
+	c.sender = "alice@cluster.test";
+	c.head8bit = 1;
+	c.eightbit = 1;
+	sc = client(&c, &IO, 1);
+	greet(sc, "250 8BITMIME\r\n");
+	assert_string_equal(take(), "QUIT\r\n");
+	assert_non_null(strstr(R[0].reply, "550 5.6.9"));
+	smtp_client_free(sc);
+	/* nothing non-ASCII at all: sent, without the parameter */
+	c.head8bit = 0;
+	c.eightbit = 0;
+	sc = client(&c, &IO, 1);
+	greet(sc, "250 8BITMIME\r\n");
+	assert_string_equal(take(), "MAIL FROM:<alice@cluster.test>\r\n");
 	smtp_client_free(sc);
 }
 
@@ -950,9 +1062,13 @@ int main(void)
 	    cmocka_unit_test(test_starttls_refused_goes_on_in_clear),
 	    cmocka_unit_test(test_tls_handshake_failure_defers_and_is_flagged),
 	    cmocka_unit_test(test_no_starttls_without_transport_support),
+	    cmocka_unit_test(test_tls_required_never_sends_in_clear),
 	    cmocka_unit_test(test_mail_parameters_follow_the_extensions),
 	    cmocka_unit_test(
 		test_message_over_the_servers_size_is_refused_early),
+	    cmocka_unit_test(
+		test_eight_bit_without_8bitmime_follows_the_option),
+	    cmocka_unit_test(test_smtputf8_needs_the_servers_smtputf8),
 	    cmocka_unit_test(test_lmtp_one_reply_per_recipient_after_data),
 	    cmocka_unit_test(test_lmtp_lhlo_refused_is_not_retried_as_helo),
 	    cmocka_unit_test(test_bad_recipient_address_is_never_sent),

@@ -348,6 +348,63 @@ static void test_terminator_split_across_every_boundary(void **state)
 	}
 }
 
+/* ---- raw mode (BDAT chunks) ---- */
+
+static void test_raw_takes_dots_as_content_and_never_ends(void **state)
+{
+	struct smtp_data d;
+	const char *in = "Received: x\r\n\r\n.\r\n..a\r\n.\r\n";
+
+	smtp_data_init(&d, 0);
+	smtp_data_set_raw(&d);
+	assert_int_equal(feed_bytes(&d, in, strlen(in)), strlen(in));
+	assert_false(d.done);
+	smtp_data_finish(&d);
+	assert_true(d.done);
+	assert_int_equal(smtp_data_status(&d), 0);
+	assert_int_equal(d.received, 1);
+	assert_body(&d, in);
+	smtp_data_free(&d);
+}
+
+static void
+test_raw_finish_closes_the_last_line_or_finds_a_bare_cr(void **state)
+{
+	struct smtp_data d;
+
+	smtp_data_init(&d, 0);
+	smtp_data_set_raw(&d);
+	feed_all(&d, "a\r\nb");
+	smtp_data_finish(&d);
+	assert_int_equal(smtp_data_status(&d), 0);
+	assert_body(&d, "a\r\nb\r\n");
+	smtp_data_free(&d);
+
+	smtp_data_init(&d, 0);
+	smtp_data_set_raw(&d);
+	feed_all(&d, "a\r");
+	assert_int_equal(smtp_data_status(&d), 0); /* an LF may follow */
+	smtp_data_finish(&d);
+	assert_int_equal(smtp_data_status(&d), SMTP_DE_BARE);
+	smtp_data_free(&d);
+}
+
+static void test_raw_keeps_the_checks_and_the_limit(void **state)
+{
+	struct smtp_data d;
+
+	smtp_data_init(&d, 4);
+	smtp_data_set_raw(&d);
+	feed_all(&d, "abc\r\n");
+	assert_int_equal(smtp_data_status(&d), SMTP_DE_SIZE);
+	smtp_data_free(&d);
+	smtp_data_init(&d, 0);
+	smtp_data_set_raw(&d);
+	feed_all(&d, "a\nb\r\n");
+	assert_int_equal(smtp_data_status(&d), SMTP_DE_BARE);
+	smtp_data_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +429,10 @@ int main(void)
 	    cmocka_unit_test(test_prefix_is_kept_and_not_counted),
 	    cmocka_unit_test(test_received_fields_in_the_header_are_counted),
 	    cmocka_unit_test(test_terminator_split_across_every_boundary),
+	    cmocka_unit_test(test_raw_takes_dots_as_content_and_never_ends),
+	    cmocka_unit_test(
+		test_raw_finish_closes_the_last_line_or_finds_a_bare_cr),
+	    cmocka_unit_test(test_raw_keeps_the_checks_and_the_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

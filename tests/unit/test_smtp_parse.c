@@ -135,13 +135,33 @@ static void test_missing_brackets_colon_or_keyword_is_syntax(void **state)
 static void test_bad_mailboxes_are_address_errors(void **state)
 {
 	static const char *const bad[] = {
-	    "FROM:<a@b",      "FROM:<@b>",	     "FROM:<a@>",
-	    "FROM:<a>",	      "FROM:<a@b@c>",	     "FROM:<.a@b>",
-	    "FROM:<a.@b>",    "FROM:<a..b@c>",	     "FROM:<a@-b.c>",
-	    "FROM:<a@b-.c>",  "FROM:<a@b..c>",	     "FROM:<a b@c>",
-	    "FROM:<a@b.c..>", "FROM:<\"a@b.c>",	     "FROM:<a@[1.2.3]>",
-	    "FROM:<a@[x]>",   "FROM:<\xc3\xa9@b.c>", "FROM:<a@b_c.d>",
-	    "FROM:<a\\b@c>",  "FROM:<\"\"@b.c>",     "FROM:< a@b.c>",
+	    "FROM:<a@b",
+	    "FROM:<@b>",
+	    "FROM:<a@>",
+	    "FROM:<a>",
+	    "FROM:<a@b@c>",
+	    "FROM:<.a@b>",
+	    "FROM:<a.@b>",
+	    "FROM:<a..b@c>",
+	    "FROM:<a@-b.c>",
+	    "FROM:<a@b-.c>",
+	    "FROM:<a@b..c>",
+	    "FROM:<a b@c>",
+	    "FROM:<a@b.c..>",
+	    "FROM:<\"a@b.c>",
+	    "FROM:<a@[1.2.3]>",
+	    "FROM:<a@[x]>",
+	    "FROM:<\xc3@b.c>",
+	    "FROM:<a@b_c.d>",
+	    /* not UTF-8: overlong, surrogate, over U+10FFFF, lone byte */
+	    "FROM:<\xc0\xa9@b.c>",
+	    "FROM:<\xed\xa0\x80@b.c>",
+	    "FROM:<\xf4\x90\x80\x80@b.c>",
+	    "FROM:<a@\xa9.c>",
+	    "FROM:<\"\xe2\x82\"@b.c>",
+	    "FROM:<a\\b@c>",
+	    "FROM:<\"\"@b.c>",
+	    "FROM:< a@b.c>",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -263,6 +283,30 @@ static void test_mail_parameters(void **state)
 	assert_int_equal(mp.ret, DSN_RET_FULL);
 }
 
+static void test_utf8_paths_are_parsed_and_flagged(void **state)
+{
+	struct smtp_mailbox mb;
+	struct smtp_mail_params mp;
+
+	assert_int_equal(mail("FROM:<a@b.c> SMTPUTF8", &mb, &mp), 0);
+	assert_int_equal(mp.smtputf8, 1);
+	assert_int_equal(mb.utf8, 0);
+	assert_int_equal(mail("FROM:<j\xc3\xb6rg@b\xc3\xbc"
+			      "cher.example> "
+			      "SMTPUTF8",
+			      &mb, &mp),
+			 0);
+	assert_int_equal(mb.utf8, 1);
+	assert_string_equal(mb.addr, "j\xc3\xb6rg@b\xc3\xbc"
+				     "cher.example");
+	/* the grammar does not need the parameter: the session does */
+	assert_int_equal(mail("FROM:<\"\xe2\x82\xac x\"@b.c>", &mb, &mp), 0);
+	assert_int_equal(mb.utf8, 1);
+	assert_int_equal(mp.smtputf8, 0);
+	assert_int_equal(mail("FROM:<\xf0\x9f\x98\x80@b.c>", &mb, &mp), 0);
+	assert_int_equal(mb.utf8, 1);
+}
+
 static void test_mail_parameter_errors(void **state)
 {
 	struct smtp_mailbox mb;
@@ -270,8 +314,10 @@ static void test_mail_parameter_errors(void **state)
 
 	assert_int_equal(mail("FROM:<a@b.c> FOO=1", &mb, &mp),
 			 SMTP_PE_UNKNOWN_PARAM);
-	assert_int_equal(mail("FROM:<a@b.c> SMTPUTF8", &mb, &mp),
-			 SMTP_PE_UNKNOWN_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> SMTPUTF8=YES", &mb, &mp),
+			 SMTP_PE_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> SMTPUTF8 SMTPUTF8", &mb, &mp),
+			 SMTP_PE_PARAM);
 	assert_int_equal(mail("FROM:<a@b.c> SIZE=", &mb, &mp), SMTP_PE_PARAM);
 	assert_int_equal(mail("FROM:<a@b.c> SIZE", &mb, &mp), SMTP_PE_PARAM);
 	assert_int_equal(mail("FROM:<a@b.c> SIZE=12x", &mb, &mp),
@@ -322,6 +368,29 @@ static void test_envid_decoded_length_is_limited_to_100(void **state)
 	v[101] = '\0';
 	snprintf(args, sizeof(args), "FROM:<a@b.c> ENVID=%s", v);
 	assert_int_equal(mail(args, &mb, &mp), SMTP_PE_PARAM);
+}
+
+/* AUTH=<> or AUTH=xtext mailbox (RFC 4954 5), once, kept as sent. */
+static void test_mail_auth_parameter(void **state)
+{
+	struct smtp_mailbox mb;
+	struct smtp_mail_params mp;
+
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=<>", &mb, &mp), 0);
+	assert_true(mp.has_auth);
+	assert_string_equal(mp.auth, "<>");
+	assert_int_equal(
+	    mail("FROM:<a@b.c> SIZE=10 AUTH=alice+40b.c", &mb, &mp), 0);
+	assert_string_equal(mp.auth, "alice+40b.c");
+	assert_int_equal(mp.size, 10);
+	assert_int_equal(mail("FROM:<a@b.c>", &mb, &mp), 0);
+	assert_false(mp.has_auth);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=", &mb, &mp), SMTP_PE_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH", &mb, &mp), SMTP_PE_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=a+zz", &mb, &mp),
+			 SMTP_PE_PARAM);
+	assert_int_equal(mail("FROM:<a@b.c> AUTH=<> AUTH=<>", &mb, &mp),
+			 SMTP_PE_PARAM);
 }
 
 static void test_rcpt_notify_and_orcpt(void **state)
@@ -423,8 +492,10 @@ int main(void)
 	    cmocka_unit_test(test_length_limits),
 	    cmocka_unit_test(test_mail_parameters),
 	    cmocka_unit_test(test_mail_parameter_errors),
+	    cmocka_unit_test(test_utf8_paths_are_parsed_and_flagged),
 	    cmocka_unit_test(test_size_parameter_edges),
 	    cmocka_unit_test(test_envid_decoded_length_is_limited_to_100),
+	    cmocka_unit_test(test_mail_auth_parameter),
 	    cmocka_unit_test(test_rcpt_notify_and_orcpt),
 	    cmocka_unit_test(test_rcpt_parameter_errors),
 	    cmocka_unit_test(test_xtext_decode),

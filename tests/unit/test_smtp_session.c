@@ -17,9 +17,12 @@
  * (write \x20). *N repeats a line N times.
  *
  *   conf KEY N          before any other step: tls_available, policy_allowed,
- *                       max_rcpt, max_size, hop_max; "conf rcpt_known fake"
+ *                       max_rcpt, max_size, hop_max, submission,
+ *                       implicit_tls; "conf rcpt_known fake"
  *                       installs the local-user hook (nobody@ is unknown,
- *                       broken@ fails the lookup, every address is recorded)
+ *                       broken@ fails the lookup, every address is recorded);
+ *                       "conf auth fake" the authentication service of
+ *                       fa_start() below (alice / secret)
  *   C: TEXT  C*N: TEXT  a client line, CRLF appended
  *   R: TEXT  R*N: TEXT  client octets as they are
  *                       consecutive C:/R: lines are one write; any other step
@@ -46,7 +49,8 @@
  *   timeout | shutdown | disconnect   the server's receive timer fires, it
  *                       stops, or the client goes away (the session freed)
  *   check state NAME    smtp_session_state() (CONNECTED GREETED ... CLOSED)
- *   check COUNTER N     closed proposals accepted discarded starttls writes
+ *   check COUNTER N     closed proposals accepted discarded starttls aborts
+ *                       logins writes
  *                       (writes: env->write calls since the last client
  *                       write or event), buffered (held-back octets)
  *   check reject KIND N SMTP_EV_REJECTED events of KIND (RELAY, SIZE, ...)
@@ -102,6 +106,11 @@ struct fake {
 	int rejects[SMTP_REJ__COUNT];
 	char asked[ASKED_MAX][256]; /* addresses given to rcpt_known */
 	int nasked;
+	struct smtp_auth_ops auth; /* "conf auth fake" */
+	int auth_step;		   /* LOGIN: 1 = user asked, 2 = password */
+	int auth_aborts, logins;
+	char auth_user[64];
+	char auth_login[64];
 };
 
 static void f_write(void *arg, const char *p, size_t n)
@@ -184,6 +193,8 @@ static void f_event(void *arg, int ev, uint64_t n)
 		f->rejects[n]++;
 	} else if (ev == SMTP_EV_DISCARDED) {
 		f->discarded++;
+	} else if (ev == SMTP_EV_LOGIN) {
+		f->logins++;
 	}
 }
 
@@ -201,6 +212,96 @@ static int f_rcpt_known(void *arg, const char *addr)
 	if (strncmp(addr, "broken@", 7) == 0)
 		return SPOOL_E_IO;
 	return 1;
+}
+
+/* ---- the fake authentication service ("conf auth fake") ----
+ * PLAIN "\0alice\0secret" (AGFsaWNlAHNlY3JldA==) and LOGIN alice
+ * (YWxpY2U=) / secret (c2VjcmV0) succeed, any other credentials fail;
+ * a response with a character outside base64 is refused as such;
+ * mechanism TEMP fails the service. */
+
+#define B64_CHARS                                                              \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+static int fa_not_b64(const char *resp)
+{
+	return resp[strspn(resp, B64_CHARS)] != '\0';
+}
+
+#define FAKE_PLAIN_OK "AGFsaWNlAHNlY3JldA=="
+
+static const char *fa_mechs(void *arg)
+{
+	return "PLAIN LOGIN";
+}
+
+static int fa_plain(struct fake *f, const char *resp)
+{
+	if (fa_not_b64(resp))
+		return SMTP_AUTH_E_SYNTAX;
+	if (strcmp(resp, FAKE_PLAIN_OK) != 0)
+		return SMTP_AUTH_E_FAIL;
+	snprintf(f->auth_user, sizeof(f->auth_user), "alice");
+	return SMTP_AUTH_OK;
+}
+
+static int fa_start(void *arg, const char *mech, const char *initial,
+		    const char **out)
+{
+	struct fake *f = arg;
+
+	*out = NULL;
+	f->auth_step = 0;
+	if (strcmp(mech, "TEMP") == 0)
+		return SMTP_AUTH_E_TEMP;
+	if (strcmp(mech, "PLAIN") == 0) {
+		if (initial == NULL) {
+			*out = "";
+			f->auth_step = 1;
+			return SMTP_AUTH_CONTINUE;
+		}
+		return fa_plain(f, initial);
+	}
+	if (strcmp(mech, "LOGIN") != 0)
+		return SMTP_AUTH_E_MECH;
+	f->auth_step = 2;
+	*out = "VXNlcm5hbWU6"; /* Username: */
+	return SMTP_AUTH_CONTINUE;
+}
+
+static int fa_step(void *arg, const char *resp, const char **out)
+{
+	struct fake *f = arg;
+
+	*out = NULL;
+	if (f->auth_step == 1)
+		return fa_plain(f, resp);
+	if (fa_not_b64(resp))
+		return SMTP_AUTH_E_SYNTAX;
+	if (f->auth_step == 2) {
+		snprintf(f->auth_login, sizeof(f->auth_login), "%s", resp);
+		f->auth_step = 3;
+		*out = "UGFzc3dvcmQ6"; /* Password: */
+		return SMTP_AUTH_CONTINUE;
+	}
+	if (f->auth_step != 3 || strcmp(f->auth_login, "YWxpY2U=") != 0 ||
+	    strcmp(resp, "c2VjcmV0") != 0)
+		return SMTP_AUTH_E_FAIL;
+	snprintf(f->auth_user, sizeof(f->auth_user), "alice");
+	return SMTP_AUTH_OK;
+}
+
+static const char *fa_user(void *arg)
+{
+	return ((struct fake *)arg)->auth_user;
+}
+
+static void fa_abort(void *arg)
+{
+	struct fake *f = arg;
+
+	f->auth_aborts++;
+	f->auth_step = 0;
 }
 
 static struct smtp_session_conf default_conf(void)
@@ -241,6 +342,17 @@ static struct fake *open_with(const struct smtp_session_conf *c)
 	env.arg = f;
 	if (conf.rcpt_known != NULL)
 		conf.rcpt_arg = f;
+	if (conf.auth != NULL) { /* a marker: the fake service of this f */
+		f->auth = (struct smtp_auth_ops){
+		    .arg = f,
+		    .mechs = fa_mechs,
+		    .start = fa_start,
+		    .step = fa_step,
+		    .user = fa_user,
+		    .abort = fa_abort,
+		};
+		conf.auth = &f->auth;
+	}
 	f->s = smtp_session_new(&conf, &env);
 	assert_non_null(f->s);
 	smtp_session_start(f->s);
@@ -492,7 +604,7 @@ static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_SPOOL] = "SPOOL",	      [SMTP_REJ_TIMEOUT] = "TIMEOUT",
     [SMTP_REJ_ERRORS] = "ERRORS",     [SMTP_REJ_TLS] = "TLS",
     [SMTP_REJ_USER] = "USER",	      [SMTP_REJ_DISABLED] = "DISABLED",
-    [SMTP_REJ_NUL] = "NUL",
+    [SMTP_REJ_NUL] = "NUL",	      [SMTP_REJ_AUTH] = "AUTH",
 };
 
 static const struct {
@@ -518,6 +630,9 @@ static long tr_num(struct tr *t, const char *a)
 	return v;
 }
 
+/* "conf auth fake" sets conf.auth to this; open_with() replaces it. */
+static const struct smtp_auth_ops fake_auth_marker;
+
 static void tr_conf(struct tr *t, const char *key, const char *val)
 {
 	if (t->started)
@@ -528,6 +643,12 @@ static void tr_conf(struct tr *t, const char *key, const char *val)
 		t->conf.rcpt_known = f_rcpt_known;
 	else if (strcmp(key, "tls_available") == 0)
 		t->conf.tls_available = (int)tr_num(t, val);
+	else if (strcmp(key, "auth") == 0 && strcmp(val, "fake") == 0)
+		t->conf.auth = &fake_auth_marker;
+	else if (strcmp(key, "submission") == 0)
+		t->conf.submission = (int)tr_num(t, val);
+	else if (strcmp(key, "implicit_tls") == 0)
+		t->conf.implicit_tls = (int)tr_num(t, val);
 	else if (strcmp(key, "policy_allowed") == 0)
 		t->conf.policy_allowed = (int)tr_num(t, val);
 	else if (strcmp(key, "max_rcpt") == 0)
@@ -630,6 +751,10 @@ static void tr_check(struct tr *t, const char *key, const char *a,
 		got = f->discarded;
 	else if (strcmp(key, "starttls") == 0)
 		got = f->starttls_calls;
+	else if (strcmp(key, "aborts") == 0)
+		got = f->auth_aborts;
+	else if (strcmp(key, "logins") == 0)
+		got = f->logins;
 	else if (strcmp(key, "writes") == 0)
 		got = f->writes;
 	else if (strcmp(key, "buffered") == 0 && !t->gone)

@@ -17,12 +17,13 @@
 
 #include "spool/codec/cmd.h"
 #include "spool/codec/ctlname.h"
+#include "spool/codec/tlspolicy.h"
 #include "spool/store/spool.h"
 #include "spool/codec/wire.h"
 
-/* ctl body due byuser config aliases mx hosts forward nodes meta, and
- * since schema 2 tomb tombexp */
-#define NTABLES 13
+/* ctl body due byuser config aliases mx hosts forward nodes meta, since
+ * schema 2 tomb tombexp, since schema 3 tlspolicy */
+#define NTABLES 14
 #define HDR_LEN 20
 
 /* ---- helpers ---- */
@@ -261,6 +262,11 @@ static void test_restore_into_other_spool_gives_identical_image(void **st)
 	ts_open(&b);
 	populate(a.sp);
 	snap(a.sp, &img);
+	/* a populated image's CRC (eight bytes a step and an odd tail in
+	 * snapshot.c) is the standard CRC-32 of everything before it */
+	assert_true(img.len > 64);
+	assert_int_equal(get32((const uint8_t *)img.p + img.len - 4),
+			 crc32_ref(img.p, img.len - 4));
 	assert_int_equal(spool_restore(b.sp, img.p, img.len), 0);
 	snap(b.sp, &img2);
 	assert_same_image(&img, &img2);
@@ -609,6 +615,61 @@ static void test_snapshot_appends_to_existing_buffer(void **st)
 	ts_close(&a);
 }
 
+/* The TLS policy table travels in the image (schema 3); an image of
+ * schema 2 (13 tables, no tlspolicy) restores with an empty policy table
+ * and the restored spool's image is that of a spool that never had one
+ * (its meta says the current schema). */
+static void test_tlspolicy_in_image_and_schema_2_image_restores(void **st)
+{
+	struct tspool a, b, plain;
+	struct spool_cmd c;
+	struct spool_result res;
+	struct wbuf img, old, want;
+
+	ts_open(&a);
+	ts_open(&b);
+	ts_open(&plain);
+	populate(a.sp);
+	populate(plain.sp);
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_TLSPOL_SET;
+	c.stamp = 1000;
+	c.u.tlspol.domain = "secure.example";
+	c.u.tlspol.level = TLSPOL_VERIFY;
+	assert_int_equal(apply(a.sp, &c, &res), 0);
+	spool_result_free(&res);
+	snap(a.sp, &img);
+	assert_int_equal(spool_restore(b.sp, img.p, img.len), 0);
+	assert_int_equal(spool_tlspol_lookup(b.sp, "secure.example", NULL, 0),
+			 TLSPOL_VERIFY);
+
+	/* the same image cut before its last table (tlspolicy: 1 byte id, 8
+	 * bytes count, then the entry of 4 + 14 + 4 + 1 bytes), schema 2 */
+	wbuf_init(&old);
+	wbuf_raw(&old, img.p, 12);
+	wbuf_u32(&old, 2);
+	wbuf_u32(&old, NTABLES - 1);
+	wbuf_raw(&old, img.p + HDR_LEN, img.len - HDR_LEN - 4 - 9 - 23);
+	wbuf_u32(&old, 0);
+	fix_crc(old.p, old.len);
+	assert_int_equal(old.err, 0);
+	assert_int_equal(spool_restore(b.sp, old.p, old.len), 0);
+	assert_int_equal(spool_tlspol_lookup(b.sp, "secure.example", NULL, 0),
+			 TLSPOL_DEFAULT);
+	snap(plain.sp, &want);
+	assert_spool_image(b.sp, &want);
+	/* schema 2 with the table count of schema 3 is malformed */
+	put32(old.p + 16, NTABLES);
+	fix_crc(old.p, old.len);
+	assert_int_not_equal(spool_restore(b.sp, old.p, old.len), 0);
+	wbuf_free(&want);
+	wbuf_free(&old);
+	wbuf_free(&img);
+	ts_close(&plain);
+	ts_close(&b);
+	ts_close(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +689,8 @@ int main(void)
 	    cmocka_unit_test(
 		test_snapshot_written_on_another_thread_sees_pinned_state),
 	    cmocka_unit_test(test_snapshot_appends_to_existing_buffer),
+	    cmocka_unit_test(
+		test_tlspolicy_in_image_and_schema_2_image_restores),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,6 +148,63 @@ static void test_failed_postmaster_copy_is_dropped_not_looped(void **state)
 	assert_int_equal(symbiont_bounce_kind(KIND_POSTMASTER, "x@y"), -1);
 }
 
+/* Which outcomes ask for a report besides a failure (NOTIFY=SUCCESS,
+ * NOTIFY=DELAY once past the delay warning time), and which never do. */
+static void test_success_and_delay_reports_follow_notify(void **state)
+{
+	struct spool_rcpt r[1];
+	struct spool_rec rec;
+	struct deliver_outcome o;
+	const uint64_t H = 3600000, T = 1700000000000ull;
+
+	memset(r, 0, sizeof(r));
+	memset(&rec, 0, sizeof(rec));
+	memset(&o, 0, sizeof(o));
+	rec.sender = "alice@example.org";
+	rec.kind = KIND_MAIL;
+	rec.created_ms = T;
+	rec.nrcpt = 1;
+	rec.rcpt = r;
+	o.rcpt = 0;
+	o.outcome = OUT_DELIVERED;
+	/* no NOTIFY, or NOTIFY without SUCCESS: nothing for a delivery */
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T), -1);
+	r[0].notify = DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY;
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T), -1);
+	r[0].notify = DSN_NOTIFY_SUCCESS;
+	o.dsn = DELIVER_DSN_LOCAL;
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T),
+			 DSN_ACT_DELIVERED);
+	o.dsn = DELIVER_DSN_RELAYED;
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T), DSN_ACT_RELAYED);
+	/* the next hop took NOTIFY on: its report, not ours */
+	o.dsn = DELIVER_DSN_PASSED;
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T), -1);
+	/* never to <> nor for a bounce */
+	o.dsn = DELIVER_DSN_LOCAL;
+	rec.sender = "";
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T), -1);
+	rec.sender = "alice@example.org";
+	rec.kind = KIND_BOUNCE;
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T), -1);
+	rec.kind = KIND_MAIL;
+
+	/* a deferral: a warning with DELAY, once the time has come */
+	o.outcome = OUT_DEFERRED;
+	r[0].notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE;
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T + 2 * H), -1);
+	r[0].notify = DSN_NOTIFY_DELAY;
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T + H - 1), -1);
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T + H),
+			 DSN_ACT_DELAYED);
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, 0, T + 100 * H), -1);
+	r[0].flags = RCPT_F_DELAYED; /* warned already */
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T + 2 * H), -1);
+	r[0].flags = 0;
+	o.outcome = OUT_FAILED; /* failures are the bounce's, not this */
+	assert_int_equal(symbiont_rcpt_report(&rec, &o, H, T + 2 * H), -1);
+}
+
 static void test_notify_never_suppresses_the_bounce(void **state)
 {
 	struct spool_rcpt r;
@@ -211,6 +268,7 @@ int main(void)
 	    cmocka_unit_test(test_failed_bounce_goes_to_the_postmaster),
 	    cmocka_unit_test(test_failed_postmaster_copy_is_dropped_not_looped),
 	    cmocka_unit_test(test_notify_never_suppresses_the_bounce),
+	    cmocka_unit_test(test_success_and_delay_reports_follow_notify),
 	    cmocka_unit_test(test_postmaster_address_follows_the_seed),
 	    cmocka_unit_test(
 		test_postmaster_copy_at_node_domain_is_a_bare_user),

@@ -469,6 +469,68 @@ static void test_failed_recipients_bounce_in_the_complete(void **state)
 	assert_int_equal(f->gone, 1);
 }
 
+/* A deferral past the delay warning time of a recipient that asked
+ * NOTIFY=DELAY: the COMPLETE carries the warning (Action: delayed) and
+ * says OUT_DEFERRED_WARNED for that recipient only, and applying it marks
+ * the recipient, so the next holder does not warn again. */
+static void test_delay_warning_rides_in_the_complete_once(void **state)
+{
+	struct fake *f = *state;
+	struct spool_rcpt r[2];
+	struct spool_cmd e, c;
+	struct spool_ctl ctl;
+	struct symbiont_job *j;
+	char *body;
+
+	/* a second file whose first recipient asked NOTIFY=DELAY; arrived
+	 * at T0, long before the wall clock's now (4 h default) */
+	memset(r, 0, sizeof(r));
+	r[0].addr = "slow@remote.test";
+	r[0].notify = DSN_NOTIFY_DELAY | DSN_NOTIFY_FAILURE;
+	r[1].addr = "other@remote.test";
+	r[0].orcpt = r[1].orcpt = r[0].reply = r[1].reply = "";
+	fx_name(f->name, sizeof(f->name), 2);
+	memset(&e, 0, sizeof(e));
+	e.type = CMD_ENQUEUE;
+	e.stamp = T0;
+	e.node = 1;
+	e.u.enqueue.name = f->name;
+	e.u.enqueue.rec.user = "TCPIP$SMTP";
+	e.u.enqueue.rec.sender = "alice@example.org";
+	e.u.enqueue.rec.client = e.u.enqueue.rec.helo = "";
+	e.u.enqueue.rec.envid = "";
+	e.u.enqueue.rec.nrcpt = 2;
+	e.u.enqueue.rec.rcpt = r;
+	e.u.enqueue.body = "Subject: t\r\n\r\nx\r\n";
+	e.u.enqueue.body_len = strlen(e.u.enqueue.body);
+	assert_int_equal(fx_status(f->fx.sp, &e), 0);
+	assert_int_equal(
+	    fx_claim(f->fx.sp, f->name, SELF, T0 + 10, LEASE, &f->fence), 0);
+
+	j = delivering(f);
+	finish(j, OUT_DEFERRED);
+	assert_int_equal(spool_cmd_decode(&c, f->q[0].cmd, f->q[0].len), 0);
+	assert_true(c.u.complete.has_bounce);
+	assert_int_equal(c.u.complete.n, 2);
+	assert_int_equal(c.u.complete.items[0].outcome, OUT_DEFERRED_WARNED);
+	assert_int_equal(c.u.complete.items[1].outcome, OUT_DEFERRED);
+	body = calloc(1, c.u.complete.bounce.body_len + 1);
+	assert_non_null(body);
+	memcpy(body, c.u.complete.bounce.body, c.u.complete.bounce.body_len);
+	assert_non_null(strstr(body, "Action: delayed\r\n"));
+	assert_non_null(strstr(body, "Final-Recipient: rfc822; slow@"));
+	assert_null(strstr(body, "other@remote.test"));
+	free(body);
+	spool_cmd_free(&c);
+	assert_int_equal(answer_apply(f, CMD_COMPLETE), 0);
+	fx_get(f->fx.sp, f->name, &ctl);
+	assert_true(ctl.rec.rcpt[0].flags & RCPT_F_DELAYED);
+	assert_false(ctl.rec.rcpt[1].flags & RCPT_F_DELAYED);
+	assert_int_equal(ctl.rec.rcpt[0].state, RCPT_PENDING);
+	spool_ctl_free(&ctl);
+	assert_int_equal(f->gone, 1);
+}
+
 static void test_claim_not_applied_here_waits_then_gives_up(void **state)
 {
 	struct fake *f = *state;
@@ -702,6 +764,7 @@ int main(void)
 	    T(test_complete_refused_counts_a_lost_lease),
 	    T(test_complete_that_cannot_be_proposed_is_left_to_the_lease),
 	    T(test_failed_recipients_bounce_in_the_complete),
+	    T(test_delay_warning_rides_in_the_complete_once),
 	    T(test_claim_not_applied_here_waits_then_gives_up),
 	    T(test_claimed_again_before_start_is_skipped),
 	    T(test_engine_that_cannot_start_leaves_it_to_the_lease),

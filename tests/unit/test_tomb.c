@@ -24,8 +24,8 @@
 #define LEASE 60000ull
 #define SNAP_HDR 20 /* magic 8, format 4, schema 4, table count 4 */
 #define TB_CTL 0
-#define TB_TOMB 11 /* table ids 11 and 12: tomb, tombexp */
-#define TB__COUNT 13
+#define TB_TOMB 11   /* table ids 11 and 12: tomb, tombexp */
+#define TB__COUNT 14 /* and 13: tlspolicy (schema 3) */
 
 static int setup(void **st)
 {
