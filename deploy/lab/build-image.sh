@@ -80,6 +80,30 @@ cp deploy/lab/Dockerfile "$ctx/"
 # the packages of the libraries the binaries link against that the base
 # lacks, in the versions this machine has (a version the mirror no longer
 # serves: its current one)
+# deps_closure PKG... — PKG... plus, repeatedly, the packages they depend
+# on (first alternative of each Depends/Pre-Depends) that are installed
+# here and not in the base; one per line, sorted
+deps_closure() {
+	todo=$*
+	seen=" "
+	while [ -n "$todo" ]; do
+		next=
+		for p in $todo; do
+			case "$seen" in *" ${p%%:*} "*) continue ;; esac
+			seen="$seen${p%%:*} "
+			for d in $(dpkg-query -W -f='${Pre-Depends}, ${Depends}\n' "$p" 2>/dev/null |
+				tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/ //g'); do
+				[ -n "$d" ] || continue
+				grep -qx "$d" "$LAB/base.pkgs" && continue
+				dpkg-query -W -f='${Status}' "$d" 2>/dev/null |
+					grep -q "ok installed" || continue
+				next="$next $d"
+			done
+		done
+		todo=$next
+	done
+	echo "$seen" | tr ' ' '\n' | sed '/^$/d' | sort -u
+}
 tar -xOf "$LAB/rootfs.tar" ./var/lib/dpkg/status |
 	awk '/^Package:/{p=$2} /^Status:.*ok installed/{print p}' | sort -u >"$LAB/base.pkgs"
 # shellcheck disable=SC2086 # $bins is a list of paths without blanks
@@ -87,6 +111,10 @@ pkgs=$(ldd $bins | awk '/=> \//{print $3}' | sort -u |
 	while read -r lib; do
 		dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true
 	done | sed 's/:[^:]*$//' | sort -u)
+# and what those packages depend on that the base lacks (libsasl2-2 needs
+# libsasl2-modules-db, which no binary links): the closure over Depends,
+# first alternatives, packages this machine has installed
+pkgs=$(deps_closure $pkgs)
 (cd "$ctx/debs" && for p in $pkgs; do
 	name=${p%%:*}
 	grep -qx "$name" "../../base.pkgs" && continue
