@@ -54,24 +54,18 @@ static int spool_init_tables(struct spool *sp)
 			goto err_after_txn;
 	}
 	rc = mdb_get(txn, sp->dbi[T_META], &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		ver[0] = ver[1] = ver[2] = 0;
-		ver[3] = SPOOL_SCHEMA_VERSION;
-		v.mv_data = ver;
-		v.mv_size = 4;
-		rc = mdb_put(txn, sp->dbi[T_META], &k, &v, 0);
-		if (rc)
-			goto err_after_txn;
-	} else if (rc) {
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto err_after_txn;
-	} else if (v.mv_size != 4 ||
-		   (((const uint8_t *)v.mv_data)[3] != SPOOL_SCHEMA_VERSION &&
-		    ((const uint8_t *)v.mv_data)[3] != 2)) {
+	if (rc == 0 &&
+	    (v.mv_size != 4 ||
+	     (((const uint8_t *)v.mv_data)[3] != SPOOL_SCHEMA_VERSION &&
+	      ((const uint8_t *)v.mv_data)[3] != 2))) {
 		mdb_txn_abort(txn);
 		return SPOOL_E_VERSION;
-	} else if (((const uint8_t *)v.mv_data)[3] == 2) {
-		/* schema 2 -> 3 only adds the tlspolicy table, created empty
-		 * above */
+	}
+	/* a new spool, or schema 2 -> 3 (which only adds the tlspolicy
+	 * table, created empty above): record the current version */
+	if (rc == MDB_NOTFOUND || ((const uint8_t *)v.mv_data)[3] == 2) {
 		ver[0] = ver[1] = ver[2] = 0;
 		ver[3] = SPOOL_SCHEMA_VERSION;
 		v.mv_data = ver;
