@@ -137,6 +137,9 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 		spool_snapshot_end(f->snap);
 		f->snap = NULL;
 	}
+	free(f->img.base); /* the same, after rfsm_fill() */
+	f->img.base = NULL;
+	f->img.len = 0;
 	f->snap_started_ms = mono_ms();
 	f->snap_bytes = 0;
 	/* the log this image replaces; what is applied from now on counts
@@ -155,14 +158,32 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	return 0;
 }
 
-/* Thread pool: serialize the pinned state into one buffer. */
+/* Serialize the pinned state into one malloc'd buffer (any thread). */
+static int serialize(struct rfsm *f, struct raft_buffer *out)
+{
+	struct wbuf wb;
+	size_t len;
+	int rv;
+
+	wbuf_init(&wb);
+	rv = spool_snapshot_write(f->snap, &wb);
+	if (rv != 0) {
+		wbuf_free(&wb);
+		return rv == SPOOL_E_NOMEM ? RAFT_NOMEM : RAFT_IOERR;
+	}
+	out->base = wbuf_take(&wb, &len);
+	out->len = len;
+	f->snap_serialize_ms = mono_ms() - f->snap_started_ms;
+	return 0;
+}
+
+/* Called by libraft 0.22.1 on the loop thread: serialize here unless
+ * rfsm_fill() does it in the pool (fsm.h). */
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 			      unsigned *n_bufs)
 {
 	struct rfsm *f = fsm->data;
 	struct raft_buffer *arr;
-	struct wbuf wb;
-	size_t len;
 	int rv;
 
 	*bufs = NULL;
@@ -170,24 +191,53 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	if (f->snap == NULL) {
 		return RAFT_INVALID;
 	}
+	if (f->deferred) {
+		return 0;
+	}
 	arr = raft_malloc(sizeof(*arr));
 	if (arr == NULL) {
 		return RAFT_NOMEM;
 	}
-	wbuf_init(&wb);
-	rv = spool_snapshot_write(f->snap, &wb);
+	rv = serialize(f, &arr[0]);
 	if (rv != 0) {
-		wbuf_free(&wb);
 		raft_free(arr);
-		return rv == SPOOL_E_NOMEM ? RAFT_NOMEM : RAFT_IOERR;
+		return rv;
 	}
-	arr[0].base = wbuf_take(&wb, &len);
-	arr[0].len = len;
-	f->snap_bytes = len;
-	f->snap_serialize_ms = mono_ms() - f->snap_started_ms;
+	f->snap_bytes = arr[0].len;
 	*bufs = arr;
 	*n_bufs = 1;
 	return 0;
+}
+
+void rfsm_set_deferred(struct rfsm *f)
+{
+	f->deferred = 1;
+}
+
+int rfsm_fill(void *arg, struct raft_buffer **bufs, unsigned *n_bufs)
+{
+	struct rfsm *f = arg;
+	int rv;
+
+	*bufs = NULL;
+	*n_bufs = 0;
+	if (f->snap == NULL || f->img.base != NULL) {
+		return RAFT_INVALID;
+	}
+	rv = serialize(f, &f->img);
+	if (rv != 0) {
+		return rv;
+	}
+	*bufs = &f->img;
+	*n_bufs = 1;
+	return 0;
+}
+
+void rfsm_fill_failed(void *arg, int rv)
+{
+	struct rfsm *f = arg;
+
+	fsm_fail(f, rv == RAFT_NOMEM ? SPOOL_E_NOMEM : SPOOL_E_IO, "snapshot");
 }
 
 unsigned rfsm_next_threshold(unsigned base, size_t snap_bytes,
@@ -246,6 +296,12 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 	}
 	*bufs = NULL;
 	*n_bufs = 0;
+	if (f->img.base != NULL) {
+		f->snap_bytes = f->img.len;
+		free(f->img.base); /* from wbuf_take */
+		f->img.base = NULL;
+		f->img.len = 0;
+	}
 	if (f->snap != NULL) {
 		spool_snapshot_end(f->snap);
 		f->snap = NULL;
@@ -314,6 +370,8 @@ void rfsm_set_threshold_base(struct rfsm *f, unsigned base)
 
 void rfsm_close(struct rfsm *f)
 {
+	free(f->img.base);
+	f->img.base = NULL;
 	if (f->snap != NULL) {
 		spool_snapshot_end(f->snap);
 		f->snap = NULL;

@@ -27,10 +27,14 @@
  * each accepted byte, whatever the backlog.
  *
  * Snapshots (async): snapshot() opens the spool read transaction on the
- * loop, snapshot_async() serializes it (libuv thread pool) into one malloc'd
- * buffer, snapshot_finalize() (loop, always after a successful snapshot())
- * ends the transaction and frees the buffer — with finalize set, raft owns
- * none of the snapshot buffers. restore() replaces the spool and, on
+ * loop; snapshot_async() serializes it into one malloc'd buffer;
+ * snapshot_finalize() (loop, always after a successful snapshot()) ends
+ * the transaction and frees the buffer — with finalize set, raft owns
+ * none of the snapshot buffers. libraft 0.22.1 calls snapshot_async() on
+ * the loop thread, right after snapshot(), so with rfsm_set_deferred()
+ * snapshot_async() leaves the buffers empty and rfsm_fill() does the
+ * serializing instead, from the snapshot guard in libuv's pool
+ * (snapguard.h); its image stays the FSM's (f->img) until finalize. restore() replaces the spool and, on
  * success only, frees the buffer with raft_free() (raft frees it on
  * failure).
  */
@@ -62,6 +66,8 @@ struct rfsm {
 	uint64_t snap_started_ms; /* monotonic, for the log line */
 	size_t snap_bytes;
 	uint64_t snap_serialize_ms;
+	int deferred;		/* rfsm_fill() serializes, in the pool */
+	struct raft_buffer img; /* rfsm_fill()'s image, until finalize */
 	/* the growing snapshot threshold (see above) */
 	unsigned threshold_base; /* configured; 0 = leave libraft's */
 	unsigned threshold;	 /* the one set last */
@@ -89,6 +95,16 @@ void rfsm_set_threshold_base(struct rfsm *f, unsigned base);
  * snapshots (pure; see above). */
 unsigned rfsm_next_threshold(unsigned base, size_t snap_bytes,
 			     uint64_t log_bytes, uint64_t log_entries);
+
+/* Leave serializing to rfsm_fill() (see above). */
+void rfsm_set_deferred(struct rfsm *f);
+/* Thread pool (arg: the rfsm): serialize the transaction snapshot()
+ * opened into f->img; *bufs = &f->img. 0 or a RAFT_* code. Touches only
+ * f->snap, f->img and f->snap_serialize_ms, which the loop leaves alone
+ * while a take is in flight. */
+int rfsm_fill(void *arg, struct raft_buffer **bufs, unsigned *n_bufs);
+/* Loop thread: rfsm_fill() or the put after it failed (fatal). */
+void rfsm_fill_failed(void *arg, int rv);
 
 /* Release an open snapshot transaction, if any (at close). */
 void rfsm_close(struct rfsm *f);

@@ -150,6 +150,10 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 	 * it may hold entries this node acknowledged. */
 	raft_uv_set_auto_recovery(&n->io, false);
 	rsnapguard_install(&n->guard, &n->io, &n->raft);
+	if (o->snapshot_fill != NULL) {
+		rsnapguard_set_fill(&n->guard, loop, o->snapshot_fill,
+				    o->snapshot_fail, o->snapshot_arg);
+	}
 	rv = raft_init(&n->raft, &n->io, fsm, o->id, o->address);
 	if (rv != 0) {
 		snprintf(err, errsize, "raft init: %s", raft_errmsg(&n->raft));

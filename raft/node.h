@@ -38,6 +38,13 @@ struct rnode_opts {
 	const struct rnode_peer *peers;
 	/* NULL: plain TCP; else the secure channel (transport.h) */
 	const struct rtransport_wrap *wrap;
+	/* NULL: the FSM serializes snapshots where libraft asks it to (the
+	 * loop thread, in 0.22.1); else the snapshot guard runs this in the
+	 * thread pool first (snapguard.h, rfsm_fill) */
+	int (*snapshot_fill)(void *arg, struct raft_buffer **bufs,
+			     unsigned *n_bufs);
+	void (*snapshot_fail)(void *arg, int rv);
+	void *snapshot_arg;
 };
 
 struct rnode;

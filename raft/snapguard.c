@@ -3,8 +3,13 @@
  * snapshot (snapguard.h says why: libraft 0.22.1 dereferences NULL when
  * it parks one itself).
  *
+ * Also serializes a take in libuv's pool before its put (snapguard.h),
+ * its take a state machine: IDLE -> FILLING (fill() in the pool) ->
+ * PUTTING (the backend writes it) -> IDLE, or FILLING/PUTTING -> FAILED
+ * (fill or the put failed; the node is being stopped) -> IDLE at close.
+ *
  * Owns the held messages (their configuration and data until raft gets
- * them). Finding a
+ * them), not the take's buffers (fill()'s owner frees them). Finding a
  * guard: raft_io callbacks carry only io or the put request, so the
  * installed guards are kept in one list (a process has one raft node;
  * unit tests may have more).
@@ -119,6 +124,28 @@ static int w_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 	return g->start(io, msecs, tick, on_recv);
 }
 
+/* The take's one transition function: the legal moves and their log. */
+static void take_enter(struct rsnapguard *g, int to)
+{
+	static const unsigned char legal[4][4] = {
+	    /* from IDLE */ {[RSG_FILLING] = 1},
+	    /* from FILLING */
+	    {[RSG_PUTTING] = 1, [RSG_FAILED] = 1, [RSG_IDLE] = 1},
+	    /* from PUTTING */ {[RSG_IDLE] = 1, [RSG_FAILED] = 1},
+	    /* from FAILED */ {[RSG_IDLE] = 1},
+	};
+
+	if (!legal[g->take.state][to]) {
+		rlog_error("raft: snapshot take: illegal move %d -> %d",
+			   (int)g->take.state, to);
+	}
+	g->take.state = to;
+	if (to == RSG_IDLE) {
+		g->take.req = NULL;
+		g->take.cb = NULL;
+	}
+}
+
 /* The backend stored a snapshot: tell raft, then hand it what waited. */
 static void on_put(struct raft_io_snapshot_put *req, int status)
 {
@@ -131,16 +158,19 @@ static void on_put(struct raft_io_snapshot_put *req, int status)
 	}
 	cb = g->puts[slot].cb;
 	memset(&g->puts[slot], 0, sizeof(g->puts[slot]));
+	if (g->take.state == RSG_PUTTING && g->take.req == req) {
+		take_enter(g, RSG_IDLE);
+	}
 	cb(req, status);
 	replay(g);
 }
 
-static int w_put(struct raft_io *io, unsigned trailing,
-		 struct raft_io_snapshot_put *req,
-		 const struct raft_snapshot *snapshot,
-		 raft_io_snapshot_put_cb cb)
+/* Hand a put to the backend, its callback through on_put. */
+static int guarded_put(struct rsnapguard *g, struct raft_io *io,
+		       unsigned trailing, struct raft_io_snapshot_put *req,
+		       const struct raft_snapshot *snapshot,
+		       raft_io_snapshot_put_cb cb)
 {
-	struct rsnapguard *g = by_io(io);
 	int slot = -1;
 	int rv;
 
@@ -162,6 +192,102 @@ static int w_put(struct raft_io *io, unsigned trailing,
 	return rv;
 }
 
+/* Raft is closing (or the take failed earlier): end the take as raft
+ * expects while closing. raft's callback runs finalize, which frees
+ * fill()'s buffers. */
+static void take_cancel(struct rsnapguard *g)
+{
+	struct raft_io_snapshot_put *req = g->take.req;
+	raft_io_snapshot_put_cb cb = g->take.cb;
+
+	take_enter(g, RSG_IDLE);
+	cb(req, RAFT_CANCELED);
+}
+
+/* fill() or the put after it failed: a take's put may not fail while
+ * raft runs, so the owner stops the node; close cancels the put. */
+static void take_fail(struct rsnapguard *g, int rv)
+{
+	rlog_error("raft: cannot write the snapshot at %llu: %s",
+		   (unsigned long long)g->take.snap.index, raft_strerror(rv));
+	take_enter(g, RSG_FAILED);
+	if (g->fail != NULL) {
+		g->fail(g->fill_arg, rv);
+	}
+}
+
+static void take_put(struct rsnapguard *g)
+{
+	int rv;
+
+	if (g->take.rv != 0) {
+		take_fail(g, g->take.rv);
+		return;
+	}
+	take_enter(g, RSG_PUTTING);
+	g->filled++;
+	rv = guarded_put(g, g->io, g->take.trailing, g->take.req, &g->take.snap,
+			 g->take.cb);
+	if (rv != 0) {
+		take_fail(g, rv);
+	}
+}
+
+/* Thread pool: serialize. Touches only the take's buffers and fill()'s
+ * owner. */
+static void take_work(uv_work_t *work)
+{
+	struct rsnapguard *g = work->data;
+
+	g->take.rv =
+	    g->fill(g->fill_arg, &g->take.snap.bufs, &g->take.snap.n_bufs);
+}
+
+/* Loop thread: fill() is done (or was cancelled with the loop). */
+static void take_after(uv_work_t *work, int status)
+{
+	struct rsnapguard *g = work->data;
+
+	if (status != 0 && g->take.rv == 0) {
+		g->take.rv = RAFT_CANCELED;
+	}
+	if (g->close_pending) {
+		g->close_pending = 0;
+		take_cancel(g);
+		g->close(g->io, g->close_cb);
+		return;
+	}
+	take_put(g);
+}
+
+static int w_put(struct raft_io *io, unsigned trailing,
+		 struct raft_io_snapshot_put *req,
+		 const struct raft_snapshot *snapshot,
+		 raft_io_snapshot_put_cb cb)
+{
+	struct rsnapguard *g = by_io(io);
+
+	if (g->fill == NULL || snapshot->n_bufs != 0 ||
+	    g->take.state != RSG_IDLE) {
+		return guarded_put(g, io, trailing, req, snapshot, cb);
+	}
+	/* a take whose buffers are still to be made: raft keeps *snapshot
+	 * until cb, so the copy's configuration is raft's too */
+	take_enter(g, RSG_FILLING);
+	g->take.req = req;
+	g->take.cb = cb;
+	g->take.snap = *snapshot;
+	g->take.trailing = trailing;
+	g->take.rv = 0;
+	g->take.work.data = g;
+	if (uv_queue_work(g->loop, &g->take.work, take_work, take_after) != 0) {
+		/* no pool: serialize here, as libraft would */
+		take_work(&g->take.work);
+		take_put(g);
+	}
+	return 0;
+}
+
 static void w_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	struct rsnapguard *g = by_io(io);
@@ -173,6 +299,15 @@ static void w_close(struct raft_io *io, raft_io_close_cb cb)
 		held_free(h);
 	}
 	g->tail = NULL;
+	if (g->take.state == RSG_FILLING) {
+		/* fill() is in the pool: take_after closes */
+		g->close_pending = 1;
+		g->close_cb = cb;
+		return;
+	}
+	if (g->take.state == RSG_FAILED) {
+		take_cancel(g);
+	}
 	g->close(io, cb);
 }
 
@@ -204,6 +339,22 @@ void rsnapguard_remove(struct rsnapguard *g)
 			return;
 		}
 	}
+}
+
+void rsnapguard_set_fill(struct rsnapguard *g, uv_loop_t *loop,
+			 int (*fill)(void *arg, struct raft_buffer **bufs,
+				     unsigned *n_bufs),
+			 void (*fail)(void *arg, int rv), void *arg)
+{
+	g->loop = loop;
+	g->fill = fill;
+	g->fail = fail;
+	g->fill_arg = arg;
+}
+
+unsigned long long rsnapguard_filled(const struct rsnapguard *g)
+{
+	return g->filled;
 }
 
 unsigned long long rsnapguard_held(const struct rsnapguard *g)

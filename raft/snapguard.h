@@ -13,14 +13,33 @@
  * directly, the path that works), close releases what is still held.
  * Raft tolerates the reordering (any network may reorder messages).
  *
+ * Second limitation of the same path: legacyTakeSnapshot calls the FSM's
+ * snapshot() and then snapshot_async() back to back on the loop thread,
+ * so serializing the spool there stalls every connection for as long as
+ * the image takes to write (67-91 ms p99 at a 100k backlog). With a fill
+ * set (rsnapguard_set_fill), a put that arrives with no buffers (the
+ * FSM's snapshot_async left them empty on purpose) is held while fill()
+ * runs in libuv's thread pool; its buffers are then handed to the
+ * backend's put, and raft's callback runs when the backend is done, as
+ * before. snapshot_taking stays set meanwhile, so installs are held and
+ * no second take starts. A close while fill() runs waits for it, then
+ * cancels the put (raft is closing: RAFT_CANCELED is what it expects)
+ * before the backend is closed. fill()'s buffers stay its owner's (the
+ * FSM frees them in snapshot_finalize). If fill() or the backend's put
+ * fails, fail() is told (the FSM stops the node: raft asserts that a
+ * take's put fails only while closing) and the put stays pending until
+ * close cancels it.
+ *
  * Ownership: the guard is embedded by its owner (raft/node.c) and must
  * outlive the raft_io; rsnapguard_install before raft_init. Everything
- * runs on the loop thread.
+ * runs on the loop thread but fill(), which runs in the pool and must
+ * touch nothing the loop uses meanwhile.
  */
 #ifndef RAFT_SNAPGUARD_H
 #define RAFT_SNAPGUARD_H
 
 #include <raft.h>
+#include <uv.h>
 
 #define RSNAPGUARD_PUTS 4 /* snapshot puts in flight at once (libraft: 2) */
 
@@ -42,6 +61,23 @@ struct rsnapguard {
 		raft_io_snapshot_put_cb cb;
 		int status;
 	} puts[RSNAPGUARD_PUTS];
+	/* the take whose buffers fill() makes in the pool */
+	int (*fill)(void *arg, struct raft_buffer **bufs, unsigned *n_bufs);
+	void (*fail)(void *arg, int rv);
+	void *fill_arg;
+	uv_loop_t *loop;
+	struct {
+		enum { RSG_IDLE, RSG_FILLING, RSG_PUTTING, RSG_FAILED } state;
+		uv_work_t work;
+		struct raft_io_snapshot_put *req;
+		raft_io_snapshot_put_cb cb;
+		struct raft_snapshot snap; /* raft's, with fill()'s buffers */
+		unsigned trailing;
+		int rv; /* fill()'s */
+	} take;
+	raft_io_close_cb close_cb; /* a close waiting for fill() */
+	int close_pending;
+	unsigned long long filled; /* takes serialized in the pool */
 	struct rsnapguard_held *head, *tail;
 	unsigned long long held; /* installs held so far */
 	struct rsnapguard *next; /* every installed guard */
@@ -52,10 +88,20 @@ struct rsnapguard {
 int rsnapguard_install(struct rsnapguard *g, struct raft_io *io,
 		       struct raft *raft);
 
+/* Serialize takes in loop's thread pool with fill (see above); fail is
+ * called on the loop thread when fill or the put after it fails. */
+void rsnapguard_set_fill(struct rsnapguard *g, uv_loop_t *loop,
+			 int (*fill)(void *arg, struct raft_buffer **bufs,
+				     unsigned *n_bufs),
+			 void (*fail)(void *arg, int rv), void *arg);
+
 /* Forget the guard (after raft and its raft_io are closed). */
 void rsnapguard_remove(struct rsnapguard *g);
 
 /* InstallSnapshot messages held so far. */
 unsigned long long rsnapguard_held(const struct rsnapguard *g);
+
+/* Takes serialized in the thread pool so far. */
+unsigned long long rsnapguard_filled(const struct rsnapguard *g);
 
 #endif

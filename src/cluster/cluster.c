@@ -289,6 +289,11 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 		return CLUSTER_E_FAILED;
 	}
 	o.wrap = c->rtls != NULL ? rtls_wrap(c->rtls) : NULL;
+	/* serialize snapshots in the pool, not on the loop (raft/fsm.h) */
+	rfsm_set_deferred(&c->fsm);
+	o.snapshot_fill = rfsm_fill;
+	o.snapshot_fail = rfsm_fill_failed;
+	o.snapshot_arg = &c->fsm;
 	rv = rnode_start(&c->node, loop, &o, &c->fsm.fsm, err, sizeof(err));
 	if (rv != 0) {
 		log_error("cluster: cannot start raft: %s", err);

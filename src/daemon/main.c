@@ -48,6 +48,7 @@
 #include "spool/codec/aliases.h"
 #include "spool/store/spool.h"
 #include "src/base/diskguard.h"
+#include "src/base/looplag.h"
 #include "src/cluster/cluster.h"
 #include "src/control/control.h"
 #include "src/delivery/deliver.h"
@@ -311,6 +312,7 @@ static void begin_stop(struct daemon *d, const char *why)
 	uv_timer_stop(&d->ready_timer);
 	sd_notifyf(0, "STOPPING=1\nSTATUS=stopping (%s)", why);
 	diskguard_stop();
+	looplag_stop();
 	metrics_http_stop(d->metrics, NULL, NULL);
 	d->metrics = NULL;
 	if (d->smtp != NULL) {
@@ -613,6 +615,7 @@ int main(int argc, char **argv)
 		spool_close(d.sp);
 		return EX_OSERR_;
 	}
+	looplag_start(d.loop);
 	rv = cluster_start(&d.cl, d.loop, &d.conf, d.sp);
 	if (rv != 0) {
 		log_error("cannot start the cluster node (%d)", rv);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "spool/store/spool.h"
+#include "src/base/looplag.h"
 #include "src/cluster/cluster.h"
 #include "src/delivery/symbiont.h"
 #include "src/smtpd/smtp_server.h"
@@ -197,6 +198,12 @@ void metrics_collect(void *arg, struct mtext *t)
 		  "The node this endpoint belongs to (always 1).");
 	mt_sample(t, P "node_info", "name", r->node_name, 1);
 	gauge(t, P "node_id", "This node's id.", r->node_id);
+	mt_family(t, P "loop_block_worst_seconds", "gauge",
+		  "Longest time the event loop was blocked.");
+	mt_sample(t, P "loop_block_worst_seconds", NULL, NULL,
+		  (double)looplag_worst_ms() / 1000.0);
+	counter(t, P "loop_blocks_total",
+		"Event loop blocks of at least 100 ms.", looplag_blocks());
 	if (r->smtp != NULL && *r->smtp != NULL)
 		receiver(t, *r->smtp);
 	if (r->sym != NULL && *r->sym != NULL)

@@ -117,6 +117,40 @@ def snapshots(c):
     return n, big, ser, sto
 
 
+BLOCK_RE = re.compile(rb"event loop: blocked for about (\d+) ms")
+
+
+def loop_blocks(c, since=None):
+    """{node: (blocks >= 100 ms, worst ms)} from every node's log, the
+    lines after byte offset since[node] when given."""
+    out = {}
+    for i in c.members:
+        try:
+            with open(c.log_path(i), "rb") as f:
+                if since:
+                    f.seek(since.get(i, 0))
+                text = f.read()
+        except OSError:
+            continue
+        ms = [int(m.group(1)) for m in BLOCK_RE.finditer(text)]
+        out[i] = (len(ms), max(ms) if ms else 0)
+    return out
+
+
+def log_sizes(c):
+    sizes = {}
+    for i in c.members:
+        try:
+            sizes[i] = os.path.getsize(c.log_path(i))
+        except OSError:
+            sizes[i] = 0
+    return sizes
+
+
+def fmt_blocks(b):
+    return " ".join("n%d %d/%d" % (i, b[i][0], b[i][1]) for i in sorted(b))
+
+
 def applied(c, i):
     st = c.status(i, timeout=3)
     try:
@@ -162,6 +196,8 @@ def step(n):
             # the down node comes back: time until it has applied what
             # the leader had committed, while the leader takes mail
             target = commit(c, leader)
+            blocks = loop_blocks(c)
+            mark = log_sizes(c)
             during = {}
 
             def probe():
@@ -181,19 +217,25 @@ def step(n):
                 time.sleep(0.05)
             th.join(STEP_TIMEOUT)
             lat2 = during.get("lat")
+            blocks2 = loop_blocks(c, mark)
             print("backlog %d: accept %.0f msg/s, p50/p99 %s ms, rss %s MiB "
                   "per running node, snapshots %d (largest %.1f MiB, longest "
                   "serialization %d ms, longest stored %d ms), catch-up %s "
-                  "(snapshot restored: %s), p99 during catch-up %s ms"
+                  "(snapshot restored: %s), p99 during catch-up %s ms, loop "
+                  "blocks >= 100 ms (count/worst ms) %s, during catch-up %s"
                   % (n, rate,
                      "%.1f/%.1f" % lat if lat else "?", rss, snaps[0],
                      snaps[1] / 1048576.0, snaps[2], snaps[3],
                      "%.1f s" % caught if caught is not None else
                      "not within %.0f s" % STEP_TIMEOUT,
                      "yes" if restored(c, down) else "no",
-                     "%.1f" % lat2[1] if lat2 else "?"), flush=True)
+                     "%.1f" % lat2[1] if lat2 else "?",
+                     fmt_blocks(blocks), fmt_blocks(blocks2)), flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("SMTPCLUSTER_KEEP"):
+            print("backlog %d: logs kept in %s" % (n, work))
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def drain():

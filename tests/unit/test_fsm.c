@@ -5,6 +5,7 @@
  * fencing of CLAIMs and COMPLETEs that share one entry, and the snapshot
  * threshold that grows with the image.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -190,6 +191,77 @@ static void test_snapshot_restores_into_an_identical_spool(void **state)
 	wbuf_free(&w1);
 	wbuf_free(&w2);
 	raft_free(b.base);
+	rfsm_close(&f);
+	rfsm_close(&g);
+	fx_close(&fx);
+	fx_close(&gx);
+}
+
+struct fill_call {
+	struct rfsm *f;
+	struct raft_buffer *bufs;
+	unsigned n;
+	int rv;
+};
+
+static void *fill_thread(void *arg)
+{
+	struct fill_call *c = arg;
+
+	c->rv = rfsm_fill(c->f, &c->bufs, &c->n);
+	return NULL;
+}
+
+/* Deferred: snapshot_async leaves the buffers empty; rfsm_fill, on
+ * another thread while the loop applies more, serializes the state
+ * pinned at snapshot(); finalize frees the image. */
+static void test_deferred_snapshot_is_filled_on_another_thread(void **state)
+{
+	static const char *const d[2] = {"x.example", "y.example"};
+	static const char *const later[2] = {"z.example", "w.example"};
+	struct raft_buffer b = alias_batch(d, 2);
+	struct raft_buffer b2 = alias_batch(later, 2);
+	struct raft_buffer *bufs = NULL;
+	struct raft_buffer copy;
+	unsigned n = 0;
+	struct rfsm f, g;
+	struct fx fx = {.sp = NULL}, gx = {.sp = NULL};
+	struct fill_call call;
+	pthread_t th;
+	void *result = NULL;
+
+	(void)state;
+	fx_open(&fx);
+	fx_open(&gx);
+	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&g, gx.sp, on_fatal, NULL);
+	rfsm_set_deferred(&f);
+	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
+	assert_int_equal(f.fsm.snapshot(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(f.fsm.snapshot_async(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(n, 0); /* nothing serialized on the loop */
+	assert_null(bufs);
+	assert_int_equal(f.fsm.apply(&f.fsm, &b2, &result), 0);
+
+	call.f = &f;
+	assert_int_equal(pthread_create(&th, NULL, fill_thread, &call), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(call.rv, 0);
+	assert_int_equal(call.n, 1);
+	assert_ptr_equal(call.bufs, &f.img);
+	copy.len = call.bufs[0].len;
+	copy.base = raft_malloc(copy.len);
+	memcpy(copy.base, call.bufs[0].base, copy.len);
+	/* raft's own buffers are still none; finalize frees the image */
+	assert_int_equal(f.fsm.snapshot_finalize(&f.fsm, &bufs, &n), 0);
+	assert_null(f.img.base);
+	assert_null(f.snap);
+	assert_int_equal(f.snap_bytes, copy.len);
+	assert_int_equal(g.fsm.restore(&g.fsm, &copy), 0);
+	assert_int_equal(alias_count(gx.sp), 2); /* as at snapshot() */
+	assert_int_equal(alias_count(fx.sp), 4);
+	raft_free(b.base);
+	raft_free(b2.base);
 	rfsm_close(&f);
 	rfsm_close(&g);
 	fx_close(&fx);
@@ -445,6 +517,8 @@ int main(void)
 	    cmocka_unit_test(
 		test_malformed_command_inside_a_batch_is_a_business_outcome),
 	    cmocka_unit_test(test_snapshot_restores_into_an_identical_spool),
+	    cmocka_unit_test(
+		test_deferred_snapshot_is_filled_on_another_thread),
 	    cmocka_unit_test(test_restore_refuses_garbage_and_keeps_the_spool),
 	    cmocka_unit_test(
 		test_claims_and_completes_sharing_an_entry_keep_the_fence),

@@ -2,8 +2,12 @@
  * test_snapguard.c — the snapshot guard (raft/snapguard.c) over a fake
  * raft_io: an InstallSnapshot that arrives while the node takes its own
  * snapshot reaches raft only after the take's put completed; other
- * messages pass at once; what is still held at close is released.
+ * messages pass at once; what is still held at close is released. And
+ * the take serialized in libuv's pool (a real loop) before its put, with
+ * a close or a failure while it runs.
  */
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +25,7 @@
 static raft_io_recv_cb io_recv;
 static struct raft_io_snapshot_put *io_put_req;
 static raft_io_snapshot_put_cb io_put_cb;
+static const struct raft_snapshot *io_put_snap;
 static int io_closed;
 
 static int fake_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
@@ -40,7 +45,7 @@ static int fake_put(struct raft_io *io, unsigned trailing,
 {
 	(void)io;
 	(void)trailing;
-	(void)snapshot;
+	io_put_snap = snapshot;
 	io_put_req = req;
 	io_put_cb = cb;
 	return 0;
@@ -98,6 +103,7 @@ static int setup(void **state)
 	put_done = 0;
 	io_closed = 0;
 	io_put_req = NULL;
+	io_put_snap = NULL;
 	assert_int_equal(rsnapguard_install(&guard, &io, &raft), 0);
 	assert_int_equal(io.start(&io, 100, NULL, raft_recv), 0);
 	return 0;
@@ -222,6 +228,176 @@ static void test_a_second_install_of_the_same_io_is_refused(void **state)
 	assert_int_equal(rsnapguard_install(&other, &io, &raft), -1);
 }
 
+/* --- the take serialized in the pool --- */
+
+static uv_loop_t loop;
+static pthread_t loop_thread;
+static int fill_on_loop_thread;
+static int fill_calls;
+static int fill_rv;
+static sem_t fill_go; /* fill() waits for it when fill_wait is set */
+static int fill_wait;
+static char image[] = "the spool image";
+static struct raft_buffer image_buf;
+static int fail_calls;
+static int fail_rv;
+static int cancel_status;
+static int cancels;
+
+static int fill(void *arg, struct raft_buffer **bufs, unsigned *n_bufs)
+{
+	(void)arg;
+	fill_calls++;
+	fill_on_loop_thread = pthread_equal(pthread_self(), loop_thread);
+	if (fill_wait) {
+		sem_wait(&fill_go);
+	}
+	if (fill_rv != 0) {
+		return fill_rv;
+	}
+	image_buf.base = image;
+	image_buf.len = sizeof(image);
+	*bufs = &image_buf;
+	*n_bufs = 1;
+	return 0;
+}
+
+static void on_fail(void *arg, int rv)
+{
+	(void)arg;
+	fail_calls++;
+	fail_rv = rv;
+}
+
+/* raft's take callback when the take may end cancelled (closing) */
+static void take_cb_any(struct raft_io_snapshot_put *req, int status)
+{
+	(void)req;
+	raft.legacy.snapshot_taking = false;
+	cancel_status = status;
+	cancels++;
+}
+
+static int setup_fill(void **state)
+{
+	setup(state);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	loop_thread = pthread_self();
+	fill_calls = fill_on_loop_thread = fill_rv = fill_wait = 0;
+	fail_calls = fail_rv = cancels = 0;
+	cancel_status = 1;
+	sem_init(&fill_go, 0, 0);
+	rsnapguard_set_fill(&guard, &loop, fill, on_fail, NULL);
+	return 0;
+}
+
+static int teardown_fill(void **state)
+{
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	sem_destroy(&fill_go);
+	return teardown(state);
+}
+
+static void start_empty_take(raft_io_snapshot_put_cb cb)
+{
+	memset(&take_snap, 0, sizeof(take_snap));
+	take_snap.index = 42;
+	assert_int_equal(io.snapshot_put(&io, 4, &take_req, &take_snap, cb), 0);
+	raft.legacy.snapshot_taking = true;
+}
+
+static void test_take_is_serialized_in_the_pool_then_put(void **state)
+{
+	char addr[64];
+
+	(void)state;
+	start_empty_take(take_cb);
+	assert_null(io_put_req); /* not before fill() */
+	deliver_install(1, addr, "127.0.0.1:27201");
+	assert_int_equal(got, 0); /* still taking: held */
+
+	uv_run(&loop, UV_RUN_DEFAULT); /* until fill() is back */
+	assert_int_equal(fill_calls, 1);
+	assert_int_equal(fill_on_loop_thread, 0);
+	assert_ptr_equal(io_put_req, &take_req);
+	assert_int_equal(io_put_snap->n_bufs, 1);
+	assert_ptr_equal(io_put_snap->bufs[0].base, image);
+	assert_int_equal(io_put_snap->index, 42); /* raft's metadata kept */
+	assert_int_equal(put_done, 0);
+
+	io_put_cb(io_put_req, 0);
+	assert_int_equal(put_done, 1);
+	assert_int_equal(got, 1); /* the held install, after the take */
+	assert_int_equal(rsnapguard_filled(&guard), 1);
+
+	/* the next take is serialized again */
+	io_put_req = NULL;
+	start_empty_take(take_cb);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(fill_calls, 2);
+	assert_ptr_equal(io_put_req, &take_req);
+	io_put_cb(io_put_req, 0);
+	assert_int_equal(put_done, 2);
+}
+
+static void test_put_with_buffers_is_not_serialized_again(void **state)
+{
+	static char data[] = "install";
+	struct raft_buffer b = {data, sizeof(data)};
+
+	(void)state;
+	memset(&take_snap, 0, sizeof(take_snap));
+	take_snap.bufs = &b;
+	take_snap.n_bufs = 1;
+	assert_int_equal(
+	    io.snapshot_put(&io, 0, &take_req, &take_snap, take_cb_any), 0);
+	assert_ptr_equal(io_put_req, &take_req); /* at once */
+	assert_ptr_equal(io_put_snap, &take_snap);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(fill_calls, 0);
+	io_put_cb(io_put_req, 0);
+	assert_int_equal(cancels, 1);
+	assert_int_equal(cancel_status, 0);
+}
+
+static void test_close_during_fill_waits_then_cancels(void **state)
+{
+	(void)state;
+	fill_wait = 1;
+	start_empty_take(take_cb_any);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	raft.legacy.closing = true;
+	io.close(&io, NULL);
+	assert_int_equal(io_closed, 0); /* fill() still runs */
+	assert_int_equal(cancels, 0);
+
+	sem_post(&fill_go);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(cancels, 1);
+	assert_int_equal(cancel_status, RAFT_CANCELED);
+	assert_int_equal(io_closed, 1);
+	assert_null(io_put_req); /* never handed to the backend */
+}
+
+static void test_failed_fill_is_fatal_and_close_cancels(void **state)
+{
+	(void)state;
+	fill_rv = RAFT_NOMEM;
+	start_empty_take(take_cb_any);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(fail_calls, 1);
+	assert_int_equal(fail_rv, RAFT_NOMEM);
+	assert_null(io_put_req);
+	assert_int_equal(cancels, 0); /* raft may not see a failed take */
+
+	raft.legacy.closing = true;
+	io.close(&io, NULL);
+	assert_int_equal(cancels, 1);
+	assert_int_equal(cancel_status, RAFT_CANCELED);
+	assert_int_equal(io_closed, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +412,18 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_a_second_install_of_the_same_io_is_refused, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_take_is_serialized_in_the_pool_then_put, setup_fill,
+		teardown_fill),
+	    cmocka_unit_test_setup_teardown(
+		test_put_with_buffers_is_not_serialized_again, setup_fill,
+		teardown_fill),
+	    cmocka_unit_test_setup_teardown(
+		test_close_during_fill_waits_then_cancels, setup_fill,
+		teardown_fill),
+	    cmocka_unit_test_setup_teardown(
+		test_failed_fill_is_fatal_and_close_cancels, setup_fill,
+		teardown_fill),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
