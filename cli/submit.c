@@ -34,6 +34,7 @@
 #include "cli/output.h"
 #include "spool/codec/aliases.h"
 #include "spool/codec/err.h"
+#include "spool/codec/msghdr.h"
 
 /* ---- recipients ---- */
 
@@ -195,56 +196,26 @@ int submit_parse_addresses(const char *value, size_t len,
 	return 0;
 }
 
-/* Length of the line at p (up to and including its LF, or to end). */
-static size_t line_len(const char *p, size_t left)
-{
-	const char *nl = memchr(p, '\n', left);
-
-	return nl != NULL ? (size_t)(nl - p) + 1 : left;
-}
-
-/* 1 if the line (len bytes, with its line end) is empty. */
-static int line_empty(const char *p, size_t len)
-{
-	return len == 0 || (len == 1 && p[0] == '\n') ||
-	       (len == 2 && p[0] == '\r' && p[1] == '\n');
-}
-
-/* The field name of a header line, or 0 if it is not one. */
-static size_t field_name_len(const char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == ':')
-			return i;
-		if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] > '~')
-			return 0;
-	}
-	return 0;
-}
-
 int submit_read_headers(char *msg, size_t *len, struct submit_rcpts *r)
 {
-	size_t pos = 0, out = 0, n = *len;
+	struct msghdr_iter it;
+	struct msghdr_field f;
+	size_t out = 0, body, n = *len;
 
-	while (pos < n) {
-		size_t fl = line_len(msg + pos, n - pos), end = pos + fl;
-		size_t nl = field_name_len(msg + pos, fl);
-		int want, bcc;
-		if (line_empty(msg + pos, fl) || nl == 0)
-			break;
-		while (end < n && (msg[end] == ' ' || msg[end] == '\t'))
-			end += line_len(msg + end, n - end);
-		bcc = nl == 3 && strncasecmp(msg + pos, "bcc", 3) == 0;
-		want =
-		    bcc || (nl == 2 && (strncasecmp(msg + pos, "to", 2) == 0 ||
-					strncasecmp(msg + pos, "cc", 2) == 0));
+	msghdr_iter_init(&it, msg, n);
+	while (msghdr_iter_next(&it, &f)) {
+		size_t nl = f.name_len;
+		int bcc = msghdr_field_is(&f, "bcc");
+		int want = bcc || msghdr_field_is(&f, "to") ||
+			   msghdr_field_is(&f, "cc");
+
 		if (want && r != NULL) {
 			/* unfold: line ends become spaces */
-			size_t vl = end - pos - nl - 1;
+			size_t vl = f.len - nl - 1;
 			char *v = malloc(vl + 1);
 			if (v == NULL)
 				return -1;
-			memcpy(v, msg + pos + nl + 1, vl);
+			memcpy(v, f.p + nl + 1, vl);
 			for (size_t i = 0; i < vl; i++)
 				if (v[i] == '\r' || v[i] == '\n')
 					v[i] = ' ';
@@ -256,13 +227,14 @@ int submit_read_headers(char *msg, size_t *len, struct submit_rcpts *r)
 			free(v);
 		}
 		if (!bcc) {
-			memmove(msg + out, msg + pos, end - pos);
-			out += end - pos;
+			/* out <= the field's offset: nothing unread moves */
+			memmove(msg + out, f.p, f.len);
+			out += f.len;
 		}
-		pos = end;
 	}
-	memmove(msg + out, msg + pos, n - pos);
-	*len = out + (n - pos);
+	body = msghdr_iter_pos(&it);
+	memmove(msg + out, msg + body, n - body);
+	*len = out + (n - body);
 	return 0;
 }
 

@@ -35,6 +35,7 @@
 #include <strings.h>
 
 #include "spool/codec/enqueue.h"
+#include "spool/codec/msghdr.h"
 #include "src/base/diskguard.h"
 #include "src/base/ctlalloc.h"
 #include "spool/codec/ctlname.h"
@@ -161,46 +162,19 @@ struct hdr_info {
 	uint32_t received;
 };
 
-/* 1 if the line at p (len bytes, without CRLF) starts a field named
- * name. */
-static int field_is(const char *p, size_t len, const char *name)
-{
-	size_t n = strlen(name);
-
-	return len > n && strncasecmp(p, name, n) == 0 && p[n] == ':';
-}
-
 static void scan_headers(const char *msg, size_t len, struct hdr_info *h)
 {
-	size_t pos = 0;
-	int first = 1;
+	struct msghdr_iter it;
+	struct msghdr_field f;
 
 	memset(h, 0, sizeof(*h));
-	while (pos < len) {
-		const char *eol = memmem(msg + pos, len - pos, "\r\n", 2);
-		size_t ll = eol ? (size_t)(eol - msg - pos) : len - pos;
-		const char *p = msg + pos;
-		size_t i;
-		if (ll == 0)
-			break; /* the empty line ending the header section */
-		if (p[0] == ' ' || p[0] == '\t') {
-			if (first)
-				break;
-		} else {
-			for (i = 0; i < ll && p[i] != ':'; i++)
-				if ((unsigned char)p[i] <= ' ' ||
-				    (unsigned char)p[i] > '~')
-					break;
-			if (i == 0 || i == ll || p[i] != ':')
-				break; /* not a header field: the body */
-			h->has_headers = 1;
-			h->date |= field_is(p, ll, "date");
-			h->from |= field_is(p, ll, "from");
-			h->msgid |= field_is(p, ll, "message-id");
-			h->received += (uint32_t)field_is(p, ll, "received");
-		}
-		first = 0;
-		pos += ll + 2;
+	msghdr_iter_init(&it, msg, len);
+	while (msghdr_iter_next(&it, &f)) {
+		h->has_headers = 1;
+		h->date |= msghdr_field_is(&f, "date");
+		h->from |= msghdr_field_is(&f, "from");
+		h->msgid |= msghdr_field_is(&f, "message-id");
+		h->received += (uint32_t)msghdr_field_is(&f, "received");
 	}
 }
 

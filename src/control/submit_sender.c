@@ -13,6 +13,8 @@
 
 #include "src/control/submit_sender.h"
 
+#include "spool/codec/msghdr.h"
+
 #define FULLNAME_MAX 200
 
 static int is_set(const char *s)
@@ -111,8 +113,8 @@ static int domain_char(char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
-/* Copy one header line (ll bytes, without its CRLF), each "@local-domain"
- * written as "@substitute". */
+/* Copy ll bytes of a header field, each "@local-domain" written as
+ * "@substitute". */
 static void rewrite_line(struct wbuf *out, const char *p, size_t ll,
 			 const struct submit_domains *d)
 {
@@ -136,41 +138,26 @@ static void rewrite_line(struct wbuf *out, const char *p, size_t ll,
 	wbuf_raw(out, p + start, ll - start);
 }
 
-/* 1 if the line at p (len bytes) starts a field named name. */
-static int field_is(const char *p, size_t len, const char *name)
-{
-	size_t n = strlen(name);
-
-	return len > n && strncasecmp(p, name, n) == 0 && p[n] == ':';
-}
-
 void submit_rewrite_headers(struct wbuf *out, const char *msg, size_t len,
 			    const struct submit_domains *d)
 {
-	size_t pos = 0;
-	int in_field = 0;
+	struct msghdr_iter it;
+	struct msghdr_field f;
+	size_t body;
 
 	if (!is_set(d->substitute)) {
 		wbuf_raw(out, msg, len);
 		return;
 	}
-	while (pos < len) {
-		const char *p = msg + pos;
-		const char *eol = memmem(p, len - pos, "\r\n", 2);
-		size_t ll = eol != NULL ? (size_t)(eol - p) : len - pos;
-		if (ll == 0)
-			break; /* the empty line: the body follows */
-		if (p[0] != ' ' && p[0] != '\t')
-			in_field = field_is(p, ll, "from") ||
-				   field_is(p, ll, "sender");
-		if (in_field)
-			rewrite_line(out, p, ll, d);
+	msghdr_iter_init(&it, msg, len);
+	while (msghdr_iter_next(&it, &f)) {
+		/* a field with its line ends: CR and LF end a domain too */
+		if (msghdr_field_is(&f, "from") ||
+		    msghdr_field_is(&f, "sender"))
+			rewrite_line(out, f.p, f.len, d);
 		else
-			wbuf_raw(out, p, ll);
-		if (eol == NULL)
-			return;
-		wbuf_raw(out, "\r\n", 2);
-		pos += ll + 2;
+			wbuf_raw(out, f.p, f.len);
 	}
-	wbuf_raw(out, msg + pos, len - pos);
+	body = msghdr_iter_pos(&it);
+	wbuf_raw(out, msg + body, len - body);
 }

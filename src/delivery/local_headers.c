@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "spool/codec/config.h"
+#include "spool/codec/msghdr.h"
 
 /* OpenVMS Mail's own fields (NOHEADERS); the MIME ones are matched apart. */
 static const char *const vms_fields[] = {"From",    "To",   "Cc",
@@ -60,51 +61,24 @@ int local_header_kept(const char *name, size_t len, int mode)
 	       has_prefix(name, len, "Resent-");
 }
 
-/* Length of the field name of the line at p (n bytes): the printable
- * characters before its colon (RFC 5322 ftext), 0 if it is no field. */
-static size_t field_name_len(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		if (ch == ':')
-			return i;
-		if (ch <= 32 || ch >= 127)
-			return 0;
-	}
-	return 0;
-}
-
 size_t local_headers_filter(const char *msg, size_t len, int mode, char *out)
 {
-	size_t i = 0, o = 0;
-	int keep = 1;
+	struct msghdr_iter it;
+	struct msghdr_field f;
+	size_t o = 0, body;
 
 	if (mode != CFG_HEADERS_TOP && mode != CFG_HEADERS_NONE) {
 		memcpy(out, msg, len);
 		return len;
 	}
-	while (i < len) {
-		const char *lf = memchr(msg + i, '\n', len - i);
-		size_t n = lf != NULL ? (size_t)(lf - (msg + i)) + 1 : len - i;
-		const char *p = msg + i;
-		size_t name;
-
-		if (p[0] == '\n' || (p[0] == '\r' && n > 1 && p[1] == '\n'))
-			break; /* the empty line: the body follows */
-		if (p[0] == ' ' || p[0] == '\t') {
-			/* a continuation: goes with its field */
-		} else if ((name = field_name_len(p, n)) > 0) {
-			keep = local_header_kept(p, name, mode);
-		} else {
-			break; /* not a header line: the body starts here */
+	msghdr_iter_init(&it, msg, len);
+	while (msghdr_iter_next(&it, &f)) {
+		if (local_header_kept(f.p, f.name_len, mode)) {
+			memcpy(out + o, f.p, f.len);
+			o += f.len;
 		}
-		if (keep) {
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		i += n;
 	}
-	memcpy(out + o, msg + i, len - i);
-	return o + (len - i);
+	body = msghdr_iter_pos(&it);
+	memcpy(out + o, msg + body, len - body);
+	return o + (len - body);
 }

@@ -31,9 +31,9 @@ int local_header_kept(const char *name, size_t len, int mode);
 
 /* Copy msg (len bytes) into out, which holds at least len bytes, without
  * the header fields mode leaves out (each with its continuation lines).
- * The header section ends at the first empty line or at the first line
- * that is neither a field nor a continuation; from there everything is
- * copied. Returns the bytes written (len under CFG_HEADERS_ALL). */
+ * The header section is read by spool/codec/msghdr.h (it ends at the
+ * empty line or at the first line that is no field); from there
+ * everything is copied. Returns the bytes written (len under CFG_HEADERS_ALL). */
 size_t local_headers_filter(const char *msg, size_t len, int mode, char *out);
 
 #endif
