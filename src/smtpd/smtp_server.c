@@ -8,8 +8,11 @@
  * proposal live in smtp_inbound.c, which this file drives through
  * smtp_inbound.h; a connection reaches back only through the struct
  * smtp_inbound_host it is given (counters, callbacks), never this file.
+ * Changing the settings of the running server (SET SERVICE SMTP) is
+ * smtp_server_reconf.c's, through smtp_server_impl.h.
  *
- * Owns: the server struct, the connections' host (their set and counters), the TLS context, the
+ * Owns: the server struct (defined in smtp_server_impl.h), the listeners'
+ * open and close, the connections' host (their set and counters), the TLS context, the
  * node-local aliases, the local-recipient check at RCPT (issue #4: unknown
  * Maildir users refused with 550 5.1.1). Does not own the cluster or the
  * spool.

@@ -20,6 +20,9 @@
  * callback.
  * Configuration read from the spool at each connection: SIZE limit,
  * recipients, hop count, /OPTIONS=RELAY, /RECEIVE_TIMEOUT, cluster domain.
+ * The node's own receiver settings (listen, limits, trusted networks,
+ * STARTTLS files) change on the running server through
+ * smtp_server_reconfigure (SET SERVICE SMTP, issue #14).
  */
 #ifndef SRC_SMTP_SERVER_H
 #define SRC_SMTP_SERVER_H
