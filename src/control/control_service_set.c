@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/base/log.h"
 #include "src/control/control_impl.h"
 
 #define SETTING_MAX 255 /* a string setting's bytes (NODECONF_STR - 1) */
@@ -192,12 +191,12 @@ void ctl_set_service(struct ctl_req *req)
 	}
 	*next = ctl->conf;
 	if (read_settings(req, next, &mask) != 0)
-		goto out_free;
+		goto free_next;
 	if (ctl->service_fn == NULL) {
 		ctl_req_fail(req, "not_running",
 			     "%s: the SMTP receiver does not run on this node",
 			     req->cmd->name);
-		goto out_free;
+		goto free_next;
 	}
 	if (ctl->service_fn(ctl->service_arg, next, mask, err, sizeof(err)) !=
 	    0) {
@@ -205,10 +204,9 @@ void ctl_set_service(struct ctl_req *req)
 			     "%s: %s (nothing changed: the old settings stay "
 			     "in force)",
 			     req->cmd->name, err);
-		goto out_free;
+		goto free_next;
 	}
 	nodeconf_override_copy(&ctl->conf, next, mask);
-	log_info("control: set service smtp by uid %ld", (long)req->uid);
 	result = json_object_new_object();
 	changed = json_object_new_array();
 	for (size_t i = 0; i < NSETTINGS; i++)
@@ -227,6 +225,6 @@ void ctl_set_service(struct ctl_req *req)
 	ctl_add_applied(ctl, result);
 	ctl_req_ok(req, result);
 
-out_free:
+free_next:
 	free(next);
 }
