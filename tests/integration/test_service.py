@@ -10,6 +10,7 @@ settings without a restart and `show service smtp` shows them.
     still completes its DATA;
   - a port already in use is refused with a clear error and a non-zero
     exit, the old listener and every setting kept (nothing half-applied);
+    so is a change whose override file cannot be written;
   - --trusted and --tls-cert/--tls-key take effect for new sessions;
   - bad values, another node's id and a non-admin caller are refused;
   - a restart keeps the settings (data_dir/service.conf), and the node
@@ -40,6 +41,7 @@ BASE = int(os.environ.get("IT_SERVICE_BASE_PORT", "31600"))
 HOST = "127.0.0.1"
 NEW_PORT = BASE + 40
 BUSY_PORT = BASE + 41
+SPARE_PORT = BASE + 42
 ADMIN_GROUP = "smtpctltest"
 USER = "smtptest"
 ADMIN_USER = "smtptestadm"
@@ -277,6 +279,28 @@ def test_bind_failure_keeps_the_old_listener_and_settings():
         busy.close()
 
 
+def test_override_file_not_written_changes_nothing():
+    """The override file cannot be written (its temporary name is taken by
+    a directory): the new listener bound in preparation is closed again
+    and no setting changes."""
+    blocker = os.path.join(C.dir(1), "service.conf.tmp")
+    os.mkdir(blocker)
+    try:
+        r = ctl("set", "service", "smtp", "--listen",
+                "%s:%d" % (HOST, SPARE_PORT), "--max-sessions", "9",
+                want=None)
+        check("cannot create" in r.stderr and "nothing changed" in r.stderr,
+              "the write error", r.stderr)
+        st = settings()
+        check(st["listen"] == "%s:%d" % (HOST, OLD_PORT)
+              and st["max_sessions"] == 100, "nothing changed", st)
+        wait_until(lambda: refused(SPARE_PORT), timeout=10,
+                   what="the prepared listener closed again")
+        send(OLD_PORT, "after-failed-write")
+    finally:
+        os.rmdir(blocker)
+
+
 def test_listen_moves_and_a_session_on_the_old_port_finishes():
     old = smtplib.SMTP(HOST, OLD_PORT, timeout=20)
     try:
@@ -348,6 +372,7 @@ if __name__ == "__main__":
         test_bad_values_are_refused_and_nothing_changes,
         test_non_admin_is_refused,
         test_bind_failure_keeps_the_old_listener_and_settings,
+        test_override_file_not_written_changes_nothing,
         test_listen_moves_and_a_session_on_the_old_port_finishes,
         test_restart_keeps_the_settings,
     ])
