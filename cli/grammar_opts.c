@@ -63,6 +63,20 @@ static const struct opt_def opt_defs[] = {
     {"file", 0, OPT_VALUE, "file", "file",
      "read the message from FILE (default: the last argument if it is "
      "a file, else stdin)"},
+    /* SET SERVICE SMTP: the node.conf [smtp] keys of the same names */
+    {"listen", 0, OPT_VALUE, "address", "listen",
+     "[smtp] listen: the receiver's HOST:PORT (bound before the old one "
+     "closes)"},
+    {"max-sessions", 0, OPT_VALUE, "sessions", "max_sessions",
+     "[smtp] max_sessions: concurrent sessions on this node"},
+    {"max-per-ip", 0, OPT_VALUE, "sessions", "max_per_ip",
+     "[smtp] max_per_ip: concurrent sessions from one client address"},
+    {"trusted", 0, OPT_VALUE, "nets", "trusted",
+     "[smtp] trusted: networks allowed to relay (CIDRs, or none)"},
+    {"tls-cert", 0, OPT_VALUE, "abspath", "tls_cert",
+     "[smtp] tls_cert: STARTTLS certificate chain (PEM), with --tls-key"},
+    {"tls-key", 0, OPT_VALUE, "abspath", "tls_key",
+     "[smtp] tls_key: its private key (PEM), with --tls-cert"},
     /* SET CONFIGURATION SMTP */
     {"gateway-alternate", 0, OPT_CFG, NULL, "gateway_alternate",
      "/GATEWAY=ALTERNATE: route for mail outside the zone (name or IP)"},

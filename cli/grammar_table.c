@@ -64,8 +64,16 @@ const struct grammar_cmd grammar_cmds[] = {
      "DISABLE SERVICE SMTP: stop a node's SMTP receiver", output_node_change,
      "node", NULL},
     {"show service smtp", GRAMMAR_ANYONE,
-     "SHOW SERVICE SMTP: every node's state, this node's statistics",
-     output_show_service, NULL, NULL},
+     "SHOW SERVICE SMTP: every node's state, this node's settings and "
+     "statistics",
+     output_show_service, "node", NULL},
+    {"set service smtp", GRAMMAR_ADMIN,
+     "SET SERVICE SMTP: change this node's receiver settings without a "
+     "restart (kept in data_dir/service.conf)",
+     output_set_service,
+     "node listen max-sessions max-per-ip trusted "
+     "tls-cert tls-key",
+     NULL},
     {"set configuration smtp", GRAMMAR_ADMIN,
      "SET CONFIGURATION SMTP: change cluster-wide settings (see its help)",
      output_set_config, CFG_OPTS, NULL},

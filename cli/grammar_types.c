@@ -392,6 +392,35 @@ static int tlsdomain_ok(const char *s)
 	return tlspol_key_ok(s);
 }
 
+/* A file the node reads (a certificate, a key): made absolute here, as the
+ * daemon's working directory is not the caller's. NULL if it does not
+ * exist. */
+static json_object *conv_abspath(const char *s)
+{
+	char *p;
+	json_object *o;
+
+	if (s[0] == '\0' || (p = realpath(s, NULL)) == NULL)
+		return NULL;
+	o = strlen(p) < 256 ? json_object_new_string(p) : NULL;
+	free(p);
+	return o;
+}
+
+/* A list of networks (ADDR/BITS separated by commas) or "none"; the node
+ * checks each one. */
+static int nets_ok(const char *s)
+{
+	if (strcmp(s, "none") == 0)
+		return 1;
+	if (s[0] == '\0' || strlen(s) > 255)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isxdigit((unsigned char)*s) && strchr("./:, ", *s) == NULL)
+			return 0;
+	return 1;
+}
+
 /* none, may, encrypt or verify, as the daemon names them. */
 static json_object *conv_tlslevel(const char *s)
 {
@@ -455,6 +484,12 @@ static const struct ph_type ph_types[] = {
      "DOMAIN"},
     {"tlslevel", PH_CONV, 0, 0, 0, NULL, conv_tlslevel,
      "none, may, encrypt or verify", "LEVEL"},
+    {"sessions", PH_NUM, 0, 1, 100000, NULL, NULL,
+     "a number of sessions (1..100000)", "N"},
+    {"nets", PH_STR, 0, 0, 0, nets_ok, NULL,
+     "networks ADDR/BITS separated by commas, or none", "LIST"},
+    {"abspath", PH_CONV, 0, 0, 0, NULL, conv_abspath,
+     "an existing file (at most 255 bytes once made absolute)", "FILE"},
     {NULL, PH_STR, 0, 0, 0, NULL, NULL, NULL, NULL},
 };
 

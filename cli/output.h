@@ -33,6 +33,7 @@ int output_mail_action(json_object *result); /* send mail, remove mail */
 int output_analyze_mail(json_object *result);
 int output_node_change(json_object *result); /* start/stop, en/disable */
 int output_show_service(json_object *result);
+int output_set_service(json_object *result); /* set service smtp */
 int output_set_config(json_object *result);
 int output_show_config(json_object *result);
 int output_show_mx(json_object *result);

@@ -67,8 +67,45 @@ static void print_stats(const char *section, json_object *o)
 	}
 }
 
+/* The receiver settings of set/show service smtp, one per line with the
+ * file each comes from. */
+static void print_settings(json_object *o)
+{
+	static const char *const keys[] = {"listen",	 "max_sessions",
+					   "max_per_ip", "trusted",
+					   "tls_cert",	 "tls_key"};
+	json_object *from = NULL;
+	char b[BUF];
+
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		return;
+	if (output_str(o, "status")[0] != '\0') {
+		printf("Receiver settings: %s\n", output_str(o, "status"));
+		return;
+	}
+	printf("Receiver settings (node.conf %s, override %s):\n",
+	       output_str(o, "config_file"), output_str(o, "override_file"));
+	json_object_object_get_ex(o, "from", &from);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = output_cell(o, keys[i], b, sizeof(b));
+		printf("  %-14s %-40s (%s)\n", keys[i], v[0] ? v : "-",
+		       from ? output_str(from, keys[i]) : "?");
+	}
+}
+
+int output_set_service(json_object *result)
+{
+	json_object *settings = NULL;
+
+	output_node_change(result);
+	json_object_object_get_ex(result, "settings", &settings);
+	print_settings(settings);
+	return 0;
+}
+
 int output_show_service(json_object *result)
 {
+	json_object *settings = NULL;
 	json_object *nodes, *stats = NULL;
 	char b[BUF];
 
@@ -87,7 +124,12 @@ int output_show_service(json_object *result)
 			       output_str(n, "mail"), output_str(n, "service"));
 		}
 	}
-	printf("\nStatistics of node %" PRId64 " (ask another node with -s "
+	printf("\n");
+	if (json_object_object_get_ex(result, "settings", &settings)) {
+		print_settings(settings);
+		printf("\n");
+	}
+	printf("Statistics of node %" PRId64 " (ask another node with -s "
 	       "for its own):\n",
 	       output_int(result, "node", 0));
 	json_object_object_get_ex(result, "statistics", &stats);

@@ -7,7 +7,9 @@
  * wins). Does not own: the table of keys and how each value is checked
  * (nodeconf_keys.c), the checks that need the whole file
  * (nodeconf_check.c), or what the values mean to raft, the receiver or the
- * control server.
+ * control server. Also reads the service override (<data_dir>/service.conf,
+ * nodeconf.h) after the file, with the same reader, keys limited to
+ * nodeconf_override_bit()'s.
  *
  * Line numbers: Debian's libinih is built without INI_HANDLER_LINENO, so
  * the file is fed to ini_parse_stream() through our own line reader, which
@@ -36,6 +38,7 @@ struct loader {
 	struct nodeconf *c;
 	FILE *f;
 	const char *path;
+	int override;  /* the service override: only its keys */
 	int line;      /* line being parsed (1-based) */
 	int err_line;  /* line of the first error, 0 = none yet */
 	char err[512]; /* first error, already formatted */
@@ -84,6 +87,13 @@ static int handler(void *user, const char *section, const char *key,
 		known_section = 1;
 		if (strcmp(k->key, key) != 0)
 			continue;
+		if (ld->override && nodeconf_override_bit(section, key) == 0) {
+			fail(ld, section, key,
+			     "not one of the keys set service smtp may set "
+			     "(listen, tls_cert, tls_key, trusted, "
+			     "max_sessions, max_per_ip)");
+			return 0;
+		}
 		if (k->type != KT_PEER && ld->seen[i] != 0) {
 			fail(ld, section, key, "set twice (first at line %d)",
 			     ld->seen[i]);
@@ -95,6 +105,9 @@ static int handler(void *user, const char *section, const char *key,
 			fail(ld, section, key, "%s", why);
 			return 0;
 		}
+		if (ld->override)
+			ld->c->smtp_override |=
+			    nodeconf_override_bit(section, key);
 		return 1;
 	}
 	if (!known_section) {
@@ -191,32 +204,29 @@ void nodeconf_defaults(struct nodeconf *c)
 	c->dlv_claim_batch = 16;
 }
 
-int nodeconf_load(struct nodeconf *c, const char *path, char *err,
-		  unsigned errsize)
+/* Read one file into c with the loader's mode (ld->override); ld's other
+ * fields are zero. 1 when the file does not exist and missing_ok, else 0,
+ * or -1 with a message in err. */
+static int load_file(struct loader *ld, const char *path, int missing_ok,
+		     char *err, unsigned errsize)
 {
-	struct loader ld;
 	int rc;
 
-	memset(&ld, 0, sizeof(ld));
-	ld.c = c;
-	ld.path = path;
-	if (nodeconf_set_str(c->path, sizeof(c->path), path, ld.err,
-			     sizeof(ld.err))) {
-		snprintf(err, errsize, "%s: path too long", path);
-		return -1;
-	}
-	ld.f = fopen(path, "r");
-	if (ld.f == NULL) {
+	ld->path = path;
+	ld->f = fopen(path, "r");
+	if (ld->f == NULL) {
+		if (missing_ok && errno == ENOENT)
+			return 1;
 		snprintf(err, errsize, "%s: cannot open: %s", path,
 			 strerror(errno));
 		return -1;
 	}
-	rc = ini_parse_stream(reader, &ld, handler, &ld);
-	if (ferror(ld.f) && ld.err_line == 0) {
+	rc = ini_parse_stream(reader, ld, handler, ld);
+	if (ferror(ld->f) && ld->err_line == 0) {
 		snprintf(err, errsize, "%s: read error", path);
 		goto err_after_open;
 	}
-	if (rc > 0 && (ld.err_line == 0 || rc < ld.err_line)) {
+	if (rc > 0 && (ld->err_line == 0 || rc < ld->err_line)) {
 		/* libinih's own syntax error, before any of ours */
 		snprintf(err, errsize,
 			 "%s:%d: syntax error (expected \"[section]\" or "
@@ -224,8 +234,8 @@ int nodeconf_load(struct nodeconf *c, const char *path, char *err,
 			 path, rc);
 		goto err_after_open;
 	}
-	if (ld.err_line != 0) {
-		snprintf(err, errsize, "%s", ld.err);
+	if (ld->err_line != 0) {
+		snprintf(err, errsize, "%s", ld->err);
 		goto err_after_open;
 	}
 	if (rc < 0) {
@@ -233,12 +243,43 @@ int nodeconf_load(struct nodeconf *c, const char *path, char *err,
 			 path, rc);
 		goto err_after_open;
 	}
-	fclose(ld.f);
-	free(ld.buf);
-	return nodeconf_check_whole(c, path, ld.seen, err, errsize);
+	fclose(ld->f);
+	free(ld->buf);
+	ld->buf = NULL;
+	return 0;
 
 err_after_open:
-	fclose(ld.f);
-	free(ld.buf);
+	fclose(ld->f);
+	free(ld->buf);
+	ld->buf = NULL;
 	return -1;
+}
+
+int nodeconf_load(struct nodeconf *c, const char *path, char *err,
+		  unsigned errsize)
+{
+	struct loader ld, ov;
+	char ovpath[NODECONF_STR + 32];
+	int rc;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.c = c;
+	if (nodeconf_set_str(c->path, sizeof(c->path), path, ld.err,
+			     sizeof(ld.err))) {
+		snprintf(err, errsize, "%s: path too long", path);
+		return -1;
+	}
+	if (load_file(&ld, path, 0, err, errsize) != 0)
+		return -1;
+	c->smtp_override = 0;
+	if (c->data_dir[0] != '\0' &&
+	    nodeconf_override_path(c, ovpath, sizeof(ovpath)) == 0) {
+		memset(&ov, 0, sizeof(ov));
+		ov.c = c;
+		ov.override = 1;
+		rc = load_file(&ov, ovpath, 1, err, errsize);
+		if (rc < 0)
+			return -1;
+	}
+	return nodeconf_check_whole(c, path, ld.seen, err, errsize);
 }

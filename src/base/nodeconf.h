@@ -74,12 +74,21 @@
  *   [log]      level = info              (debug|info|warn|error)
  *              file = (empty: stderr)
  *
+ * The service override: after the file, nodeconf_load() reads
+ * <data_dir>/service.conf when it exists. It may hold only the [smtp] keys
+ * SET SERVICE SMTP changes (listen, tls_cert, tls_key, trusted,
+ * max_sessions, max_per_ip); each one there wins over node.conf. smtpctl
+ * set service smtp writes it (nodeconf_override_write, atomically); it is
+ * node-local, never replicated. Delete a line (or the file) to go back to
+ * node.conf's value.
+ *
  * Errors name the file, line and key: "node.conf:7: [cluster] peer: ...".
  * Ownership: strings are fixed arrays inside the struct.
  */
 #ifndef SRC_NODECONF_H
 #define SRC_NODECONF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define NODECONF_PEERS_MAX 16
@@ -107,6 +116,7 @@ struct nodeconf {
 	unsigned smtp_max_sessions;
 	unsigned smtp_max_per_ip;
 	unsigned smtp_reply_timeout_ms;
+	unsigned smtp_override; /* NODECONF_OV_* set by service.conf */
 	char smtp_aliases_file[NODECONF_STR];
 	char sub_listen[NODECONF_STR];	   /* [submission] listen, "" = none */
 	char sub_tls_listen[NODECONF_STR]; /* [submission] tls_listen */
@@ -157,6 +167,39 @@ void nodeconf_defaults(struct nodeconf *c);
  * [section] key: reason" in err. */
 int nodeconf_load(struct nodeconf *c, const char *path, char *err,
 		  unsigned errsize);
+
+/* The keys of the service override (service.conf), as bits. */
+#define NODECONF_OV_LISTEN 0x01u       /* [smtp] listen */
+#define NODECONF_OV_TLS_CERT 0x02u     /* [smtp] tls_cert */
+#define NODECONF_OV_TLS_KEY 0x04u      /* [smtp] tls_key */
+#define NODECONF_OV_TRUSTED 0x08u      /* [smtp] trusted */
+#define NODECONF_OV_MAX_SESSIONS 0x10u /* [smtp] max_sessions */
+#define NODECONF_OV_MAX_PER_IP 0x20u   /* [smtp] max_per_ip */
+
+/* The override file's path, <data_dir>/service.conf, into buf. 0, or -1
+ * when it does not fit. */
+int nodeconf_override_path(const struct nodeconf *c, char *buf, size_t size);
+
+/* Set the override key of bit (one NODECONF_OV_*) in c from its text
+ * value, checked as node.conf checks it (a number for max_sessions). 0, or
+ * -1 with the reason in why ("[smtp] listen: ..."); c is left as it was. */
+int nodeconf_override_set(struct nodeconf *c, unsigned bit, const char *value,
+			  char *why, size_t whysize);
+
+/* The node.conf name of the key of bit ("listen"), or NULL. */
+const char *nodeconf_override_key(unsigned bit);
+
+/* Copy the values of the keys of mask, and mask itself into
+ * smtp_override, from src to dst. */
+void nodeconf_override_copy(struct nodeconf *dst, const struct nodeconf *src,
+			    unsigned mask);
+
+/* Write the keys of mask, with c's values, to <data_dir>/service.conf:
+ * a temporary file in data_dir, fsync, rename over the old one, fsync of
+ * the directory. A value too long for a line is refused before anything
+ * is written. 0, or -1 with a message in err (the old file is kept). */
+int nodeconf_override_write(const struct nodeconf *c, unsigned mask, char *err,
+			    size_t errsize);
 
 /* Split "HOST:PORT" ("[v6]:PORT" too). 0 or -1. */
 int nodeconf_split_addr(const char *addr, char *host, unsigned hostsize,

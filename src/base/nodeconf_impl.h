@@ -7,6 +7,8 @@
  *   nodeconf_keys.c   the key table and one value's check (owns
  *                     nodeconf_keys[], read-only)
  *   nodeconf_check.c  the checks that need the whole file
+ *   nodeconf_override.c  the service override file (service.conf): its
+ *                     keys, its path, writing it
  *
  * nodeconf.c calls the other two; nodeconf_check.c looks keys up in
  * nodeconf_keys.c; nothing calls back up.
@@ -65,6 +67,10 @@ int nodeconf_set_value(struct nodeconf *c, const struct nodeconf_key *k,
  * why. */
 int nodeconf_set_str(char *dst, size_t n, const char *v, char *why,
 		     size_t whysize);
+
+/* The NODECONF_OV_* bit of section/key, 0 when the override file may not
+ * hold it (nodeconf_override.c). */
+unsigned nodeconf_override_bit(const char *section, const char *key);
 
 /* The checks after the whole file of path was read into c: required keys,
  * derived defaults, consistency. seen[i] is the line where nodeconf_keys[i]

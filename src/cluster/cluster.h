@@ -76,6 +76,11 @@ int cluster_transfer(struct cluster *c, uint64_t id, cluster_done_cb cb,
 typedef void (*cluster_status_cb)(void *arg, int status, char *json);
 int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg);
 
+/* The receiver listens at a new address (SET SERVICE SMTP): register it
+ * in the replicated node table, as at start-up, retried until a leader
+ * takes it. */
+void cluster_set_smtp_address(struct cluster *c, const char *addr);
+
 /* The largest message body a proposal can carry: the cluster's frame
  * limit less room for the envelope (the receiver caps SIZE with it). */
 uint64_t cluster_max_body(const struct cluster *c);

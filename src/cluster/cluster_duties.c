@@ -89,6 +89,10 @@ static void node_set_cb(void *arg, int status, const struct spool_result *res)
 	struct cluster *c = arg;
 
 	c->node_set_inflight = 0;
+	if (c->node_set_again) {
+		c->node_set_again = 0; /* register the newer address */
+		return;
+	}
 	if (status == 0 && res != NULL && res->status == 0) {
 		c->node_set_done = 1;
 		log_info("cluster: registered %s (smtp %s, cluster %s) in the "
@@ -165,6 +169,17 @@ static void self_register(struct cluster *c, uint64_t now)
 		c->node_set_retry_at = now + 2000;
 	}
 	wbuf_free(&wb);
+}
+
+void cluster_set_smtp_address(struct cluster *c, const char *addr)
+{
+	if (c == NULL || strlen(addr) >= sizeof(c->conf.smtp_listen))
+		return;
+	memcpy(c->conf.smtp_listen, addr, strlen(addr) + 1);
+	c->node_set_done = 0;
+	c->node_set_retry_at = 0;
+	if (c->node_set_inflight)
+		c->node_set_again = 1;
 }
 
 /* The first registered node that is no longer a member. */

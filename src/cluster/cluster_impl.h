@@ -225,6 +225,7 @@ struct cluster {
 	/* self-registration (NODE_SET) */
 	int node_set_done;
 	int node_set_inflight;
+	int node_set_again; /* the address changed while one was in flight */
 	uint64_t node_set_retry_at;
 	int prune_inflight; /* NODE_REMOVE of a non-member in flight */
 	uint64_t prune_at;  /* next look at the node table (leader) */

@@ -41,4 +41,15 @@ typedef int (*control_stats_fn)(void *arg, struct json_object *out);
 void control_set_stats(struct control *ctl, const char *section,
 		       control_stats_fn fn, void *arg);
 
+/* SET SERVICE SMTP (issue #14): the daemon's hook that applies a node's
+ * new receiver settings. next is the control server's configuration with
+ * the keys of mask (NODECONF_OV_*, nodeconf.h) changed; fn applies them to
+ * the running receiver and persists them (the override file), both or
+ * neither: 0, or -1 with the reason in err and nothing changed. Without a
+ * hook (fn NULL) set service smtp answers that the receiver does not run on
+ * this node. Runs on the loop thread, during the command. */
+typedef int (*control_service_fn)(void *arg, const struct nodeconf *next,
+				  unsigned mask, char *err, size_t errsize);
+void control_set_service(struct control *ctl, control_service_fn fn, void *arg);
+
 #endif

@@ -4,7 +4,8 @@
  * at info), which argument names each accepts, and their handlers.
  *
  * Owns: control_cmds[] only. Does not own the handlers (control_cluster.c,
- * control_mail.c, control_analyze.c, control_service.c, control_config.c,
+ * control_mail.c, control_analyze.c, control_service.c, control_service_set.c,
+ * control_config.c,
  * control_submit.c, control_tlspolicy.c) or dispatch (control_dispatch.c). The test hooks
  * ("debug ..." commands) are not here: a test build adds their table at
  * start-up (src/testhooks/testhooks.c, control_register_cmds).
@@ -35,7 +36,10 @@ const struct control_cmd control_cmds[] = {
     {"stop mail", 1, 1, "node", ctl_stop_mail},
     {"enable service", 1, 1, "node", ctl_enable_service},
     {"disable service", 1, 1, "node", ctl_disable_service},
-    {"show service smtp", 0, 0, "", ctl_show_service},
+    {"show service smtp", 0, 0, "node", ctl_show_service},
+    {"set service smtp", 1, 1,
+     "node,listen,max_sessions,max_per_ip,trusted,tls_cert,tls_key",
+     ctl_set_service},
     {"set configuration smtp", 1, 1, "items", ctl_set_config},
     {"show configuration smtp", 0, 0, "", ctl_show_config},
     {"show mx", 1, 0, "domain", ctl_show_mx},

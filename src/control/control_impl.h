@@ -65,6 +65,8 @@ struct control {
 	void *stop_arg;
 	struct ctl_stats stats[CTL_STATS_MAX];
 	unsigned nstats;
+	control_service_fn service_fn; /* set service smtp's hook, or NULL */
+	void *service_arg;
 };
 
 struct control_cmd;
@@ -137,6 +139,11 @@ void ctl_stop_mail(struct ctl_req *req);
 void ctl_enable_service(struct ctl_req *req);
 void ctl_disable_service(struct ctl_req *req);
 void ctl_show_service(struct ctl_req *req);
+
+/* Handler of control_service_set.c: SET SERVICE SMTP, this node's receiver
+ * settings; and the "settings" member show service smtp adds. */
+void ctl_set_service(struct ctl_req *req);
+json_object *ctl_service_settings(struct control *ctl, uint64_t node);
 
 /* Handlers of control_tlspolicy.c: the outbound TLS policy table. */
 void ctl_show_tls_policy(struct ctl_req *req);

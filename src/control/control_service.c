@@ -2,7 +2,8 @@
  * control_service.c — the commands of the `nodes` table and of SHOW SERVICE
  * SMTP: start/stop mail (a node's sender), enable/disable service (a
  * node's SMTP receiver), both through raft, and show service smtp (the
- * nodes table plus this node's receiver and symbiont statistics); also the
+ * nodes table plus this node's receiver settings (control_service_set.c)
+ * and its receiver and symbiont statistics); also the
  * statistics providers' registry (control_set_stats, control.h).
  *
  * Owns: these commands' argument checks and the shapes of their results,
@@ -140,9 +141,13 @@ void ctl_show_service(struct ctl_req *req)
 {
 	static const char *const sections[] = {"receiver", "symbiont"};
 	struct control *ctl = req->ctl;
-	json_object *result, *nodes = json_object_new_array(), *stats;
+	json_object *result, *nodes, *stats;
+	uint64_t id = ctl->conf.id;
 	int rc;
 
+	if (ctl_arg_u64(req, "node", 0, 1, (uint64_t)INT64_MAX, &id) < 0)
+		return;
+	nodes = json_object_new_array();
 	rc = spool_node_foreach(ctl->sp, node_visit, nodes);
 	if (rc < 0) {
 		json_object_put(nodes);
@@ -163,6 +168,8 @@ void ctl_show_service(struct ctl_req *req)
 	result = json_object_new_object();
 	json_object_object_add(result, "nodes", nodes);
 	json_object_object_add(result, "statistics", stats);
+	json_object_object_add(result, "settings",
+			       ctl_service_settings(ctl, id));
 	ctl_add_applied(ctl, result);
 	ctl_req_ok(req, result);
 }

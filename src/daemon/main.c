@@ -206,6 +206,26 @@ static int receiver_stats(void *arg, struct json_object *out)
 	return 0;
 }
 
+/* control_service_fn (SET SERVICE SMTP): the receiver applies and
+ * persists the change (smtp_server_reconfigure), then the daemon's copy
+ * and the node table follow. */
+static int receiver_reconfigure(void *arg, const struct nodeconf *next,
+				unsigned mask, char *err, size_t errsize)
+{
+	struct daemon *d = arg;
+
+	if (d->smtp == NULL || d->stopping) {
+		snprintf(err, errsize, "the SMTP receiver is not running");
+		return -1;
+	}
+	if (smtp_server_reconfigure(d->smtp, next, mask, err, errsize) != 0)
+		return -1;
+	nodeconf_override_copy(&d->conf, next, mask);
+	if (mask & NODECONF_OV_LISTEN)
+		cluster_set_smtp_address(d->cl, next->smtp_listen);
+	return 0;
+}
+
 /* control_stats_fn for the "symbiont" section. */
 static int symbiont_stats_json(void *arg, struct json_object *out)
 {
@@ -271,6 +291,7 @@ static void cluster_stopped(void *arg)
 
 	if (d->ctl != NULL) {
 		control_set_stats(d->ctl, "receiver", NULL, NULL);
+		control_set_service(d->ctl, NULL, NULL);
 		control_set_stats(d->ctl, "symbiont", NULL, NULL);
 		control_set_stats(d->ctl, "cluster", NULL, NULL);
 		control_stop(d->ctl, control_stopped, d);
@@ -449,6 +470,7 @@ static int start_mail(struct daemon *d)
 
 	if (d->ctl != NULL) {
 		control_set_stats(d->ctl, "receiver", receiver_stats, d);
+		control_set_service(d->ctl, receiver_reconfigure, d);
 	}
 	if (!c->dlv_enabled) {
 		log_info("delivery disabled in %s: no symbiont on this node",

@@ -8,8 +8,11 @@
  * proposal live in smtp_inbound.c, which this file drives through
  * smtp_inbound.h; a connection reaches back only through the struct
  * smtp_inbound_host it is given (counters, callbacks), never this file.
+ * Changing the settings of the running server (SET SERVICE SMTP) is
+ * smtp_server_reconf.c's, through smtp_server_impl.h.
  *
- * Owns: the server struct, the connections' host (their set and counters), the TLS context, the
+ * Owns: the server struct (defined in smtp_server_impl.h), the listeners'
+ * open and close, the connections' host (their set and counters), the TLS context, the
  * node-local aliases, the local-recipient check at RCPT (issue #4: unknown
  * Maildir users refused with 550 5.1.1). Does not own the cluster or the
  * spool.
@@ -34,49 +37,12 @@
 #include "src/base/nodeconf.h"
 #include "src/smtpd/smtp_inbound.h"
 #include "src/smtpd/smtp_policy.h"
+#include "src/smtpd/smtp_server_impl.h"
 
 #define DEFAULT_MAX_SESSIONS 100
 #define DEFAULT_MAX_PER_IP 20
 #define DEFAULT_REPLY_TIMEOUT_MS 30000
 #define ALIASES_FILE_MAX (1 << 20)
-#define SMTP_TRUSTED_MAX 64
-
-/* The listeners of one node: MX (port 25), submission with STARTTLS
- * (587) and submission with implicit TLS (465). */
-enum { LST_MX = 0, LST_SUBMISSION, LST_SUBMISSIONS, LST__COUNT };
-
-struct smtp_listener {
-	uv_tcp_t tcp;
-	struct smtp_server *s;
-	int kind; /* LST_* */
-	int open; /* bound: closed at stop */
-	char addr[256];
-};
-
-struct smtp_server {
-	uv_loop_t *loop;
-	struct cluster *cl;
-	struct spool *sp;
-	struct smtp_listener lst[LST__COUNT];
-	unsigned lst_open; /* listeners not closed yet */
-	char node_name[CTLNAME_NODE_MAX + 1];
-	char node_domain[256];
-	uint64_t node_id;
-	unsigned max_sessions, max_per_ip, reply_timeout_ms;
-	struct policy_net trusted[SMTP_TRUSTED_MAX];
-	size_t ntrusted;
-	struct tls_ctx *tls;	       /* NULL: no STARTTLS */
-	struct aliases local_aliases;  /* node-local alias file */
-	struct smtp_inbound_host host; /* what the connections share */
-	struct smtp_stats stats;
-	int check_users;     /* maildir backend with a mail_root */
-	char mail_root[256]; /* where RCPT looks for <user>/ */
-	int stopping;
-	void (*stop_cb)(void *);
-	void *stop_arg;
-};
-
-static void on_connection(uv_stream_t *l, int status);
 
 /* DISABLE SERVICE SMTP for this node, as the replicated node table says (a
  * node not registered yet is enabled). Read at every connection, so
@@ -186,38 +152,49 @@ static int rcpt_known(void *arg, const char *addr)
 
 /* ---- options ---- */
 
-/* Parse the trusted-network list ("a/b, c/d", "none", ""). */
-static int parse_trusted(struct smtp_server *s, const char *list)
+int smtp_trusted_parse(const char *list, struct policy_net *out, size_t *n,
+		       char *err, size_t errsize)
 {
+	const char *p;
 	char word[80];
+	size_t k = 0;
 
 	if (list == NULL || list[0] == '\0')
 		list = "127.0.0.1/32";
+	*n = 0;
 	if (strcmp(list, "none") == 0)
 		return 0;
-	while (*list != '\0') {
-		size_t n = strcspn(list, ", \t");
+	for (p = list; *p != '\0';) {
+		size_t len = strcspn(p, ", \t");
 
-		if (n > 0) {
-			if (n >= sizeof(word) ||
-			    s->ntrusted >= SMTP_TRUSTED_MAX)
+		if (len > 0) {
+			if (k >= SMTP_TRUSTED_MAX) {
+				snprintf(err, errsize,
+					 "trusted networks: more than %d in "
+					 "\"%.120s\"",
+					 SMTP_TRUSTED_MAX, list);
+				return -1;
+			}
+			if (len >= sizeof(word))
 				goto err_bad;
-			memcpy(word, list, n);
-			word[n] = '\0';
-			if (policy_net_parse(word, &s->trusted[s->ntrusted]) !=
-			    0)
+			memcpy(word, p, len);
+			word[len] = '\0';
+			if (policy_net_parse(word, &out[k]) != 0)
 				goto err_bad;
-			s->ntrusted++;
+			k++;
 		}
-		list += n;
-		list += strspn(list, ", \t");
+		p += len;
+		p += strspn(p, ", \t");
 	}
+	*n = k;
 	return 0;
 
 err_bad:
-	log_error("smtp: trusted networks: bad or too many entries in \"%s\"",
-		  list);
-	return SPOOL_E_INVAL;
+	snprintf(err, errsize,
+		 "trusted networks: \"%.*s\" is not a network (ADDR/BITS, "
+		 "IPv4 or IPv6)",
+		 (int)(strcspn(p, ", \t") > 80 ? 80 : strcspn(p, ", \t")), p);
+	return -1;
 }
 
 /* Read and parse the node-local alias file. */
@@ -258,7 +235,6 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 	char err[512];
 	int has_cert = o->tls_cert != NULL && o->tls_cert[0] != '\0';
 	int has_key = o->tls_key != NULL && o->tls_key[0] != '\0';
-	int rc;
 
 	if (o->node_name == NULL || !ctlname_node_ok(o->node_name)) {
 		log_error("smtp: node name \"%s\" cannot name control files",
@@ -275,8 +251,13 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 	s->max_per_ip = o->max_per_ip ? o->max_per_ip : DEFAULT_MAX_PER_IP;
 	s->reply_timeout_ms = o->reply_timeout_ms ? o->reply_timeout_ms
 						  : DEFAULT_REPLY_TIMEOUT_MS;
-	if ((rc = parse_trusted(s, o->trusted)) != 0)
-		return rc;
+	if (smtp_trusted_parse(o->trusted, s->trusted, &s->ntrusted, err,
+			       sizeof(err)) != 0) {
+		log_error("smtp: %s", err);
+		return SPOOL_E_INVAL;
+	}
+	snprintf(s->trusted_text, sizeof(s->trusted_text), "%s",
+		 o->trusted && o->trusted[0] ? o->trusted : "127.0.0.1/32");
 	if (has_cert != has_key) {
 		log_error("smtp: STARTTLS needs both tls_cert and tls_key");
 		return SPOOL_E_INVAL;
@@ -285,6 +266,10 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 					   err, sizeof(err)) != 0) {
 		log_error("smtp: STARTTLS: %s", err);
 		return SPOOL_E_INVAL;
+	}
+	if (has_cert) {
+		snprintf(s->tls_cert, sizeof(s->tls_cert), "%s", o->tls_cert);
+		snprintf(s->tls_key, sizeof(s->tls_key), "%s", o->tls_key);
 	}
 	if (((o->submission_listen && o->submission_listen[0]) ||
 	     (o->submission_tls_listen && o->submission_tls_listen[0])) &&
@@ -306,8 +291,12 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 	return 0;
 }
 
-/* Bind and listen on "HOST:PORT". */
-static int listen_on(struct smtp_listener *l, const char *addr)
+static void on_connection(uv_stream_t *l, int status);
+static void on_listener_closed(uv_handle_t *h);
+
+/* Bind l and listen on "HOST:PORT". 0 or -1 with the reason in err. */
+static int listen_on(struct smtp_listener *l, const char *addr, char *err,
+		     size_t errsize)
 {
 	char host[NODECONF_STR];
 	struct sockaddr_storage sa;
@@ -315,25 +304,58 @@ static int listen_on(struct smtp_listener *l, const char *addr)
 
 	if (addr == NULL ||
 	    nodeconf_split_addr(addr, host, sizeof(host), &port) != 0) {
-		log_error("smtp: bad listen address \"%s\"", addr ? addr : "");
-		return SPOOL_E_INVAL;
+		snprintf(err, errsize, "bad listen address \"%.120s\"",
+			 addr ? addr : "");
+		return -1;
 	}
 	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
 	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
-		log_error("smtp: listen address \"%s\" is not an IP address",
-			  addr);
-		return SPOOL_E_INVAL;
+		snprintf(err, errsize,
+			 "listen address \"%.120s\" is not an IP address",
+			 addr);
+		return -1;
 	}
 	rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&sa, 0);
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
 	if (rc != 0) {
-		log_error("smtp: cannot listen on %s: %s", addr,
-			  uv_strerror(rc));
-		return SPOOL_E_IO;
+		snprintf(err, errsize, "cannot listen on %.120s: %s", addr,
+			 uv_strerror(rc));
+		return -1;
 	}
 	snprintf(l->addr, sizeof(l->addr), "%s", addr);
 	return 0;
+}
+
+struct smtp_listener *smtp_listener_open(struct smtp_server *s, int kind,
+					 const char *addr, char *err,
+					 size_t errsize)
+{
+	struct smtp_listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return NULL;
+	}
+	l->s = s;
+	l->kind = kind;
+	if (uv_tcp_init(s->loop, &l->tcp) != 0) {
+		snprintf(err, errsize, "cannot make a TCP handle");
+		free(l);
+		return NULL;
+	}
+	l->tcp.data = l;
+	s->lst_open++;
+	if (listen_on(l, addr, err, errsize) != 0) {
+		smtp_listener_close(l);
+		return NULL;
+	}
+	return l;
+}
+
+void smtp_listener_close(struct smtp_listener *l)
+{
+	uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
 }
 
 /* ---- what the connections may call ---- */
@@ -358,43 +380,39 @@ static void free_server(struct smtp_server *s)
 	free(s);
 }
 
-static void on_listener_closed_at_start(uv_handle_t *h)
-{
-	struct smtp_listener *l = h->data;
-
-	if (--l->s->lst_open == 0)
-		free_server(l->s);
-}
-
 /* Open the listeners the options name; on failure close those opened
- * (the server is freed once they are) and return the error. */
+ * (the server is freed once they are: start_failed) and return the
+ * error. */
 static int open_listeners(struct smtp_server *s, const struct smtp_opts *o)
 {
 	const char *addrs[LST__COUNT] = {o->listen, o->submission_listen,
 					 o->submission_tls_listen};
-	int rc = 0;
+	char err[300];
 
-	for (int k = 0; k < LST__COUNT && rc == 0; k++) {
-		struct smtp_listener *l = &s->lst[k];
-
+	s->start_failed = 1;
+	for (int k = 0; k < LST__COUNT; k++) {
 		if (k != LST_MX && (addrs[k] == NULL || addrs[k][0] == '\0'))
 			continue;
-		l->s = s;
-		l->kind = k;
-		uv_tcp_init(s->loop, &l->tcp);
-		l->tcp.data = l;
-		l->open = 1;
-		s->lst_open++;
-		rc = listen_on(l, addrs[k]);
+		s->lst[k] =
+		    smtp_listener_open(s, k, addrs[k], err, sizeof(err));
+		if (s->lst[k] == NULL) {
+			log_error("smtp: %s", err);
+			goto err_after_open;
+		}
 	}
-	if (rc == 0)
-		return 0;
+	s->start_failed = 0;
+	return 0;
+
+err_after_open:
 	for (int k = 0; k < LST__COUNT; k++) {
-		if (s->lst[k].open)
-			uv_close((uv_handle_t *)&s->lst[k].tcp,
-				 on_listener_closed_at_start);
+		if (s->lst[k] != NULL)
+			smtp_listener_close(s->lst[k]);
+		s->lst[k] = NULL;
 	}
-	return rc;
+	if (s->lst_open == 0)
+		free_server(s);
+	return strncmp(err, "cannot listen", 13) == 0 ? SPOOL_E_IO
+						      : SPOOL_E_INVAL;
 }
 
 int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
@@ -431,19 +449,19 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
 		return rc;
 	log_info("smtp: listening on %s as %s%s, %u sessions (%u per "
 		 "address), %zu trusted network(s)%s%s",
-		 s->lst[LST_MX].addr, s->node_domain,
+		 s->lst[LST_MX]->addr, s->node_domain,
 		 s->tls ? " with STARTTLS" : "", s->max_sessions, s->max_per_ip,
 		 s->ntrusted,
 		 s->check_users ? ", unknown users refused at RCPT "
 				  "under "
 				: "",
 		 s->check_users ? s->mail_root : "");
-	if (s->lst[LST_SUBMISSION].open)
+	if (s->lst[LST_SUBMISSION] != NULL)
 		log_info("smtp: submission (STARTTLS, then AUTH) on %s",
-			 s->lst[LST_SUBMISSION].addr);
-	if (s->lst[LST_SUBMISSIONS].open)
+			 s->lst[LST_SUBMISSION]->addr);
+	if (s->lst[LST_SUBMISSIONS] != NULL)
 		log_info("smtp: submission over implicit TLS on %s",
-			 s->lst[LST_SUBMISSIONS].addr);
+			 s->lst[LST_SUBMISSIONS]->addr);
 	*out = s;
 	return 0;
 }
@@ -468,9 +486,16 @@ static void maybe_done(struct smtp_server *s)
 static void on_listener_closed(uv_handle_t *h)
 {
 	struct smtp_listener *l = h->data;
+	struct smtp_server *s = l->s;
 
-	l->s->lst_open--;
-	maybe_done(l->s);
+	free(l);
+	s->lst_open--;
+	if (s->start_failed) {
+		if (s->lst_open == 0)
+			free_server(s);
+		return;
+	}
+	maybe_done(s);
 }
 
 void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg)
@@ -482,9 +507,9 @@ void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg)
 	s->stop_arg = arg;
 	smtp_inbound_shutdown_all(&s->host);
 	for (int k = 0; k < LST__COUNT; k++) {
-		if (s->lst[k].open)
-			uv_close((uv_handle_t *)&s->lst[k].tcp,
-				 on_listener_closed);
+		if (s->lst[k] != NULL)
+			smtp_listener_close(s->lst[k]);
+		s->lst[k] = NULL;
 	}
 }
 

@@ -20,6 +20,9 @@
  * callback.
  * Configuration read from the spool at each connection: SIZE limit,
  * recipients, hop count, /OPTIONS=RELAY, /RECEIVE_TIMEOUT, cluster domain.
+ * The node's own receiver settings (listen, limits, trusted networks,
+ * STARTTLS files) change on the running server through
+ * smtp_server_reconfigure (SET SERVICE SMTP, issue #14).
  */
 #ifndef SRC_SMTP_SERVER_H
 #define SRC_SMTP_SERVER_H
@@ -94,6 +97,51 @@ void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg);
 
 /* A copy of the counters. */
 void smtp_server_stats(const struct smtp_server *s, struct smtp_stats *out);
+
+/* The receiver settings SET SERVICE SMTP changes on a running server
+ * (smtp_server_reconf.c), with smtp_opts' meanings. A NULL string or a
+ * zero number keeps the current value. */
+struct smtp_settings {
+	const char *listen;   /* MX listener "HOST:PORT" */
+	const char *tls_cert; /* with tls_key: new STARTTLS files */
+	const char *tls_key;
+	const char *trusted; /* trusted networks, "none" */
+	unsigned max_sessions;
+	unsigned max_per_ip;
+};
+
+struct smtp_change;
+
+/* Make ready everything a change needs without touching the running
+ * server: bind and listen on a new listen address (the old listener keeps
+ * accepting meanwhile), load the TLS files, parse the networks. 0 and
+ * *out, or -1 with the reason in err ("cannot listen on ...: address
+ * already in use") and nothing changed. */
+int smtp_server_prepare(struct smtp_server *s, const struct smtp_settings *n,
+			struct smtp_change **out, char *err, size_t errsize);
+
+/* Apply a prepared change: new connections get the new limits, trusted
+ * networks and certificate at once; the old listener (if the address
+ * changed) is closed, its connections kept. Sessions already open keep the
+ * trust decision and limits they got when they connected; one that has not
+ * started TLS yet gets the new certificate. Frees ch. */
+void smtp_server_commit(struct smtp_server *s, struct smtp_change *ch);
+
+/* Drop a prepared change (closing its new listener); frees ch. */
+void smtp_server_abort(struct smtp_server *s, struct smtp_change *ch);
+
+/* SET SERVICE SMTP in one call: prepare the keys of mask (NODECONF_OV_*)
+ * from next, write the override file with them (nodeconf_override_write:
+ * next's earlier override keys plus mask), then commit; abort when the
+ * file cannot be written. 0, or -1 with the reason in err and nothing
+ * changed. */
+struct nodeconf;
+int smtp_server_reconfigure(struct smtp_server *s, const struct nodeconf *next,
+			    unsigned mask, char *err, size_t errsize);
+
+/* The settings in force (strings valid until the next commit). */
+void smtp_server_settings(const struct smtp_server *s,
+			  struct smtp_settings *out);
 
 /* Stable lower-case name of an enum smtp_reject ("relay", "size", ...). */
 const char *smtp_reject_name(int reason);

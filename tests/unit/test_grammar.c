@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -578,6 +579,44 @@ static void test_help_shows_a_commands_arguments_and_options(void **state)
 	assert_non_null(strstr(errbuf, "no command matches"));
 }
 
+/* SET SERVICE SMTP (issue #14): node.conf's key names, typed values, the
+ * files made absolute (the daemon's working directory is not ours). */
+static void test_set_service_smtp_options(void **state)
+{
+	char cwd[512], want[700];
+	json_object *a;
+
+	a = ok("set service smtp --listen 127.0.0.1:2600 --max-sessions 5 "
+	       "--max-per-ip 2 --trusted 10.0.0.0/8,::1/128 --node 1",
+	       "set service smtp");
+	assert_string_equal(str_arg(a, "listen"), "127.0.0.1:2600");
+	assert_int_equal(int_arg(a, "max_sessions"), 5);
+	assert_int_equal(int_arg(a, "max_per_ip"), 2);
+	assert_string_equal(str_arg(a, "trusted"), "10.0.0.0/8,::1/128");
+	assert_int_equal(int_arg(a, "node"), 1);
+	json_object_put(a);
+	a = ok("set service smtp --trusted none", "set service smtp");
+	assert_string_equal(str_arg(a, "trusted"), "none");
+	json_object_put(a);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	a = ok("set service smtp --tls-cert Makefile --tls-key Makefile",
+	       "set service smtp");
+	snprintf(want, sizeof(want), "%s/Makefile", cwd);
+	assert_string_equal(str_arg(a, "tls_cert"), want);
+	assert_string_equal(str_arg(a, "tls_key"), want);
+	json_object_put(a);
+	refused("set service smtp --max-sessions 0", GRAMMAR_BADVALUE);
+	refused("set service smtp --max-per-ip 100001", GRAMMAR_BADVALUE);
+	refused("set service smtp --listen nohost", GRAMMAR_BADVALUE);
+	refused("set service smtp --trusted 10.0.0.0/8;x", GRAMMAR_BADVALUE);
+	refused("set service smtp --tls-cert /nonexistent/cert.pem "
+		"--tls-key /nonexistent/key.pem",
+		GRAMMAR_BADVALUE);
+	a = ok("show service smtp --node 2", "show service smtp");
+	assert_int_equal(int_arg(a, "node"), 2);
+	json_object_put(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +646,7 @@ int main(void)
 	    cmocka_unit_test(test_local_times_follow_the_time_zone),
 	    cmocka_unit_test(test_time_options_use_the_clock),
 	    cmocka_unit_test(test_help_shows_a_commands_arguments_and_options),
+	    cmocka_unit_test(test_set_service_smtp_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

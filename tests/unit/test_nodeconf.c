@@ -606,6 +606,162 @@ static void test_split_addr_refuses_bad_forms(void **state)
 	    -1);
 }
 
+/* ---- the service override, <data_dir>/service.conf (issue #14) ---- */
+
+static char ov_path[160];
+
+/* A conf whose data_dir is the test's directory, with [smtp] smtp. */
+static void write_conf_in_tmpdir(const char *smtp)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "[node]\nid = 1\ndata_dir = %s\n[smtp]\n%s"
+		 "[cluster]\naddress = 127.0.0.1:7001\ninsecure_plaintext = "
+		 "true\n",
+		 tmpdir, smtp);
+	write_conf(text);
+	snprintf(ov_path, sizeof(ov_path), "%s/service.conf", tmpdir);
+}
+
+static void write_override(const char *text)
+{
+	FILE *f = fopen(ov_path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int load_again(struct nodeconf *c, char *err, size_t errsize)
+{
+	nodeconf_defaults(c);
+	err[0] = '\0';
+	return nodeconf_load(c, conf_path, err, (unsigned)errsize);
+}
+
+static void test_override_file_wins_over_node_conf(void **state)
+{
+	struct nodeconf c;
+	char err[512];
+
+	write_conf_in_tmpdir("listen = 127.0.0.1:2525\nmax_sessions = 50\n");
+	write_override("[smtp]\nlisten = 127.0.0.1:2600\nmax_per_ip = 3\n");
+	assert_int_equal(load_again(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.smtp_listen, "127.0.0.1:2600");
+	assert_int_equal(c.smtp_max_per_ip, 3);
+	assert_int_equal(c.smtp_max_sessions, 50); /* node.conf's */
+	assert_int_equal(c.smtp_override,
+			 NODECONF_OV_LISTEN | NODECONF_OV_MAX_PER_IP);
+	unlink(ov_path);
+}
+
+static void test_no_override_file_is_node_conf_alone(void **state)
+{
+	struct nodeconf c;
+	char err[512];
+
+	write_conf_in_tmpdir("listen = 127.0.0.1:2525\n");
+	unlink(ov_path);
+	assert_int_equal(load_again(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.smtp_listen, "127.0.0.1:2525");
+	assert_int_equal(c.smtp_override, 0);
+}
+
+static void test_override_file_holds_only_service_keys(void **state)
+{
+	struct nodeconf c;
+	char err[512], want[300];
+
+	write_conf_in_tmpdir("");
+	write_override("[smtp]\nmax_sessions = 5\n[node]\nid = 7\n");
+	assert_int_equal(load_again(&c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:4: [node] id: not one of", ov_path);
+	if (strncmp(err, want, strlen(want)) != 0)
+		fail_msg("error \"%s\" does not start with \"%s\"", err, want);
+	write_override("[smtp]\nreply_timeout_ms = 500\n");
+	assert_int_equal(load_again(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[smtp] reply_timeout_ms: not one of"));
+	unlink(ov_path);
+}
+
+static void test_override_values_are_checked_like_node_conf(void **state)
+{
+	struct nodeconf c;
+	char err[512], why[400];
+
+	write_conf_in_tmpdir("");
+	write_override("[smtp]\nmax_sessions = 0\n");
+	assert_int_equal(load_again(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "service.conf:2: [smtp] max_sessions:"));
+	unlink(ov_path);
+	assert_int_equal(load_again(&c, err, sizeof(err)), 0);
+	assert_int_equal(nodeconf_override_set(&c, NODECONF_OV_MAX_SESSIONS,
+					       "0", why, sizeof(why)),
+			 -1);
+	assert_non_null(strstr(why, "[smtp] max_sessions: 0 is out of range"));
+	assert_int_equal(c.smtp_max_sessions, 100); /* left as it was */
+	assert_int_equal(nodeconf_override_set(&c, NODECONF_OV_LISTEN, "nohost",
+					       why, sizeof(why)),
+			 -1);
+	assert_string_equal(c.smtp_listen, "127.0.0.1:2525");
+}
+
+static void test_override_write_round_trips_through_load(void **state)
+{
+	struct nodeconf c, back;
+	char err[512], why[400], tmp[200];
+
+	write_conf_in_tmpdir("listen = 127.0.0.1:2525\n");
+	unlink(ov_path);
+	assert_int_equal(load_again(&c, err, sizeof(err)), 0);
+	assert_int_equal(nodeconf_override_set(&c, NODECONF_OV_LISTEN,
+					       "[::1]:2700", why, sizeof(why)),
+			 0);
+	assert_int_equal(nodeconf_override_set(&c, NODECONF_OV_TRUSTED,
+					       "10.0.0.0/8, 192.168.0.0/16",
+					       why, sizeof(why)),
+			 0);
+	assert_int_equal(
+	    nodeconf_override_write(
+		&c, NODECONF_OV_LISTEN | NODECONF_OV_TRUSTED, err, sizeof(err)),
+	    0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ov_path);
+	assert_int_equal(access(tmp, F_OK), -1); /* renamed away */
+	assert_int_equal(load_again(&back, err, sizeof(err)), 0);
+	assert_string_equal(back.smtp_listen, "[::1]:2700");
+	assert_string_equal(back.smtp_trusted, "10.0.0.0/8, 192.168.0.0/16");
+	assert_int_equal(back.smtp_override,
+			 NODECONF_OV_LISTEN | NODECONF_OV_TRUSTED);
+	unlink(ov_path);
+}
+
+static void test_override_write_refuses_a_line_too_long(void **state)
+{
+	struct nodeconf c, back;
+	char err[512], why[400], longpath[240];
+
+	write_conf_in_tmpdir("");
+	write_override("[smtp]\nmax_sessions = 9\n");
+	assert_int_equal(load_again(&c, err, sizeof(err)), 0);
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(nodeconf_override_set(&c, NODECONF_OV_TLS_CERT,
+					       longpath, why, sizeof(why)),
+			 0);
+	assert_int_equal(
+	    nodeconf_override_write(&c, c.smtp_override | NODECONF_OV_TLS_CERT,
+				    err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "too long for a line"));
+	/* the old file is kept as it was */
+	assert_int_equal(load_again(&back, err, sizeof(err)), 0);
+	assert_int_equal(back.smtp_max_sessions, 9);
+	assert_string_equal(back.smtp_tls_cert, "");
+	unlink(ov_path);
+}
+
 static int setup(void **state)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_nodeconf.XXXXXX");
@@ -667,6 +823,12 @@ int main(void)
 	    cmocka_unit_test(test_missing_file_is_refused),
 	    cmocka_unit_test(test_split_addr_accepts_ipv4_names_and_ipv6),
 	    cmocka_unit_test(test_split_addr_refuses_bad_forms),
+	    cmocka_unit_test(test_override_file_wins_over_node_conf),
+	    cmocka_unit_test(test_no_override_file_is_node_conf_alone),
+	    cmocka_unit_test(test_override_file_holds_only_service_keys),
+	    cmocka_unit_test(test_override_values_are_checked_like_node_conf),
+	    cmocka_unit_test(test_override_write_round_trips_through_load),
+	    cmocka_unit_test(test_override_write_refuses_a_line_too_long),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
