@@ -526,8 +526,8 @@ def s_skew(ctx):
     deliveries by correct nodes hold their leases (holddot messages, sent
     by p_skew: the far end holds the final-dot reply Recorder.HOLD_S, the
     holder renews); at the heal leadership moves back to node 1. A
-    stamp probe (stamp_probe) is
-    queued after each move. Fails also unless: each held message was
+    stamp probe (stamp_probe) is queued after each move. Fails also
+    unless: each held message was
     accepted exactly once at the far end (a leader that judged the live
     lease by its own clock would grant it again: a second copy); no
     outcome anywhere was written under a lost lease (nothing is cut off,
