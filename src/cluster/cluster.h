@@ -76,6 +76,15 @@ int cluster_transfer(struct cluster *c, uint64_t id, cluster_done_cb cb,
 typedef void (*cluster_status_cb)(void *arg, int status, char *json);
 int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg);
 
+/* Cluster time as this node knows it, ms since the epoch: its wall clock
+ * while that agrees with cluster time, else the highest stamp applied
+ * here advanced by the monotonic clock since (the rule of the leader's
+ * stamp, cluster_stamp.h). What the delivery scan compares due times and
+ * grace with: a node whose clock is ahead would see every file past the
+ * other nodes' grace and take them all, one behind would see nothing
+ * due. */
+uint64_t cluster_time_ms(const struct cluster *c);
+
 /* The largest message body a proposal can carry: the cluster's frame
  * limit less room for the envelope (the receiver caps SIZE with it). */
 uint64_t cluster_max_body(const struct cluster *c);
