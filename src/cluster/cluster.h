@@ -81,6 +81,15 @@ int cluster_status(struct cluster *c, cluster_status_cb cb, void *arg);
  * takes it. */
 void cluster_set_smtp_address(struct cluster *c, const char *addr);
 
+/* Cluster time as this node knows it, ms since the epoch: its wall clock
+ * while that agrees with cluster time, else the highest stamp applied
+ * here advanced by the monotonic clock since (the rule of the leader's
+ * stamp, cluster_stamp.h). What the delivery scan compares due times and
+ * grace with: a node whose clock is ahead would see every file past the
+ * other nodes' grace and take them all, one behind would see nothing
+ * due. */
+uint64_t cluster_time_ms(const struct cluster *c);
+
 /* The largest message body a proposal can carry: the cluster's frame
  * limit less room for the envelope (the receiver caps SIZE with it). */
 uint64_t cluster_max_body(const struct cluster *c);

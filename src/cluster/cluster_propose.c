@@ -364,6 +364,21 @@ static uint64_t next_stamp(struct cluster *c)
 	return stamp;
 }
 
+uint64_t cluster_time_ms(const struct cluster *c)
+{
+	struct cluster_stamp_in in = {
+	    .wall = cluster_realtime_ms(),
+	    .mono = clock_mono_ms(),
+	    .base = c->fsm.max_stamp,
+	    .base_mono = c->fsm.max_stamp_mono,
+	    .last = 0,
+	    .allowance = CLUSTER_STAMP_ALLOWANCE_MS,
+	};
+	int skewed;
+
+	return cluster_stamp_next(&in, &skewed);
+}
+
 /* Send everything queued as one entry, when nothing is in flight. */
 void cp_flush(struct cluster *c)
 {

@@ -296,7 +296,7 @@ static void scan(struct symbiont *s)
 	struct spool_cmd cmd;
 	struct wbuf wb;
 	char *names[DUE_SCAN_MAX];
-	uint64_t now = clock_wall_ms();
+	uint64_t now = s->cl != NULL ? cluster_time_ms(s->cl) : clock_wall_ms();
 	unsigned queues, room;
 	int n, rc;
 

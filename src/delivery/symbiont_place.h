@@ -48,7 +48,7 @@ int symbiont_nodes_load(struct spool *sp, uint64_t self,
 struct symbiont_pick_in {
 	struct spool *sp;
 	uint64_t self;
-	uint64_t now_ms; /* wall clock, as the due index */
+	uint64_t now_ms; /* cluster time (cluster_time_ms), as the due index */
 	uint64_t grace_ms;
 	const struct symbiont_nodes *nodes;
 	/* 1 when this node already has a job for name */
