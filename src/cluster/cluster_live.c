@@ -6,9 +6,10 @@
  *
  * The leader's view: itself, and every member of the raft configuration
  * whose last REPORT (cluster_status.c's table, CLUSTER_REPORT_MS apart) is
- * at most CLUSTER_GONE_MS old — or, for a member not heard from since this
- * node became the ready leader, that leadership is younger than that
- * (a new leader gives every member the benefit of the doubt). libraft
+ * at most an election timeout old (never less than CLUSTER_REACHABLE_MS)
+ * — or, for a member not heard from since this node became the ready
+ * leader, that leadership is younger than that (a new leader gives every
+ * member the benefit of the doubt). libraft
  * 0.22 keeps its own contact times private, so the reports are what the
  * leader knows; `cluster status` shows the same judgement as "reachable".
  *
