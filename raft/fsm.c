@@ -22,6 +22,20 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Raise max_stamp to the highest stamp the spool holds (meta "stamp",
+ * part of every snapshot image): at start and after a restore, so the
+ * leader's stamp floor (src/cluster/cluster_stamp.h) survives a restart
+ * from a snapshot. Cluster time is taken to run on from now. */
+static void load_max_stamp(struct rfsm *f)
+{
+	uint64_t st = 0;
+
+	if (spool_max_stamp(f->sp, &st) == 0 && st > f->max_stamp) {
+		f->max_stamp = st;
+		f->max_stamp_mono = mono_ms();
+	}
+}
+
 /* Record a spool environment failure: sticky, reported once. */
 static int fsm_fail(struct rfsm *f, int err, const char *what)
 {
@@ -336,6 +350,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 							      : RAFT_CORRUPT;
 	}
 	raft_free(buf->base);
+	load_max_stamp(f);
 	f->restores++;
 	rlog_info("FSM: restored a snapshot of %zu bytes", buf->len);
 	return 0;
@@ -355,6 +370,8 @@ void rfsm_init(struct rfsm *f, struct spool *sp,
 	f->fsm.restore = fsm_restore;
 	f->fsm.snapshot_finalize = fsm_snapshot_finalize;
 	f->fsm.snapshot_async = fsm_snapshot_async;
+	if (sp != NULL)
+		load_max_stamp(f); /* a kept spool (tools, tests) */
 }
 
 void rfsm_set_raft(struct rfsm *f, struct raft *r)

@@ -37,6 +37,12 @@
  * (snapguard.h); its image stays the FSM's (f->img) until finalize. restore() replaces the spool and, on
  * success only, frees the buffer with raft_free() (raft frees it on
  * failure).
+ *
+ * max_stamp: the highest command stamp applied, the leader's stamp floor
+ * (src/cluster/cluster_stamp.h). apply raises it; rfsm_init and restore
+ * raise it to the spool's own record (spool_max_stamp, in every image), so
+ * a node that starts from a snapshot or installs one keeps the floor, with
+ * max_stamp_mono = now.
  */
 #ifndef RAFT_FSM_H
 #define RAFT_FSM_H

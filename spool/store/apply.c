@@ -10,11 +10,36 @@
  * disk included, is returned as an error: it is this node's environment,
  * not the command, so refusing would make this node diverge from the
  * others. The receiver checks for room before it proposes (452 4.3.1).
+ *
+ * Stamp: a command that changes the spool raises meta "stamp" to its own
+ * stamp in the same transaction (spool_max_stamp), so the highest applied
+ * stamp is part of the replicated state: in every snapshot image, and
+ * back after a restart from one. A refused command leaves it too.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "spool/store/spool_impl.h"
+
+/* Raise meta "stamp" to stamp inside txn (never lower it). */
+static int raise_stamp(struct spool *sp, MDB_txn *txn, uint64_t stamp)
+{
+	MDB_val k = {SPOOL_META_STAMP_LEN, (void *)SPOOL_META_STAMP}, v;
+	uint8_t b[8];
+	int rc;
+
+	if (stamp == 0)
+		return 0;
+	rc = mdb_get(txn, sp->dbi[T_META], &k, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return spool_mdb_err(rc);
+	if (rc == 0 && v.mv_size == 8 && be64_get(v.mv_data) >= stamp)
+		return 0;
+	be64_put(b, stamp);
+	v.mv_data = b;
+	v.mv_size = 8;
+	return spool_mdb_err(mdb_put(txn, sp->dbi[T_META], &k, &v, 0));
+}
 
 /* Run the applier of c's type inside txn. */
 static int dispatch(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
@@ -79,6 +104,12 @@ int spool_apply_cmd(struct spool *sp, const struct spool_cmd *cmd,
 		res->flags = 0;
 		res->value = 0;
 	} else {
+		rc = raise_stamp(sp, txn, cmd->stamp);
+		if (rc) {
+			mdb_txn_abort(txn);
+			spool_result_free(res);
+			return rc;
+		}
 		rc = mdb_txn_commit(txn);
 		if (rc) {
 			spool_result_free(res);

@@ -143,6 +143,22 @@ static int rtxn(struct spool *sp, MDB_txn **txn)
 	return spool_mdb_err(mdb_txn_begin(sp->env, NULL, MDB_RDONLY, txn));
 }
 
+int spool_max_stamp(struct spool *sp, uint64_t *out)
+{
+	MDB_txn *txn;
+	MDB_val k = {SPOOL_META_STAMP_LEN, (void *)SPOOL_META_STAMP}, v;
+	int rc = rtxn(sp, &txn);
+
+	*out = 0;
+	if (rc)
+		return rc;
+	rc = mdb_get(txn, sp->dbi[T_META], &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		*out = be64_get(v.mv_data);
+	mdb_txn_abort(txn);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : spool_mdb_err(rc);
+}
+
 int spool_config_load(struct spool *sp, struct spool_config *cfg)
 {
 	MDB_txn *txn;

@@ -96,6 +96,14 @@ int spool_apply_cmd(struct spool *sp, const struct spool_cmd *cmd,
  * memory only, not in snapshots. */
 uint64_t spool_applied(struct spool *sp);
 
+/* The highest stamp of a command that changed this spool (meta "stamp",
+ * written by spool_apply in the command's own transaction, so it is in
+ * every snapshot image and survives a restore or a kept reopen; a refused
+ * command changes nothing, its stamp included). 0 in *out when none was
+ * applied. The FSM takes the leader's stamp floor from it
+ * (src/cluster/cluster_stamp.h). 0, or a negative SPOOL_E_*. */
+int spool_max_stamp(struct spool *sp, uint64_t *out);
+
 /* ---- Reading (any thread that owns the spool; each call is one read
  * transaction, so results are consistent per call) ---- */
 

@@ -23,6 +23,8 @@
  *   nodes    be64 id                           -> node_encode() bytes
  *   meta     "schema"                          -> be32 SPOOL_SCHEMA_VERSION
  *            "fence"                           -> be64 last fencing number
+ *            "stamp"                           -> be64 highest stamp of a
+ *                                               command applied (apply.c)
  *   tomb     name of a finished control file    -> be64 stamp of its end
  *   tombexp  be64 expiry_ms | name             -> ""   (tomb.c)
  *   tlspolicy lower domain, or "." | lower domain -> u8 TLSPOL_* level
@@ -55,6 +57,10 @@ enum spool_table {
 };
 
 extern const char *const spool_table_names[T__COUNT];
+
+/* The meta key of the highest applied stamp (spool_max_stamp). */
+#define SPOOL_META_STAMP "stamp"
+#define SPOOL_META_STAMP_LEN 5
 
 struct spool {
 	MDB_env *env;

@@ -92,6 +92,7 @@ static void barrier_cb(struct raft_barrier *req, int status)
 	if (status == 0 && raft_state(c->raft) == RAFT_LEADER &&
 	    raft_current_term(c->raft) == c->barrier_term) {
 		c->ready = 1;
+		c->lead_since = cluster_now(c);
 		log_info("raft: leader ready in term %llu (barrier applied at "
 			 "%llu)",
 			 (unsigned long long)c->barrier_term,

@@ -121,4 +121,14 @@ int cluster_numbers(const struct cluster *c, struct cluster_numbers *n);
 /* 1 when this node is the leader and has applied its barrier. */
 int cluster_is_ready_leader(const struct cluster *c);
 
+/* The placement view (cluster_live.c): the members the leader hears from
+ * (a member it has had no report from for longer than an election
+ * timeout, at least 2 s, is left out), for the symbiont's placement.
+ * Returns 1 and puts up to max ids in ids (*n of them) when this node
+ * leads, or follows and has the current leader's view from less than 2 s
+ * ago; 0 when it knows none (no leader, cut off from it, an old leader):
+ * then nothing is known dead. */
+int cluster_live_nodes(const struct cluster *c, uint64_t *ids, size_t max,
+		       size_t *n);
+
 #endif

@@ -13,6 +13,8 @@
  *                      the entry in flight and its results
  *   cluster_members.c  add/remove/transfer/status operations, run on the
  *                      leader or forwarded to it
+ *   cluster_live.c     the placement view: the members the leader hears
+ *                      from, sent to followers in answer to their reports
  *   cluster_status.c   the status JSON and the followers' reports
  *   cluster_server.c   the forwarding port: frames from other nodes
  *   cluster_client.c   a follower's connection to the leader's port
@@ -53,7 +55,11 @@
 #define CLUSTER_REMOVE_WAIT_MS 5000 /* remove: answer once pruned, or then */
 #define CLUSTER_REPORT_MS 500	    /* follower -> leader report period */
 #define CLUSTER_REACHABLE_MS 2000   /* a report younger than this */
-#define CLUSTER_ADMIN_MS 60000	    /* deadline of add/remove/transfer */
+#define CLUSTER_LIVE_STALE_MS                                                  \
+	2000 /* follower: the leader's view is used
+				       this long after it came */
+#define CLUSTER_LIVE_MAX (NODECONF_PEERS_MAX * 4) /* ids in the view */
+#define CLUSTER_ADMIN_MS 60000 /* deadline of add/remove/transfer */
 #define CLUSTER_STATUS_ASK_MS 1500
 #define CLUSTER_STOP_TRANSFER_MS 3000
 #define CLUSTER_DISK_STALL_MS 5000
@@ -222,6 +228,15 @@ struct cluster {
 	struct report reports[NODECONF_PEERS_MAX * 4]; /* cluster_status.c */
 	unsigned nreports;
 
+	/* the placement view (cluster_live.c) */
+	uint64_t lead_since; /* cluster_now() when this node became the ready
+				leader (cluster.c) */
+	uint64_t live_ids[CLUSTER_LIVE_MAX]; /* follower: the leader's view */
+	unsigned nlive;
+	uint64_t live_at;   /* when it came (0: none) */
+	uint64_t live_from; /* the leader that sent it */
+	int live_bad_logged;
+
 	/* self-registration (NODE_SET) */
 	int node_set_done;
 	int node_set_inflight;
@@ -304,6 +319,13 @@ void cm_leader_lost(struct cluster *c);
 void cm_admin_result(struct cluster *c, struct peer_frame *f);
 void cm_remote_admin(struct cluster *c, struct peer_conn *conn,
 		     struct peer_frame *f);
+
+/* cluster_live.c: the leader answers a REPORT on conn with its view; a
+ * follower takes the view from an ADMIN_RESULT with request id 0; and
+ * forgets it when the connection to the leader goes. */
+void clv_answer_report(struct cluster *c, struct peer_conn *conn);
+void clv_on_view(struct cluster *c, const struct peer_frame *f);
+void clv_reset(struct cluster *c);
 
 /* cluster_status.c */
 char *cst_json(struct cluster *c, int leader_view);

@@ -431,6 +431,7 @@ void cm_leader_lost(struct cluster *c)
 {
 	struct aop *op = c->aops_head;
 
+	clv_reset(c);
 	while (op != NULL) {
 		struct aop *next = op->next;
 		if (op->sent) {
@@ -465,6 +466,10 @@ void cm_admin_result(struct cluster *c, struct peer_frame *f)
 	const char *msg;
 	int32_t st;
 
+	if (f->req == 0) {
+		clv_on_view(c, f); /* the answer to a REPORT */
+		return;
+	}
 	for (op = c->aops_head; op != NULL; op = op->next) {
 		if (op->sent && op->req == f->req) {
 			break;
@@ -508,6 +513,7 @@ void cm_remote_admin(struct cluster *c, struct peer_conn *conn,
 			r->commit = a.c;
 			r->at = cluster_now(c);
 		}
+		clv_answer_report(c, conn);
 		return;
 	}
 	op = calloc(1, sizeof(*op));

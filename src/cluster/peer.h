@@ -17,7 +17,11 @@
  *   ADMIN         u8 op (PEER_OP_*), u64 id, str address, u64 a, b, c
  *                 (REPORT: a = applied, b = last log index, c = commit)
  *   ADMIN_RESULT  i32 status (0 or CLUSTER_E_*), str message (STATUS: the
- *                 leader's status JSON)
+ *                 leader's status JSON); with request id 0, the leader's
+ *                 answer to a REPORT: status 0 and the placement view,
+ *                 the ids of the members it hears from in decimal, one
+ *                 space apart (cluster_live.c; a node without it ignores
+ *                 the frame, as no request has id 0)
  *
  * Ownership: a frame handed to on_frame owns its payload (malloc'd) only
  * for the duration of the call unless the callee takes it (sets
@@ -57,7 +61,7 @@ enum peer_admin_op {
 	PEER_OP_REMOVE = 2,
 	PEER_OP_TRANSFER = 3,
 	PEER_OP_STATUS = 4,
-	PEER_OP_REPORT = 5, /* no reply */
+	PEER_OP_REPORT = 5, /* answered with the placement view (req 0) */
 };
 
 enum peer_err {

@@ -71,6 +71,8 @@ struct symbiont {
 	unsigned njobs;
 	struct claim_batch *claim; /* the CLAIM in flight, or NULL */
 	struct symbiont_stats st;
+	uint64_t gone[SYMBIONT_NODES_MAX]; /* left out of the placement */
+	size_t ngone;
 	int stopping;
 	int closing;
 	uint64_t stop_at;
@@ -286,6 +288,42 @@ static void claim_cb(void *arg, int status, const struct spool_result *res)
 	arm_kick(s);
 }
 
+/* 1 when id is among ids[0..n). */
+static int id_in(uint64_t id, const uint64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Leave out of the placement the started nodes the leader does not hear
+ * from (symbiont_place.h), logging each change of that set. Without a
+ * view (no leader, cut off from it) nothing is left out. */
+static void keep_live(struct symbiont *s, struct symbiont_nodes *nodes)
+{
+	uint64_t live[SYMBIONT_NODES_MAX], gone[SYMBIONT_NODES_MAX];
+	size_t nlive = 0, ngone = 0;
+
+	if (cluster_live_nodes(s->cl, live, SYMBIONT_NODES_MAX, &nlive) == 1)
+		ngone = symbiont_nodes_keep_live(nodes, s->self, live, nlive,
+						 gone, SYMBIONT_NODES_MAX);
+	if (ngone > SYMBIONT_NODES_MAX)
+		ngone = SYMBIONT_NODES_MAX;
+	for (size_t i = 0; i < ngone; i++)
+		if (!id_in(gone[i], s->gone, s->ngone))
+			log_info("symbiont: node %llu is gone (the leader does "
+				 "not hear from it): its mail is taken now, "
+				 "its claims when their lease ends",
+				 (unsigned long long)gone[i]);
+	for (size_t i = 0; i < s->ngone; i++)
+		if (!id_in(s->gone[i], gone, ngone))
+			log_info("symbiont: node %llu is back in the placement",
+				 (unsigned long long)s->gone[i]);
+	memcpy(s->gone, gone, ngone * sizeof(gone[0]));
+	s->ngone = ngone;
+}
+
 /* Scan the due index and CLAIM what this node should take. */
 static void scan(struct symbiont *s)
 {
@@ -307,6 +345,7 @@ static void scan(struct symbiont *s)
 	s->st.claiming = nodes.self_started;
 	if (!nodes.self_started)
 		return; /* STOP MAIL: running deliveries finish */
+	keep_live(s, &nodes);
 	if (spool_config_load(s->sp, &cfg) != 0)
 		return;
 	symbiont_actlog_follow(&s->log, &cfg);

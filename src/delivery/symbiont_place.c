@@ -1,7 +1,8 @@
 /*
  * symbiont_place.c — the placement policy of the symbiont (see
  * symbiont_place.h): rendezvous hashing over the started nodes, the
- * grace rule, and the choice of one CLAIM batch from the due index.
+ * leader's view of the live ones, the grace rule, and the choice of one
+ * CLAIM batch from the due index.
  *
  * Owns: nothing beyond the call. Does not own: the spool (the caller's),
  * the names (moved to the caller's arrays). Fails: a spool read that fails
@@ -94,6 +95,30 @@ int symbiont_nodes_load(struct spool *sp, uint64_t self,
 			out->ids[out->n++] = self;
 	}
 	return 0;
+}
+
+size_t symbiont_nodes_keep_live(struct symbiont_nodes *n, uint64_t self,
+				const uint64_t *live, size_t nlive,
+				uint64_t *gone, size_t max_gone)
+{
+	size_t kept = 0, ngone = 0;
+
+	for (size_t i = 0; i < n->n; i++) {
+		uint64_t id = n->ids[i];
+		int found = id == self;
+
+		for (size_t k = 0; k < nlive && !found; k++)
+			found = live[k] == id;
+		if (found) {
+			n->ids[kept++] = id;
+			continue;
+		}
+		if (ngone < max_gone)
+			gone[ngone] = id;
+		ngone++;
+	}
+	n->n = kept;
+	return ngone;
 }
 
 uint32_t symbiont_pick(const struct symbiont_pick_in *in, char **due, int ndue,

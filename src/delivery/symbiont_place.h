@@ -4,7 +4,11 @@
  * nodes whose mail is started (rendezvous hashing, so the shares move as
  * little as possible when a node starts or stops); any node takes a file
  * that has waited past the grace period, so a dead or stopped node's share
- * is delivered by the others.
+ * is delivered by the others. A started node that the leader no longer
+ * hears from (cluster_live_nodes()) is left out of the preference, so its
+ * share is preferred by the others at once, without the grace period.
+ * Only the preference changes: a file under a live lease is not in the
+ * due index until that lease ends, whoever holds it.
  *
  * Owns: the preference hash, the grace rule, the choice of the names of
  * one CLAIM batch. Does not own: the CLAIM itself, the jobs, the clock
@@ -43,6 +47,13 @@ struct symbiont_nodes {
 /* Fill out from sp for node self. 0, or the spool's negative error. */
 int symbiont_nodes_load(struct spool *sp, uint64_t self,
 			struct symbiont_nodes *out);
+
+/* Leave out of n the nodes not in live[0..nlive) (the leader's view of the
+ * members it hears from), never self; the ids left out go to gone (at
+ * most max_gone, in n's order). Returns how many were left out. */
+size_t symbiont_nodes_keep_live(struct symbiont_nodes *n, uint64_t self,
+				const uint64_t *live, size_t nlive,
+				uint64_t *gone, size_t max_gone);
 
 /* What one choice of a CLAIM batch looks at. */
 struct symbiont_pick_in {

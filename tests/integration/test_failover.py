@@ -2,14 +2,21 @@
 """test_failover.py — three real nodes: proposals through every node
 converge to byte-identical spools; kill -9 of the leader under a stream of
 proposals loses no acknowledged proposal; the killed node catches up,
-by snapshot install when it fell behind past the trailing window.
+by snapshot install when it fell behind past the trailing window; the
+mail a killed node was preferred for is delivered by the others at once,
+not after the grace period (the leader's view of the live members,
+issue #10 defect 4).
 
 Run: python3 tests/integration/test_failover.py (uses build/smtpclusterd,
 or $SMTPCLUSTERD). Prints "N passed, N failed"; exits 1 on failure."""
 
+import glob
 import os
+import shutil
 import signal
+import smtplib
 import sys
+import tempfile
 import threading
 import time
 
@@ -176,6 +183,71 @@ def test_restarted_node_catches_up_by_snapshot_install():
         assert "restored a snapshot" in c.log(victim)
 
 
+def node_ctl(c, i, cmd, args, timeout=20):
+    """A command naming a node, retried while that node is not in the
+    nodes table yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = c.ctl(i, cmd, args)
+        if r.get("ok") or time.monotonic() > deadline or \
+                r.get("code") not in ("not_found", "no_quorum"):
+            assert r.get("ok"), (cmd, args, r)
+            return r
+        time.sleep(0.2)
+
+
+def test_a_dead_nodes_preferred_mail_is_taken_at_once():
+    # grace 60 s: without the leader's view the other nodes would wait that
+    # long before they took the files the dead node is preferred for
+    mail = tempfile.mkdtemp(prefix="smtpcluster-it-mail-")
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(mail, "alice", sub))
+    delivery = {"mail_root": mail, "grace_ms": 60000,
+                "scan_interval_ms": 100}
+    count = 30
+    try:
+        with Cluster(n=3, base_port=BASE + 400, delivery=delivery,
+                     cluster_domain="cluster.test") as c:
+            c.start()
+            leader = c.wait_leader()
+            victim = [i for i in c.members if i != leader][0]
+            for i in c.members:
+                node_ctl(c, leader, "stop mail", {"node": i})
+            host, port = c.smtp_addr(leader).rsplit(":", 1)
+            s = smtplib.SMTP(host, int(port), timeout=30)
+            tag = "takeover-%d-" % os.getpid()
+            for k in range(count):
+                s.sendmail("a@client.test", ["alice@cluster.test"],
+                           "Subject: %s%d\r\n\r\n%s%d\r\n"
+                           % (tag, k, tag, k))
+            s.quit()
+            # the victim stops (it claims nothing), every node's mail is
+            # started (the victim's too: it is preferred for about a
+            # third), then the victim dies
+            c.kill(victim, signal.SIGSTOP)
+            for i in c.members:
+                node_ctl(c, leader, "start mail", {"node": i})
+            killed = time.monotonic()
+            c.kill(victim, signal.SIGKILL)
+
+            def delivered():
+                n = 0
+                for p in glob.glob(os.path.join(mail, "alice", "new", "*")):
+                    with open(p, "rb") as f:
+                        n += tag.encode() in f.read()
+                return n if n >= count else None
+            wait_until(delivered, 30, interval=0.2,
+                       what="every message delivered well within grace")
+            took = time.monotonic() - killed
+            print("takeover of a killed node's preferred mail: %.1f s "
+                  "(grace 60 s)" % took)
+            assert delivered() == count, "duplicates: %s" % delivered()
+            logs = "".join(c.log(i) for i in c.members if i != victim)
+            assert "node %d is gone" % victim in logs, "no gone line"
+    finally:
+        shutil.rmtree(mail, ignore_errors=True)
+
+
 def test_a_sanitizer_report_of_a_node_is_caught():
     # the test daemon is an ASan+UBSan build and cluster.py fails the
     # running test on a report in a node's log: check the catching works
@@ -201,5 +273,6 @@ if __name__ == "__main__":
         test_proposals_through_each_node_converge,
         test_leader_kill_under_load_loses_no_acknowledged_proposal,
         test_restarted_node_catches_up_by_snapshot_install,
+        test_a_dead_nodes_preferred_mail_is_taken_at_once,
         test_a_sanitizer_report_of_a_node_is_caught,
     ])

@@ -74,6 +74,20 @@ static inline int fx_status(struct spool *sp, const struct spool_cmd *c)
 	return st;
 }
 
+/* Raise the spool's highest applied stamp to stamp (a NOOP at stamp), so
+ * that a later command at or below it changes nothing at all: the stamp
+ * is part of the image (spool_max_stamp). */
+static inline void fx_stamp_floor(struct spool *sp, uint64_t stamp)
+{
+	struct spool_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_NOOP;
+	c.stamp = stamp;
+	c.node = 1;
+	assert_int_equal(fx_status(sp, &c), 0);
+}
+
 /* A control-file name for sequence seq. */
 static inline void fx_name(char *buf, size_t size, uint32_t seq)
 {

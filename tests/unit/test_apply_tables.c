@@ -1250,18 +1250,20 @@ static void test_node_record_version1_decodes_with_empty_domain(void **st)
 
 /* ---- NOOP ---- */
 
-static void test_noop_succeeds_and_changes_nothing(void **st)
+/* NOOP changes nothing but the highest stamp applied (spool_max_stamp),
+ * and not even that when its stamp is not higher. */
+static void test_noop_changes_nothing_but_the_stamp(void **st)
 {
 	struct fx *f = *st;
 	struct spool_cmd c;
 	struct spool_result res;
 	struct wbuf before;
 	char name[SPOOL_NAME_MAX + 1];
+	uint64_t stamp = 0;
 
 	fx_name(name, sizeof(name), 1);
 	assert_int_equal(fx_enqueue(f->sp, name, T0, 1), 0);
 	assert_int_equal(set_num(f->sp, CFG_QUEUES, 3), 0);
-	snap_take(f->sp, &before);
 	cmd_init(&c, CMD_NOOP);
 	c.stamp = T0 + 999999;
 	fx_apply(f->sp, &c, &res);
@@ -1269,6 +1271,11 @@ static void test_noop_succeeds_and_changes_nothing(void **st)
 	assert_int_equal(res.flags, 0);
 	assert_int_equal(res.n, 0);
 	spool_result_free(&res);
+	assert_int_equal(spool_max_stamp(f->sp, &stamp), 0);
+	assert_int_equal(stamp, T0 + 999999);
+	snap_take(f->sp, &before);
+	c.stamp = T0 + 5;
+	assert_int_equal(fx_status(f->sp, &c), 0);
 	assert_unchanged(f->sp, &before);
 }
 
@@ -1444,7 +1451,7 @@ int main(void)
 	    T(test_node_set_domain_kept_until_changed),
 	    T(test_node_domain_too_long_refused),
 	    T(test_node_record_version1_decodes_with_empty_domain),
-	    T(test_noop_succeeds_and_changes_nothing),
+	    T(test_noop_changes_nothing_but_the_stamp),
 	    T(test_tlspol_set_folds_replaces_and_lists),
 	    T(test_tlspol_lookup_exact_then_parents),
 	    T(test_tlspol_refusals_change_nothing),

@@ -2,7 +2,8 @@
  * test_fsm.c — the raft FSM over the spool (raft/fsm.c), driven through
  * its struct raft_fsm callbacks as libraft drives them: batch apply,
  * refusal of malformed entries without failing, snapshot/restore, the
- * fencing of CLAIMs and COMPLETEs that share one entry, and the snapshot
+ * fencing of CLAIMs and COMPLETEs that share one entry, the stamp floor
+ * (max_stamp) after a restore or over a kept spool, and the snapshot
  * threshold that grows with the image.
  */
 #include <pthread.h>
@@ -268,6 +269,63 @@ static void test_deferred_snapshot_is_filled_on_another_thread(void **state)
 	fx_close(&gx);
 }
 
+/* A node that starts from a snapshot (or installs one) keeps the stamp
+ * floor of the leader's stamp: restore sets max_stamp from the image. */
+static void test_restore_sets_max_stamp(void **state)
+{
+	static const char *const d[1] = {"s.example"};
+	struct raft_buffer b = alias_batch(d, 1);
+	struct raft_buffer *bufs = NULL;
+	struct raft_buffer copy;
+	unsigned n = 0;
+	struct rfsm f, g;
+	struct fx fx = {.sp = NULL}, gx = {.sp = NULL};
+	void *result = NULL;
+
+	(void)state;
+	fx_open(&fx);
+	fx_open(&gx);
+	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&g, gx.sp, on_fatal, NULL);
+	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
+	assert_int_equal(f.fsm.snapshot(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(f.fsm.snapshot_async(&f.fsm, &bufs, &n), 0);
+	copy.len = bufs[0].len;
+	copy.base = raft_malloc(copy.len);
+	memcpy(copy.base, bufs[0].base, copy.len);
+	assert_int_equal(f.fsm.snapshot_finalize(&f.fsm, &bufs, &n), 0);
+	assert_int_equal(g.max_stamp, 0);
+	assert_int_equal(g.fsm.restore(&g.fsm, &copy), 0);
+	assert_int_equal(g.max_stamp, T0);
+	assert_true(g.max_stamp_mono > 0);
+	raft_free(b.base);
+	rfsm_close(&f);
+	rfsm_close(&g);
+	fx_close(&fx);
+	fx_close(&gx);
+}
+
+/* An FSM over a spool kept from before starts from its stamp. */
+static void test_init_over_a_kept_spool_loads_max_stamp(void **state)
+{
+	static const char *const d[1] = {"k.example"};
+	struct raft_buffer b = alias_batch(d, 1);
+	struct rfsm f;
+	struct fx fx = {.sp = NULL};
+	void *result = NULL;
+
+	(void)state;
+	fx_open(&fx);
+	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
+	rfsm_close(&f);
+	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	assert_int_equal(f.max_stamp, T0);
+	raft_free(b.base);
+	rfsm_close(&f);
+	fx_close(&fx);
+}
+
 static void test_restore_refuses_garbage_and_keeps_the_spool(void **state)
 {
 	static const char *const d[1] = {"kept.example"};
@@ -520,6 +578,8 @@ int main(void)
 	    cmocka_unit_test(
 		test_deferred_snapshot_is_filled_on_another_thread),
 	    cmocka_unit_test(test_restore_refuses_garbage_and_keeps_the_spool),
+	    cmocka_unit_test(test_restore_sets_max_stamp),
+	    cmocka_unit_test(test_init_over_a_kept_spool_loads_max_stamp),
 	    cmocka_unit_test(
 		test_claims_and_completes_sharing_an_entry_keep_the_fence),
 	    cmocka_unit_test(test_next_threshold_follows_the_image),

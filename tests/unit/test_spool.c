@@ -4,7 +4,9 @@
  * without keep, the applied counter, refusal of malformed or foreign-version
  * buffers without any change, an allocation failure while decoding
  * (injected through a calloc of this binary), the due list (now, max,
- * order), visiting a user's control files, and the error-code tables.
+ * order), visiting a user's control files, the highest applied stamp
+ * (kept across a reopen and in snapshot images), and the error-code
+ * tables.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -317,6 +319,66 @@ static void test_reopen_without_keep_starts_empty(void **st)
 	assert_int_equal(v.n, 0);
 	assert_false(fx_is_due(f->sp, name, UINT64_MAX));
 	assert_unchanged(f->sp, &empty);
+}
+
+/* ---- the highest applied stamp ---- */
+
+static uint64_t max_stamp(struct spool *sp)
+{
+	uint64_t st = 1;
+
+	assert_int_equal(spool_max_stamp(sp, &st), 0);
+	return st;
+}
+
+static void test_max_stamp_is_the_highest_stamp_applied(void **st)
+{
+	struct fx *f = *st;
+	char name[SPOOL_NAME_MAX + 1];
+	struct spool_cmd rm;
+
+	assert_int_equal(max_stamp(f->sp), 0); /* nothing applied */
+	fx_name(name, sizeof(name), 1);
+	assert_int_equal(fx_enqueue(f->sp, name, T0 + 5000, 1), 0);
+	assert_int_equal(max_stamp(f->sp), T0 + 5000);
+	/* a lower stamp (an older leader's entry) never lowers it */
+	fx_name(name, sizeof(name), 2);
+	assert_int_equal(fx_enqueue(f->sp, name, T0 + 1000, 1), 0);
+	assert_int_equal(max_stamp(f->sp), T0 + 5000);
+	/* a refused command changes nothing, its stamp included */
+	fx_name(name, sizeof(name), 3);
+	memset(&rm, 0, sizeof(rm));
+	rm.type = CMD_REMOVE;
+	rm.stamp = T0 + 9000;
+	rm.node = 1;
+	rm.u.remove.name = name;
+	assert_int_equal(fx_status(f->sp, &rm), SPOOL_E_NOTFOUND);
+	assert_int_equal(max_stamp(f->sp), T0 + 5000);
+}
+
+static void test_max_stamp_survives_reopen_and_snapshot_restore(void **st)
+{
+	struct fx *f = *st;
+	struct fx g = {.sp = NULL};
+	struct spool_opts keep = {.map_size = (size_t)64 << 20, .keep = 1};
+	char name[SPOOL_NAME_MAX + 1];
+	struct wbuf img;
+
+	fx_name(name, sizeof(name), 1);
+	assert_int_equal(fx_enqueue(f->sp, name, T0 + 7000, 1), 0);
+	spool_close(f->sp);
+	f->sp = NULL;
+	assert_int_equal(spool_open(&f->sp, f->dir, &keep), 0);
+	assert_int_equal(max_stamp(f->sp), T0 + 7000);
+
+	/* a node that starts from (or installs) a snapshot gets it too */
+	snap_take(f->sp, &img);
+	fx_open(&g);
+	assert_int_equal(max_stamp(g.sp), 0);
+	assert_int_equal(spool_restore(g.sp, img.p, img.len), 0);
+	assert_int_equal(max_stamp(g.sp), T0 + 7000);
+	wbuf_free(&img);
+	fx_close(&g);
 }
 
 /* ---- the applied counter ---- */
@@ -695,6 +757,8 @@ int main(void)
 		test_open_creates_missing_directory_with_empty_spool),
 	    T(test_reopen_with_keep_keeps_contents),
 	    T(test_reopen_without_keep_starts_empty),
+	    T(test_max_stamp_is_the_highest_stamp_applied),
+	    T(test_max_stamp_survives_reopen_and_snapshot_restore),
 	    T(test_applied_counts_every_command_including_refused),
 	    T(test_every_truncation_is_malformed_and_changes_nothing),
 	    T(test_trailing_byte_is_malformed_and_changes_nothing),

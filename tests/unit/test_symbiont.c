@@ -2,7 +2,9 @@
  * test_symbiont.c — the symbiont's pure decisions (src/delivery/
  * symbiont_place.c, symbiont_job.c, symbiont_bounce.c): which node prefers
  * a control file (rendezvous hashing), the grace rule that lets any node
- * take a file a dead or stopped node left, when a lease is renewed, where
+ * take a file a dead or stopped node left, a node the leader no longer
+ * hears from left out of the preference (its share taken at once, its
+ * live claims still waiting for their lease), when a lease is renewed, where
  * a bounce goes and when none is sent, and the postmaster address.
  */
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "spool_fixture.h"
 #include "src/delivery/symbiont_bounce.h"
 #include "src/delivery/symbiont_job.h"
 #include "src/delivery/symbiont_place.h"
@@ -105,6 +108,108 @@ static void test_other_nodes_wait_for_the_grace_period(void **state)
 	assert_int_equal(symbiont_should_claim(2, 1, 50000, 1000, 30000), 0);
 	/* grace 0: everybody takes every due file */
 	assert_int_equal(symbiont_should_claim(2, 1, 1000, 1000, 0), 1);
+}
+
+static void test_a_gone_node_is_left_out_of_the_preference(void **state)
+{
+	struct symbiont_nodes n = {.ids = {1, 2, 3}, .n = 3, .self_started = 1};
+	const uint64_t live[] = {1, 3};
+	uint64_t gone[4];
+
+	assert_int_equal(symbiont_nodes_keep_live(&n, 1, live, 2, gone, 4), 1);
+	assert_int_equal(gone[0], 2);
+	assert_int_equal(n.n, 2);
+	assert_int_equal(n.ids[0], 1);
+	assert_int_equal(n.ids[1], 3);
+}
+
+static void test_self_stays_in_the_preference_whatever_the_view(void **state)
+{
+	struct symbiont_nodes n = {.ids = {1, 2, 3}, .n = 3, .self_started = 1};
+	const uint64_t live[] = {3};
+	uint64_t gone[4];
+
+	/* the leader does not hear from this node (cut off from it): this
+	 * node still takes its own share; CLAIM decides */
+	assert_int_equal(symbiont_nodes_keep_live(&n, 2, live, 1, gone, 4), 1);
+	assert_int_equal(gone[0], 1);
+	assert_int_equal(n.n, 2);
+	assert_int_equal(n.ids[0], 2);
+	assert_int_equal(n.ids[1], 3);
+}
+
+static int never_held(void *arg, const char *name)
+{
+	(void)arg;
+	(void)name;
+	return 0;
+}
+
+/* What node 1 picks from a spool of files due at T0, at T0 (grace 60 s,
+ * so only its preferred ones), with nodes n; frees the names. */
+static uint32_t pick_count(struct spool *sp, const struct symbiont_nodes *n,
+			   char **picked_out, uint32_t room)
+{
+	char *due[64];
+	uint64_t prev[64];
+	struct symbiont_pick_in in = {.sp = sp,
+				      .self = 1,
+				      .now_ms = T0,
+				      .grace_ms = 60000,
+				      .nodes = n,
+				      .held = never_held};
+	int ndue = spool_due_list(sp, T0, due, 64);
+	uint32_t k;
+
+	assert_true(ndue > 0);
+	k = symbiont_pick(&in, due, ndue, picked_out, prev, room);
+	for (int i = 0; i < ndue; i++)
+		free(due[i]);
+	return k;
+}
+
+static void test_a_gone_nodes_share_is_taken_at_once_not_its_claims(void **st)
+{
+	struct fx f = {.sp = NULL};
+	struct symbiont_nodes all = {
+	    .ids = {1, 2, 3}, .n = 3, .self_started = 1};
+	struct symbiont_nodes kept = all;
+	const uint64_t live[] = {1, 3};
+	const uint64_t ids[] = {1, 2, 3};
+	uint64_t gone[4];
+	char name[SPOOL_NAME_MAX + 1], claimed[SPOOL_NAME_MAX + 1] = "";
+	char *picked[64];
+	uint32_t before, after, of2 = 0;
+
+	(void)st;
+	fx_open(&f);
+	for (uint32_t i = 1; i <= 30; i++) {
+		fx_name(name, sizeof(name), i);
+		assert_int_equal(fx_enqueue(f.sp, name, T0, 1), 0);
+		if (symbiont_preferred(name, ids, 3) != 2)
+			continue;
+		of2++;
+		if (claimed[0] == 0) /* node 2 holds one under a live lease */
+			snprintf(claimed, sizeof(claimed), "%s", name);
+	}
+	assert_true(of2 > 1);
+	assert_int_equal(fx_claim(f.sp, claimed, 2, T0, 7000, NULL), 0);
+
+	before = pick_count(f.sp, &all, picked, 64);
+	for (uint32_t i = 0; i < before; i++) {
+		assert_int_equal(symbiont_preferred(picked[i], ids, 3), 1);
+		free(picked[i]);
+	}
+	symbiont_nodes_keep_live(&kept, 1, live, 2, gone, 4);
+	after = pick_count(f.sp, &kept, picked, 64);
+	/* node 1 now also takes part of node 2's share at once (rendezvous:
+	 * each of node 2's files goes to 1 or 3), never the claimed one */
+	assert_true(after > before);
+	for (uint32_t i = 0; i < after; i++) {
+		assert_string_not_equal(picked[i], claimed);
+		free(picked[i]);
+	}
+	fx_close(&f);
 }
 
 /* half of (lease - margin): the margin is min(2 s, lease / 3) */
@@ -262,6 +367,11 @@ int main(void)
 	    cmocka_unit_test(test_no_started_node_prefers_nobody),
 	    cmocka_unit_test(test_preferred_node_claims_at_once),
 	    cmocka_unit_test(test_other_nodes_wait_for_the_grace_period),
+	    cmocka_unit_test(test_a_gone_node_is_left_out_of_the_preference),
+	    cmocka_unit_test(
+		test_self_stays_in_the_preference_whatever_the_view),
+	    cmocka_unit_test(
+		test_a_gone_nodes_share_is_taken_at_once_not_its_claims),
 	    cmocka_unit_test(test_lease_is_renewed_after_half_of_it),
 	    cmocka_unit_test(test_mail_bounces_to_its_sender),
 	    cmocka_unit_test(test_null_sender_mail_goes_to_the_postmaster),
