@@ -5,8 +5,9 @@
  * show mx / tls-policy / host / forward, and the one-line "message" of table changes.
  *
  * Owns: the layout of those results (show configuration smtp: one line per
- * setting with its value, "(default)" and the OpenVMS qualifier). Does not
- * own the data (the node's result).
+ * setting with its value, "(default)" and the OpenVMS qualifier; the four
+ * tables through one printer, print_table(), described by their columns).
+ * Does not own the data (the node's result).
  */
 #include <inttypes.h>
 #include <stdio.h>
