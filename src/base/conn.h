@@ -18,12 +18,11 @@
  * and calls conn_close(). After conn_close() no callback but on_close runs.
  *
  * How the two later users sit on it:
- *  - src/cluster/peer_conn.c: conn_init(CONN_TCP) + conn_accept() +
- *    conn_set_nodelay() + conn_read_start(), or conn_connect_tcp() with
- *    on_connect starting the reads; on_data feeds the frame reader (on_rx
+ *  - src/cluster/peer_conn.c: conn_accept() or conn_connect_tcp(), mutual
+ *    TLS through conn_starttls_server()/conn_starttls_client(), the hello
+ *    deadline on the one timer; on_data feeds the frame reader (on_rx
  *    stamps last_rx); a send checks conn_write_queue_size() against its
- *    max_queued, then conn_writev() of header+payload (one copy). No TLS,
- *    no timer.
+ *    max_queued, then conn_writev() of header+payload (one copy).
  *  - src/control/control.c: a CONN_PIPE accepted with conn_accept() on the
  *    control listener (SO_PEERCRED through conn_fileno()); on_data appends
  *    to its line buffer (the layer's read buffer is scratch, so the owner
