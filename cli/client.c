@@ -5,7 +5,9 @@
  * Owns: the connection (opened and closed within client_call) and the
  * answer buffer. Checks what the server sends as strictly as the server
  * checks requests: one JSON object on one line, version 1, an "ok"
- * boolean; anything else is CLIENT_E_PROTO.
+ * boolean; anything else is CLIENT_E_PROTO. Also the one reading of an
+ * answer's envelope ("ok", and a failure's "code" and "error") for every
+ * caller (exec.c, sendmail.c, submit.c).
  */
 #include "cli/client.h"
 
@@ -305,4 +307,31 @@ int client_call(const char *path, const char *cmd, json_object *args,
 	rc = client_request(c, cmd, args, timeout_ms, answer, err, errsize);
 	client_close(c);
 	return rc;
+}
+
+int client_answer_ok(json_object *answer)
+{
+	json_object *ok = NULL;
+
+	return json_object_object_get_ex(answer, "ok", &ok) &&
+	       json_object_get_boolean(ok);
+}
+
+/* answer's field key if it is a string, else dflt. */
+static const char *answer_str(json_object *answer, const char *key,
+			      const char *dflt)
+{
+	json_object *v = NULL;
+
+	if (json_object_object_get_ex(answer, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return dflt;
+}
+
+void client_answer_error(json_object *answer, const char **code,
+			 const char **text)
+{
+	*code = answer_str(answer, "code", *code);
+	*text = answer_str(answer, "error", *text);
 }

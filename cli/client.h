@@ -44,4 +44,13 @@ int client_request(struct client_conn *c, const char *cmd, json_object *args,
 		   size_t errsize);
 void client_close(struct client_conn *c);
 
+/* Reading an answer (one home for the envelope's fields). Whether it says
+ * "ok": true. */
+int client_answer_ok(json_object *answer);
+/* A failed answer's "code" and "error" strings, each left as the caller
+ * set it (its default) where the answer has none or not a string. The
+ * strings belong to answer. */
+void client_answer_error(json_object *answer, const char **code,
+			 const char **text);
+
 #endif

@@ -63,18 +63,13 @@ int exec_client_error(const char *name, int rc, const char *err)
 int exec_answer(json_object *answer, grammar_print_fn print, int json,
 		int quiet)
 {
-	json_object *ok = NULL, *v = NULL;
+	json_object *v = NULL;
 	int rc;
 
-	json_object_object_get_ex(answer, "ok", &ok);
-	if (!json_object_get_boolean(ok)) {
+	if (!client_answer_ok(answer)) {
 		const char *code = "failed", *text = "failed";
-		if (json_object_object_get_ex(answer, "code", &v) &&
-		    json_object_is_type(v, json_type_string))
-			code = json_object_get_string(v);
-		if (json_object_object_get_ex(answer, "error", &v) &&
-		    json_object_is_type(v, json_type_string))
-			text = json_object_get_string(v);
+
+		client_answer_error(answer, &code, &text);
 		if (json)
 			printf("%s\n",
 			       json_object_to_json_string_ext(

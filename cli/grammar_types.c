@@ -60,6 +60,32 @@ static int read_uint(const char *s, const char **end, uint64_t *out)
 	return 0;
 }
 
+/* "H:MM[:SS]" at p (hours of at most hdigits digits, 0: any), minutes and
+ * seconds two digits each and at most 59; seconds 0 when absent. 0 and
+ * the end in *end, or -1. */
+static int read_hms(const char *p, const char **end, int hdigits, uint64_t *h,
+		    uint64_t *m, uint64_t *sec)
+{
+	const char *e;
+
+	if (read_uint(p, &e, h) != 0 || (hdigits > 0 && e - p > hdigits) ||
+	    *e != ':')
+		return -1;
+	p = e + 1;
+	if (read_uint(p, &e, m) != 0 || e - p != 2 || *m > 59)
+		return -1;
+	p = e;
+	*sec = 0;
+	if (*p == ':') {
+		p++;
+		if (read_uint(p, &e, sec) != 0 || e - p != 2 || *sec > 59)
+			return -1;
+		p = e;
+	}
+	*end = p;
+	return 0;
+}
+
 int grammar_parse_duration(const char *s, uint64_t *ms)
 {
 	const char *p = s, *end;
@@ -69,21 +95,9 @@ int grammar_parse_duration(const char *s, uint64_t *ms)
 	if (s == NULL || *s == '\0')
 		return -1;
 	if (strchr(s, ':') != NULL) {
-		uint64_t h, m, sec = 0;
-		if (read_uint(p, &end, &h) != 0 || *end != ':')
-			return -1;
-		p = end + 1;
-		if (read_uint(p, &end, &m) != 0 || end - p != 2 || m > 59)
-			return -1;
-		p = end;
-		if (*p == ':') {
-			p++;
-			if (read_uint(p, &end, &sec) != 0 || end - p != 2 ||
-			    sec > 59)
-				return -1;
-			p = end;
-		}
-		if (*p != '\0' || h > DURATION_MAX / MS_HOUR)
+		uint64_t h, m, sec;
+		if (read_hms(p, &end, 0, &h, &m, &sec) != 0 || *end != '\0' ||
+		    h > DURATION_MAX / MS_HOUR)
 			return -1;
 		*ms = h * MS_HOUR + m * MS_MIN + sec * MS_SEC;
 		return 0;
@@ -140,21 +154,9 @@ static int parse_clock(const char *p, struct tm *tm, int *utc)
 
 	*utc = 0;
 	if (*p == 'T' || *p == 't' || *p == ' ' || *p == ':') {
-		p++;
-		if (read_uint(p, &end, &h) != 0 || end - p > 2 || h > 23 ||
-		    *end != ':')
-			return -1;
-		p = end + 1;
-		if (read_uint(p, &end, &m) != 0 || end - p != 2 || m > 59)
+		if (read_hms(p + 1, &end, 2, &h, &m, &sec) != 0 || h > 23)
 			return -1;
 		p = end;
-		if (*p == ':') {
-			p++;
-			if (read_uint(p, &end, &sec) != 0 || end - p != 2 ||
-			    sec > 59)
-				return -1;
-			p = end;
-		}
 		tm->tm_hour = (int)h;
 		tm->tm_min = (int)m;
 		tm->tm_sec = (int)sec;

@@ -5,8 +5,9 @@
  * show mx / tls-policy / host / forward, and the one-line "message" of table changes.
  *
  * Owns: the layout of those results (show configuration smtp: one line per
- * setting with its value, "(default)" and the OpenVMS qualifier). Does not
- * own the data (the node's result).
+ * setting with its value, "(default)" and the OpenVMS qualifier; the four
+ * tables through one printer, print_table(), described by their columns).
+ * Does not own the data (the node's result).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -173,35 +174,130 @@ int output_show_config(json_object *result)
 	return 0;
 }
 
-int output_show_mx(json_object *result)
+/* One column of a table: its title, the row field it shows, its width
+ * (ignored for the last column) and how the field reads. */
+struct column {
+	const char *title;
+	const char *field;
+	int width;
+	enum { COL_STR, COL_INT, COL_LIST } kind;
+};
+
+/* One table command's layout: the result's array of rows, what to say when
+ * it is empty, the columns. */
+struct table {
+	const char *key;
+	const char *empty;
+	const struct column *cols;
+	size_t ncols;
+};
+
+/* The cell text of col in row, in buf (a list is printed, not returned). */
+static const char *column_text(json_object *row, const struct column *col,
+			       char *buf, size_t size)
+{
+	if (col->kind == COL_INT) {
+		snprintf(buf, size, "%" PRId64, output_int(row, col->field, 0));
+		return buf;
+	}
+	return output_str(row, col->field);
+}
+
+/* Print one row (or, with row NULL, the titles): columns padded to their
+ * width and parted by a space, a list column as " item" each. */
+static void print_row(const struct table *t, json_object *row)
+{
+	char buf[32];
+
+	for (size_t i = 0; i < t->ncols; i++) {
+		const struct column *col = &t->cols[i];
+		int width = i + 1 < t->ncols ? col->width : 0;
+		json_object *list;
+
+		if (row != NULL && col->kind == COL_LIST) {
+			if (!json_object_object_get_ex(row, col->field,
+						       &list) ||
+			    !json_object_is_type(list, json_type_array))
+				continue;
+			for (size_t k = 0; k < json_object_array_length(list);
+			     k++)
+				printf(" %s",
+				       json_object_get_string(
+					   json_object_array_get_idx(list, k)));
+			continue;
+		}
+		printf("%s%-*s", i > 0 ? " " : "", width,
+		       row != NULL ? column_text(row, col, buf, sizeof(buf))
+				   : col->title);
+	}
+	printf("\n");
+}
+
+/* The table of result under t: the result as JSON when it has no such
+ * array, t->empty when the array is empty. */
+static int print_table(json_object *result, const struct table *t)
 {
 	json_object *arr;
 
-	if (!json_object_object_get_ex(result, "mx", &arr) ||
+	if (!json_object_object_get_ex(result, t->key, &arr) ||
 	    !json_object_is_type(arr, json_type_array))
 		return output_json(result);
 	if (json_object_array_length(arr) == 0) {
-		printf("No local MX records\n");
+		printf("%s\n", t->empty);
 		return 0;
 	}
-	printf("%-32s %-10s %s\n", "DOMAIN", "PREFERENCE", "GATEWAY");
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *m = json_object_array_get_idx(arr, i);
-		printf("%-32s %-10" PRId64 " %s\n", output_str(m, "domain"),
-		       output_int(m, "preference", 0),
-		       output_str(m, "gateway"));
-	}
+	print_row(t, NULL);
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		print_row(t, json_object_array_get_idx(arr, i));
 	return 0;
+}
+
+#define TABLE(key, empty, cols)                                                \
+	{                                                                      \
+		key, empty, cols, sizeof(cols) / sizeof(cols[0])               \
+	}
+
+static const struct column mx_cols[] = {
+    {"DOMAIN", "domain", 32, COL_STR},
+    {"PREFERENCE", "preference", 10, COL_INT},
+    {"GATEWAY", "gateway", 0, COL_STR},
+};
+static const struct table mx_table =
+    TABLE("mx", "No local MX records", mx_cols);
+
+static const struct column tls_cols[] = {
+    {"DOMAIN", "domain", 40, COL_STR},
+    {"LEVEL", "level", 0, COL_STR},
+};
+static const struct table tls_table =
+    TABLE("policies", "No TLS policies (every domain: may)", tls_cols);
+
+static const struct column host_cols[] = {
+    {"NAME", "name", 32, COL_STR},
+    {"ADDRESSES", "addresses", 0, COL_LIST},
+};
+static const struct table host_table =
+    TABLE("hosts", "No local host records", host_cols);
+
+static const struct column forward_cols[] = {
+    {"USER", "user", 24, COL_STR},
+    {"FORWARDED TO", "target", 0, COL_STR},
+};
+static const struct table forward_table =
+    TABLE("forward", "No forwarded users", forward_cols);
+
+int output_show_mx(json_object *result)
+{
+	return print_table(result, &mx_table);
 }
 
 int output_show_tls_policy(json_object *result)
 {
 	json_object *arr, *lk;
 
-	if (!json_object_object_get_ex(result, "policies", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return output_json(result);
-	if (json_object_object_get_ex(result, "lookup", &lk)) {
+	if (json_object_object_get_ex(result, "policies", &arr) &&
+	    json_object_is_type(arr, json_type_array) &&
+	    json_object_object_get_ex(result, "lookup", &lk)) {
 		const char *m = output_str(lk, "matched");
 
 		printf("Mail to %s: %s (%s)\n", output_str(lk, "domain"),
@@ -209,62 +305,15 @@ int output_show_tls_policy(json_object *result)
 		       m[0] ? m : "no entry: the default");
 		return 0;
 	}
-	if (json_object_array_length(arr) == 0) {
-		printf("No TLS policies (every domain: may)\n");
-		return 0;
-	}
-	printf("%-40s %s\n", "DOMAIN", "LEVEL");
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *p = json_object_array_get_idx(arr, i);
-		printf("%-40s %s\n", output_str(p, "domain"),
-		       output_str(p, "level"));
-	}
-	return 0;
+	return print_table(result, &tls_table);
 }
 
 int output_show_host(json_object *result)
 {
-	json_object *arr, *addrs;
-
-	if (!json_object_object_get_ex(result, "hosts", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return output_json(result);
-	if (json_object_array_length(arr) == 0) {
-		printf("No local host records\n");
-		return 0;
-	}
-	printf("%-32s %s\n", "NAME", "ADDRESSES");
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *h = json_object_array_get_idx(arr, i);
-		printf("%-32s", output_str(h, "name"));
-		if (json_object_object_get_ex(h, "addresses", &addrs) &&
-		    json_object_is_type(addrs, json_type_array))
-			for (size_t k = 0; k < json_object_array_length(addrs);
-			     k++)
-				printf(" %s", json_object_get_string(
-						  json_object_array_get_idx(
-						      addrs, k)));
-		printf("\n");
-	}
-	return 0;
+	return print_table(result, &host_table);
 }
 
 int output_show_forward(json_object *result)
 {
-	json_object *arr;
-
-	if (!json_object_object_get_ex(result, "forward", &arr) ||
-	    !json_object_is_type(arr, json_type_array))
-		return output_json(result);
-	if (json_object_array_length(arr) == 0) {
-		printf("No forwarded users\n");
-		return 0;
-	}
-	printf("%-24s %s\n", "USER", "FORWARDED TO");
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		json_object *f = json_object_array_get_idx(arr, i);
-		printf("%-24s %s\n", output_str(f, "user"),
-		       output_str(f, "target"));
-	}
-	return 0;
+	return print_table(result, &forward_table);
 }

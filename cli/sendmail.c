@@ -35,7 +35,7 @@ static void bs_answer(json_object *answer, char *reply, size_t size)
 	char clean[512];
 	size_t i;
 
-	if (json_object_get_boolean(json_object_object_get(answer, "ok"))) {
+	if (client_answer_ok(answer)) {
 		if (json_object_object_get_ex(answer, "result", &res) &&
 		    json_object_object_get_ex(res, "name", &v))
 			snprintf(reply, size, "250 2.0.0 Ok: queued as %s",
@@ -44,12 +44,7 @@ static void bs_answer(json_object *answer, char *reply, size_t size)
 			snprintf(reply, size, "250 2.0.0 Ok: queued");
 		return;
 	}
-	if (json_object_object_get_ex(answer, "code", &v) &&
-	    json_object_is_type(v, json_type_string))
-		code = json_object_get_string(v);
-	if (json_object_object_get_ex(answer, "error", &v) &&
-	    json_object_is_type(v, json_type_string))
-		text = json_object_get_string(v);
+	client_answer_error(answer, &code, &text);
 	if (strcmp(code, "not_admin") == 0)
 		smtp = "550 5.7.1"; /* the sender rule of -f */
 	else if (strcmp(code, "usage") == 0 || strcmp(code, "bad_request") == 0)

@@ -361,8 +361,7 @@ int submission_exchange(struct submission *s, json_object **out, char *err,
 			client_close(c);
 			return rc;
 		}
-		if (last || !json_object_get_boolean(
-				json_object_object_get(answer, "ok")))
+		if (last || !client_answer_ok(answer))
 			break;
 		json_object_put(answer);
 		answer = NULL;

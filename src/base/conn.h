@@ -5,8 +5,11 @@
  * read start/stop for flow control, and a close that happens exactly once
  * and ends with one callback.
  *
- * Used by the SMTP receiver's inbound connection (src/smtpd/smtp_inbound.c)
- * and the SMTP/LMTP client transport (src/delivery/smtp_client_conn.c).
+ * Used by every stream the node has: the SMTP receiver's inbound
+ * connection (src/smtpd/smtp_inbound.c), the SMTP/LMTP client transport
+ * (src/delivery/smtp_client_conn.c), the node-to-node frame connections
+ * (src/cluster/peer_conn.c) and the control socket's connections
+ * (src/control/control.c).
  *
  * The owner embeds a struct conn (the fields are private to conn.c), sets
  * its callbacks with conn_init(), and frees its own memory only in
@@ -14,25 +17,20 @@
  * write or a TLS failure is handed to the owner, which logs what it wants
  * and calls conn_close(). After conn_close() no callback but on_close runs.
  *
- * Moving the other two stream users onto it (not done yet):
- *  - src/cluster/peer_conn.c: struct peer_conn embeds a struct conn instead
- *    of its uv_tcp_t; peer_conn_accept() = conn_init(CONN_TCP) +
- *    conn_accept() + conn_set_nodelay() + conn_read_start();
- *    peer_conn_connect() = conn_connect_tcp() with on_connect starting the
- *    reads; read_cb becomes on_data feeding the frame reader (its
- *    last_rx stamp goes to on_rx); peer_conn_send() = its max_queued check
- *    against conn_write_queue_size() then conn_write() of header+payload
- *    (conn_writev() keeps that one copy); peer_conn_close() =
- *    conn_close(c, 0), its conn_closed() becomes on_close. The peer name
- *    comes from conn_peer_name(). No TLS, no timer.
- *  - src/control/control.c: struct ctl_conn embeds a struct conn of kind
- *    CONN_PIPE, accepted with conn_accept() on the control listener
- *    (SO_PEERCRED through conn_fileno()); on_data appends to its line
- *    buffer (the layer's read buffer is scratch, so the owner keeps what it
- *    has not parsed yet); the pause while a request runs is
- *    conn_read_stop()/conn_read_start(); "close when flushed" is
- *    conn_close(c, 1) (the shutdown waits for the queued replies); EOF
- *    arrives as on_error(CONN_EV_READ, UV_EOF).
+ * How the two later users sit on it:
+ *  - src/cluster/peer_conn.c: conn_accept() or conn_connect_tcp(), mutual
+ *    TLS through conn_starttls_server()/conn_starttls_client(), the hello
+ *    deadline on the one timer; on_data feeds the frame reader (on_rx
+ *    stamps last_rx); a send checks conn_write_queue_size() against its
+ *    max_queued, then conn_writev() of header+payload (one copy).
+ *  - src/control/control.c: a CONN_PIPE accepted with conn_accept() on the
+ *    control listener (SO_PEERCRED through conn_fileno()); on_data appends
+ *    to its line buffer (the layer's read buffer is scratch, so the owner
+ *    keeps what it has not parsed yet); the pause while a request runs is
+ *    conn_read_stop()/conn_read_start(); "close when flushed" (end of
+ *    stream, an over-long line) is conn_close(c, 1), whose shutdown waits
+ *    for the queued answers; EOF arrives as on_error(CONN_EV_READ,
+ *    UV_EOF). No TLS, no timer (idle connections are swept by the server).
  *
  * Ownership: the struct conn is the owner's and must stay valid until
  * on_close has run; written bytes are copied; the TLS contexts are the

@@ -2,12 +2,15 @@
  * control.c — the Unix control socket server (control.h): listening,
  * connections and line framing. Each complete line goes to
  * control_dispatch.c; the peer's credentials and privilege come from
- * control_cred.c before a connection is read at all.
+ * control_cred.c before a connection is read at all. Each connection is a
+ * struct conn of the shared connection layer (src/base/conn.h, kind
+ * CONN_PIPE), which owns the stream, the write queue, the read pause and
+ * the close that waits for the queued answers.
  *
  * Owns: the socket file (a stale one is removed at start, ours is removed
- * at stop), every connection and its buffers, its write queue and its
- * single close, and the server's own life (freed once stopped, every
- * handle closed and every request answered). Does not own: the envelope,
+ * at stop), every connection and its input buffer, when it is closed, and
+ * the server's own life (freed once stopped, every handle closed and every
+ * request answered). Does not own: the envelope,
  * the command table or the handler API (control_dispatch.c,
  * control_commands.c), what a command does (the handlers' files),
  * credentials (control_cred.c), the cluster or the spool.
@@ -47,13 +50,7 @@
 #define CONN_MAX 256	      /* open connections at once */
 #define CONN_ADMIN_RESERVE 16 /* of those, kept for root and admins */
 #define IDLE_SWEEP_MS 1000    /* how often idle connections are looked for */
-#define READ_CHUNK 65536      /* bytes asked of libuv per read */
-
-struct ctl_write {
-	uv_write_t w;
-	struct ctl_conn *conn;
-	char data[];
-};
+#define READ_CHUNK 65536      /* the input buffer grows by at least this */
 
 static void conn_resume(struct ctl_conn *conn);
 
@@ -73,11 +70,31 @@ void ctl_maybe_finish(struct control *ctl)
 
 /* ---- connections ---- */
 
-static void on_conn_closed(uv_handle_t *h)
+/* Take conn out of the server: the credential lookup, the request in
+ * flight and the list of connections no longer see it. Idempotent. */
+static void conn_detach(struct ctl_conn *conn)
 {
-	struct ctl_conn *conn = h->data;
+	if (conn->cred != NULL)
+		ctl_cred_detach(conn);
+	if (conn->req != NULL) {
+		conn->req->conn = NULL;
+		conn->req = NULL;
+	}
+	if (conn->pprev != NULL) {
+		*conn->pprev = conn->next;
+		if (conn->next != NULL)
+			conn->next->pprev = conn->pprev;
+		conn->pprev = NULL;
+	}
+}
+
+/* Every handle is closed (conn.c): free the connection. */
+static void on_conn_closed(struct conn *c)
+{
+	struct ctl_conn *conn = c->data;
 	struct control *ctl = conn->ctl;
 
+	conn_detach(conn); /* a close after the answers left it listed */
 	if (conn->scratch.p != NULL && conn->scratch.free_fn != NULL)
 		conn->scratch.free_fn(conn->scratch.p);
 	free(conn->in);
@@ -91,78 +108,38 @@ void ctl_conn_close(struct ctl_conn *conn)
 	if (conn->closing)
 		return;
 	conn->closing = 1;
-	if (conn->cred != NULL)
-		ctl_cred_detach(conn);
-	if (conn->req != NULL) {
-		conn->req->conn = NULL;
-		conn->req = NULL;
-	}
-	if (conn->pprev != NULL) {
-		*conn->pprev = conn->next;
-		if (conn->next != NULL)
-			conn->next->pprev = conn->pprev;
-		conn->pprev = NULL;
-	}
-	uv_close((uv_handle_t *)&conn->pipe, on_conn_closed);
-}
-
-static void on_write(uv_write_t *w, int status)
-{
-	struct ctl_write *wr = (struct ctl_write *)w;
-	struct ctl_conn *conn = wr->conn;
-
-	free(wr);
-	conn->writes--;
-	if (conn->closing)
-		return;
-	if (status < 0) {
-		log_debug("control: pid %ld: write failed: %s", (long)conn->pid,
-			  uv_strerror(status));
-		ctl_conn_close(conn);
-	} else if (conn->close_when_flushed && conn->writes == 0) {
-		ctl_conn_close(conn);
-	}
+	conn_detach(conn);
+	conn_close(&conn->conn, 0); /* also cuts a close after answers short */
 }
 
 /* Send one JSON object as a line. */
 void ctl_conn_send(struct ctl_conn *conn, json_object *obj)
 {
 	const char *s;
-	struct ctl_write *wr;
-	size_t n;
-	uv_buf_t b;
+	uv_buf_t b[2];
 	int rc;
 
 	if (conn->closing)
 		return;
 	s = json_object_to_json_string_ext(
 	    obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	n = strlen(s);
-	wr = malloc(sizeof(*wr) + n + 1);
-	if (wr == NULL) {
-		log_error("control: out of memory for a %zu-byte answer", n);
+	b[0] = uv_buf_init((char *)s, (unsigned)strlen(s));
+	b[1] = uv_buf_init("\n", 1);
+	rc = conn_writev(&conn->conn, b, 2);
+	if (rc == UV_ENOMEM)
+		log_error("control: out of memory for a %zu-byte answer",
+			  b[0].len);
+	if (rc != 0)
 		ctl_conn_close(conn);
-		return;
-	}
-	memcpy(wr->data, s, n);
-	wr->data[n] = '\n';
-	wr->conn = conn;
-	b = uv_buf_init(wr->data, (unsigned)(n + 1));
-	conn->writes++;
-	rc = uv_write(&wr->w, (uv_stream_t *)&conn->pipe, &b, 1, on_write);
-	if (rc < 0) {
-		free(wr);
-		conn->writes--;
-		ctl_conn_close(conn);
-	}
 }
 
-/* Close once what was written has gone out. */
+/* Close once what was written has gone out: the connection layer shuts
+ * the stream down after the queued answers. The connection stays listed
+ * (it counts towards the limits) until it is closed. */
 static void conn_close_when_flushed(struct ctl_conn *conn)
 {
 	conn->close_when_flushed = 1;
-	if (conn->writes == 0)
-		ctl_conn_close(conn);
+	conn_close(&conn->conn, 1);
 }
 
 /* Handle every complete line while no request is in flight; pause reading
@@ -174,7 +151,8 @@ void ctl_conn_process(struct ctl_conn *conn)
 	conn->processing = 1;
 	while (!conn->closing && conn->req == NULL &&
 	       !conn->close_when_flushed) {
-		char *nl = memchr(conn->in, '\n', conn->len);
+		char *nl = conn->len > 0 ? memchr(conn->in, '\n', conn->len)
+					 : NULL; /* in: NULL before data */
 		size_t linelen;
 
 		if (nl == NULL) {
@@ -204,64 +182,76 @@ void ctl_conn_process(struct ctl_conn *conn)
 	conn->processing = 0;
 	if (conn->closing || conn->close_when_flushed)
 		return;
-	if (conn->req != NULL && conn->reading) {
-		uv_read_stop((uv_stream_t *)&conn->pipe);
-		conn->reading = 0;
-	} else if (conn->req == NULL && conn->eof) {
+	if (conn->req != NULL) {
+		conn_read_stop(&conn->conn);
+	} else if (conn->eof) {
 		conn_close_when_flushed(conn);
-	} else if (conn->req == NULL && !conn->reading) {
+	} else if (!conn_reading(&conn->conn)) {
 		conn->last_active = uv_now(conn->ctl->loop);
 		conn_resume(conn);
 	}
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Keep n more received octets (the layer's read buffer is scratch). 0 or
+ * -1 when memory ran out. */
+static int conn_append(struct ctl_conn *conn, const char *p, size_t n)
 {
-	struct ctl_conn *conn = h->data;
-	size_t want = conn->len + READ_CHUNK;
+	if (conn->len + n > conn->cap) {
+		size_t cap = conn->len + (n > READ_CHUNK ? n : READ_CHUNK);
+		char *q = realloc(conn->in, cap);
 
-	(void)suggested;
-	if (want > conn->cap) {
-		char *p = realloc(conn->in, want);
-		if (p == NULL) {
-			*buf = uv_buf_init(NULL, 0);
-			return;
-		}
-		conn->in = p;
-		conn->cap = want;
+		if (q == NULL)
+			return -1;
+		conn->in = q;
+		conn->cap = cap;
 	}
-	*buf = uv_buf_init(conn->in + conn->len, READ_CHUNK);
+	memcpy(conn->in + conn->len, p, n);
+	conn->len += n;
+	return 0;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_conn_data(struct conn *c, const char *p, size_t n)
 {
-	struct ctl_conn *conn = s->data;
+	struct ctl_conn *conn = c->data;
 
-	(void)buf;
-	if (nread == UV_EOF) {
-		uv_read_stop(s);
-		conn->reading = 0;
-		conn->eof = 1;
-		ctl_conn_process(conn);
-		return;
-	}
-	if (nread < 0) {
+	if (conn_append(conn, p, n) != 0) {
+		log_error("control: pid %ld: out of memory for a request",
+			  (long)conn->pid);
 		ctl_conn_close(conn);
 		return;
 	}
 	conn->last_active = uv_now(conn->ctl->loop);
-	conn->len += (size_t)nread;
 	ctl_conn_process(conn);
 }
+
+static void on_conn_error(struct conn *c, enum conn_event ev, int code)
+{
+	struct ctl_conn *conn = c->data;
+
+	if (ev == CONN_EV_READ && code == UV_EOF) {
+		conn_read_stop(c);
+		conn->eof = 1;
+		ctl_conn_process(conn);
+		return;
+	}
+	if (ev == CONN_EV_WRITE)
+		log_debug("control: pid %ld: write failed: %s", (long)conn->pid,
+			  uv_strerror(code));
+	ctl_conn_close(conn);
+}
+
+static const struct conn_cbs ctl_conn_cbs = {
+    .on_data = on_conn_data,
+    .on_error = on_conn_error,
+    .on_close = on_conn_closed,
+};
 
 /* Start reading again after a request was answered. */
 static void conn_resume(struct ctl_conn *conn)
 {
-	if (conn->reading || conn->closing || conn->eof || conn->cred != NULL)
+	if (conn->closing || conn->eof || conn->cred != NULL)
 		return;
-	if (uv_read_start((uv_stream_t *)&conn->pipe, on_alloc, on_read) == 0)
-		conn->reading = 1;
-	else
+	if (conn_read_start(&conn->conn) != 0)
 		ctl_conn_close(conn);
 }
 
@@ -282,10 +272,15 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	conn->ctl = ctl;
-	uv_pipe_init(ctl->loop, &conn->pipe, 0);
-	conn->pipe.data = conn;
+	if ((rc = conn_init(&conn->conn, ctl->loop, CONN_PIPE, &ctl_conn_cbs,
+			    conn)) != 0) {
+		log_error("control: cannot set up a connection: %s",
+			  uv_strerror(rc));
+		free(conn);
+		return;
+	}
 	ctl->handles++;
-	if (uv_accept(server, (uv_stream_t *)&conn->pipe) != 0) {
+	if (conn_accept(&conn->conn, server) != 0) {
 		ctl_conn_close(conn);
 		return;
 	}

@@ -8,7 +8,10 @@
  * A connection's life: accepted (control.c) -> credentials read and the
  * privilege lookup queued off the loop (control_cred.c) -> reading once the
  * lookup is back (ctl_conn_ready) -> lines handed to ctl_dispatch_line one at
- * a time -> closed once (ctl_conn_close), freed in its close callback.
+ * a time -> closed once, at once (ctl_conn_close) or after the queued
+ * answers (end of stream, an over-long line), freed in the connection
+ * layer's on_close. The stream, its write queue, the read pause and the
+ * close that waits for the answers are src/base/conn.c's.
  */
 #ifndef SRC_CONTROL_CONN_H
 #define SRC_CONTROL_CONN_H
@@ -19,13 +22,14 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "src/base/conn.h"
 #include "src/control/control_impl.h"
 
 struct ctl_cred_work;
 
 struct ctl_conn {
 	struct control *ctl;
-	uv_pipe_t pipe;
+	struct conn conn; /* the stream (src/base/conn.h), kind CONN_PIPE */
 	struct ctl_conn *next;
 	struct ctl_conn **pprev;
 	uid_t uid;
@@ -38,14 +42,12 @@ struct ctl_conn {
 	char *in;		    /* bytes received, not yet handled */
 	size_t len;
 	size_t cap;
-	struct ctl_req *req; /* request in flight, or NULL */
-	unsigned writes;     /* writes in flight */
-	int reading;
-	int processing; /* inside ctl_conn_process(): do not re-enter */
-	int eof;	/* the client sent EOF */
-	int close_when_flushed;
-	int closing;
-	uint64_t last_active;	    /* uv_now of the last byte or answer */
+	struct ctl_req *req;	/* request in flight, or NULL */
+	int processing;		/* inside ctl_conn_process(): do not re-enter */
+	int eof;		/* the client sent EOF */
+	int close_when_flushed; /* conn_close(graceful) after the answers */
+	int closing;		/* closed at once (ctl_conn_close) */
+	uint64_t last_active;	/* uv_now of the last byte or answer */
 	struct ctl_scratch scratch; /* kept between requests (submit) */
 };
 

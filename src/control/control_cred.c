@@ -167,7 +167,7 @@ int ctl_cred_read(struct ctl_conn *conn)
 	socklen_t len = sizeof(cr);
 	uv_os_fd_t fd;
 
-	if (uv_fileno((uv_handle_t *)&conn->pipe, &fd) != 0)
+	if (conn_fileno(&conn->conn, &fd) != 0)
 		return -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
 	    len != sizeof(cr))

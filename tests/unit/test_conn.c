@@ -99,9 +99,16 @@ static void on_listen(uv_stream_t *l, int status)
 	assert_int_equal(conn_read_start(&srv.c), 0);
 }
 
-/* Wakes the loop every WAKE_MS, so that one UV_RUN_ONCE never waits for
- * an event that does not come: RUN_UNTIL then fails at its bound instead
- * of hanging the test binary. */
+/* Wakes the loop every WAKE_MS, so that one UV_RUN_ONCE never blocks for
+ * good. It is needed even when no event is missed: libuv 1.44's
+ * uv_run(UV_RUN_ONCE) runs the timers that are due at the start of its
+ * turn, and if one of them was all there was to wait for it then polls
+ * with no timeout at all, although a callback has run. A timer started
+ * outside the loop counts from the loop's cached time, so a 1 ms
+ * conn_timer() is often already due when the next turn begins: that is
+ * what hung test_timer_fires_and_stops_at_close (about one run in 500)
+ * inside RUN_UNTIL(cli.timers == 1), with the timer already fired. With
+ * the wake-up a missed event still fails RUN_UNTIL at its bound. */
 #define WAKE_MS 10
 static uv_timer_t wake;
 
@@ -195,6 +202,20 @@ static void test_timer_fires_and_stops_at_close(void **state)
 	RUN_UNTIL(cli.closes == 1);
 	assert_int_equal(cli.timers, 1);
 	RUN_UNTIL(srv.eof == 1);
+}
+
+/* The hang above, made certain: the timer is due before the loop turn
+ * begins, so UV_RUN_ONCE fires it before it polls. Without the wake-up
+ * timer the poll never returns; the alarm then ends the binary instead of
+ * letting it hang. */
+static void
+test_timer_due_before_the_turn_does_not_stall_run_until(void **state)
+{
+	alarm(30);
+	conn_timer(&cli.c, 1);
+	usleep(3000); /* not a timing check: makes the timer due now */
+	RUN_UNTIL(cli.timers == 1);
+	alarm(0);
 }
 
 /* A self-signed certificate and its key as PEM files in dir. */
@@ -351,6 +372,9 @@ int main(void)
 		teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_fires_and_stops_at_close,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_timer_due_before_the_turn_does_not_stall_run_until, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_starttls_both_sides_then_plaintext_through, setup,
 		teardown),

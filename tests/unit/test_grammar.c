@@ -506,6 +506,17 @@ static void test_times_absolute_and_relative(void **state)
 	assert_int_not_equal(grammar_parse_time("2024-05-01T25:00Z", 1, 0, &t),
 			     0);
 	assert_int_not_equal(grammar_parse_time("1-XYZ-2024", 1, 0, &t), 0);
+	/* the clock after a date: hours at most two digits, minutes and
+	 * seconds two digits up to 59 */
+	assert_int_equal(grammar_parse_time("2024-05-01T9:00Z", 1, 0, &t), 0);
+	assert_int_equal(t, NOW_MS - 3 * HOUR);
+	assert_int_not_equal(grammar_parse_time("2024-05-01T012:00Z", 1, 0, &t),
+			     0);
+	assert_int_not_equal(grammar_parse_time("2024-05-01T12:5Z", 1, 0, &t),
+			     0);
+	assert_int_not_equal(
+	    grammar_parse_time("2024-05-01T12:00:60Z", 1, 0, &t), 0);
+	assert_int_not_equal(grammar_parse_time("2024-05-01T12Z", 1, 0, &t), 0);
 	assert_int_not_equal(grammar_parse_time("tomorrow", 1, 0, &t), 0);
 }
 
