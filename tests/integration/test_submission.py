@@ -547,6 +547,8 @@ def test_bad_map_is_a_start_up_error_naming_file_and_line():
 
 
 def test_login_is_in_the_control_file_on_every_node():
+    # this cluster runs no symbiont (Cluster(delivery=None)), as if every
+    # node had had "smtpctl stop mail": the mail stays queued to be shown
     c = cluster()
     r = swaks(c, 3, "PLAIN", "bob", USERS["bob"])
     assert r.returncode == 0, r.stdout + r.stderr
