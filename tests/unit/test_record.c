@@ -235,10 +235,14 @@ static void test_record_login_flag_needs_a_login(void **state)
 	buf = encode_ok(&in, &len);
 	r = off_ret(&in);
 	assert_int_equal(buf[r + 4], 1);
-	buf[r + 4] = 0;
-	buf[r + 5] = 0; /* "x\0" -> "\0" leaves one byte over */
-	assert_int_equal(spool_rec_decode(&out, buf, len), SPOOL_E_MALFORMED);
+	wbuf_init(&wb); /* the same bytes with str("") for str("x") */
+	wbuf_raw(&wb, buf, r + 1);
+	wbuf_str(&wb, "");
+	wbuf_raw(&wb, buf + r + 1 + 6, len - r - 7);
+	assert_int_equal(spool_rec_decode(&out, wb.p, wb.len),
+			 SPOOL_E_MALFORMED);
 	assert_true(rec_is_zero(&out));
+	wbuf_free(&wb);
 	free(buf);
 	/* the flag without any string: the following fields misparse */
 	in.login = NULL;
