@@ -90,6 +90,9 @@ static void print_entry(json_object *e, int full)
 		       "\n",
 		       output_str(e, "client"), output_str(e, "helo"),
 		       output_int(e, "origin_node", 0));
+		if (output_str(e, "login")[0] != '\0')
+			printf("    Authenticated as %s\n",
+			       output_str(e, "login"));
 		if (claim != NULL)
 			printf("    Claim: node %" PRId64 ", fence %" PRId64
 			       ", lease end %s\n",

@@ -136,6 +136,8 @@ static void enc_enqueue(struct enc *e, const struct spool_cmd_enqueue *q)
 	e_str(e, r->envid, SPOOL_ADDR_MAX, 0);
 	e_check(e, r->ret <= DSN_RET_FULL && (r->flags & ~MSG_F_ALL) == 0);
 	wbuf_u8(e->wb, spool_ret_byte(r));
+	if (spool_ret_byte(r) & SPOOL_RET_F_LOGIN) /* a login follows */
+		e_str(e, r->login, SPOOL_NAME_MAX, 1);
 	e_u8(e, r->kind, KIND_POSTMASTER);
 	wbuf_u32(e->wb, r->hops);
 	wbuf_u64(e->wb, r->origin_node);
@@ -422,7 +424,15 @@ static void dec_enqueue(struct dec *d, struct spool_cmd_enqueue *q)
 	r->client = d_str(d, SPOOL_ADDR_MAX, 0);
 	r->helo = d_str(d, SPOOL_ADDR_MAX, 0);
 	r->envid = d_str(d, SPOOL_ADDR_MAX, 0);
-	d_check(d, spool_ret_byte_get(r, rbuf_u8(&d->rb)) == 0);
+	switch (spool_ret_byte_get(r, rbuf_u8(&d->rb))) {
+	case 0:
+		break;
+	case 1: /* a login follows, never empty */
+		r->login = d_str(d, SPOOL_NAME_MAX, 1);
+		break;
+	default:
+		d_check(d, 0);
+	}
 	r->kind = d_u8(d, KIND_POSTMASTER);
 	r->hops = rbuf_u32(&d->rb);
 	r->origin_node = rbuf_u64(&d->rb);

@@ -20,6 +20,7 @@ void enqueue_fill(struct spool_cmd_enqueue *e, const struct enqueue_msg *m)
 	e->rec.client = str(m->client);
 	e->rec.helo = str(m->helo);
 	e->rec.envid = str(m->envid);
+	e->rec.login = str(m->login);
 	e->rec.ret = m->ret;
 	e->rec.flags = m->flags;
 	e->rec.kind = m->kind;

@@ -29,6 +29,7 @@ struct enqueue_msg {
 	const char *client;   /* NULL = "" */
 	const char *helo;     /* NULL = "" */
 	const char *envid;    /* NULL = "" */
+	const char *login;    /* SMTP AUTH login; NULL = "" (none) */
 	uint8_t ret;	      /* DSN_RET_* */
 	uint8_t flags;	      /* MSG_F_* */
 	uint8_t kind;	      /* enum spool_kind */

@@ -60,16 +60,19 @@ int spool_rcpt_byte_get(struct spool_rcpt *r, uint8_t b)
 
 uint8_t spool_ret_byte(const struct spool_rec *r)
 {
-	return (uint8_t)((r->ret & 0x0F) | (r->flags << 4));
+	uint8_t login =
+	    r->login != NULL && r->login[0] != '\0' ? SPOOL_RET_F_LOGIN : 0;
+
+	return (uint8_t)((r->ret & 0x0F) | (r->flags << 4) | login);
 }
 
 int spool_ret_byte_get(struct spool_rec *r, uint8_t b)
 {
 	r->ret = b & 0x0F;
-	r->flags = b >> 4;
-	return r->ret <= DSN_RET_FULL && (r->flags & ~MSG_F_ALL) == 0
-		   ? 0
-		   : SPOOL_E_MALFORMED;
+	r->flags = (b & ~SPOOL_RET_F_LOGIN) >> 4;
+	if (r->ret > DSN_RET_FULL || (r->flags & ~MSG_F_ALL) != 0)
+		return SPOOL_E_MALFORMED;
+	return (b & SPOOL_RET_F_LOGIN) != 0;
 }
 
 /* 1 if the whole record would decode (the rules of spool_rec_decode). */
@@ -79,7 +82,8 @@ static int rec_valid(const struct spool_rec *rec)
 	    !str_fits(rec->sender, SPOOL_ADDR_MAX) ||
 	    !str_fits(rec->client, SPOOL_ADDR_MAX) ||
 	    !str_fits(rec->helo, SPOOL_ADDR_MAX) ||
-	    !str_fits(rec->envid, SPOOL_ADDR_MAX))
+	    !str_fits(rec->envid, SPOOL_ADDR_MAX) ||
+	    !str_fits(rec->login, SPOOL_NAME_MAX))
 		return 0;
 	if (rec->ret > DSN_RET_FULL || (rec->flags & ~MSG_F_ALL) != 0 ||
 	    rec->kind > KIND_POSTMASTER || rec->hold > 1)
@@ -105,6 +109,8 @@ int spool_rec_encode(const struct spool_rec *rec, struct wbuf *wb)
 	wbuf_str(wb, rec->helo);
 	wbuf_str(wb, rec->envid);
 	wbuf_u8(wb, spool_ret_byte(rec));
+	if (spool_ret_byte(rec) & SPOOL_RET_F_LOGIN)
+		wbuf_str(wb, rec->login);
 	wbuf_u8(wb, rec->kind);
 	wbuf_u8(wb, rec->hold);
 	wbuf_u32(wb, rec->hops);
@@ -164,7 +170,13 @@ int spool_rec_decode(struct spool_rec *rec, const void *p, size_t len)
 	rec->client = rbuf_str(&rb, SPOOL_ADDR_MAX);
 	rec->helo = rbuf_str(&rb, SPOOL_ADDR_MAX);
 	rec->envid = rbuf_str(&rb, SPOOL_ADDR_MAX);
-	(void)spool_ret_byte_get(rec, rbuf_u8(&rb)); /* rec_valid checks */
+	/* rec_valid checks ret and flags; a login follows when flagged, and
+	 * then it is not empty (the encoding is canonical) */
+	if (spool_ret_byte_get(rec, rbuf_u8(&rb)) == 1) {
+		rec->login = rbuf_str(&rb, SPOOL_NAME_MAX);
+		if (rec->login != NULL && rec->login[0] == '\0')
+			rb.err = SPOOL_E_MALFORMED;
+	}
 	rec->kind = rbuf_u8(&rb);
 	rec->hold = rbuf_u8(&rb);
 	rec->hops = rbuf_u32(&rb);

@@ -74,6 +74,13 @@ enum {
 };
 #define MSG_F_ALL MSG_F_SMTPUTF8
 
+/* In the byte ret and the flags share on the wire only (never in struct
+ * spool_rec.flags): set when the record has a login, whose str(NAME)
+ * then follows that byte. Set exactly when the login is not "", so the
+ * encoding stays canonical and a record without a login is the bytes it
+ * always was. */
+#define SPOOL_RET_F_LOGIN 0x20
+
 struct spool_rcpt {
 	const char *addr;  /* forward-path, without angle brackets */
 	const char *orcpt; /* DSN ORCPT or "" */
@@ -94,15 +101,16 @@ struct spool_claim {
 struct spool_rec {
 	const char
 	    *user; /* control-file user-name: TCPIP$SMTP, SYSTEM, unix user */
-	const char *sender;   /* MAIL FROM reverse-path, "" for <> */
-	const char *client;   /* client address the message came from */
-	const char *helo;     /* HELO/EHLO name given by the client */
-	const char *envid;    /* DSN ENVID or "" */
-	uint8_t ret;	      /* DSN_RET_* */
-	uint8_t flags;	      /* MSG_F_* */
-	uint8_t kind;	      /* enum spool_kind */
-	uint8_t hold;	      /* 1 = on hold (not claimable, not in `due`) */
-	uint32_t hops;	      /* Received: headers counted at receipt */
+	const char *sender; /* MAIL FROM reverse-path, "" for <> */
+	const char *client; /* client address the message came from */
+	const char *helo;   /* HELO/EHLO name given by the client */
+	const char *envid;  /* DSN ENVID or "" */
+	const char *login;  /* SMTP AUTH login of the submitter, NULL/"" none */
+	uint8_t ret;	    /* DSN_RET_* */
+	uint8_t flags;	    /* MSG_F_* */
+	uint8_t kind;	    /* enum spool_kind */
+	uint8_t hold;	    /* 1 = on hold (not claimable, not in `due`) */
+	uint32_t hops;	    /* Received: headers counted at receipt */
 	uint64_t origin_node; /* node that received or created it */
 	uint64_t created_ms;  /* stamp of the ENQUEUE */
 	uint64_t next_ms;     /* next attempt, ms */
@@ -123,8 +131,10 @@ int spool_rcpt_byte_get(struct spool_rcpt *r, uint8_t b);
 
 /* The byte ret and the message flags share on the wire (in ENQUEUE and in
  * the record): ret in the low nibble, flags in the high one, so a record
- * without flags is the byte it always was. spool_ret_byte_get() returns 0,
- * or SPOOL_E_MALFORMED for a value neither defines. */
+ * without flags is the byte it always was; SPOOL_RET_F_LOGIN when r has a
+ * login. spool_ret_byte_get() returns 0, 1 when a login follows the byte
+ * (rec->login is then the caller's to read), or SPOOL_E_MALFORMED for a
+ * value neither defines. */
 uint8_t spool_ret_byte(const struct spool_rec *r);
 int spool_ret_byte_get(struct spool_rec *r, uint8_t b);
 

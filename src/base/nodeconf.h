@@ -29,6 +29,8 @@
  *                          (both use [smtp] tls_cert and tls_key)
  *              sasldb = (empty: SASL's smtpcluster.conf) sasldb2 file
  *              realm = (empty: the node's domain)  SASL user realm
+ *              sender_logins = (empty: no map)  who may use which MAIL
+ *                          FROM (src/smtpd/smtp_senderlogin.h; SIGHUP)
  *   [delivery] enabled = true            (false: no symbiont on this node)
  *              backend = maildir         (maildir|lmtp: local delivery)
  *              mail_root = (empty: local delivery disabled, local
@@ -122,6 +124,8 @@ struct nodeconf {
 	char sub_tls_listen[NODECONF_STR]; /* [submission] tls_listen */
 	char sub_sasldb[NODECONF_STR];	   /* "" = SASL's own configuration */
 	char sub_realm[NODECONF_STR];	   /* "" = the node's domain */
+	char
+	    sub_sender_logins[NODECONF_STR]; /* the sender-login map, "" none */
 	int dlv_enabled;
 	char dlv_backend[16]; /* "maildir" or "lmtp" */
 	char dlv_mail_root[NODECONF_STR];

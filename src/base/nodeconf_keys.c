@@ -61,6 +61,7 @@ const struct nodeconf_key nodeconf_keys[] = {
     {"submission", "tls_listen", KT_ADDR, STR(sub_tls_listen), 0, 0},
     {"submission", "sasldb", KT_FILE, STR(sub_sasldb), 0, 0},
     {"submission", "realm", KT_DOMAIN, STR(sub_realm), 0, 0},
+    {"submission", "sender_logins", KT_FILE, STR(sub_sender_logins), 0, 0},
     {"delivery", "enabled", KT_BOOL, NUM(dlv_enabled), 0, 0},
     {"delivery", "backend", KT_BACKEND, STR(dlv_backend), 0, 0},
     {"delivery", "mail_root", KT_FILE, STR(dlv_mail_root), 0, 0},

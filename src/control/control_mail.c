@@ -394,6 +394,8 @@ static json_object *entry_json(struct spool *sp, const struct ctl_sel_item *it,
 		json_object_object_add(o, "hops",
 				       json_object_new_int64((int64_t)r->hops));
 		json_object_object_add(o, "envid", text_json(r->envid));
+		json_object_object_add(
+		    o, "login", text_json(r->login != NULL ? r->login : ""));
 	}
 	spool_ctl_free(&c);
 	return o;

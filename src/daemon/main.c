@@ -17,7 +17,8 @@
  *
  * SIGHUP reopens the log files ([log] file, the receive and activity
  * logs) for log rotation and reloads the cluster's TLS certificates
- * ([cluster] tls_*). Under
+ * ([cluster] tls_*) and the submission listeners' sender-login map
+ * ([submission] sender_logins; a bad one is logged and the old kept). Under
  * systemd (Type=notify, deploy/systemd/) the daemon says READY=1 once the
  * SMTP receiver and the control socket are up and the node knows a
  * cluster leader (polled: cluster.h has no state callback), STOPPING=1
@@ -363,8 +364,9 @@ static void ready_poll(uv_timer_t *t)
 	sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s", d->conf.smtp_listen);
 }
 
-/* SIGHUP: reopen the log files (log rotation) and load the cluster's TLS
- * certificates again (rotation without downtime). The rest of the
+/* SIGHUP: reopen the log files (log rotation), load the cluster's TLS
+ * certificates again (rotation without downtime) and the sender-login
+ * map. The rest of the
  * configuration is not re-read: restart the node for that. */
 static void on_sighup(struct daemon *d)
 {
@@ -378,6 +380,8 @@ static void on_sighup(struct daemon *d)
 	log_info("SIGHUP: log files reopened");
 	if (d->cl != NULL)
 		cluster_tls_reload(d->cl);
+	if (d->smtp != NULL)
+		smtp_server_reload(d->smtp);
 	if (d->ready) {
 		sd_notifyf(0, "READY=1\nSTATUS=running; SMTP %s",
 			   d->conf.smtp_listen);
@@ -456,6 +460,7 @@ static int start_mail(struct daemon *d)
 	so.mail_root = c->dlv_mail_root;
 	so.submission_listen = c->sub_listen;
 	so.submission_tls_listen = c->sub_tls_listen;
+	so.sender_logins = c->sub_sender_logins;
 	if ((c->sub_listen[0] != '\0' || c->sub_tls_listen[0] != '\0') &&
 	    start_auth(c) != 0)
 		return -1;

@@ -38,6 +38,7 @@
 #include "src/smtpd/smtp_inbound.h"
 #include "src/smtpd/smtp_policy.h"
 #include "src/smtpd/smtp_server_impl.h"
+#include "src/smtpd/smtp_senderlogin.h"
 
 #define DEFAULT_MAX_SESSIONS 100
 #define DEFAULT_MAX_PER_IP 20
@@ -76,6 +77,7 @@ static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_DISABLED] = "disabled",
     [SMTP_REJ_NUL] = "nul",
     [SMTP_REJ_AUTH] = "auth",
+    [SMTP_REJ_SENDER] = "sender_login",
 };
 
 const char *smtp_reject_name(int reason)
@@ -229,6 +231,86 @@ static int load_aliases(struct smtp_server *s, const char *path)
 	return 0;
 }
 
+/* Read and parse the sender-login map at path into a new *out. 0, or
+ * SPOOL_E_* with the reason logged (the file, and the line if it is one
+ * that is refused). */
+static int read_sender_logins(const char *path, struct senderlogin_map **out)
+{
+	struct senderlogin_map *m;
+	FILE *f = fopen(path, "r");
+	char *text;
+	size_t n;
+	int rc;
+
+	if (f == NULL) {
+		log_error("smtp: cannot open the sender-login map %s: %s", path,
+			  strerror(errno));
+		return SPOOL_E_INVAL;
+	}
+	text = malloc(SENDERLOGIN_FILE_MAX + 1);
+	m = calloc(1, sizeof(*m));
+	if (text == NULL || m == NULL) {
+		fclose(f);
+		free(text);
+		free(m);
+		return SPOOL_E_NOMEM;
+	}
+	n = fread(text, 1, SENDERLOGIN_FILE_MAX + 1, f);
+	rc = ferror(f) ? SPOOL_E_IO : 0;
+	fclose(f);
+	if (rc == 0 && n > SENDERLOGIN_FILE_MAX) {
+		log_error("smtp: sender-login map %s: over %u bytes", path,
+			  SENDERLOGIN_FILE_MAX);
+		rc = SPOOL_E_INVAL;
+	} else if (rc != 0) {
+		log_error("smtp: cannot read the sender-login map %s", path);
+	} else if ((rc = senderlogin_parse(text, n, m)) == SPOOL_E_INVAL) {
+		log_error("smtp: sender-login map %s:%d: %s", path, m->err_line,
+			  m->err);
+	}
+	free(text);
+	if (rc != 0) {
+		free(m);
+		return rc;
+	}
+	log_info("smtp: %zu sender-login entr%s from %s", m->n,
+		 m->n == 1 ? "y" : "ies", path);
+	*out = m;
+	return 0;
+}
+
+static void drop_sender_map(struct smtp_server *s)
+{
+	senderlogin_free(s->sender_map);
+	free(s->sender_map);
+	s->sender_map = NULL;
+}
+
+int smtp_server_reload(struct smtp_server *s)
+{
+	struct senderlogin_map *m;
+	int rc;
+
+	if (s->sender_logins[0] == '\0')
+		return 0;
+	if ((rc = read_sender_logins(s->sender_logins, &m)) != 0) {
+		log_error("smtp: keeping the sender-login map in use");
+		return rc;
+	}
+	drop_sender_map(s);
+	s->sender_map = m;
+	return 0;
+}
+
+/* smtp_session_conf.sender_owned: the map in use now, or the rule
+ * without one. */
+static int sender_owned(void *arg, const char *login, const char *sender)
+{
+	const struct smtp_server *s = arg;
+
+	return senderlogin_owns(s->sender_map, login, sender);
+}
+
 /* Copy and check the options into s. */
 static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 {
@@ -285,6 +367,15 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 		s->check_users = 1;
 		snprintf(s->mail_root, sizeof(s->mail_root), "%s",
 			 o->mail_root);
+	}
+	if (o->sender_logins != NULL && o->sender_logins[0] != '\0') {
+		int rc;
+
+		snprintf(s->sender_logins, sizeof(s->sender_logins), "%s",
+			 o->sender_logins);
+		if ((rc = read_sender_logins(s->sender_logins,
+					     &s->sender_map)) != 0)
+			return rc;
 	}
 	if (o->aliases_file != NULL && o->aliases_file[0] != '\0')
 		return load_aliases(s, o->aliases_file);
@@ -377,6 +468,7 @@ static void free_server(struct smtp_server *s)
 	smtp_inbound_host_release(&s->host);
 	tls_ctx_free(s->tls);
 	aliases_free(&s->local_aliases);
+	drop_sender_map(s);
 	free(s);
 }
 
@@ -546,6 +638,10 @@ static void session_conf(struct smtp_server *s, int kind, const char *ip,
 	sc->tls_available = s->tls != NULL && kind != LST_SUBMISSIONS;
 	sc->submission = kind != LST_MX;
 	sc->implicit_tls = kind == LST_SUBMISSIONS;
+	if (sc->submission) {
+		sc->sender_owned = sender_owned;
+		sc->sender_arg = s;
+	}
 	if (s->check_users && s->sp != NULL) {
 		sc->rcpt_known = rcpt_known;
 		sc->rcpt_arg = s;

@@ -44,6 +44,10 @@ struct smtp_opts {
 	 * tls_cert. AUTH (smtp_auth.c) must be started by the caller. */
 	const char *submission_listen;	   /* STARTTLS, then AUTH (587) */
 	const char *submission_tls_listen; /* implicit TLS (465) */
+	/* the sender-login map of the submission listeners
+	 * (smtp_senderlogin.h), NULL/"" = none: then a login with an '@'
+	 * owns that address only, one without any sender */
+	const char *sender_logins;
 	const char *tls_cert; /* PEM chain; NULL/"" = no STARTTLS */
 	const char *tls_key;  /* PEM key */
 	/* trusted networks (relaying allowed): CIDRs separated by commas or
@@ -94,6 +98,11 @@ int smtp_server_start(struct smtp_server **out, uv_loop_t *loop,
  * its quorum first gets its answer, at most reply_timeout_ms later), then
  * call cb(arg) once every handle is closed and free the server. */
 void smtp_server_stop(struct smtp_server *s, void (*cb)(void *arg), void *arg);
+
+/* SIGHUP: read the sender-login map again (when one is configured). 0,
+ * or a negative SPOOL_E_* when the file cannot be read or has a bad line:
+ * the reason is logged (file and line) and the map in use is kept. */
+int smtp_server_reload(struct smtp_server *s);
 
 /* A copy of the counters. */
 void smtp_server_stats(const struct smtp_server *s, struct smtp_stats *out);

@@ -22,9 +22,11 @@
 
 #include "spool/codec/aliases.h"
 #include "spool/codec/ctlname.h"
+#include "src/base/nodeconf.h"
 #include "src/base/tls.h"
 #include "src/smtpd/smtp_inbound.h"
 #include "src/smtpd/smtp_policy.h"
+#include "src/smtpd/smtp_senderlogin.h"
 #include "src/smtpd/smtp_server.h"
 
 #define SMTP_TRUSTED_MAX 64
@@ -52,11 +54,13 @@ struct smtp_server {
 	unsigned max_sessions, max_per_ip, reply_timeout_ms;
 	struct policy_net trusted[SMTP_TRUSTED_MAX];
 	size_t ntrusted;
-	char trusted_text[256];		  /* the list as given, for show */
-	char tls_cert[256], tls_key[256]; /* the files of tls ("" = none) */
-	struct tls_ctx *tls;		  /* NULL: no STARTTLS */
-	struct aliases local_aliases;	  /* node-local alias file */
-	struct smtp_inbound_host host;	  /* what the connections share */
+	char trusted_text[256];		    /* the list as given, for show */
+	char tls_cert[256], tls_key[256];   /* the files of tls ("" = none) */
+	struct tls_ctx *tls;		    /* NULL: no STARTTLS */
+	struct aliases local_aliases;	    /* node-local alias file */
+	char sender_logins[NODECONF_STR];   /* the map's file, "" = none */
+	struct senderlogin_map *sender_map; /* NULL = the rule without */
+	struct smtp_inbound_host host;	    /* what the connections share */
 	struct smtp_stats stats;
 	int check_users;     /* maildir backend with a mail_root */
 	char mail_root[256]; /* where RCPT looks for <user>/ */

@@ -214,6 +214,7 @@ static int build_enqueue(struct smtp_session *s, struct wbuf *wb)
 	m.client = s->client_ip;
 	m.helo = s->helo;
 	m.envid = s->mp.envid;
+	m.login = s->auth_user;
 	m.ret = s->mp.ret;
 	m.flags = s->mp.smtputf8 ? MSG_F_SMTPUTF8 : 0;
 	m.kind = KIND_MAIL;

@@ -62,6 +62,7 @@ enum smtp_reject {
 	SMTP_REJ_DISABLED,  /* 421 4.3.2 at connect: DISABLE SERVICE SMTP */
 	SMTP_REJ_NUL,	    /* 554 5.6.0 NUL octet in the message */
 	SMTP_REJ_AUTH,	    /* 535 5.7.8 failed AUTH, 530 5.7.0 required */
+	SMTP_REJ_SENDER,    /* 553 5.7.1 sender not owned by the login */
 	SMTP_REJ__COUNT
 };
 
@@ -161,6 +162,13 @@ struct smtp_session_conf {
 	 * accepted. Called with rcpt_arg, which must outlive the session. */
 	int (*rcpt_known)(void *arg, const char *addr);
 	void *rcpt_arg;
+	/* The sender-login check at MAIL on a submission listener, after
+	 * AUTH (smtp_senderlogin.h): 1 = login may use sender ("" for <>),
+	 * 0 = refuse "553 5.7.1 Sender address rejected: not owned by user
+	 * LOGIN" (an error of the session). NULL = any sender. Called with
+	 * sender_arg, which must outlive the session. */
+	int (*sender_owned)(void *arg, const char *login, const char *sender);
+	void *sender_arg;
 };
 
 struct smtp_session;

@@ -103,6 +103,9 @@ int smtp_sess_auth_offered(const struct smtp_session *s);
 int smtp_sess_relay_allowed(const struct smtp_session *s);
 /* "530 5.7.0 ..." for MAIL on submission before AUTH, else NULL. */
 const char *smtp_sess_auth_required(const struct smtp_session *s);
+/* MAIL FROM:<sender> after AUTH: 1 when the login may use it, else 0
+ * after the 553 reply (smtp_session_conf.sender_owned). */
+int smtp_sess_sender_owned(struct smtp_session *s, const char *sender);
 /* The Received: "with" word: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA. */
 const char *smtp_sess_received_proto(const struct smtp_session *s);
 

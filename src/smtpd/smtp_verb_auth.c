@@ -205,6 +205,26 @@ const char *smtp_sess_auth_required(const struct smtp_session *s)
 	return "530 5.7.0 Authentication required";
 }
 
+/* MAIL FROM:<sender> on a submission listener: may the login use it?
+ * 0 after the 553 (logged with the client address, counted as an error
+ * of the session), 1 to go on. */
+int smtp_sess_sender_owned(struct smtp_session *s, const char *sender)
+{
+	if (!s->conf.submission || s->auth_user[0] == '\0' ||
+	    s->conf.sender_owned == NULL ||
+	    s->conf.sender_owned(s->conf.sender_arg, s->auth_user, sender))
+		return 1;
+	log_warn("smtp [%s]: sender <%s> rejected: not owned by user %s",
+		 s->client_ip, sender, s->auth_user);
+	smtp_sess_reply(s,
+			"553 5.7.1 <%s>: Sender address rejected: not owned "
+			"by user %s",
+			sender, s->auth_user);
+	smtp_sess_event(s, SMTP_EV_REJECTED, SMTP_REJ_SENDER);
+	smtp_sess_count_error(s);
+	return 0;
+}
+
 /* The Received: clause of a login (RFC 3848 and the comment Postfix
  * writes), "" without one; and the "with" protocol. */
 const char *smtp_sess_received_proto(const struct smtp_session *s)

@@ -193,6 +193,8 @@ static void do_mail(struct smtp_session *s, const char *args)
 				   "MAIL FROM ... SMTPUTF8");
 		return;
 	}
+	if (!smtp_sess_sender_owned(s, mb.addr))
+		return;
 	if (mp.has_size && mp.size > s->conf.max_size) {
 		smtp_sess_reply(s,
 				"552 5.3.4 Message size exceeds fixed maximum "

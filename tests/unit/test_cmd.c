@@ -237,7 +237,9 @@ static void assert_enqueue_equal(const struct spool_cmd_enqueue *a,
 	assert_string_equal(nz(a->rec.client), nz(b->rec.client));
 	assert_string_equal(nz(a->rec.helo), nz(b->rec.helo));
 	assert_string_equal(nz(a->rec.envid), nz(b->rec.envid));
+	assert_string_equal(nz(a->rec.login), nz(b->rec.login));
 	assert_int_equal(a->rec.ret, b->rec.ret);
+	assert_int_equal(a->rec.flags, b->rec.flags);
 	assert_int_equal(a->rec.kind, b->rec.kind);
 	assert_int_equal(a->rec.hops, b->rec.hops);
 	assert_true(a->rec.origin_node == b->rec.origin_node);
@@ -687,6 +689,48 @@ static void test_enqueue_decode_refuses_bad_values(void **state)
 	assert_int_equal(decode_patched(buf, len, notify, 0x40),
 			 SPOOL_E_MALFORMED);
 	free(buf);
+}
+
+static void test_enqueue_login_only_with_its_bit(void **state)
+{
+	struct spool_cmd c, out;
+	size_t with_len, without_len, r;
+	uint8_t *with, *without;
+
+	make_cmd(CMD_ENQUEUE, &c);
+	c.u.enqueue.rec.login = "bob@example.org";
+	with = encode_ok(&c, &with_len);
+	r = enq_off_ret(&c.u.enqueue);
+	assert_int_equal(with[r], DSN_RET_FULL | SPOOL_RET_F_LOGIN);
+	assert_int_equal(spool_cmd_decode(&out, with, with_len), 0);
+	assert_cmd_equal(&c, &out);
+	assert_int_equal(out.u.enqueue.rec.flags, 0);
+	spool_cmd_free(&out);
+	/* without a login: the bytes the old encoder wrote, no string */
+	c.u.enqueue.rec.login = "";
+	without = encode_ok(&c, &without_len);
+	assert_int_equal(with_len,
+			 without_len + 4 + strlen("bob@example.org") + 1);
+	assert_int_equal(without[r], DSN_RET_FULL);
+	assert_int_equal(spool_cmd_decode(&out, without, without_len), 0);
+	assert_string_equal(nz(out.u.enqueue.rec.login), "");
+	spool_cmd_free(&out);
+	/* the bit without a string misparses what follows */
+	without[r] |= SPOOL_RET_F_LOGIN;
+	assert_int_equal(decode_copy(without, without_len), SPOOL_E_MALFORMED);
+	free(without);
+	/* the bit with an empty string is not canonical */
+	{
+		struct wbuf wb;
+
+		wbuf_init(&wb);
+		wbuf_raw(&wb, with, r + 1);
+		wbuf_str(&wb, "");
+		wbuf_raw(&wb, with + r + 1 + 4 + 16, with_len - r - 21);
+		assert_int_equal(decode_copy(wb.p, wb.len), SPOOL_E_MALFORMED);
+		wbuf_free(&wb);
+	}
+	free(with);
 }
 
 static void test_enqueue_refuses_empty_name_and_address(void **state)
@@ -1328,6 +1372,7 @@ int main(void)
 	    cmocka_unit_test(test_decode_refuses_claim_over_limit),
 	    cmocka_unit_test(test_decode_refuses_count_beyond_input),
 	    cmocka_unit_test(test_enqueue_decode_refuses_bad_values),
+	    cmocka_unit_test(test_enqueue_login_only_with_its_bit),
 	    cmocka_unit_test(test_enqueue_refuses_empty_name_and_address),
 	    cmocka_unit_test(test_complete_decode_refuses_bad_values),
 	    cmocka_unit_test(test_complete_without_bounce_round_trips),

@@ -86,6 +86,8 @@ static void assert_rec_equal(const struct spool_rec *a,
 	assert_string_equal(a->client, b->client);
 	assert_string_equal(a->helo, b->helo);
 	assert_string_equal(a->envid, b->envid);
+	assert_string_equal(a->login != NULL ? a->login : "",
+			    b->login != NULL ? b->login : "");
 	assert_int_equal(a->ret, b->ret);
 	assert_int_equal(a->flags, b->flags);
 	assert_int_equal(a->kind, b->kind);
@@ -146,6 +148,116 @@ static void test_record_smtputf8_flag_round_trips(void **state)
 		wbuf_free(&wb);
 	}
 	free(buf);
+}
+
+static void test_record_login_round_trips_after_the_ret_byte(void **state)
+{
+	struct spool_rec in = sample_rec(), out;
+	size_t len, r;
+	uint8_t *buf;
+
+	in.flags = MSG_F_SMTPUTF8;
+	in.login = "alice@example.org";
+	buf = encode_ok(&in, &len);
+	r = off_ret(&in);
+	assert_int_equal(buf[r], DSN_RET_HDRS | 0x10 | SPOOL_RET_F_LOGIN);
+	/* str(NAME): u32 length, the bytes, the NUL */
+	assert_int_equal(buf[r + 4], strlen("alice@example.org"));
+	assert_memory_equal(buf + r + 5, "alice@example.org", 17);
+	assert_int_equal(spool_rec_decode(&out, buf, len), 0);
+	assert_rec_equal(&in, &out);
+	assert_int_equal(out.flags, MSG_F_SMTPUTF8); /* the bit is wire only */
+	spool_rec_free(&out);
+	free(buf);
+}
+
+/* A record written before the login existed, byte for byte as the old
+ * encoder wrote it: it decodes with no login and re-encodes the same. */
+static void test_record_without_login_decodes_as_before(void **state)
+{
+	struct spool_rec in = sample_rec(), out;
+	struct wbuf wb;
+	size_t len;
+	uint8_t *buf;
+
+	in.nrcpt = 1;
+	wbuf_init(&wb);
+	wbuf_u8(&wb, 1); /* version 1: the field did not bump it */
+	wbuf_str(&wb, in.user);
+	wbuf_str(&wb, in.sender);
+	wbuf_str(&wb, in.client);
+	wbuf_str(&wb, in.helo);
+	wbuf_str(&wb, in.envid);
+	wbuf_u8(&wb, DSN_RET_HDRS);
+	wbuf_u8(&wb, in.kind);
+	wbuf_u8(&wb, in.hold);
+	wbuf_u32(&wb, in.hops);
+	wbuf_u64(&wb, in.origin_node);
+	wbuf_u64(&wb, in.created_ms);
+	wbuf_u64(&wb, in.next_ms);
+	wbuf_u32(&wb, in.attempts);
+	wbuf_u64(&wb, in.body_size);
+	wbuf_u64(&wb, in.claim.node);
+	wbuf_u64(&wb, in.claim.lease_end);
+	wbuf_u64(&wb, in.claim.fence);
+	wbuf_u64(&wb, in.last_fence);
+	wbuf_u32(&wb, 1);
+	wbuf_str(&wb, sample_rcpt[0].addr);
+	wbuf_str(&wb, sample_rcpt[0].orcpt);
+	wbuf_u8(&wb, sample_rcpt[0].notify);
+	wbuf_u8(&wb, sample_rcpt[0].state);
+	wbuf_u32(&wb, sample_rcpt[0].attempts);
+	wbuf_u64(&wb, sample_rcpt[0].last_ms);
+	wbuf_str(&wb, sample_rcpt[0].reply);
+	assert_int_equal(wb.err, 0);
+	assert_int_equal(spool_rec_decode(&out, wb.p, wb.len), 0);
+	assert_true(out.login == NULL || out.login[0] == '\0');
+	assert_rec_equal(&in, &out);
+	spool_rec_free(&out);
+	in.login = ""; /* no login: the old bytes */
+	buf = encode_ok(&in, &len);
+	assert_int_equal(len, wb.len);
+	assert_memory_equal(buf, wb.p, len);
+	free(buf);
+	wbuf_free(&wb);
+}
+
+static void test_record_login_flag_needs_a_login(void **state)
+{
+	struct spool_rec in = sample_rec(), out;
+	struct wbuf wb;
+	size_t len, r;
+	uint8_t *buf;
+	char long_login[SPOOL_NAME_MAX + 2];
+
+	/* the flag with an empty string after it is not canonical */
+	in.login = "x";
+	buf = encode_ok(&in, &len);
+	r = off_ret(&in);
+	assert_int_equal(buf[r + 4], 1);
+	wbuf_init(&wb); /* the same bytes with str("") for str("x") */
+	wbuf_raw(&wb, buf, r + 1);
+	wbuf_str(&wb, "");
+	wbuf_raw(&wb, buf + r + 1 + 6, len - r - 7);
+	assert_int_equal(spool_rec_decode(&out, wb.p, wb.len),
+			 SPOOL_E_MALFORMED);
+	assert_true(rec_is_zero(&out));
+	wbuf_free(&wb);
+	free(buf);
+	/* the flag without any string: the following fields misparse */
+	in.login = NULL;
+	buf = encode_ok(&in, &len);
+	buf[r] |= SPOOL_RET_F_LOGIN;
+	assert_int_equal(spool_rec_decode(&out, buf, len), SPOOL_E_MALFORMED);
+	free(buf);
+	/* a login over NAME is not encoded */
+	memset(long_login, 'l', sizeof(long_login) - 1);
+	long_login[sizeof(long_login) - 1] = '\0';
+	in.login = long_login;
+	wbuf_init(&wb);
+	assert_int_equal(spool_rec_encode(&in, &wb), SPOOL_E_INVAL);
+	assert_int_equal(wb.len, 0);
+	wbuf_free(&wb);
 }
 
 static void test_record_round_trip_keeps_every_field(void **state)
@@ -282,7 +394,7 @@ static void test_record_decode_refuses_bad_enums(void **state)
 	/* the high nibble: the message flags, only MSG_F_SMTPUTF8 */
 	assert_int_equal(
 	    decode_patched(buf, len, r, DSN_RET_HDRS | MSG_F_SMTPUTF8 << 4), 0);
-	assert_int_equal(decode_patched(buf, len, r, DSN_RET_HDRS | 0x20),
+	assert_int_equal(decode_patched(buf, len, r, DSN_RET_HDRS | 0x40),
 			 SPOOL_E_MALFORMED);
 	assert_int_equal(buf[r + 1], KIND_BOUNCE);
 	assert_int_equal(decode_patched(buf, len, r + 1, KIND_POSTMASTER), 0);
@@ -530,6 +642,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_record_round_trip_keeps_every_field),
 	    cmocka_unit_test(test_record_smtputf8_flag_round_trips),
+	    cmocka_unit_test(test_record_login_round_trips_after_the_ret_byte),
+	    cmocka_unit_test(test_record_without_login_decodes_as_before),
+	    cmocka_unit_test(test_record_login_flag_needs_a_login),
 	    cmocka_unit_test(test_record_without_recipients_round_trips),
 	    cmocka_unit_test(test_record_decode_refuses_every_truncation),
 	    cmocka_unit_test(test_record_decode_refuses_extra_byte),

@@ -22,7 +22,9 @@
  *                       installs the local-user hook (nobody@ is unknown,
  *                       broken@ fails the lookup, every address is recorded);
  *                       "conf auth fake" the authentication service of
- *                       fa_start() below (alice / secret)
+ *                       fa_start() below (alice / secret); "conf
+ *                       sender_owned fake" the sender-login hook (a
+ *                       login owns <> and LOGIN@any domain)
  *   C: TEXT  C*N: TEXT  a client line, CRLF appended
  *   R: TEXT  R*N: TEXT  client octets as they are
  *                       consecutive C:/R: lines are one write; any other step
@@ -56,7 +58,8 @@
  *   check reject KIND N SMTP_EV_REJECTED events of KIND (RELAY, SIZE, ...)
  *   check asked A,B     the addresses the rcpt_known hook was asked, in order
  *   enqueue KEY VALUE   the last proposed ENQUEUE: sender, rcpts (A,B in
- *                       order), hops, ret (NONE HDRS FULL), envid, notify I
+ *                       order), hops, ret (NONE HDRS FULL), envid, login,
+ *                       notify I
  *                       (FAILURE,DELAY or 0), orcpt I; body-has, body-lacks,
  *                       body-ends TEXT. "" is the empty value.
  *
@@ -319,6 +322,17 @@ static struct smtp_session_conf default_conf(void)
 	    .tls_available = 1,
 	};
 	return c;
+}
+
+/* sender_owned hook ("conf sender_owned fake"): a login owns the null
+ * sender and LOGIN@anything, nothing else. */
+static int f_sender_owned(void *arg, const char *login, const char *sender)
+{
+	size_t n = strlen(login);
+
+	(void)arg;
+	return sender[0] == '\0' ||
+	       (strncmp(sender, login, n) == 0 && sender[n] == '@');
 }
 
 /* A started session with conf c (rcpt_arg, if used, becomes the fake). */
@@ -605,6 +619,7 @@ static const char *const reject_names[SMTP_REJ__COUNT] = {
     [SMTP_REJ_ERRORS] = "ERRORS",     [SMTP_REJ_TLS] = "TLS",
     [SMTP_REJ_USER] = "USER",	      [SMTP_REJ_DISABLED] = "DISABLED",
     [SMTP_REJ_NUL] = "NUL",	      [SMTP_REJ_AUTH] = "AUTH",
+    [SMTP_REJ_SENDER] = "SENDER",
 };
 
 static const struct {
@@ -641,6 +656,8 @@ static void tr_conf(struct tr *t, const char *key, const char *val)
 		tr_fail(t, "conf KEY VALUE");
 	if (strcmp(key, "rcpt_known") == 0 && strcmp(val, "fake") == 0)
 		t->conf.rcpt_known = f_rcpt_known;
+	else if (strcmp(key, "sender_owned") == 0 && strcmp(val, "fake") == 0)
+		t->conf.sender_owned = f_sender_owned;
 	else if (strcmp(key, "tls_available") == 0)
 		t->conf.tls_available = (int)tr_num(t, val);
 	else if (strcmp(key, "auth") == 0 && strcmp(val, "fake") == 0)
@@ -810,6 +827,9 @@ static void tr_enqueue_field(struct tr *t, const struct spool_cmd *cmd,
 		snprintf(got, sizeof(got), "%s", e->rec.sender);
 	} else if (strcmp(key, "envid") == 0) {
 		snprintf(got, sizeof(got), "%s", e->rec.envid);
+	} else if (strcmp(key, "login") == 0) {
+		snprintf(got, sizeof(got), "%s",
+			 e->rec.login != NULL ? e->rec.login : "");
 	} else if (strcmp(key, "hops") == 0) {
 		snprintf(got, sizeof(got), "%u", (unsigned)e->rec.hops);
 	} else if (strcmp(key, "ret") == 0) {

@@ -103,9 +103,11 @@ static int apply(struct spool *sp, const struct spool_cmd *c,
 	return st;
 }
 
-/* ENQUEUE a file of user with n recipients; name goes to out. */
-static void enqueue(struct spool *sp, uint64_t stamp, const char *user,
-		    uint32_t seq, uint32_t n, const char *body, char *out)
+/* ENQUEUE a file of user with n recipients, submitted by login (NULL =
+ * none); name goes to out. */
+static void enqueue_as(struct spool *sp, uint64_t stamp, const char *user,
+		       uint32_t seq, uint32_t n, const char *body,
+		       const char *login, char *out)
 {
 	struct spool_rcpt r[4];
 	struct spool_cmd c;
@@ -132,6 +134,7 @@ static void enqueue(struct spool *sp, uint64_t stamp, const char *user,
 	c.u.enqueue.rec.client = "127.0.0.1";
 	c.u.enqueue.rec.helo = "client.example";
 	c.u.enqueue.rec.envid = "";
+	c.u.enqueue.rec.login = login;
 	c.u.enqueue.rec.origin_node = 1;
 	c.u.enqueue.rec.nrcpt = n;
 	c.u.enqueue.rec.rcpt = r;
@@ -142,6 +145,12 @@ static void enqueue(struct spool *sp, uint64_t stamp, const char *user,
 	spool_result_free(&res);
 	if (out != NULL)
 		strcpy(out, name);
+}
+
+static void enqueue(struct spool *sp, uint64_t stamp, const char *user,
+		    uint32_t seq, uint32_t n, const char *body, char *out)
+{
+	enqueue_as(sp, stamp, user, seq, n, body, NULL, out);
 }
 
 /* CLAIM one name for node. */
@@ -284,6 +293,33 @@ static void test_restore_into_other_spool_gives_identical_image(void **st)
 	}
 	wbuf_free(&img);
 	wbuf_free(&img2);
+	ts_close(&a);
+	ts_close(&b);
+}
+
+static void test_login_survives_snapshot_and_restore(void **st)
+{
+	struct tspool a, b;
+	struct wbuf img;
+	struct spool_ctl c;
+	char name[SPOOL_NAME_MAX + 1], plain[SPOOL_NAME_MAX + 1];
+
+	ts_open(&a);
+	ts_open(&b);
+	populate(a.sp);
+	enqueue_as(a.sp, 1700000003000ull, "TCPIP$SMTP", 4, 1, "x\r\n",
+		   "alice@example.org", name);
+	enqueue_as(a.sp, 1700000004000ull, "TCPIP$SMTP", 5, 1, "y\r\n", NULL,
+		   plain);
+	snap(a.sp, &img);
+	assert_int_equal(spool_restore(b.sp, img.p, img.len), 0);
+	assert_int_equal(spool_ctl_get(b.sp, name, &c), 0);
+	assert_string_equal(c.rec.login, "alice@example.org");
+	spool_ctl_free(&c);
+	assert_int_equal(spool_ctl_get(b.sp, plain, &c), 0);
+	assert_true(c.rec.login == NULL || c.rec.login[0] == '\0');
+	spool_ctl_free(&c);
+	wbuf_free(&img);
 	ts_close(&a);
 	ts_close(&b);
 }
@@ -678,6 +714,7 @@ int main(void)
 	    cmocka_unit_test(
 		test_restore_into_other_spool_gives_identical_image),
 	    cmocka_unit_test(test_same_commands_give_byte_identical_images),
+	    cmocka_unit_test(test_login_survives_snapshot_and_restore),
 	    cmocka_unit_test(test_restore_replaces_old_entries),
 	    cmocka_unit_test(test_restore_refuses_every_truncation),
 	    cmocka_unit_test(test_restore_refuses_any_flipped_byte),
