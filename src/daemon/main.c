@@ -50,6 +50,7 @@
 #include "spool/store/spool.h"
 #include "src/base/diskguard.h"
 #include "src/base/looplag.h"
+#include "src/base/readfile.h"
 #include "src/cluster/cluster.h"
 #include "src/control/control.h"
 #include "src/delivery/deliver.h"
@@ -127,31 +128,23 @@ static int load_local_aliases(struct daemon *d)
 {
 	const char *path = d->conf.smtp_aliases_file;
 	char *text;
-	ssize_t n;
-	int fd, rc;
+	size_t n;
+	int rc;
 
 	if (path[0] == '\0') {
 		return 0;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	rc = readfile(path, ALIASES_FILE_MAX, &text, &n);
+	if (rc == -ENOENT || rc == -EACCES) {
 		log_warn("aliases file %s: %s (no node-local aliases)", path,
-			 strerror(errno));
+			 strerror(-rc));
 		return 0;
 	}
-	text = malloc(ALIASES_FILE_MAX);
-	if (text == NULL) {
-		close(fd);
+	if (rc != 0) {
+		log_error("aliases file %s: %s", path, strerror(-rc));
 		return -1;
 	}
-	n = read(fd, text, ALIASES_FILE_MAX);
-	close(fd);
-	if (n < 0) {
-		log_error("aliases file %s: %s", path, strerror(errno));
-		free(text);
-		return -1;
-	}
-	rc = aliases_parse(text, (size_t)n, &d->local_aliases);
+	rc = aliases_parse(text, n, &d->local_aliases);
 	free(text);
 	if (rc != 0) {
 		log_error("aliases file %s:%d: %s", path,

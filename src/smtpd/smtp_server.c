@@ -43,7 +43,6 @@
 #define DEFAULT_MAX_SESSIONS 100
 #define DEFAULT_MAX_PER_IP 20
 #define DEFAULT_REPLY_TIMEOUT_MS 30000
-#define ALIASES_FILE_MAX (1 << 20)
 
 /* DISABLE SERVICE SMTP for this node, as the replicated node table says (a
  * node not registered yet is enabled). Read at every connection, so
@@ -199,109 +198,6 @@ err_bad:
 	return -1;
 }
 
-/* Read and parse the node-local alias file. */
-static int load_aliases(struct smtp_server *s, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *text;
-	size_t n;
-	int rc;
-
-	if (f == NULL) {
-		log_error("smtp: cannot open the alias file %s: %s", path,
-			  strerror(errno));
-		return SPOOL_E_INVAL;
-	}
-	text = malloc(ALIASES_FILE_MAX);
-	if (text == NULL) {
-		fclose(f);
-		return SPOOL_E_NOMEM;
-	}
-	n = fread(text, 1, ALIASES_FILE_MAX, f);
-	fclose(f);
-	rc = aliases_parse(text, n, &s->local_aliases);
-	free(text);
-	if (rc != 0) {
-		log_error("smtp: %s:%d: %s", path, s->local_aliases.err_line,
-			  s->local_aliases.err);
-		return SPOOL_E_INVAL;
-	}
-	log_info("smtp: %zu node-local alias(es) from %s", s->local_aliases.n,
-		 path);
-	return 0;
-}
-
-/* Read and parse the sender-login map at path into a new *out. 0, or
- * SPOOL_E_* with the reason logged (the file, and the line if it is one
- * that is refused). */
-static int read_sender_logins(const char *path, struct senderlogin_map **out)
-{
-	struct senderlogin_map *m;
-	FILE *f = fopen(path, "r");
-	char *text;
-	size_t n;
-	int rc;
-
-	if (f == NULL) {
-		log_error("smtp: cannot open the sender-login map %s: %s", path,
-			  strerror(errno));
-		return SPOOL_E_INVAL;
-	}
-	text = malloc(SENDERLOGIN_FILE_MAX + 1);
-	m = calloc(1, sizeof(*m));
-	if (text == NULL || m == NULL) {
-		fclose(f);
-		free(text);
-		free(m);
-		return SPOOL_E_NOMEM;
-	}
-	n = fread(text, 1, SENDERLOGIN_FILE_MAX + 1, f);
-	rc = ferror(f) ? SPOOL_E_IO : 0;
-	fclose(f);
-	if (rc == 0 && n > SENDERLOGIN_FILE_MAX) {
-		log_error("smtp: sender-login map %s: over %u bytes", path,
-			  SENDERLOGIN_FILE_MAX);
-		rc = SPOOL_E_INVAL;
-	} else if (rc != 0) {
-		log_error("smtp: cannot read the sender-login map %s", path);
-	} else if ((rc = senderlogin_parse(text, n, m)) == SPOOL_E_INVAL) {
-		log_error("smtp: sender-login map %s:%d: %s", path, m->err_line,
-			  m->err);
-	}
-	free(text);
-	if (rc != 0) {
-		free(m);
-		return rc;
-	}
-	log_info("smtp: %zu sender-login entr%s from %s", m->n,
-		 m->n == 1 ? "y" : "ies", path);
-	*out = m;
-	return 0;
-}
-
-static void drop_sender_map(struct smtp_server *s)
-{
-	senderlogin_free(s->sender_map);
-	free(s->sender_map);
-	s->sender_map = NULL;
-}
-
-int smtp_server_reload(struct smtp_server *s)
-{
-	struct senderlogin_map *m;
-	int rc;
-
-	if (s->sender_logins[0] == '\0')
-		return 0;
-	if ((rc = read_sender_logins(s->sender_logins, &m)) != 0) {
-		log_error("smtp: keeping the sender-login map in use");
-		return rc;
-	}
-	drop_sender_map(s);
-	s->sender_map = m;
-	return 0;
-}
-
 /* smtp_session_conf.sender_owned: the map in use now, or the rule
  * without one. */
 static int sender_owned(void *arg, const char *login, const char *sender)
@@ -373,12 +269,12 @@ static int apply_opts(struct smtp_server *s, const struct smtp_opts *o)
 
 		snprintf(s->sender_logins, sizeof(s->sender_logins), "%s",
 			 o->sender_logins);
-		if ((rc = read_sender_logins(s->sender_logins,
-					     &s->sender_map)) != 0)
+		if ((rc = smtp_server_read_sender_logins(s->sender_logins,
+							 &s->sender_map)) != 0)
 			return rc;
 	}
 	if (o->aliases_file != NULL && o->aliases_file[0] != '\0')
-		return load_aliases(s, o->aliases_file);
+		return smtp_server_load_aliases(s, o->aliases_file);
 	return 0;
 }
 
@@ -468,7 +364,7 @@ static void free_server(struct smtp_server *s)
 	smtp_inbound_host_release(&s->host);
 	tls_ctx_free(s->tls);
 	aliases_free(&s->local_aliases);
-	drop_sender_map(s);
+	smtp_server_drop_sender_map(s);
 	free(s);
 }
 

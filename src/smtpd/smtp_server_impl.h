@@ -87,4 +87,13 @@ void smtp_listener_close(struct smtp_listener *l);
 int smtp_trusted_parse(const char *list, struct policy_net *out, size_t *n,
 		       char *err, size_t errsize);
 
+/* smtp_server_files.c: read the node-local alias file into
+ * s->local_aliases; read the sender-login map at path into a new *out;
+ * free s->sender_map. The readers return 0 or SPOOL_E_* with the reason
+ * logged. */
+int smtp_server_load_aliases(struct smtp_server *s, const char *path);
+int smtp_server_read_sender_logins(const char *path,
+				   struct senderlogin_map **out);
+void smtp_server_drop_sender_map(struct smtp_server *s);
+
 #endif
