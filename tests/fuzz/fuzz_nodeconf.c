@@ -1,6 +1,7 @@
 /*
  * fuzz_nodeconf.c — libFuzzer target for the node configuration reader
- * (src/base/nodeconf*.c, libinih underneath): the input is written to a
+ * (src/base/nodeconf*.c, libinih underneath; with the service.conf
+ * override reader, nodeconf_override.c): the input is written to a
  * file and loaded as node.conf. Invariants that abort when broken:
  *   - a refused file has a message naming the file;
  *   - a loaded one has an id, a data_dir, a cluster address, a name and
@@ -19,6 +20,7 @@
 #include "src/base/nodeconf.c"
 #include "src/base/nodeconf_check.c"
 #include "src/base/nodeconf_keys.c"
+#include "src/base/nodeconf_override.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
