@@ -8,19 +8,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "raft/batch.h"
 #include "raft/rlog.h"
 #include "spool/codec/cmd.h"
 #include "spool/codec/wire.h"
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Raise max_stamp to the highest stamp the spool holds (meta "stamp",
  * part of every snapshot image): at start and after a restore, so the
@@ -32,7 +24,7 @@ static void load_max_stamp(struct rfsm *f)
 
 	if (spool_max_stamp(f->sp, &st) == 0 && st > f->max_stamp) {
 		f->max_stamp = st;
-		f->max_stamp_mono = mono_ms();
+		f->max_stamp_mono = f->mono_ms();
 	}
 }
 
@@ -101,7 +93,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		if (spool_cmd_get_stamp(p, len, &st) == 0 &&
 		    st > f->max_stamp) {
 			f->max_stamp = st;
-			f->max_stamp_mono = mono_ms();
+			f->max_stamp_mono = f->mono_ms();
 		}
 		rv = spool_apply(f->sp, p, len, &sr);
 		if (rv != 0) {
@@ -154,7 +146,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	free(f->img.base); /* the same, after rfsm_fill() */
 	f->img.base = NULL;
 	f->img.len = 0;
-	f->snap_started_ms = mono_ms();
+	f->snap_started_ms = f->mono_ms();
 	f->snap_bytes = 0;
 	/* the log this image replaces; what is applied from now on counts
 	 * towards the next one */
@@ -187,7 +179,7 @@ static int serialize(struct rfsm *f, struct raft_buffer *out)
 	}
 	out->base = wbuf_take(&wb, &len);
 	out->len = len;
-	f->snap_serialize_ms = mono_ms() - f->snap_started_ms;
+	f->snap_serialize_ms = f->mono_ms() - f->snap_started_ms;
 	return 0;
 }
 
@@ -324,9 +316,10 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm,
 	rlog_info("FSM: snapshot of %zu bytes: serialized in %llu ms, stored "
 		  "in %llu ms",
 		  f->snap_bytes, (unsigned long long)f->snap_serialize_ms,
-		  (unsigned long long)(mono_ms() - f->snap_started_ms));
+		  (unsigned long long)(f->mono_ms() - f->snap_started_ms));
 	if (f->on_snapshot != NULL)
-		f->on_snapshot(f->snapshot_arg, mono_ms() - f->snap_started_ms,
+		f->on_snapshot(f->snapshot_arg,
+			       f->mono_ms() - f->snap_started_ms,
 			       f->snap_bytes);
 	set_next_threshold(f);
 	return 0;
@@ -356,11 +349,12 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	return 0;
 }
 
-void rfsm_init(struct rfsm *f, struct spool *sp,
+void rfsm_init(struct rfsm *f, struct spool *sp, uint64_t (*mono_ms)(void),
 	       void (*on_fatal)(void *arg, int err), void *fatal_arg)
 {
 	memset(f, 0, sizeof(*f));
 	f->sp = sp;
+	f->mono_ms = mono_ms;
 	f->on_fatal = on_fatal;
 	f->fatal_arg = fatal_arg;
 	f->fsm.version = 3;

@@ -60,7 +60,8 @@ struct rfsm {
 	unsigned long long want_index; /* index whose results are wanted */
 	int failed;		       /* sticky spool environment failure */
 	uint64_t max_stamp;	       /* highest command stamp applied */
-	uint64_t max_stamp_mono; /* CLOCK_MONOTONIC ms when it was applied */
+	uint64_t max_stamp_mono;       /* mono_ms() when it was applied */
+	uint64_t (*mono_ms)(void);     /* the daemon's monotonic clock, in ms */
 	void (*on_fatal)(void *arg, int err);
 	void *fatal_arg;
 	/* counters, for status and tests */
@@ -89,8 +90,10 @@ struct rfsm {
 #define RFSM_LOG_RATIO_DIV 2
 #define RFSM_THRESHOLD_MAX 1000000u
 
-/* Prepare f over sp. The raft pointer is set later with rfsm_set_raft. */
-void rfsm_init(struct rfsm *f, struct spool *sp,
+/* Prepare f over sp. mono_ms is the daemon's monotonic clock (raft has no
+ * clock of its own: src/base/clock.h is above this layer). The raft pointer
+ * is set later with rfsm_set_raft. */
+void rfsm_init(struct rfsm *f, struct spool *sp, uint64_t (*mono_ms)(void),
 	       void (*on_fatal)(void *arg, int err), void *fatal_arg);
 void rfsm_set_raft(struct rfsm *f, struct raft *r);
 /* The configured snapshot threshold, the floor of the growing one (0:

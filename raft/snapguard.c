@@ -25,14 +25,16 @@
 struct rsnapguard_held {
 	struct raft_message m;
 	char address[256]; /* m.server_address points here */
-	struct rsnapguard_held *next;
+	STAILQ_ENTRY(rsnapguard_held) next;
 };
 
-static struct rsnapguard *guards;
+static SLIST_HEAD(, rsnapguard) guards = SLIST_HEAD_INITIALIZER(guards);
 
 static struct rsnapguard *by_io(struct raft_io *io)
 {
-	for (struct rsnapguard *g = guards; g != NULL; g = g->next) {
+	struct rsnapguard *g;
+
+	SLIST_FOREACH (g, &guards, next) {
 		if (g->io == io) {
 			return g;
 		}
@@ -42,7 +44,9 @@ static struct rsnapguard *by_io(struct raft_io *io)
 
 static struct rsnapguard *by_put(struct raft_io_snapshot_put *req, int *slot)
 {
-	for (struct rsnapguard *g = guards; g != NULL; g = g->next) {
+	struct rsnapguard *g;
+
+	SLIST_FOREACH (g, &guards, next) {
 		for (int i = 0; i < RSNAPGUARD_PUTS; i++) {
 			if (g->puts[i].req == req) {
 				*slot = i;
@@ -63,13 +67,11 @@ static void held_free(struct rsnapguard_held *h)
 /* Hand the held installs to raft while it is not taking a snapshot. */
 static void replay(struct rsnapguard *g)
 {
-	while (g->head != NULL && !g->raft->legacy.snapshot_taking) {
-		struct rsnapguard_held *h = g->head;
+	struct rsnapguard_held *h;
 
-		g->head = h->next;
-		if (g->head == NULL) {
-			g->tail = NULL;
-		}
+	while ((h = STAILQ_FIRST(&g->holding)) != NULL &&
+	       !g->raft->legacy.snapshot_taking) {
+		STAILQ_REMOVE_HEAD(&g->holding, next);
 		rlog_info("raft: handing over the snapshot install from "
 			  "server %llu held while this node took its own",
 			  (unsigned long long)h->m.server_id);
@@ -87,7 +89,7 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
 		return; /* cannot happen: start installed the guard */
 	}
 	if (m->type != RAFT_INSTALL_SNAPSHOT || g->raft->legacy.closing ||
-	    (!g->raft->legacy.snapshot_taking && g->head == NULL)) {
+	    (!g->raft->legacy.snapshot_taking && STAILQ_EMPTY(&g->holding))) {
 		g->recv(io, m);
 		return;
 	}
@@ -103,12 +105,7 @@ static void on_recv(struct raft_io *io, struct raft_message *m)
 	snprintf(h->address, sizeof(h->address), "%s",
 		 m->server_address != NULL ? m->server_address : "");
 	h->m.server_address = h->address;
-	if (g->tail != NULL) {
-		g->tail->next = h;
-	} else {
-		g->head = h;
-	}
-	g->tail = h;
+	STAILQ_INSERT_TAIL(&g->holding, h, next);
 	g->held++;
 	rlog_info("raft: holding a snapshot install from server %llu until "
 		  "this node's own snapshot is written",
@@ -291,14 +288,12 @@ static int w_put(struct raft_io *io, unsigned trailing,
 static void w_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	struct rsnapguard *g = by_io(io);
+	struct rsnapguard_held *h;
 
-	while (g->head != NULL) {
-		struct rsnapguard_held *h = g->head;
-
-		g->head = h->next;
+	while ((h = STAILQ_FIRST(&g->holding)) != NULL) {
+		STAILQ_REMOVE_HEAD(&g->holding, next);
 		held_free(h);
 	}
-	g->tail = NULL;
 	if (g->take.state == RSG_FILLING) {
 		/* fill() is in the pool: take_after closes */
 		g->close_pending = 1;
@@ -318,6 +313,7 @@ int rsnapguard_install(struct rsnapguard *g, struct raft_io *io,
 		return -1;
 	}
 	memset(g, 0, sizeof(*g));
+	STAILQ_INIT(&g->holding);
 	g->io = io;
 	g->raft = raft;
 	g->start = io->start;
@@ -326,16 +322,17 @@ int rsnapguard_install(struct rsnapguard *g, struct raft_io *io,
 	io->start = w_start;
 	io->snapshot_put = w_put;
 	io->close = w_close;
-	g->next = guards;
-	guards = g;
+	SLIST_INSERT_HEAD(&guards, g, next);
 	return 0;
 }
 
 void rsnapguard_remove(struct rsnapguard *g)
 {
-	for (struct rsnapguard **p = &guards; *p != NULL; p = &(*p)->next) {
-		if (*p == g) {
-			*p = g->next;
+	struct rsnapguard *h;
+
+	SLIST_FOREACH (h, &guards, next) {
+		if (h == g) {
+			SLIST_REMOVE(&guards, g, rsnapguard, next);
 			return;
 		}
 	}

@@ -39,6 +39,7 @@
 #define RAFT_SNAPGUARD_H
 
 #include <raft.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #define RSNAPGUARD_PUTS 4 /* snapshot puts in flight at once (libraft: 2) */
@@ -78,9 +79,9 @@ struct rsnapguard {
 	raft_io_close_cb close_cb; /* a close waiting for fill() */
 	int close_pending;
 	unsigned long long filled; /* takes serialized in the pool */
-	struct rsnapguard_held *head, *tail;
-	unsigned long long held; /* installs held so far */
-	struct rsnapguard *next; /* every installed guard */
+	STAILQ_HEAD(, rsnapguard_held) holding; /* installs, oldest first */
+	unsigned long long held;		/* installs held so far */
+	SLIST_ENTRY(rsnapguard) next;		/* every installed guard */
 };
 
 /* Wrap io's recv, snapshot_put and close (after raft_uv_init, before

@@ -26,6 +26,14 @@ uint64_t clock_mono_ms(void)
 	return read_ms(CLOCK_MONOTONIC);
 }
 
+double clock_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 const char *clock_format(uint64_t ms, enum clock_fmt f, char *buf, size_t size)
 {
 	time_t t = (time_t)(ms / 1000);

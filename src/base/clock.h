@@ -22,6 +22,10 @@ uint64_t clock_wall_ms(void);
 /* Milliseconds on CLOCK_MONOTONIC: for deadlines and intervals only. */
 uint64_t clock_mono_ms(void);
 
+/* CLOCK_MONOTONIC in seconds with its nanoseconds: for latencies below a
+ * millisecond (the metrics' histograms). */
+double clock_mono_s(void);
+
 enum clock_fmt {
 	CLOCK_FMT_ISO_MS, /* "2026-11-23T20:23:56.789Z" (UTC) */
 	CLOCK_FMT_UTC,	  /* "2026-11-23 20:23:56 UTC" */

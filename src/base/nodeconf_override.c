@@ -16,6 +16,7 @@
  * Fails with -1 and a message; never exits, never logs. A failed write
  * leaves the old file as it was and removes the temporary one.
  */
+#include "src/base/fsync_dir.h"
 #include "src/base/nodeconf.h"
 #include "src/base/nodeconf_impl.h"
 
@@ -181,19 +182,6 @@ static int render(const struct nodeconf *c, unsigned mask, char *out,
 	return 0;
 }
 
-/* fsync directory dir so the rename is durable. 0 or -1. */
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int nodeconf_override_write(const struct nodeconf *c, unsigned mask, char *err,
 			    size_t errsize)
 {
@@ -247,7 +235,7 @@ int nodeconf_override_write(const struct nodeconf *c, unsigned mask, char *err,
 	/* renamed: the new file is in place. A directory that cannot be
 	 * synced only risks the old file after a power loss; failing now
 	 * would tell the caller "not written" about a file that is. */
-	(void)sync_dir(c->data_dir);
+	(void)fsync_dir(c->data_dir);
 	return 0;
 
 err_after_create:

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "raft/rlog.h"
+#include "src/base/clock.h"
 #include "src/base/log.h"
 
 static void stop_close(struct cluster *c);
@@ -259,7 +260,7 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 	c->max_payload = conf->max_frame + PEER_HEADROOM;
 	c->next_req = cluster_realtime_ms() * 1000u;
 	c->last_state = RAFT_UNAVAILABLE;
-	rfsm_init(&c->fsm, sp, on_fsm_fatal, c);
+	rfsm_init(&c->fsm, sp, clock_mono_ms, on_fsm_fatal, c);
 	c->fsm.on_snapshot = cmx_on_snapshot; /* cluster_metrics.c */
 
 	snprintf(dir, sizeof(dir), "%s/raft", conf->data_dir);

@@ -80,11 +80,9 @@ static void conn_detach(struct ctl_conn *conn)
 		conn->req->conn = NULL;
 		conn->req = NULL;
 	}
-	if (conn->pprev != NULL) {
-		*conn->pprev = conn->next;
-		if (conn->next != NULL)
-			conn->next->pprev = conn->pprev;
-		conn->pprev = NULL;
+	if (conn->linked) {
+		LIST_REMOVE(conn, next);
+		conn->linked = 0;
 	}
 }
 
@@ -258,7 +256,7 @@ static void conn_resume(struct ctl_conn *conn)
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct control *ctl = server->data;
-	struct ctl_conn *conn;
+	struct ctl_conn *conn, *c;
 	unsigned n = 0;
 	int rc;
 
@@ -284,7 +282,7 @@ static void on_connection(uv_stream_t *server, int status)
 		ctl_conn_close(conn);
 		return;
 	}
-	for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
+	LIST_FOREACH (c, &ctl->conns, next)
 		n++;
 	conn->last_active = uv_now(ctl->loop);
 	if (ctl->stopping || n >= CONN_MAX) {
@@ -304,7 +302,7 @@ static void on_connection(uv_stream_t *server, int status)
 	if (conn->uid != 0) {
 		unsigned mine = 0;
 
-		for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
+		LIST_FOREACH (c, &ctl->conns, next)
 			mine += c->uid == conn->uid;
 		if (mine >= ctl->conf.ctl_max_per_user) {
 			log_warn("control: uid %ld pid %ld: already %u "
@@ -315,11 +313,8 @@ static void on_connection(uv_stream_t *server, int status)
 			return;
 		}
 	}
-	conn->next = ctl->conns;
-	if (conn->next != NULL)
-		conn->next->pprev = &conn->next;
-	conn->pprev = &ctl->conns;
-	ctl->conns = conn;
+	LIST_INSERT_HEAD(&ctl->conns, conn, next);
+	conn->linked = 1;
 	/* reading starts once the privilege lookup is back (ctl_conn_ready) */
 	if ((rc = ctl_cred_lookup(conn)) < 0) {
 		log_warn("control: cannot look up the peer's privilege: %s",
@@ -332,11 +327,11 @@ static void on_connection(uv_stream_t *server, int status)
  * CONN_ADMIN_RESERVE places. */
 void ctl_conn_ready(struct ctl_conn *conn)
 {
+	struct ctl_conn *c;
 	unsigned others = 0;
 
 	if (!conn->admin) {
-		for (struct ctl_conn *c = conn->ctl->conns; c != NULL;
-		     c = c->next)
+		LIST_FOREACH (c, &conn->ctl->conns, next)
 			others += !c->admin;
 		if (others > CONN_MAX - CONN_ADMIN_RESERVE) {
 			log_warn("control: uid %ld pid %ld: the last %d "
@@ -358,10 +353,10 @@ static void idle_sweep(uv_timer_t *t)
 	struct control *ctl = t->data;
 	uint64_t now = uv_now(ctl->loop);
 	uint64_t limit = (uint64_t)ctl->conf.ctl_idle_timeout_s * 1000;
-	struct ctl_conn *c = ctl->conns, *next;
+	struct ctl_conn *c, *next;
 
-	for (; c != NULL; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&ctl->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, next);
 		if (c->req != NULL || c->cred != NULL || c->closing ||
 		    now - c->last_active < limit)
 			continue;
@@ -514,8 +509,8 @@ void control_stop(struct control *ctl, void (*cb)(void *arg), void *arg)
 		ctl->idle_open = 0;
 		uv_close((uv_handle_t *)&ctl->idle, on_idle_closed);
 	}
-	while (ctl->conns != NULL)
-		ctl_conn_close(ctl->conns);
+	while (!LIST_EMPTY(&ctl->conns))
+		ctl_conn_close(LIST_FIRST(&ctl->conns));
 	log_info("control: stopped listening on %s", ctl->conf.control_socket);
 	ctl_maybe_finish(ctl);
 }

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -30,8 +31,8 @@ struct ctl_cred_work;
 struct ctl_conn {
 	struct control *ctl;
 	struct conn conn; /* the stream (src/base/conn.h), kind CONN_PIPE */
-	struct ctl_conn *next;
-	struct ctl_conn **pprev;
+	LIST_ENTRY(ctl_conn) next; /* in ctl->conns while linked */
+	int linked;
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;

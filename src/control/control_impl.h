@@ -23,6 +23,7 @@
 
 #include <json-c/json.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -56,9 +57,9 @@ struct control {
 	int server_open; /* server handle initialised, not closed */
 	uv_timer_t idle; /* sweeps idle connections ([control]) */
 	int idle_open;
-	struct ctl_conn *conns; /* open connections */
-	unsigned handles;	/* handles not yet closed (server + conns) */
-	unsigned reqs;		/* requests not yet answered */
+	LIST_HEAD(, ctl_conn) conns; /* open connections */
+	unsigned handles; /* handles not yet closed (server + conns) */
+	unsigned reqs;	  /* requests not yet answered */
 	int stopping;
 	int stop_done; /* stop_cb has been called */
 	void (*stop_cb)(void *arg);

@@ -175,10 +175,10 @@ void deliver_data_free(struct deliver_data *dd)
 /* Free dv's records (not the timer; dv must be unlinked already). */
 static void delivery_free_records(struct delivery *dv)
 {
-	struct group *g, *gn;
+	struct group *g;
 
-	for (g = dv->groups; g != NULL; g = gn) {
-		gn = g->next;
+	while ((g = SLIST_FIRST(&dv->groups)) != NULL) {
+		SLIST_REMOVE_HEAD(&dv->groups, next);
 		group_free(g);
 	}
 	if (dv->have_rec)
@@ -196,12 +196,7 @@ static void delivery_free(uv_handle_t *h)
 	struct delivery *dv = h->data;
 	struct deliverer *d = dv->d;
 
-	if (dv->prev != NULL)
-		dv->prev->next = dv->next;
-	else if (d->live == dv)
-		d->live = dv->next;
-	if (dv->next != NULL)
-		dv->next->prev = dv->prev;
+	LIST_REMOVE(dv, next);
 	delivery_free_records(dv);
 	deliverer_maybe_finish_close(d);
 }
@@ -337,7 +332,7 @@ static void deliverer_finish_close(struct deliverer *d)
 /* Closing, and no delivery nor cached connection left: finish (once). */
 static void deliverer_maybe_finish_close(struct deliverer *d)
 {
-	if (d->closing != 1 || d->live != NULL || d->nidle != 0)
+	if (d->closing != 1 || !LIST_EMPTY(&d->live) || d->nidle != 0)
 		return;
 	d->closing = 2;
 	deliverer_finish_close(d);
@@ -352,8 +347,8 @@ void deliverer_close(struct deliverer *d, void (*cb)(void *), void *arg)
 	d->closing = 1;
 	d->close_cb = cb;
 	d->close_arg = arg;
-	for (dv = d->live; dv != NULL; dv = next) {
-		next = dv->next;
+	for (dv = LIST_FIRST(&d->live); dv != NULL; dv = next) {
+		next = LIST_NEXT(dv, next);
 		deliver_cancel(dv);
 	}
 	conncache_close_all(d);
@@ -411,9 +406,10 @@ static int make_items(struct delivery *dv)
 /* The data phase, for the groups that send it (none: nothing made). */
 static int prepare_data(struct delivery *dv)
 {
+	const struct group *g;
 	int need_smtp = 0, need_lmtp = 0, rc;
 
-	for (const struct group *g = dv->groups; g != NULL; g = g->next) {
+	SLIST_FOREACH (g, &dv->groups, next) {
 		if (g->nit == 0)
 			continue;
 		if (g->kind == G_REMOTE)
@@ -479,18 +475,15 @@ int deliver_start(struct deliverer *d, const struct spool_ctl *ctl, void *body,
 
 	uv_timer_init(d->loop, &dv->timer);
 	dv->timer.data = dv;
-	dv->next = d->live;
-	if (d->live != NULL)
-		d->live->prev = dv;
-	d->live = dv;
+	LIST_INSERT_HEAD(&d->live, dv, next);
 	if (handle != NULL)
 		*handle = dv;
 
 	dv->busy = 1;	 /* the start guard */
 	dv->routing = 1; /* the same for the routes: see on_route() */
-	for (g = dv->groups; g != NULL; g = g->next)
+	SLIST_FOREACH (g, &dv->groups, next)
 		dv->busy++;
-	for (g = dv->groups; g != NULL; g = g->next) {
+	SLIST_FOREACH (g, &dv->groups, next) {
 		if (g->nit == 0) {
 			group_done(g);
 			continue;
@@ -525,7 +518,7 @@ void deliver_cancel(struct delivery *dv)
 		return;
 	dv->cancelled = 1;
 	report(dv, "451 4.3.2 delivery cancelled");
-	for (g = dv->groups; g != NULL; g = g->next) {
+	SLIST_FOREACH (g, &dv->groups, next) {
 		switch (g->state) {
 		case GS_NEW: /* every group is started by deliver_start() */
 		case GS_DONE:

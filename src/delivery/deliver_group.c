@@ -80,7 +80,7 @@ struct group *group_for(struct delivery *dv, enum gkind kind, const char *key,
 {
 	struct group *g;
 
-	for (g = dv->groups; g != NULL; g = g->next)
+	SLIST_FOREACH (g, &dv->groups, next)
 		if (g->kind == kind && strcasecmp(g->key, key) == 0 &&
 		    g->tls_level == tls_level)
 			return g;
@@ -105,8 +105,7 @@ struct group *group_for(struct delivery *dv, enum gkind kind, const char *key,
 	for (char *p = g->key; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	g->next = dv->groups;
-	dv->groups = g;
+	SLIST_INSERT_HEAD(&dv->groups, g, next);
 	return g;
 }
 

@@ -144,7 +144,7 @@ struct deliverer {
 	/* deliver.c's, called by the cache when a parked connection closed
 	 * (a pointer: the cache does not call back into deliver.c) */
 	void (*idle_closed)(struct deliverer *d);
-	struct delivery *live;
+	LIST_HEAD(, delivery) live;
 	uint64_t seq;
 	int closing;
 	void (*close_cb)(void *);
@@ -194,7 +194,7 @@ enum group_state {
 
 struct group {
 	struct delivery *dv;
-	struct group *next; /* in the delivery */
+	SLIST_ENTRY(group) next; /* in the delivery */
 	enum gkind kind;
 	enum group_state state;
 	char key[DNS_NAME_MAX + 3]; /* route target, lower case */
@@ -243,7 +243,7 @@ struct deliver_data {
 
 struct delivery {
 	struct deliverer *d;
-	struct delivery *next, *prev;
+	LIST_ENTRY(delivery) next; /* in the deliverer's live list */
 	char name[SPOOL_NAME_MAX + 1];
 	void *raw;
 	struct spool_rec rec;
@@ -258,7 +258,7 @@ struct delivery {
 	struct deliver_outcome *out;
 	struct item *items;
 	uint32_t n;
-	struct group *groups;
+	SLIST_HEAD(, group) groups;
 	unsigned routing; /* remote groups whose route is not known yet */
 	unsigned busy;	  /* groups running + the start guard */
 	int cancelled, reported, finishing;

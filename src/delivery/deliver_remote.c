@@ -306,10 +306,11 @@ void remote_groups_routed(struct delivery *dv)
 {
 	struct group *g, *h;
 
-	for (g = dv->groups; g != NULL; g = g->next) {
+	SLIST_FOREACH (g, &dv->groups, next) {
 		if (g->state != GS_PARKED)
 			continue;
-		for (h = dv->groups; h != g; h = h->next)
+		for (h = SLIST_FIRST(&dv->groups); h != g;
+		     h = SLIST_NEXT(h, next))
 			if (h->state == GS_PARKED && same_hops(h, g) &&
 			    h->tls_level == g->tls_level)
 				break;
@@ -324,7 +325,7 @@ void remote_groups_routed(struct delivery *dv)
 		g->nit = 0;
 		group_done(g);
 	}
-	for (g = dv->groups; g != NULL; g = g->next)
+	SLIST_FOREACH (g, &dv->groups, next)
 		if (g->state == GS_PARKED)
 			try_next(g);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "spool/codec/err.h"
@@ -31,7 +32,7 @@ struct dns_sock {
 	uv_poll_t poll;
 	ares_socket_t fd;
 	struct dns *d;
-	struct dns_sock *next;
+	LIST_ENTRY(dns_sock) next;
 };
 
 struct dns {
@@ -39,8 +40,8 @@ struct dns {
 	ares_channel ch;
 	int have_ch;
 	uv_timer_t timer;
-	struct dns_sock *socks;
-	struct dns_flight *flights;
+	LIST_HEAD(, dns_sock) socks;
+	LIST_HEAD(, dns_flight) flights;
 	unsigned open_handles; /* timer + polls not yet closed */
 	int closing;
 	void (*close_cb)(void *);
@@ -57,7 +58,7 @@ struct dns_query {
 	dns_addr_cb addr_cb;
 	void *arg;
 	struct dns_query **slot;
-	struct dns_query *next; /* in its flight */
+	SLIST_ENTRY(dns_query) next; /* in its flight */
 };
 
 /* One question on the wire; every caller asking the same one waits on
@@ -66,8 +67,8 @@ struct dns_flight {
 	struct dns *d;
 	int type;
 	char name[DNS_NAME_MAX + 1];
-	struct dns_query *waiters;
-	struct dns_flight *next;
+	SLIST_HEAD(, dns_query) waiters;
+	LIST_ENTRY(dns_flight) next;
 };
 
 const char *dns_status_name(int status)
@@ -186,16 +187,16 @@ static void on_poll(uv_poll_t *p, int status, int events)
 static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 {
 	struct dns *d = data;
-	struct dns_sock **pp = &d->socks, *s;
+	struct dns_sock *s;
 	int ev = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
 
-	while (*pp != NULL && (*pp)->fd != fd)
-		pp = &(*pp)->next;
-	s = *pp;
+	LIST_FOREACH (s, &d->socks, next)
+		if (s->fd == fd)
+			break;
 	if (ev == 0) {
 		if (s == NULL)
 			return;
-		*pp = s->next;
+		LIST_REMOVE(s, next);
 		uv_poll_stop(&s->poll);
 		uv_close((uv_handle_t *)&s->poll, sock_closed);
 		return;
@@ -211,8 +212,7 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 		s->fd = fd;
 		s->d = d;
 		s->poll.data = s;
-		s->next = d->socks;
-		d->socks = s;
+		LIST_INSERT_HEAD(&d->socks, s, next);
 		d->open_handles++;
 	}
 	uv_poll_start(&s->poll, ev, on_poll);
@@ -280,7 +280,7 @@ err_after_channel:
 /* The closing work, from the timer: never inside a c-ares call. */
 static void destroy_now(struct dns *d)
 {
-	struct dns_sock *s, *next;
+	struct dns_sock *s;
 
 	/* Queries see DNS_TEMP (ARES_EDESTRUCTION); sockets are closed
 	 * through sock_state (interest 0). */
@@ -288,12 +288,11 @@ static void destroy_now(struct dns *d)
 		d->have_ch = 0;
 		ares_destroy(d->ch);
 	}
-	for (s = d->socks; s != NULL; s = next) {
-		next = s->next;
+	while ((s = LIST_FIRST(&d->socks)) != NULL) {
+		LIST_REMOVE(s, next);
 		uv_poll_stop(&s->poll);
 		uv_close((uv_handle_t *)&s->poll, sock_closed);
 	}
-	d->socks = NULL;
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, handle_closed);
 }
@@ -330,14 +329,7 @@ void dns_cancel(struct dns_query *q)
 /* Take flight f out of the running list. */
 static void flight_detach(struct dns_flight *f)
 {
-	struct dns_flight **pp;
-
-	for (pp = &f->d->flights; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == f) {
-			*pp = f->next;
-			break;
-		}
-	f->next = NULL;
+	LIST_REMOVE(f, next);
 }
 
 /* Hand one answer to every waiter of f, then free f and them. A waiter's
@@ -346,9 +338,9 @@ static void flight_detach(struct dns_flight *f)
 static void flight_deliver(struct dns_flight *f, int st, const void *res,
 			   size_t n)
 {
-	struct dns_query *q, *next;
+	struct dns_query *q;
 
-	for (q = f->waiters; q != NULL; q = q->next) {
+	SLIST_FOREACH (q, &f->waiters, next) {
 		if (q->cancelled)
 			continue;
 		q->cancelled = 1; /* answered: once only */
@@ -358,8 +350,8 @@ static void flight_deliver(struct dns_flight *f, int st, const void *res,
 		else
 			q->addr_cb(q->arg, st, res, n);
 	}
-	for (q = f->waiters; q != NULL; q = next) {
-		next = q->next;
+	while ((q = SLIST_FIRST(&f->waiters)) != NULL) {
+		SLIST_REMOVE_HEAD(&f->waiters, next);
 		free(q);
 	}
 	free(f);
@@ -481,13 +473,12 @@ static int query(struct dns *d, int type, const char *name, dns_mx_cb mcb,
 	q->arg = arg;
 	q->mx_cb = mcb;
 	q->addr_cb = acb;
-	for (f = d->flights; f != NULL; f = f->next)
+	LIST_FOREACH (f, &d->flights, next)
 		if (f->type == type && strcasecmp(f->name, name) == 0)
 			break;
 	if (f != NULL) {
 		/* the same question is already asked: wait for its answer */
-		q->next = f->waiters;
-		f->waiters = q;
+		SLIST_INSERT_HEAD(&f->waiters, q, next);
 		q->slot = slot;
 		if (slot != NULL)
 			*slot = q;
@@ -501,9 +492,9 @@ static int query(struct dns *d, int type, const char *name, dns_mx_cb mcb,
 	f->d = d;
 	f->type = type;
 	memcpy(f->name, name, l + 1);
-	f->waiters = q;
-	f->next = d->flights;
-	d->flights = f;
+	SLIST_INIT(&f->waiters);
+	SLIST_INSERT_HEAD(&f->waiters, q, next);
+	LIST_INSERT_HEAD(&d->flights, f, next);
 	q->slot = slot;
 	if (slot != NULL)
 		*slot = q;

@@ -21,7 +21,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -30,6 +29,8 @@
 #include "spool/codec/hostport.h"
 #include "spool/codec/sender.h"
 #include "spool/store/spool.h"
+#include "src/base/clock.h"
+#include "src/base/fsync_dir.h"
 #include "src/delivery/local_headers.h"
 
 /* ---- local domains ---- */
@@ -448,18 +449,6 @@ static char *maildir_bytes(const struct maildir_req *m, size_t *outlen)
 	return b;
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* The node name with '/' and ':' escaped as the Maildir spec says. */
 static void host_part(const char *node, char *out, size_t size)
 {
@@ -483,7 +472,6 @@ int local_maildir_deliver(const struct maildir_req *m, char *reply, size_t size,
 {
 	char dir[4096], tmp[4700], dst[4700], name[512], host[256];
 	struct stat st;
-	struct timeval tv;
 	char *bytes;
 	size_t blen;
 	int fd = -1, out = OUT_DEFERRED, err;
@@ -524,9 +512,8 @@ int local_maildir_deliver(const struct maildir_req *m, char *reply, size_t size,
 	}
 	host_part(m->node, host, sizeof(host));
 	for (int tries = 0; tries < 100 && fd < 0; tries++) {
-		gettimeofday(&tv, NULL);
 		snprintf(name, sizeof(name), "%lld.%d_%u.%s",
-			 (long long)tv.tv_sec, (int)getpid(),
+			 (long long)(clock_wall_ms() / 1000), (int)getpid(),
 			 atomic_fetch_add(&maildir_seq, 1u), host);
 		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

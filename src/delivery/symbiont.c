@@ -424,8 +424,7 @@ static void tick_work(struct symbiont *s, int do_scan)
 		symbiont_job_tick(j, now, s->stopping, cancel);
 	}
 	/* wake for the next RENEW or lease deadline, not a scan later */
-	LIST_FOREACH(j, &s->jobs, link)
-	{
+	LIST_FOREACH (j, &s->jobs, link) {
 		due = symbiont_job_next_due(j, now);
 		if (due != 0 && (first == 0 || due < first))
 			first = due;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/base/clock.h"
 #include "src/base/log.h"
 #include "src/metrics/metrics.h"
 
@@ -300,7 +301,7 @@ void symbiont_job_delivered(struct symbiont_job *j,
 
 	assert(j->state == SJ_DELIVERING || j->state == SJ_LOST);
 	j->h = NULL; /* invalid from now on */
-	metrics_observe(MH_DELIVERY_SECONDS, metrics_now() - j->started_at);
+	metrics_observe(MH_DELIVERY_SECONDS, clock_mono_s() - j->started_at);
 	if (j->state == SJ_LOST) {
 		log_warn("symbiont: possible duplicate delivery of %s (lease "
 			 "lost during delivery; outcomes not recorded)",
@@ -367,7 +368,7 @@ void symbiont_job_try_start(struct symbiont_job *j)
 		job_complete(j, NULL, 0);
 		return;
 	}
-	j->started_at = metrics_now();
+	j->started_at = clock_mono_s();
 	rc = env->ops->deliver(env->ctx, j);
 	if (rc != 0) {
 		j->h = NULL;

@@ -115,7 +115,7 @@ struct symbiont_job {
 	uint8_t *cmd;	    /* encoded COMPLETE, kept for retries */
 	size_t cmd_len;
 	int has_bounce;
-	double started_at; /* metrics_now() when the attempt began */
+	double started_at; /* clock_mono_s() when the attempt began */
 };
 
 /* A job for a granted claim of name with fence, asked for at granted_ms

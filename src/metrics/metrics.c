@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void mtext_init(struct mtext *t)
 {
@@ -236,14 +235,6 @@ void metrics_observe(enum metrics_hist_id id, double v)
 {
 	if ((unsigned)id < MH__COUNT)
 		mhist_observe(&hists[id], v);
-}
-
-double metrics_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void metrics_hists_text(struct mtext *t)

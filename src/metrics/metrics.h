@@ -60,8 +60,6 @@ enum metrics_hist_id {
 	MH__COUNT
 };
 void metrics_observe(enum metrics_hist_id id, double v);
-/* CLOCK_MONOTONIC in seconds (ns resolution), for the latencies. */
-double metrics_now(void);
 /* Every histogram of the node, in id order. */
 void metrics_hists_text(struct mtext *t);
 /* Zero them (tests). */

@@ -461,8 +461,7 @@ unsigned smtp_inbound_count_ip(const struct smtp_inbound_host *h,
 	}
 	if (h->orphans == NULL)
 		return n;
-	LIST_FOREACH(pp, &h->orphans->list, link)
-	{
+	LIST_FOREACH (pp, &h->orphans->list, link) {
 		if (strcmp(pp->ip, ip) == 0)
 			n++;
 	}

@@ -31,6 +31,7 @@
 #include "spool/codec/err.h"
 #include "spool/store/spool.h"
 #include "spool/codec/wire.h"
+#include "src/base/clock.h"
 #include "src/base/log.h"
 #include "src/metrics/metrics.h"
 #include "src/smtpd/smtp_recvlog.h"
@@ -296,7 +297,7 @@ static void end_of_data(struct smtp_session *s)
 	 * smtp_session_proposed(), once the entry is applied on the leader
 	 * (committed on a quorum). */
 	smtp_sess_enter(s, SMTP_S_QUEUEING);
-	s->eod_at = metrics_now();
+	s->eod_at = clock_mono_s();
 	smtp_sess_flush(s);
 	rc = s->env.propose(s->env.arg, wb.p, wb.len);
 	wbuf_free(&wb);
@@ -475,7 +476,7 @@ void smtp_session_proposed(struct smtp_session *s, int applied, int res_status,
 	    (res_status == 0 || (res_flags & RES_F_DUPLICATE) != 0)) {
 		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s",
 			 s->name);
-		metrics_observe(MH_ACCEPT_SECONDS, metrics_now() - s->eod_at);
+		metrics_observe(MH_ACCEPT_SECONDS, clock_mono_s() - s->eod_at);
 		log_info(
 		    "smtp [%s]: queued %s, %llu octets, %u recipient(s)%s%s%s",
 		    s->client_ip, s->name, (unsigned long long)s->body_len,

@@ -62,7 +62,7 @@ struct smtp_session {
 	uint64_t chunk_size, chunk_left;
 	char name[SPOOL_NAME_MAX + 1];
 	uint64_t body_len; /* octets proposed, for the statistics */
-	double eod_at;	   /* metrics_now() at the end of DATA */
+	double eod_at;	   /* clock_mono_s() at the end of DATA */
 };
 
 /* smtp_session.c */

@@ -73,8 +73,8 @@ static void fixture_free(struct fixture *f)
 {
 	struct group *g, *gn;
 
-	for (g = f->dv.groups; g != NULL; g = gn) {
-		gn = g->next;
+	for (g = SLIST_FIRST(&f->dv.groups); g != NULL; g = gn) {
+		gn = SLIST_NEXT(g, next);
 		group_free(g);
 	}
 	fx_close(&f->spool);
@@ -237,7 +237,7 @@ static void test_classify_groups_by_backend_and_target(void **state)
 		group_classify(&f->dv, i, &env);
 	/* the same mailbox named twice is written once */
 	assert_int_equal(f->items[2].dup_of, 0);
-	for (g = f->dv.groups; g != NULL; g = g->next) {
+	SLIST_FOREACH (g, &f->dv.groups, next) {
 		assert_int_equal(g->state, GS_NEW);
 		if (g->kind == G_MAILDIR) {
 			nlocal++;
@@ -291,7 +291,8 @@ static void test_remote_groups_carry_the_tls_policy(void **state)
 	fake_env(&env);
 	for (uint32_t i = 0; i < 5; i++)
 		group_classify(&f->dv, i, &env);
-	for (g = f->dv.groups; g != NULL; g = g->next, n++) {
+	for (g = SLIST_FIRST(&f->dv.groups); g != NULL;
+	     g = SLIST_NEXT(g, next), n++) {
 		assert_int_equal(g->kind, G_REMOTE);
 		if (strcmp(g->key, "secure.test") == 0) {
 			assert_int_equal(g->tls_level, TLSPOL_VERIFY);
@@ -327,9 +328,9 @@ static void test_local_duplicate_takes_the_mailbox_outcome(void **state)
 	fake_env(&env);
 	group_classify(&f->dv, 0, &env);
 	group_classify(&f->dv, 1, &env);
-	g = f->dv.groups;
+	g = SLIST_FIRST(&f->dv.groups);
 	assert_non_null(g);
-	assert_null(g->next);
+	assert_null(SLIST_NEXT(g, next));
 	group_enter(g, GS_SENDING);
 	delivery_settle(&f->dv, 0, OUT_DELIVERED, "250 ok", "local");
 	group_done(g);
@@ -348,7 +349,7 @@ static void test_no_backend_defers(void **state)
 	f->d.s_backend = "";
 	fake_env(&env);
 	group_classify(&f->dv, 0, &env);
-	assert_null(f->dv.groups);
+	assert_true(SLIST_EMPTY(&f->dv.groups));
 	assert_true(f->items[0].settled);
 	assert_int_equal(f->out[0].outcome, OUT_DEFERRED);
 	fixture_free(f);

@@ -24,6 +24,13 @@
 
 static int fatal_calls;
 
+/* The daemon's monotonic clock, as the FSM is handed it (raft has none). */
+#define FAKE_MONO_MS 424242u
+static uint64_t fake_mono_ms(void)
+{
+	return FAKE_MONO_MS;
+}
+
 static void on_fatal(void *arg, int err)
 {
 	(void)arg;
@@ -91,7 +98,7 @@ static void test_apply_runs_every_command_of_a_batch(void **state)
 
 	(void)state;
 	fx_open(&fx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	/* no raft request waits for this index: no results are built */
 	assert_null(result);
@@ -116,7 +123,7 @@ static void test_apply_ignores_a_malformed_entry_without_failing(void **state)
 	(void)state;
 	fx_open(&fx);
 	fatal_calls = 0;
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	p[0] = 0x7f; /* unknown batch version */
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	assert_int_equal(f.malformed_entries, 1);
@@ -142,7 +149,7 @@ test_malformed_command_inside_a_batch_is_a_business_outcome(void **state)
 	memset(junk, 0xee, sizeof(junk));
 	assert_int_equal(rbatch_encode(&cmd, 1, T0, &b.base, &b.len), 0);
 	fx_open(&fx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	assert_false(f.failed);
 	assert_int_equal(f.applied_entries, 1);
@@ -167,8 +174,8 @@ static void test_snapshot_restores_into_an_identical_spool(void **state)
 	(void)state;
 	fx_open(&fx);
 	fx_open(&gx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
-	rfsm_init(&g, gx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
+	rfsm_init(&g, gx.sp, fake_mono_ms, on_fatal, NULL);
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	assert_int_equal(f.fsm.snapshot(&f.fsm, &bufs, &n), 0);
 	assert_int_equal(f.fsm.snapshot_async(&f.fsm, &bufs, &n), 0);
@@ -234,8 +241,8 @@ static void test_deferred_snapshot_is_filled_on_another_thread(void **state)
 	(void)state;
 	fx_open(&fx);
 	fx_open(&gx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
-	rfsm_init(&g, gx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
+	rfsm_init(&g, gx.sp, fake_mono_ms, on_fatal, NULL);
 	rfsm_set_deferred(&f);
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	assert_int_equal(f.fsm.snapshot(&f.fsm, &bufs, &n), 0);
@@ -285,8 +292,8 @@ static void test_restore_sets_max_stamp(void **state)
 	(void)state;
 	fx_open(&fx);
 	fx_open(&gx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
-	rfsm_init(&g, gx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
+	rfsm_init(&g, gx.sp, fake_mono_ms, on_fatal, NULL);
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	assert_int_equal(f.fsm.snapshot(&f.fsm, &bufs, &n), 0);
 	assert_int_equal(f.fsm.snapshot_async(&f.fsm, &bufs, &n), 0);
@@ -298,6 +305,7 @@ static void test_restore_sets_max_stamp(void **state)
 	assert_int_equal(g.fsm.restore(&g.fsm, &copy), 0);
 	assert_int_equal(g.max_stamp, T0);
 	assert_true(g.max_stamp_mono > 0);
+	assert_int_equal(g.max_stamp_mono, FAKE_MONO_MS);
 	raft_free(b.base);
 	rfsm_close(&f);
 	rfsm_close(&g);
@@ -316,10 +324,10 @@ static void test_init_over_a_kept_spool_loads_max_stamp(void **state)
 
 	(void)state;
 	fx_open(&fx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	rfsm_close(&f);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	assert_int_equal(f.max_stamp, T0);
 	raft_free(b.base);
 	rfsm_close(&f);
@@ -338,7 +346,7 @@ static void test_restore_refuses_garbage_and_keeps_the_spool(void **state)
 	(void)state;
 	fx_open(&fx);
 	fatal_calls = 0;
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
 	junk.len = 64;
 	junk.base = raft_malloc(junk.len);
@@ -450,7 +458,7 @@ test_claims_and_completes_sharing_an_entry_keep_the_fence(void **state)
 
 	(void)state;
 	fx_open(&fx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	r.state = RAFT_LEADER;
 	r.last_applied = 0;
 	rfsm_set_raft(&f, &r);
@@ -533,7 +541,7 @@ static void test_snapshot_sets_the_next_threshold(void **state)
 
 	(void)state;
 	fx_open(&fx);
-	rfsm_init(&f, fx.sp, on_fatal, NULL);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
 	rfsm_set_raft(&f, &r);
 	rfsm_set_threshold_base(&f, 1);
 	for (unsigned i = 0; i < 8; i++) {
