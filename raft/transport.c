@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "raft/rlog.h"
@@ -46,7 +47,7 @@ struct hs {
 	size_t got, need;
 	uint64_t started;
 	char peer[64];
-	struct hs *next, *prev;
+	LIST_ENTRY(hs) next; /* in t->pending */
 };
 
 /* An outgoing connection through the wrap. */
@@ -58,7 +59,7 @@ struct cx {
 	uv_write_t wreq;
 	int canceled;
 	uint8_t buf[HS_PREAMBLE + RTRANSPORT_ADDRESS_MAX];
-	struct cx *next, *prev;
+	LIST_ENTRY(cx) next; /* in t->connects */
 };
 
 struct rtransport {
@@ -69,11 +70,11 @@ struct rtransport {
 	raft_uv_accept_cb accept_cb;
 	const struct rtransport_wrap *wrap; /* NULL: plain TCP */
 	raft_id id;
-	struct cx *connects; /* wrapped connects not yet reported */
+	LIST_HEAD(, cx) connects; /* wrapped connects not yet reported */
 	uv_tcp_t listener;
 	uv_timer_t timer;
 	int listener_open, timer_open, inner_open;
-	struct hs *pending; /* handshakes being read */
+	LIST_HEAD(, hs) pending; /* handshakes being read */
 	unsigned npending;
 	unsigned nclosing; /* handshakes being closed */
 	int closing;
@@ -93,8 +94,8 @@ static uint64_t le64(const uint8_t *p)
 static void maybe_closed(struct rtransport *t)
 {
 	if (t->closing && !t->listener_open && !t->timer_open &&
-	    !t->inner_open && t->pending == NULL && t->nclosing == 0 &&
-	    t->connects == NULL && t->close_cb != NULL) {
+	    !t->inner_open && LIST_EMPTY(&t->pending) && t->nclosing == 0 &&
+	    LIST_EMPTY(&t->connects) && t->close_cb != NULL) {
 		raft_uv_transport_close_cb cb = t->close_cb;
 		t->close_cb = NULL;
 		cb(&t->outer);
@@ -103,26 +104,13 @@ static void maybe_closed(struct rtransport *t)
 
 static void hs_link(struct rtransport *t, struct hs *h)
 {
-	h->prev = NULL;
-	h->next = t->pending;
-	if (t->pending != NULL) {
-		t->pending->prev = h;
-	}
-	t->pending = h;
+	LIST_INSERT_HEAD(&t->pending, h, next);
 	t->npending++;
 }
 
 static void hs_unlink(struct rtransport *t, struct hs *h)
 {
-	if (h->prev != NULL) {
-		h->prev->next = h->next;
-	} else {
-		t->pending = h->next;
-	}
-	if (h->next != NULL) {
-		h->next->prev = h->prev;
-	}
-	h->next = h->prev = NULL;
+	LIST_REMOVE(h, next);
 	t->npending--;
 }
 
@@ -344,10 +332,10 @@ static void timer_cb(uv_timer_t *timer)
 {
 	struct rtransport *t = timer->data;
 	uint64_t now = uv_now(t->loop);
-	struct hs *h = t->pending;
+	struct hs *h = LIST_FIRST(&t->pending);
 
 	while (h != NULL) {
-		struct hs *next = h->next;
+		struct hs *next = LIST_NEXT(h, next);
 		/* a wrapped one has the wrap's own deadline until it is
 		 * delivered */
 		if (!h->wrapping &&
@@ -456,14 +444,7 @@ static int t_listen(struct raft_uv_transport *outer, raft_uv_accept_cb cb)
 
 static void cx_unlink(struct rtransport *t, struct cx *x)
 {
-	if (x->prev != NULL) {
-		x->prev->next = x->next;
-	} else {
-		t->connects = x->next;
-	}
-	if (x->next != NULL) {
-		x->next->prev = x->prev;
-	}
+	LIST_REMOVE(x, next);
 }
 
 /* Report a wrapped connect to libraft and forget it. */
@@ -579,18 +560,17 @@ static int t_connect(struct raft_uv_transport *outer,
 	x->t = t;
 	x->req = req;
 	x->cb = cb;
+	/* linked first: the wrap's answer may only come on a later turn,
+	 * but cx_finish unlinks whenever it comes */
+	LIST_INSERT_HEAD(&t->connects, x, next);
 	if (t->wrap->connect(t->wrap->data, (const struct sockaddr *)&ss,
 			     address, id, cx_wrapped, x) != 0) {
+		LIST_REMOVE(x, next);
 		free(x);
 		snprintf(outer->errmsg, sizeof(outer->errmsg),
 			 "cannot connect to %.200s", address);
 		return RAFT_NOCONNECTION;
 	}
-	x->next = t->connects;
-	if (t->connects != NULL) {
-		t->connects->prev = x;
-	}
-	t->connects = x;
 	return 0;
 }
 
@@ -624,13 +604,14 @@ static void t_close(struct raft_uv_transport *outer,
 
 	t->closing = 1;
 	t->close_cb = cb;
-	while (t->pending != NULL) {
-		hs_drop(t->pending, NULL);
+	while (!LIST_EMPTY(&t->pending)) {
+		hs_drop(LIST_FIRST(&t->pending), NULL);
 	}
 	/* wrapped connects: the wrap's are cancelled now, the ones writing
 	 * the handshake finish in cx_written */
-	for (struct cx *x = t->connects, *next; x != NULL; x = next) {
-		next = x->next;
+	for (struct cx *x = LIST_FIRST(&t->connects), *next; x != NULL;
+	     x = next) {
+		next = LIST_NEXT(x, next);
 		if (x->st == NULL) {
 			t->wrap->cancel(t->wrap->data, x);
 			cx_finish(x, NULL, RAFT_CANCELED);

@@ -254,6 +254,9 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 		return CLUSTER_E_FAILED;
 	}
 	c->up = &cluster_up;
+	TAILQ_INIT(&c->lps);
+	TAILQ_INIT(&c->queue);
+	TAILQ_INIT(&c->aops);
 	c->loop = loop;
 	c->conf = *conf;
 	c->sp = sp;
@@ -339,7 +342,7 @@ static void maybe_finished(struct cluster *c)
 	void (*cb)(void *);
 
 	if (c->stop_phase != 2 || c->node != NULL || c->closes_pending > 0 ||
-	    c->sconns != NULL || c->client != NULL || c->listening ||
+	    !LIST_EMPTY(&c->sconns) || c->client != NULL || c->listening ||
 	    c->conns_open > 0) {
 		return;
 	}

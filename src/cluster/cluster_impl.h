@@ -39,6 +39,7 @@
 
 #include <raft.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "raft/fsm.h"
@@ -85,8 +86,8 @@ struct lprop {
 	uint64_t retry_at;     /* LP_WAITING: not before this */
 	enum lp_state state;
 	unsigned tries;
-	struct qitem *qi; /* LP_QUEUED */
-	struct lprop *next, *prev;
+	struct qitem *qi;	 /* LP_QUEUED */
+	TAILQ_ENTRY(lprop) next; /* in c->lps, oldest first */
 	struct lprop *hnext;
 };
 
@@ -99,7 +100,7 @@ struct qitem {
 	uint64_t conn_id; /* remote origin: server connection id */
 	uint64_t req;	  /* remote origin: the frame's request id */
 	int in_flight;	  /* part of the entry being applied */
-	struct qitem *next, *prev;
+	TAILQ_ENTRY(qitem) next; /* in c->queue */
 };
 
 enum aop_kind {
@@ -125,7 +126,7 @@ struct aop {
 	void *arg;
 	uint64_t conn_id;
 	uint64_t conn_req;
-	struct aop *next, *prev;
+	TAILQ_ENTRY(aop) next; /* in c->aops */
 };
 
 /* What a follower told the leader about itself. */
@@ -169,13 +170,13 @@ struct cluster {
 	uint64_t max_payload; /* frame payload limit */
 
 	/* local proposals */
-	struct lprop *lps_head, *lps_tail;
+	TAILQ_HEAD(, lprop) lps;
 	struct lprop *lp_hash[CLUSTER_HASH];
 	unsigned nlps;
 	uint64_t next_req;
 
 	/* leader queue and the entry in flight */
-	struct qitem *q_head, *q_tail;
+	TAILQ_HEAD(, qitem) queue;
 	size_t q_bytes;
 	unsigned q_count;
 	struct qitem **inflight;
@@ -196,7 +197,7 @@ struct cluster {
 	raft_term barrier_term;
 
 	/* membership and transfer */
-	struct aop *aops_head, *aops_tail;
+	TAILQ_HEAD(, aop) aops;
 	struct aop *change_op; /* the op owning change_req */
 	struct raft_change change_req;
 	int change_inflight;
@@ -216,7 +217,7 @@ struct cluster {
 	/* forwarding: server side (cluster_server.c) */
 	uv_tcp_t listener;
 	int listening;
-	struct peer_conn *sconns;
+	LIST_HEAD(, peer_conn) sconns;
 	unsigned conns_open; /* accepted or connecting, not yet closed */
 	/* forwarding: client side, to the leader (cluster_client.c) */
 	struct peer_conn *client;

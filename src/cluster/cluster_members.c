@@ -23,28 +23,12 @@
 
 static void aop_link(struct cluster *c, struct aop *op)
 {
-	op->next = NULL;
-	op->prev = c->aops_tail;
-	if (c->aops_tail != NULL) {
-		c->aops_tail->next = op;
-	} else {
-		c->aops_head = op;
-	}
-	c->aops_tail = op;
+	TAILQ_INSERT_TAIL(&c->aops, op, next);
 }
 
 static void aop_unlink(struct cluster *c, struct aop *op)
 {
-	if (op->prev != NULL) {
-		op->prev->next = op->next;
-	} else {
-		c->aops_head = op->next;
-	}
-	if (op->next != NULL) {
-		op->next->prev = op->prev;
-	} else {
-		c->aops_tail = op->prev;
-	}
+	TAILQ_REMOVE(&c->aops, op, next);
 }
 
 static void send_admin_result(struct cluster *c, struct aop *op, int status,
@@ -339,7 +323,7 @@ static int send_to_leader(struct cluster *c, struct aop *op)
 /* Start what can start: on the leader run it, else forward it. */
 void cm_check(struct cluster *c)
 {
-	struct aop *op = c->aops_head;
+	struct aop *op = TAILQ_FIRST(&c->aops);
 	int leader = raft_state(c->raft) == RAFT_LEADER;
 	int connected = c->client != NULL && c->client->connected;
 
@@ -347,7 +331,7 @@ void cm_check(struct cluster *c)
 		promote(c);
 	}
 	while (op != NULL) {
-		struct aop *next = op->next;
+		struct aop *next = TAILQ_NEXT(op, next);
 		if (!op->running && !op->sent) {
 			if (leader) {
 				run_local(c, op);
@@ -396,13 +380,13 @@ static void remove_wait_check(struct cluster *c, uint64_t now)
 void cm_tick(struct cluster *c)
 {
 	uint64_t now = cluster_now(c);
-	struct aop *op = c->aops_head;
+	struct aop *op = TAILQ_FIRST(&c->aops);
 
 	remove_wait_check(c, now);
-	op = c->aops_head;
+	op = TAILQ_FIRST(&c->aops);
 
 	while (op != NULL) {
-		struct aop *next = op->next;
+		struct aop *next = TAILQ_NEXT(op, next);
 		if (now >= op->deadline && !op->running) {
 			if (op->kind == AOP_STATUS && op->conn_id == 0) {
 				aop_finish(c, op, 0, cst_json(c, 0));
@@ -418,10 +402,11 @@ void cm_tick(struct cluster *c)
 
 void cm_fail_all(struct cluster *c, int status, const char *msg)
 {
-	while (c->aops_head != NULL) {
-		aop_finish(c, c->aops_head, status,
-			   c->aops_head->kind == AOP_STATUS ? NULL
-							    : fmt("%s", msg));
+	while (!TAILQ_EMPTY(&c->aops)) {
+		aop_finish(c, TAILQ_FIRST(&c->aops), status,
+			   TAILQ_FIRST(&c->aops)->kind == AOP_STATUS
+			       ? NULL
+			       : fmt("%s", msg));
 	}
 	c->promote_pending = 0;
 	c->remove_wait = 0;
@@ -429,11 +414,11 @@ void cm_fail_all(struct cluster *c, int status, const char *msg)
 
 void cm_leader_lost(struct cluster *c)
 {
-	struct aop *op = c->aops_head;
+	struct aop *op = TAILQ_FIRST(&c->aops);
 
 	clv_reset(c);
 	while (op != NULL) {
-		struct aop *next = op->next;
+		struct aop *next = TAILQ_NEXT(op, next);
 		if (op->sent) {
 			raft_id lid = 0;
 			const char *laddr = NULL;
@@ -470,7 +455,7 @@ void cm_admin_result(struct cluster *c, struct peer_frame *f)
 		clv_on_view(c, f); /* the answer to a REPORT */
 		return;
 	}
-	for (op = c->aops_head; op != NULL; op = op->next) {
+	TAILQ_FOREACH (op, &c->aops, next) {
 		if (op->sent && op->req == f->req) {
 			break;
 		}

@@ -34,14 +34,7 @@ static void lp_link(struct cluster *c, struct lprop *lp)
 {
 	unsigned b = (unsigned)(lp->req % CLUSTER_HASH);
 
-	lp->prev = c->lps_tail;
-	lp->next = NULL;
-	if (c->lps_tail != NULL) {
-		c->lps_tail->next = lp;
-	} else {
-		c->lps_head = lp;
-	}
-	c->lps_tail = lp;
+	TAILQ_INSERT_TAIL(&c->lps, lp, next);
 	lp->hnext = c->lp_hash[b];
 	c->lp_hash[b] = lp;
 	c->nlps++;
@@ -57,16 +50,7 @@ static void lp_unlink(struct cluster *c, struct lprop *lp)
 	if (*pp == lp) {
 		*pp = lp->hnext;
 	}
-	if (lp->prev != NULL) {
-		lp->prev->next = lp->next;
-	} else {
-		c->lps_head = lp->next;
-	}
-	if (lp->next != NULL) {
-		lp->next->prev = lp->prev;
-	} else {
-		c->lps_tail = lp->prev;
-	}
+	TAILQ_REMOVE(&c->lps, lp, next);
 	c->nlps--;
 }
 
@@ -83,30 +67,14 @@ static struct lprop *lp_find(struct cluster *c, uint64_t req)
 
 static void q_append(struct cluster *c, struct qitem *qi)
 {
-	qi->next = NULL;
-	qi->prev = c->q_tail;
-	if (c->q_tail != NULL) {
-		c->q_tail->next = qi;
-	} else {
-		c->q_head = qi;
-	}
-	c->q_tail = qi;
+	TAILQ_INSERT_TAIL(&c->queue, qi, next);
 	c->q_bytes += qi->len;
 	c->q_count++;
 }
 
 static void q_remove(struct cluster *c, struct qitem *qi)
 {
-	if (qi->prev != NULL) {
-		qi->prev->next = qi->next;
-	} else {
-		c->q_head = qi->next;
-	}
-	if (qi->next != NULL) {
-		qi->next->prev = qi->prev;
-	} else {
-		c->q_tail = qi->prev;
-	}
+	TAILQ_REMOVE(&c->queue, qi, next);
 	c->q_bytes -= qi->len;
 	c->q_count--;
 }
@@ -391,14 +359,15 @@ void cp_flush(struct cluster *c)
 	size_t elen;
 	int rv;
 
-	if (c->raft == NULL || c->apply_inflight || c->q_head == NULL ||
+	if (c->raft == NULL || c->apply_inflight || TAILQ_EMPTY(&c->queue) ||
 	    !cluster_is_ready_leader(c) || c->disk_failed || c->fatal ||
 	    raft_transferee(c->raft) != 0) {
 		return;
 	}
-	while (c->q_head != NULL &&
-	       (n == 0 || bytes + 4 + c->q_head->len <= CLUSTER_BATCH_CAP)) {
-		struct qitem *qi = c->q_head;
+	while (!TAILQ_EMPTY(&c->queue) &&
+	       (n == 0 ||
+		bytes + 4 + TAILQ_FIRST(&c->queue)->len <= CLUSTER_BATCH_CAP)) {
+		struct qitem *qi = TAILQ_FIRST(&c->queue);
 		if (n == c->inflight_cap) {
 			unsigned cap =
 			    c->inflight_cap ? c->inflight_cap * 2 : 64;
@@ -507,8 +476,8 @@ void cp_lost_leadership(struct cluster *c)
 {
 	unsigned n = c->q_count;
 
-	while (c->q_head != NULL) {
-		struct qitem *qi = c->q_head;
+	while (!TAILQ_EMPTY(&c->queue)) {
+		struct qitem *qi = TAILQ_FIRST(&c->queue);
 		q_remove(c, qi);
 		deliver_retry(c, qi);
 		qi_free(qi);
@@ -522,7 +491,8 @@ void cp_lost_leadership(struct cluster *c)
 
 void cp_became_ready(struct cluster *c)
 {
-	for (struct lprop *lp = c->lps_head; lp != NULL; lp = lp->next) {
+	for (struct lprop *lp = TAILQ_FIRST(&c->lps); lp != NULL;
+	     lp = TAILQ_NEXT(lp, next)) {
 		if (lp->state == LP_WAITING) {
 			lp_submit(c, lp);
 		}
@@ -533,10 +503,10 @@ void cp_became_ready(struct cluster *c)
 void cp_tick(struct cluster *c)
 {
 	uint64_t now = cluster_now(c);
-	struct lprop *lp = c->lps_head;
+	struct lprop *lp = TAILQ_FIRST(&c->lps);
 
 	while (lp != NULL) {
-		struct lprop *next = lp->next;
+		struct lprop *next = TAILQ_NEXT(lp, next);
 		if (now >= lp->deadline) {
 			static const char *const st[] = {
 			    [LP_WAITING] = "waiting for a leader",
@@ -567,11 +537,11 @@ void cp_tick(struct cluster *c)
 
 void cp_fail_all(struct cluster *c, int status)
 {
-	while (c->lps_head != NULL) {
-		lp_finish(c, c->lps_head, status, NULL);
+	while (!TAILQ_EMPTY(&c->lps)) {
+		lp_finish(c, TAILQ_FIRST(&c->lps), status, NULL);
 	}
-	while (c->q_head != NULL) {
-		struct qitem *qi = c->q_head;
+	while (!TAILQ_EMPTY(&c->queue)) {
+		struct qitem *qi = TAILQ_FIRST(&c->queue);
 		q_remove(c, qi);
 		qi_free(qi);
 	}
@@ -582,7 +552,8 @@ void cp_fail_all(struct cluster *c, int status)
 /* The connection is up: send what waits for a leader. */
 void cp_leader_connected(struct cluster *c)
 {
-	for (struct lprop *lp = c->lps_head; lp != NULL; lp = lp->next) {
+	for (struct lprop *lp = TAILQ_FIRST(&c->lps); lp != NULL;
+	     lp = TAILQ_NEXT(lp, next)) {
 		if (lp->state == LP_WAITING) {
 			lp_submit(c, lp);
 		}
@@ -593,7 +564,8 @@ void cp_leader_connected(struct cluster *c)
  * is sent again. */
 void cp_leader_lost(struct cluster *c)
 {
-	for (struct lprop *lp = c->lps_head; lp != NULL; lp = lp->next) {
+	for (struct lprop *lp = TAILQ_FIRST(&c->lps); lp != NULL;
+	     lp = TAILQ_NEXT(lp, next)) {
 		if (lp->state == LP_SENT) {
 			lp->state = LP_WAITING;
 			lp->retry_at = 0;

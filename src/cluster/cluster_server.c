@@ -23,7 +23,8 @@
 
 struct peer_conn *cs_find_conn(struct cluster *c, uint64_t id)
 {
-	for (struct peer_conn *k = c->sconns; k != NULL; k = k->next) {
+	for (struct peer_conn *k = LIST_FIRST(&c->sconns); k != NULL;
+	     k = LIST_NEXT(k, next)) {
 		if (k->id == id) {
 			return k->closing ? NULL : k;
 		}
@@ -55,7 +56,8 @@ void cs_tick(struct cluster *c)
 {
 	uint64_t now = cluster_now(c);
 
-	for (struct peer_conn *k = c->sconns; k != NULL; k = k->next) {
+	for (struct peer_conn *k = LIST_FIRST(&c->sconns); k != NULL;
+	     k = LIST_NEXT(k, next)) {
 		if (!k->closing && peer_conn_mid_frame(k) &&
 		    now - k->last_rx > CLUSTER_FRAME_IDLE_MS) {
 			log_warn("forward: %s sent part of a frame and nothing "
@@ -115,14 +117,7 @@ static void server_closed(struct peer_conn *conn)
 {
 	struct cluster *c = conn->owner;
 
-	if (conn->prev != NULL) {
-		conn->prev->next = conn->next;
-	} else if (c->sconns == conn) {
-		c->sconns = conn->next;
-	}
-	if (conn->next != NULL) {
-		conn->next->prev = conn->prev;
-	}
+	LIST_REMOVE(conn, next); /* linked by on_connection */
 	c->conns_open--;
 	log_debug("forward: connection from %s closed", conn->peer);
 	c->up->conn_closed(c);
@@ -143,11 +138,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->conns_open++;
-	conn->next = c->sconns;
-	if (c->sconns != NULL) {
-		c->sconns->prev = conn;
-	}
-	c->sconns = conn;
+	LIST_INSERT_HEAD(&c->sconns, conn, next);
 	if (c->stopping) {
 		peer_conn_close(conn, NULL);
 	} else if (c->conns_open > CLUSTER_CONNS_MAX) {
@@ -207,7 +198,8 @@ void cs_close_all(struct cluster *c)
 	if (c->listening && !uv_is_closing((uv_handle_t *)&c->listener)) {
 		uv_close((uv_handle_t *)&c->listener, listener_closed);
 	}
-	for (struct peer_conn *k = c->sconns; k != NULL; k = k->next) {
+	for (struct peer_conn *k = LIST_FIRST(&c->sconns); k != NULL;
+	     k = LIST_NEXT(k, next)) {
 		peer_conn_close(k, NULL);
 	}
 }

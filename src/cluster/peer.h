@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "src/base/conn.h"
@@ -188,8 +189,8 @@ struct peer_conn {
 	peer_connect_cb on_connect;
 	size_t max_queued; /* close when more unsent bytes than this */
 	uint64_t frames_in;
-	uint64_t last_rx;	       /* uv_now() of the last bytes received */
-	struct peer_conn *next, *prev; /* owner's list */
+	uint64_t last_rx;	    /* uv_now() of the last bytes received */
+	LIST_ENTRY(peer_conn) next; /* owner's list (server side) */
 };
 
 /* Accept a pending connection on server. NULL on failure (logged). */
