@@ -86,13 +86,16 @@ def smtp_source(addr, n):
     return time.monotonic() - t0
 
 
-def rss_mib(c, ids):
+def rss_mib(c, ids, field="VmRSS"):
+    """The resident size (MiB) of each node in ids: VmRSS, or one of its
+    parts, RssAnon (heap: raft's log in memory, buffers) and RssFile
+    (mapped file pages: LMDB's)."""
     out = []
     for i in ids:
         try:
             with open("/proc/%d/status" % c.pid(i)) as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field + ":"):
                         out.append(int(line.split()[1]) // 1024)
         except (OSError, KeyError, TypeError):
             pass
@@ -192,6 +195,7 @@ def step(n):
             rate = n / secs
             lat = bench_smtp.latency(host, int(port), "backlog %d" % n)
             rss = rss_mib(c, up)
+            rss_parts = (rss_mib(c, up, "RssAnon"), rss_mib(c, up, "RssFile"))
             snaps = snapshots(c)
             # the down node comes back: time until it has applied what
             # the leader had committed, while the leader takes mail
@@ -219,12 +223,13 @@ def step(n):
             lat2 = during.get("lat")
             blocks2 = loop_blocks(c, mark)
             print("backlog %d: accept %.0f msg/s, p50/p99 %s ms, rss %s MiB "
-                  "per running node, snapshots %d (largest %.1f MiB, longest "
+                  "per running node (anon %s, file %s), snapshots %d (largest %.1f MiB, longest "
                   "serialization %d ms, longest stored %d ms), catch-up %s "
                   "(snapshot restored: %s), p99 during catch-up %s ms, loop "
                   "blocks >= 100 ms (count/worst ms) %s, during catch-up %s"
                   % (n, rate,
-                     "%.1f/%.1f" % lat if lat else "?", rss, snaps[0],
+                     "%.1f/%.1f" % lat if lat else "?", rss, rss_parts[0],
+                     rss_parts[1], snaps[0],
                      snaps[1] / 1048576.0, snaps[2], snaps[3],
                      "%.1f s" % caught if caught is not None else
                      "not within %.0f s" % STEP_TIMEOUT,
