@@ -185,7 +185,7 @@ static int judge_value(struct spool *sp, MDB_txn *txn, const char *name,
 		       int *state)
 {
 	uint8_t k[SPOOL_KEY_MAX + 1];
-	MDB_val key, val;
+	uint64_t size;
 	int rc;
 
 	*state = CS_CORRUPT;
@@ -196,14 +196,12 @@ static int judge_value(struct spool *sp, MDB_txn *txn, const char *name,
 		spool_rec_free(rec);
 		return 0;
 	}
-	key.mv_size = strlen(name);
-	key.mv_data = (void *)name;
-	rc = mdb_get(txn, sp->dbi[T_BODY], &key, &val);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
+	rc = spool_body_size(sp, txn, name, &size);
+	if (rc != 0 && rc != SPOOL_E_NOTFOUND && rc != SPOOL_E_MALFORMED) {
 		spool_rec_free(rec);
-		return spool_mdb_err(rc);
+		return rc;
 	}
-	if (rc == MDB_NOTFOUND || (uint64_t)val.mv_size != rec->body_size)
+	if (rc != 0 || size != rec->body_size)
 		*state = CS_NOBODY;
 	else if (spool_rec_count(rec, RCPT_PENDING) +
 		     spool_rec_count(rec, RCPT_FAILED) ==
@@ -378,7 +376,10 @@ err_after_cursor:
 	return rc;
 }
 
-/* Whether one index or body entry agrees with its control file. */
+/* Whether one index or body entry agrees with its control file: *orphan
+ * 0 (it does), 1 (an orphan, reported) or ORPHAN_QUIET (an orphan that is
+ * part of one reported elsewhere). */
+#define ORPHAN_QUIET 2
 typedef int (*entry_check)(struct spool *sp, MDB_txn *txn, const MDB_val *k,
 			   const char **name, size_t *namelen, int *orphan);
 
@@ -460,7 +461,36 @@ static int check_body(struct spool *sp, MDB_txn *txn, const MDB_val *k,
 	return 0;
 }
 
-/* Passes 2-4: every entry of table t; orphans are reported as kind and,
+/* bodyx: name | be32 piece; right when the file is good. An orphan body
+ * is one problem however many pieces it has: the body pass (after this
+ * one) reports it while its first piece is there; else piece 1 does.
+ * Other orphan pieces are ORPHAN_QUIET: removed with it, not counted. */
+static int check_bodyx(struct spool *sp, MDB_txn *txn, const MDB_val *k,
+		       const char **name, size_t *namelen, int *orphan)
+{
+	MDB_val whole = *k, v;
+	const uint8_t *ip;
+	int rc;
+
+	*orphan = 1;
+	*name = k->mv_data;
+	*namelen = k->mv_size;
+	if (k->mv_size <= 4)
+		return 0;
+	whole.mv_size -= 4;
+	rc = check_body(sp, txn, &whole, name, namelen, orphan);
+	if (rc != 0 || !*orphan)
+		return rc;
+	ip = (const uint8_t *)k->mv_data + whole.mv_size;
+	rc = mdb_get(txn, sp->dbi[T_BODY], &whole, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return spool_mdb_err(rc);
+	if (rc == 0 || ip[0] != 0 || ip[1] != 0 || ip[2] != 0 || ip[3] != 1)
+		*orphan = ORPHAN_QUIET;
+	return 0;
+}
+
+/* Passes 2-5: every entry of table t; orphans are reported as kind and,
  * with fix, deleted through the iterating cursor. */
 static int pass_entries(struct spool *sp, MDB_txn *txn, int t,
 			entry_check check, int kind, struct spool_report *rep,
@@ -484,7 +514,8 @@ static int pass_entries(struct spool *sp, MDB_txn *txn, int t,
 			goto err_after_cursor;
 		if (!orphan)
 			continue;
-		report_add(rep, kind, name, namelen);
+		if (orphan != ORPHAN_QUIET)
+			report_add(rep, kind, name, namelen);
 		if (fix) {
 			rc = mdb_cursor_del(cur, 0);
 			if (rc != 0) {
@@ -515,6 +546,10 @@ int spool_analyze_txn(struct spool *sp, MDB_txn *txn, struct spool_report *rep,
 	if (rc == 0)
 		rc = pass_entries(sp, txn, T_BYUSER, check_byuser,
 				  PROB_BYUSER_ORPHAN, rep, fix);
+	/* pieces first: check_bodyx looks for the first piece */
+	if (rc == 0)
+		rc = pass_entries(sp, txn, T_BODYX, check_bodyx,
+				  PROB_BODY_ORPHAN, rep, fix);
 	if (rc == 0)
 		rc = pass_entries(sp, txn, T_BODY, check_body, PROB_BODY_ORPHAN,
 				  rep, fix);

@@ -91,9 +91,7 @@ int apply_enqueue(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 	}
 	rec.rcpt = rcpt;
 
-	v.mv_data = (void *)e->body;
-	v.mv_size = e->body_len;
-	rc = spool_mdb_err(mdb_put(txn, sp->dbi[T_BODY], &k, &v, 0));
+	rc = spool_body_put(sp, txn, e->name, e->body, e->body_len);
 	if (rc == 0)
 		rc = spool_ctl_put(sp, txn, e->name, NULL, &rec);
 	if (rcpt != rc_buf)

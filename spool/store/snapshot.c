@@ -278,6 +278,8 @@ static uint32_t snap_tables_of(uint32_t schema)
 		return T_TOMB;
 	case 2:
 		return T_TLSPOL;
+	case 3:
+		return T_BODYX;
 	default:
 		return T__COUNT;
 	}
@@ -314,7 +316,8 @@ int spool_restore(struct spool *sp, const void *buf, size_t len)
 	if (rbuf_u32(&rb) != SNAP_FORMAT)
 		return SPOOL_E_VERSION;
 	/* schema 1 had the tables before T_TOMB (its image restores with no
-	 * tombstones), schema 2 those before T_TLSPOL (no TLS policy) */
+	 * tombstones), schema 2 those before T_TLSPOL (no TLS policy),
+	 * schema 3 those before T_BODYX (bodies whole) */
 	schema = rbuf_u32(&rb);
 	if (schema < 1 || schema > SPOOL_SCHEMA_VERSION)
 		return SPOOL_E_VERSION;
@@ -342,6 +345,10 @@ int spool_restore(struct spool *sp, const void *buf, size_t len)
 	}
 	rc = snap_walk(sp, txn, p + SNAP_HDR_LEN, body - SNAP_HDR_LEN, maxkey,
 		       (int)ntables);
+	/* bodies stored whole before schema 4 are split as a node that
+	 * applied the same commands stores them */
+	if (rc == 0 && schema < 4)
+		rc = spool_body_split_all(sp, txn);
 	if (rc == 0 && schema != SPOOL_SCHEMA_VERSION)
 		rc = snap_schema_current(sp, txn);
 	if (rc != 0)

@@ -41,7 +41,7 @@ static int spool_init_tables(struct spool *sp)
 {
 	MDB_txn *txn;
 	MDB_val k = {6, (void *)"schema"}, v;
-	uint8_t ver[4];
+	uint8_t ver[4], old;
 	int rc;
 
 	rc = mdb_txn_begin(sp->env, NULL, 0, &txn);
@@ -56,16 +56,24 @@ static int spool_init_tables(struct spool *sp)
 	rc = mdb_get(txn, sp->dbi[T_META], &k, &v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto err_after_txn;
-	if (rc == 0 &&
-	    (v.mv_size != 4 ||
-	     (((const uint8_t *)v.mv_data)[3] != SPOOL_SCHEMA_VERSION &&
-	      ((const uint8_t *)v.mv_data)[3] != 2))) {
+	old = rc == 0 && v.mv_size == 4 ? ((const uint8_t *)v.mv_data)[3] : 0;
+	if (rc == 0 && (v.mv_size != 4 || (old != SPOOL_SCHEMA_VERSION &&
+					   old != 2 && old != 3))) {
 		mdb_txn_abort(txn);
 		return SPOOL_E_VERSION;
 	}
+	/* schema 2 or 3 -> 4: split the bodies stored whole (body.c) */
+	if (rc == 0 && old < 4) {
+		rc = spool_body_split_all(sp, txn);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
+	}
 	/* a new spool, or schema 2 -> 3 (which only adds the tlspolicy
-	 * table, created empty above): record the current version */
-	if (rc == MDB_NOTFOUND || ((const uint8_t *)v.mv_data)[3] == 2) {
+	 * table, created empty above), or 3 -> 4: record the current
+	 * version */
+	if (rc == MDB_NOTFOUND || old != SPOOL_SCHEMA_VERSION) {
 		ver[0] = ver[1] = ver[2] = 0;
 		ver[3] = SPOOL_SCHEMA_VERSION;
 		v.mv_data = ver;
@@ -221,27 +229,16 @@ int spool_ctl_get(struct spool *sp, const char *name, struct spool_ctl *out)
 int spool_body_get(struct spool *sp, const char *name, void **body, size_t *len)
 {
 	MDB_txn *txn;
-	MDB_val k = {strlen(name), (void *)name}, v;
+	size_t nlen = strlen(name);
 	int rc;
 
 	*body = NULL;
 	*len = 0;
-	if (k.mv_size == 0 || k.mv_size > SPOOL_NAME_MAX)
+	if (nlen == 0 || nlen > SPOOL_NAME_MAX)
 		return SPOOL_E_NOTFOUND;
 	if ((rc = rtxn(sp, &txn)) != 0)
 		return rc;
-	rc = mdb_get(txn, sp->dbi[T_BODY], &k, &v);
-	if (rc == 0) {
-		*body = malloc(v.mv_size ? v.mv_size : 1);
-		if (*body == NULL) {
-			rc = SPOOL_E_NOMEM;
-		} else {
-			memcpy(*body, v.mv_data, v.mv_size);
-			*len = v.mv_size;
-		}
-	} else {
-		rc = spool_mdb_err(rc);
-	}
+	rc = spool_body_read(sp, txn, name, body, len);
 	mdb_txn_abort(txn);
 	return rc;
 }

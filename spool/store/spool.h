@@ -30,8 +30,11 @@
  * (without them) is still restored, with no tombstones.
  * 3: the tlspolicy table (outbound TLS policy). An image of schema 1 or 2
  * restores with an empty policy table; a kept spool of schema 2 is
- * upgraded in place when opened (the table is created empty). */
-#define SPOOL_SCHEMA_VERSION 3
+ * upgraded in place when opened (the table is created empty).
+ * 4: the bodyx table: bodies in pieces of one LMDB page (body.c). An image
+ * of schema 1-3 restores with its bodies split; a kept spool of schema 2
+ * or 3 is upgraded in place when opened (its bodies split there). */
+#define SPOOL_SCHEMA_VERSION 4
 
 /* How long the name of a finished control file stays a tombstone, so that
  * a retried ENQUEUE of it is a duplicate: longer than any proposal can be

@@ -10,7 +10,10 @@
  * Key and value layouts (big-endian numbers, so LMDB's byte order is the
  * numeric order):
  *   ctl      name                              -> spool_rec encoding
- *   body     name                              -> message bytes
+ *   body     name                              -> message bytes, the first
+ *                                               SPOOL_BODY_PIECE of them
+ *   bodyx    name | be32 i (i >= 1)            -> piece i of the body
+ *                                               (body.c)
  *   due      be64 due_ms | name                -> ""   (non-held files;
  *            due_ms = spool_rec_due(): next attempt or lease end)
  *   byuser   user | 0x00 | name                -> ""
@@ -53,6 +56,7 @@ enum spool_table {
 	T_TOMB,	   /* schema 2 */
 	T_TOMBEXP, /* schema 2 */
 	T_TLSPOL,  /* schema 3 */
+	T_BODYX,   /* schema 4 */
 	T__COUNT
 };
 
@@ -67,6 +71,21 @@ struct spool {
 	MDB_dbi dbi[T__COUNT];
 	uint64_t applied;
 };
+
+/* body.c: the message body in pieces of SPOOL_BODY_PIECE bytes (one
+ * LMDB overflow page each: 4096 minus its 16-byte header). put replaces
+ * any earlier pieces of name; size and read take every piece; del removes
+ * them all (0 when there is none). split_all rewrites the bodies an older
+ * schema stored whole (a kept spool or a restored image of schema <= 3). */
+#define SPOOL_BODY_PIECE 4080u
+int spool_body_put(struct spool *sp, MDB_txn *txn, const char *name,
+		   const void *body, size_t len);
+int spool_body_size(struct spool *sp, MDB_txn *txn, const char *name,
+		    uint64_t *size);
+int spool_body_read(struct spool *sp, MDB_txn *txn, const char *name,
+		    void **body, size_t *len);
+int spool_body_del(struct spool *sp, MDB_txn *txn, const char *name);
+int spool_body_split_all(struct spool *sp, MDB_txn *txn);
 
 /* Map an LMDB return code to a SPOOL_E_* code. */
 int spool_mdb_err(int rc);

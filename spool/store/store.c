@@ -22,7 +22,7 @@ const char *const spool_table_names[T__COUNT] = {
     [T_BYUSER] = "byuser",   [T_CONFIG] = "config",    [T_ALIASES] = "aliases",
     [T_MX] = "mx",	     [T_HOSTS] = "hosts",      [T_FORWARD] = "forward",
     [T_NODES] = "nodes",     [T_META] = "meta",	       [T_TOMB] = "tomb",
-    [T_TOMBEXP] = "tombexp", [T_TLSPOL] = "tlspolicy",
+    [T_TOMBEXP] = "tombexp", [T_TLSPOL] = "tlspolicy", [T_BODYX] = "bodyx",
 };
 
 int spool_mdb_err(int rc)
@@ -173,9 +173,8 @@ int spool_ctl_delete(struct spool *sp, MDB_txn *txn, const char *name,
 
 	if ((rc = spool_index_update(sp, txn, name, rec, NULL)) != 0)
 		return rc;
-	rc = mdb_del(txn, sp->dbi[T_BODY], &k, NULL);
-	if (rc && rc != MDB_NOTFOUND)
-		return spool_mdb_err(rc);
+	if ((rc = spool_body_del(sp, txn, name)) != 0)
+		return rc;
 	rc = mdb_del(txn, sp->dbi[T_CTL], &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : spool_mdb_err(rc);
 }

@@ -511,6 +511,64 @@ static void test_body_without_ctl_is_an_orphan(void **st)
 	ts_close(&t);
 }
 
+/* The key of piece i (>= 1) of name's body in the bodyx table. */
+static size_t piece_key(uint8_t *k, const char *name, uint32_t i)
+{
+	size_t n = strlen(name);
+
+	memcpy(k, name, n);
+	k[n] = (uint8_t)(i >> 24);
+	k[n + 1] = (uint8_t)(i >> 16);
+	k[n + 2] = (uint8_t)(i >> 8);
+	k[n + 3] = (uint8_t)i;
+	return n + 4;
+}
+
+/* A body in pieces (10,000 bytes: the first piece and pieces 1-2) whose
+ * control file is gone is one orphan, and the repair removes every piece;
+ * a piece missing from a live file's body makes the body missing. */
+static void test_body_in_pieces_is_one_problem(void **st)
+{
+	char big[10001], name[SPOOL_NAME_MAX + 1], other[SPOOL_NAME_MAX + 1];
+	uint8_t k[SPOOL_NAME_MAX + 4];
+	struct tspool t;
+	struct spool_report rep;
+
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ts_open(&t);
+	enqueue(t.sp, T0 + 6000, "carol", 6, 1, big, name);
+	enqueue(t.sp, T0 + 7000, "carol", 7, 1, big, other);
+	analyze(t.sp, &rep);
+	assert_int_equal(spool_report_total(&rep), 0);
+	spool_report_free(&rep);
+
+	assert_int_equal(spool_raw_del(t.sp, "ctl", name, strlen(name)), 0);
+	assert_int_equal(
+	    spool_raw_del(t.sp, "bodyx", k, piece_key(k, other, 1)), 0);
+	analyze(t.sp, &rep);
+	/* name's body once, not once a piece; other's as a body of the
+	 * wrong size is (missing, and its first piece an orphan) */
+	assert_int_equal(rep.counts[PROB_BODY_ORPHAN], 2);
+	assert_true(has_problem(&rep, PROB_BODY_ORPHAN, name));
+	assert_true(has_problem(&rep, PROB_BODY_ORPHAN, other));
+	assert_int_equal(rep.counts[PROB_BODY_MISSING], 1);
+	assert_true(has_problem(&rep, PROB_BODY_MISSING, other));
+	spool_report_free(&rep);
+	/* name: body, due, byuser; other: missing body, body, due, byuser
+	 * (its piece 2 goes with it, not counted) */
+	repair_and_check(t.sp, 7, 4);
+	for (uint32_t i = 1; i <= 2; i++) {
+		assert_int_equal(
+		    spool_raw_del(t.sp, "bodyx", k, piece_key(k, name, i)),
+		    SPOOL_E_NOTFOUND);
+		assert_int_equal(
+		    spool_raw_del(t.sp, "bodyx", k, piece_key(k, other, i)),
+		    SPOOL_E_NOTFOUND);
+	}
+	ts_close(&t);
+}
+
 static void
 test_undecodable_ctl_is_corrupt_and_removed_with_its_entries(void **st)
 {
@@ -785,6 +843,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_body_is_found_and_its_file_deleted),
 	    cmocka_unit_test(test_body_of_wrong_size_counts_as_missing),
 	    cmocka_unit_test(test_body_without_ctl_is_an_orphan),
+	    cmocka_unit_test(test_body_in_pieces_is_one_problem),
 	    cmocka_unit_test(
 		test_undecodable_ctl_is_corrupt_and_removed_with_its_entries),
 	    cmocka_unit_test(test_ctl_with_impossible_name_is_corrupt),

@@ -22,8 +22,8 @@
 #include "spool/codec/wire.h"
 
 /* ctl body due byuser config aliases mx hosts forward nodes meta, since
- * schema 2 tomb tombexp, since schema 3 tlspolicy */
-#define NTABLES 14
+ * schema 2 tomb tombexp, since schema 3 tlspolicy, since schema 4 bodyx */
+#define NTABLES 15
 #define HDR_LEN 20
 
 /* ---- helpers ---- */
@@ -679,13 +679,14 @@ static void test_tlspolicy_in_image_and_schema_2_image_restores(void **st)
 	assert_int_equal(spool_tlspol_lookup(b.sp, "secure.example", NULL, 0),
 			 TLSPOL_VERIFY);
 
-	/* the same image cut before its last table (tlspolicy: 1 byte id, 8
-	 * bytes count, then the entry of 4 + 14 + 4 + 1 bytes), schema 2 */
+	/* the same image cut before its last two tables (tlspolicy: 1 byte
+	 * id, 8 bytes count, then the entry of 4 + 14 + 4 + 1 bytes; bodyx,
+	 * empty: 9 bytes), schema 2 */
 	wbuf_init(&old);
 	wbuf_raw(&old, img.p, 12);
 	wbuf_u32(&old, 2);
-	wbuf_u32(&old, NTABLES - 1);
-	wbuf_raw(&old, img.p + HDR_LEN, img.len - HDR_LEN - 4 - 9 - 23);
+	wbuf_u32(&old, NTABLES - 2);
+	wbuf_raw(&old, img.p + HDR_LEN, img.len - HDR_LEN - 4 - 9 - 23 - 9);
 	wbuf_u32(&old, 0);
 	fix_crc(old.p, old.len);
 	assert_int_equal(old.err, 0);
@@ -695,13 +696,164 @@ static void test_tlspolicy_in_image_and_schema_2_image_restores(void **st)
 	snap(plain.sp, &want);
 	assert_spool_image(b.sp, &want);
 	/* schema 2 with the table count of schema 3 is malformed */
-	put32(old.p + 16, NTABLES);
+	put32(old.p + 16, NTABLES - 1);
 	fix_crc(old.p, old.len);
 	assert_int_not_equal(spool_restore(b.sp, old.p, old.len), 0);
 	wbuf_free(&want);
 	wbuf_free(&old);
 	wbuf_free(&img);
 	ts_close(&plain);
+	ts_close(&b);
+	ts_close(&a);
+}
+
+/* A body of n bytes, every byte known. */
+static char *big_body(size_t n)
+{
+	char *b = malloc(n + 1);
+
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)('!' + (i * 7 + 3) % 90);
+	b[n] = '\0';
+	return b;
+}
+
+static void assert_body(struct spool *sp, const char *name, const char *want)
+{
+	void *got;
+	size_t len;
+
+	assert_int_equal(spool_body_get(sp, name, &got, &len), 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+/* The key of piece i of name's body in the bodyx table. */
+static size_t piece_key(uint8_t *k, const char *name, uint32_t i)
+{
+	size_t n = strlen(name);
+
+	memcpy(k, name, n);
+	put32(k + n, i);
+	return n + 4;
+}
+
+/* Rewrite body name of sp as schema 3 stored it: whole, no pieces. */
+static void store_whole(struct spool *sp, const char *name, const char *body)
+{
+	uint8_t k[SPOOL_NAME_MAX + 4];
+
+	assert_int_equal(
+	    spool_raw_put(sp, "body", name, strlen(name), body, strlen(body)),
+	    0);
+	for (uint32_t i = 1; i <= 3; i++)
+		(void)spool_raw_del(sp, "bodyx", k, piece_key(k, name, i));
+}
+
+/* Bodies of any size come back as they went in: under, at and over one
+ * piece (4080 bytes), and several pieces; removing the file removes every
+ * piece. */
+static void test_bodies_in_pieces_round_trip_and_go_with_the_file(void **st)
+{
+	static const size_t sizes[] = {0, 1, 4079, 4080, 4081, 8160, 12345};
+	char names[7][SPOOL_NAME_MAX + 1];
+	uint8_t k[SPOOL_NAME_MAX + 4];
+	struct tspool a;
+	struct spool_cmd c;
+	struct spool_result res;
+
+	ts_open(&a);
+	populate(a.sp);
+	for (uint32_t i = 0; i < 7; i++) {
+		char *b = big_body(sizes[i]);
+
+		enqueue(a.sp, 1700000010000ull + i, "bob", 10 + i, 1, b,
+			names[i]);
+		free(b);
+	}
+	for (uint32_t i = 0; i < 7; i++) {
+		char *b = big_body(sizes[i]);
+
+		assert_body(a.sp, names[i], b);
+		free(b);
+	}
+	/* 12,345 bytes: the first piece and pieces 1-3 */
+	assert_int_equal(
+	    spool_raw_del(a.sp, "bodyx", k, piece_key(k, names[6], 4)),
+	    SPOOL_E_NOTFOUND);
+	for (uint32_t i = 0; i < 7; i++) {
+		memset(&c, 0, sizeof(c));
+		c.type = CMD_REMOVE;
+		c.stamp = 1700000020000ull;
+		c.u.remove.name = names[i];
+		assert_int_equal(apply(a.sp, &c, &res), 0);
+		spool_result_free(&res);
+	}
+	for (uint32_t i = 0; i < 7; i++) {
+		void *got = NULL;
+		size_t len;
+
+		assert_int_equal(spool_body_get(a.sp, names[i], &got, &len),
+				 SPOOL_E_NOTFOUND);
+	}
+	for (uint32_t i = 1; i <= 3; i++)
+		assert_int_equal(
+		    spool_raw_del(a.sp, "bodyx", k, piece_key(k, names[6], i)),
+		    SPOOL_E_NOTFOUND);
+	ts_close(&a);
+}
+
+/* An image of schema 3 (bodies whole, no bodyx table) restores with its
+ * bodies split: the restored spool's image is byte for byte that of a
+ * node that applied the same commands. A kept spool of schema 3 is split
+ * when opened, with the same result. */
+static void test_schema_3_bodies_are_split_on_restore_and_open(void **st)
+{
+	char name[SPOOL_NAME_MAX + 1];
+	struct tspool a, b, c;
+	struct wbuf want, img, old;
+	struct spool_opts o = {.map_size = 64u << 20, .keep = 1};
+	uint8_t three[4] = {0, 0, 0, 3};
+	char *body = big_body(10000);
+
+	ts_open(&a);
+	ts_open(&b);
+	ts_open(&c);
+	populate(a.sp);
+	enqueue(a.sp, 1700000010000ull, "bob", 10, 1, body, name);
+	snap(a.sp, &want);
+
+	populate(c.sp);
+	enqueue(c.sp, 1700000010000ull, "bob", 10, 1, body, NULL);
+	store_whole(c.sp, name, body);
+	snap(c.sp, &img);
+	/* as schema 3 wrote it: no bodyx table (empty now: its 9 bytes) */
+	wbuf_init(&old);
+	wbuf_raw(&old, img.p, 12);
+	wbuf_u32(&old, 3);
+	wbuf_u32(&old, NTABLES - 1);
+	wbuf_raw(&old, img.p + HDR_LEN, img.len - HDR_LEN - 4 - 9);
+	wbuf_u32(&old, 0);
+	fix_crc(old.p, old.len);
+	assert_int_equal(old.err, 0);
+	assert_int_equal(spool_restore(b.sp, old.p, old.len), 0);
+	assert_spool_image(b.sp, &want);
+	assert_body(b.sp, name, body);
+
+	/* the kept spool: schema 3 in its meta, the body whole */
+	assert_int_equal(spool_raw_put(c.sp, "meta", "schema", 6, three, 4), 0);
+	spool_close(c.sp);
+	assert_int_equal(spool_open(&c.sp, c.dir, &o), 0);
+	assert_spool_image(c.sp, &want);
+	assert_body(c.sp, name, body);
+
+	free(body);
+	wbuf_free(&old);
+	wbuf_free(&img);
+	wbuf_free(&want);
+	ts_close(&c);
 	ts_close(&b);
 	ts_close(&a);
 }
@@ -728,6 +880,10 @@ int main(void)
 	    cmocka_unit_test(test_snapshot_appends_to_existing_buffer),
 	    cmocka_unit_test(
 		test_tlspolicy_in_image_and_schema_2_image_restores),
+	    cmocka_unit_test(
+		test_bodies_in_pieces_round_trip_and_go_with_the_file),
+	    cmocka_unit_test(
+		test_schema_3_bodies_are_split_on_restore_and_open),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
