@@ -130,7 +130,7 @@ static void ask_closed(struct peer_conn *conn)
 {
 	struct cluster *c = conn->owner;
 	struct csv *q = conn->user;
-	char why[240];
+	char why[320];
 
 	c->conns_open--;
 	if (q != NULL) {
@@ -138,8 +138,8 @@ static void ask_closed(struct peer_conn *conn)
 		snprintf(why, sizeof(why),
 			 "the connection to node %" PRIu64
 			 "'s forwarding port %s closed before an answer (it "
-			 "stopped, or refused this node's certificate: see "
-			 "its log)",
+			 "stopped, did not finish the TLS handshake, or "
+			 "refused this node's certificate: see the logs)",
 			 q->node, conn->peer);
 		finish(q, CLUSTER_E_UNREACHABLE, why);
 	}

@@ -47,7 +47,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, SkipTest, ensure_test_users  # noqa: E402
+from cluster import SMTPCTL, Cluster, SkipTest  # noqa: E402
+from cluster import ensure_test_users  # noqa: E402
 from cluster import run_cluster_suite, wait_until  # noqa: E402
 
 BASE = int(os.environ.get("IT_SERVICE_BASE_PORT", "31600"))
@@ -496,6 +497,31 @@ def test_stopped_node_is_unreachable():
     check(settings3(3)["max_sessions"] == 100, "node 3 unchanged")
 
 
+def test_frozen_node_is_unreachable_and_the_asker_keeps_serving():
+    """Node 3 stopped with SIGSTOP: its kernel takes the connection, the
+    node never answers. Node 1 answers the request "unreachable" and,
+    while it waits, its other requests."""
+    three()
+    os.kill(C3.pid(3), signal.SIGSTOP)
+    try:
+        p = subprocess.Popen(
+            [SMTPCTL, "-s", C3.sock(1), "set", "service", "smtp", "--node",
+             "3", "--max-sessions", "5"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            check(settings3(1)["node"] == 1, "node 1 answers meanwhile")
+            _, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check(p.returncode == 75 and "node 3 could not be asked" in err,
+              "unreachable", (p.returncode, err))
+    finally:
+        os.kill(C3.pid(3), signal.SIGCONT)
+    check(settings3(3)["max_sessions"] == 100, "node 3 unchanged")
+
+
 def _frame(ftype, body, req=7):
     return struct.pack(">IBBHIQ", 0x53434631, ftype, 1, 0, len(body),
                        req) + body
@@ -600,6 +626,7 @@ if __name__ == "__main__":
         test_another_nodes_bad_value_is_refused_with_its_reason,
         test_unknown_node_id_is_refused,
         test_stopped_node_is_unreachable,
+        test_frozen_node_is_unreachable_and_the_asker_keeps_serving,
         test_a_frame_from_a_node_that_is_not_a_member_is_refused,
         test_another_nodes_change_survives_its_restart,
     ])
