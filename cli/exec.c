@@ -45,7 +45,9 @@ int exec_exit_for_code(const char *code)
 		return EXEC_USAGE;
 	if (strcmp(code, "not_admin") == 0)
 		return EX_NOPERM;
-	if (strcmp(code, "no_quorum") == 0 || strcmp(code, "storage_full") == 0)
+	if (strcmp(code, "no_quorum") == 0 ||
+	    strcmp(code, "storage_full") == 0 ||
+	    strcmp(code, "unreachable") == 0)
 		return EX_TEMPFAIL;
 	return EXEC_FAILED;
 }

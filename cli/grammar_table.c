@@ -64,12 +64,12 @@ const struct grammar_cmd grammar_cmds[] = {
      "DISABLE SERVICE SMTP: stop a node's SMTP receiver", output_node_change,
      "node", NULL},
     {"show service smtp", GRAMMAR_ANYONE,
-     "SHOW SERVICE SMTP: every node's state, this node's settings and "
-     "statistics",
+     "SHOW SERVICE SMTP: every node's state, a node's settings (--node: "
+     "another member's) and this node's statistics",
      output_show_service, "node", NULL},
     {"set service smtp", GRAMMAR_ADMIN,
-     "SET SERVICE SMTP: change this node's receiver settings without a "
-     "restart (kept in data_dir/service.conf)",
+     "SET SERVICE SMTP: change a node's receiver settings without a "
+     "restart (kept in its data_dir/service.conf; --node: another member)",
      output_set_service,
      "node listen max-sessions max-per-ip trusted "
      "tls-cert tls-key",

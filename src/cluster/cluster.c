@@ -203,6 +203,7 @@ static void tick_cb(uv_timer_t *t)
 	cp_tick(c);
 	cm_tick(c);
 	cs_tick(c);
+	csv_tick(c);
 	if (c->stopping) {
 		return;
 	}
@@ -224,9 +225,19 @@ static void up_leader_lost(struct cluster *c)
 
 static void stop_progress(struct cluster *c);
 
+/* An ADMIN frame: a receiver-settings request, or an admin operation. */
+static void up_admin(struct cluster *c, struct peer_conn *conn,
+		     struct peer_frame *f)
+{
+	if (peer_admin_is_service(f->payload, f->len))
+		csv_remote(c, conn, f);
+	else
+		cm_remote_admin(c, conn, f);
+}
+
 static const struct cluster_up cluster_up = {
     .proposal = cp_enqueue_remote,
-    .admin = cm_remote_admin,
+    .admin = up_admin,
     .result = cp_result,
     .admin_result = cm_admin_result,
     .leader_connected = up_leader_connected,
@@ -393,6 +404,7 @@ static void stop_close(struct cluster *c)
 	uv_timer_stop(&c->stop_timer);
 	cp_fail_all(c, CLUSTER_E_SHUTDOWN);
 	cm_fail_all(c, CLUSTER_E_SHUTDOWN, "the node is stopping");
+	csv_fail_all(c);
 	cs_close_all(c);
 	ccl_close(c);
 	c->raft = NULL;

@@ -19,11 +19,13 @@
 #include "src/base/nodeconf.h"
 
 enum cluster_err {
-	CLUSTER_E_NOQUORUM = -100, /* no leader / no quorum before deadline */
-	CLUSTER_E_SHUTDOWN = -101, /* node is stopping */
-	CLUSTER_E_TOOBIG = -102,   /* proposal larger than max_frame */
-	CLUSTER_E_INVAL = -103,	   /* bad argument */
-	CLUSTER_E_FAILED = -104,   /* raft refused (with a message) */
+	CLUSTER_E_NOQUORUM = -100,  /* no leader / no quorum before deadline */
+	CLUSTER_E_SHUTDOWN = -101,  /* node is stopping */
+	CLUSTER_E_TOOBIG = -102,    /* proposal larger than max_frame */
+	CLUSTER_E_INVAL = -103,	    /* bad argument */
+	CLUSTER_E_FAILED = -104,    /* raft refused (with a message) */
+	CLUSTER_E_NOTMEMBER = -105, /* no such member (cluster_service_ask) */
+	CLUSTER_E_UNREACHABLE = -106, /* no answer from the member asked */
 };
 
 struct cluster;
@@ -103,6 +105,41 @@ int cluster_tls_reload(struct cluster *c);
  * or off), peer_refused (forwarding connections refused), raft_refused. */
 struct json_object;
 int cluster_peer_stats(void *arg, struct json_object *o);
+
+/* ---- another node's receiver settings (issue #14) ----
+ *
+ * SET / SHOW SERVICE SMTP --node N, N a member other than this node: the
+ * request goes to N's forwarding port (mutual TLS, cluster_service.c) in
+ * an ADMIN frame, and N runs it through its own hook (below), with the
+ * checks, persistence and live change of a request on its own control
+ * socket. values[k] is the text of bit 1 << k of mask (NODECONF_OV_*);
+ * SHOW has mask 0. cb runs once, never from inside the call: status 0 and
+ * N's answer (the hook's JSON text, valid during the call);
+ * CLUSTER_E_UNREACHABLE when no connection could be made, it was lost or
+ * refused before an answer, or no answer came in CLUSTER_SERVICE_MS (text
+ * says which); CLUSTER_E_FAILED and N's reason when N refused the frame;
+ * CLUSTER_E_SHUTDOWN when this node stops first. Returns 0, or
+ * CLUSTER_E_NOTMEMBER (N is not in this node's raft configuration),
+ * CLUSTER_E_INVAL (N is this node, a bad mask), CLUSTER_E_SHUTDOWN or
+ * CLUSTER_E_FAILED (out of memory): then cb is never called. */
+#define CLUSTER_SERVICE_VALUES 8
+#define CLUSTER_SERVICE_MS 10000
+typedef void (*cluster_service_cb)(void *arg, int status, const char *text);
+int cluster_service_ask(struct cluster *c, uint64_t node, int set,
+			unsigned mask,
+			const char *const values[CLUSTER_SERVICE_VALUES],
+			cluster_service_cb cb, void *arg);
+
+/* The asked node's side: fn(arg, set, mask, values) runs the request as
+ * the control server would and returns its answer (malloc'd JSON text,
+ * freed by the cluster; NULL when out of memory). Only a request from a
+ * current member of this node's configuration reaches it. fn NULL (the
+ * default, or at stop): requests are refused. */
+typedef char *(*cluster_service_fn)(
+    void *arg, int set, unsigned mask,
+    const char *const values[CLUSTER_SERVICE_VALUES]);
+void cluster_set_service_hook(struct cluster *c, cluster_service_fn fn,
+			      void *arg);
 
 /* The id of the leader this node knows of, 0 while it knows none. */
 uint64_t cluster_leader_id(const struct cluster *c);

@@ -13,6 +13,8 @@
  *                      the entry in flight and its results
  *   cluster_members.c  add/remove/transfer/status operations, run on the
  *                      leader or forwarded to it
+ *   cluster_service.c  another node's receiver settings: the asking side's
+ *                      connection to that node, the asked side's checks
  *   cluster_live.c     the placement view: the members the leader hears
  *                      from, sent to followers in answer to their reports
  *   cluster_status.c   the status JSON and the followers' reports
@@ -238,6 +240,11 @@ struct cluster {
 	uint64_t live_from; /* the leader that sent it */
 	int live_bad_logged;
 
+	/* another node's receiver settings (cluster_service.c) */
+	struct csv *svc_head; /* asks in flight */
+	cluster_service_fn svc_fn;
+	void *svc_arg;
+
 	/* self-registration (NODE_SET) */
 	int node_set_done;
 	int node_set_inflight;
@@ -320,6 +327,14 @@ void cm_leader_lost(struct cluster *c);
 void cm_admin_result(struct cluster *c, struct peer_frame *f);
 void cm_remote_admin(struct cluster *c, struct peer_conn *conn,
 		     struct peer_frame *f);
+
+/* cluster_service.c: deadlines (tick); fail every ask and close its
+ * connection (stop); an ADMIN frame with a SERVICE_* op (up->admin). */
+struct csv;
+void csv_tick(struct cluster *c);
+void csv_fail_all(struct cluster *c);
+void csv_remote(struct cluster *c, struct peer_conn *conn,
+		struct peer_frame *f);
 
 /* cluster_live.c: the leader answers a REPORT on conn with its view; a
  * follower takes the view from an ADMIN_RESULT with request id 0; and

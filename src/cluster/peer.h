@@ -16,6 +16,14 @@
  *                 spool result
  *   ADMIN         u8 op (PEER_OP_*), u64 id, str address, u64 a, b, c
  *                 (REPORT: a = applied, b = last log index, c = commit)
+ *   ADMIN         SERVICE_SHOW / SERVICE_SET (issue #14, another layout):
+ *                 u8 op, u64 node (the node asked; it refuses another
+ *                 id), u32 mask, then one str per bit set in mask, the
+ *                 lowest bit first: at most PEER_SERVICE_VALUES bits, each
+ *                 value at most PEER_SERVICE_VALUE_MAX bytes (SHOW: mask
+ *                 0). Answered with an ADMIN_RESULT: status 0 and the
+ *                 node's answer as JSON (cluster_service.c), or a
+ *                 CLUSTER_E_* and why the node refused the frame.
  *   ADMIN_RESULT  i32 status (0 or CLUSTER_E_*), str message (STATUS: the
  *                 leader's status JSON); with request id 0, the leader's
  *                 answer to a REPORT: status 0 and the placement view,
@@ -62,7 +70,9 @@ enum peer_admin_op {
 	PEER_OP_REMOVE = 2,
 	PEER_OP_TRANSFER = 3,
 	PEER_OP_STATUS = 4,
-	PEER_OP_REPORT = 5, /* answered with the placement view (req 0) */
+	PEER_OP_REPORT = 5,	  /* answered with the placement view (req 0) */
+	PEER_OP_SERVICE_SHOW = 6, /* struct peer_service: a node's receiver */
+	PEER_OP_SERVICE_SET = 7,  /* settings, shown or changed */
 };
 
 enum peer_err {
@@ -117,6 +127,24 @@ struct peer_admin {
 };
 uint8_t *peer_admin_encode(const struct peer_admin *a, size_t *len);
 int peer_admin_decode(struct peer_admin *a, const uint8_t *p, size_t len);
+/* SERVICE_SHOW / SERVICE_SET. decode also refuses another op, mask bits
+ * at or above PEER_SERVICE_VALUES, SHOW with a mask and a value longer
+ * than PEER_SERVICE_VALUE_MAX; encode returns NULL for the same, or a
+ * NULL value of a bit in mask. */
+#define PEER_SERVICE_VALUES 8
+#define PEER_SERVICE_VALUE_MAX 255
+struct peer_service {
+	uint8_t op;
+	uint64_t node;
+	uint32_t mask;
+	/* values[k] is bit 1 << k's; decode points them into the payload
+	 * (NULL for a bit not in mask) */
+	const char *values[PEER_SERVICE_VALUES];
+};
+uint8_t *peer_service_encode(const struct peer_service *s, size_t *len);
+int peer_service_decode(struct peer_service *s, const uint8_t *p, size_t len);
+/* 1 when an ADMIN payload is a SERVICE_* request (its first byte). */
+int peer_admin_is_service(const uint8_t *p, size_t len);
 uint8_t *peer_status_encode(int32_t status, const void *body, size_t blen,
 			    int as_string, size_t *len);
 /* RESULT: status then raw bytes; ADMIN_RESULT: status then a string. */

@@ -188,6 +188,70 @@ int peer_admin_decode(struct peer_admin *a, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* The checks both directions share: op, mask bits, SHOW without values. */
+static int service_ok(const struct peer_service *s)
+{
+	if (s->op != PEER_OP_SERVICE_SHOW && s->op != PEER_OP_SERVICE_SET)
+		return 0;
+	if (s->mask >> PEER_SERVICE_VALUES != 0)
+		return 0;
+	return s->op == PEER_OP_SERVICE_SET || s->mask == 0;
+}
+
+uint8_t *peer_service_encode(const struct peer_service *s, size_t *len)
+{
+	struct wbuf wb;
+
+	if (!service_ok(s))
+		return NULL;
+	wbuf_init(&wb);
+	wbuf_u8(&wb, s->op);
+	wbuf_u64(&wb, s->node);
+	wbuf_u32(&wb, s->mask);
+	for (unsigned k = 0; k < PEER_SERVICE_VALUES; k++) {
+		if (!(s->mask & 1u << k))
+			continue;
+		if (s->values[k] == NULL ||
+		    strlen(s->values[k]) > PEER_SERVICE_VALUE_MAX) {
+			wbuf_free(&wb);
+			return NULL;
+		}
+		wbuf_str(&wb, s->values[k]);
+	}
+	if (wb.err) {
+		wbuf_free(&wb);
+		return NULL;
+	}
+	return wbuf_take(&wb, len);
+}
+
+int peer_service_decode(struct peer_service *s, const uint8_t *p, size_t len)
+{
+	struct rbuf rb;
+
+	memset(s, 0, sizeof(*s));
+	rbuf_init(&rb, p, len);
+	s->op = rbuf_u8(&rb);
+	s->node = rbuf_u64(&rb);
+	s->mask = rbuf_u32(&rb);
+	if (rb.err || !service_ok(s))
+		return -1;
+	for (unsigned k = 0; k < PEER_SERVICE_VALUES; k++)
+		if (s->mask & 1u << k)
+			s->values[k] = rbuf_str(&rb, PEER_SERVICE_VALUE_MAX);
+	if (rbuf_done(&rb) != 0) {
+		memset(s, 0, sizeof(*s));
+		return -1;
+	}
+	return 0;
+}
+
+int peer_admin_is_service(const uint8_t *p, size_t len)
+{
+	return len > 0 &&
+	       (p[0] == PEER_OP_SERVICE_SHOW || p[0] == PEER_OP_SERVICE_SET);
+}
+
 uint8_t *peer_status_encode(int32_t status, const void *body, size_t blen,
 			    int as_string, size_t *len)
 {

@@ -52,4 +52,14 @@ typedef int (*control_service_fn)(void *arg, const struct nodeconf *next,
 				  unsigned mask, char *err, size_t errsize);
 void control_set_service(struct control *ctl, control_service_fn fn, void *arg);
 
+/* SET / SHOW SERVICE SMTP asked by another member (a cluster_service_fn,
+ * cluster.h; arg is the struct control): the same checks, hook and
+ * persistence as a request on this node's socket. values[k] is the text
+ * of bit 1 << k of mask (NODECONF_OV_*). Returns the answer as JSON text
+ * (malloc'd, the caller frees; NULL when out of memory):
+ * {"result": {...}} with what the socket would answer, or {"error":
+ * CODE, "message": TEXT}. */
+char *control_service_remote(void *arg, int set, unsigned mask,
+			     const char *const values[]);
+
 #endif

@@ -141,10 +141,15 @@ void ctl_enable_service(struct ctl_req *req);
 void ctl_disable_service(struct ctl_req *req);
 void ctl_show_service(struct ctl_req *req);
 
-/* Handler of control_service_set.c: SET SERVICE SMTP, this node's receiver
- * settings; and the "settings" member show service smtp adds. */
+/* Handler of control_service_set.c: SET SERVICE SMTP, a node's receiver
+ * settings (this node's, or another member's through the cluster); the
+ * "settings" member show service smtp adds: this node's, or (..._of) add
+ * node's to show (taken) and answer req with it, asking that node when it
+ * is another (answered later, or with the error of the ask). */
 void ctl_set_service(struct ctl_req *req);
-json_object *ctl_service_settings(struct control *ctl, uint64_t node);
+json_object *ctl_service_settings(struct control *ctl);
+void ctl_service_settings_of(struct ctl_req *req, uint64_t node,
+			     json_object *show);
 
 /* Handlers of control_tlspolicy.c: the outbound TLS policy table. */
 void ctl_show_tls_policy(struct ctl_req *req);

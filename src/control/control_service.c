@@ -2,8 +2,9 @@
  * control_service.c — the commands of the `nodes` table and of SHOW SERVICE
  * SMTP: start/stop mail (a node's sender), enable/disable service (a
  * node's SMTP receiver), both through raft, and show service smtp (the
- * nodes table plus this node's receiver settings (control_service_set.c)
- * and its receiver and symbiont statistics); also the
+ * nodes table plus the receiver settings of the node asked, this one's or
+ * another member's (control_service_set.c), and this node's receiver and
+ * symbiont statistics); also the
  * statistics providers' registry (control_set_stats, control.h).
  *
  * Owns: these commands' argument checks and the shapes of their results,
@@ -168,10 +169,8 @@ void ctl_show_service(struct ctl_req *req)
 	result = json_object_new_object();
 	json_object_object_add(result, "nodes", nodes);
 	json_object_object_add(result, "statistics", stats);
-	json_object_object_add(result, "settings",
-			       ctl_service_settings(ctl, id));
 	ctl_add_applied(ctl, result);
-	ctl_req_ok(req, result);
+	ctl_service_settings_of(req, id, result);
 }
 
 /* ---- statistics providers ---- */

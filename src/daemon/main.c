@@ -299,6 +299,7 @@ static void symbiont_stopped(void *arg)
 	struct daemon *d = arg;
 
 	d->sym = NULL;
+	cluster_set_service_hook(d->cl, NULL, NULL);
 	cluster_stop(d->cl, cluster_stopped, d);
 }
 
@@ -670,6 +671,8 @@ int main(int argc, char **argv)
 		begin_stop(&d, "start-up failure");
 	} else {
 		control_set_stats(d.ctl, "cluster", cluster_peer_stats, d.cl);
+		/* set/show service smtp --node asked by another member */
+		cluster_set_service_hook(d.cl, control_service_remote, d.ctl);
 		log_info("smtpclusterd node %llu (%s) running; SMTP %s, "
 			 "control socket %s",
 			 (unsigned long long)d.conf.id, d.conf.name,

@@ -8,7 +8,10 @@
  *   - both feedings give the same frames (type, request id, payload) and
  *     stop at the same error;
  *   - a frame's payload is never larger than the reader's maximum;
- *   - a decoded ADMIN re-encodes to exactly its payload;
+ *   - a decoded ADMIN re-encodes to exactly its payload, and so does a
+ *     decoded SERVICE_SET / SERVICE_SHOW request (peer_service), whose
+ *     values are each no longer than PEER_SERVICE_VALUE_MAX, one per bit
+ *     of its mask; no payload decodes as both layouts;
  *   - a decoded header re-encodes to exactly its 20 bytes;
  *   - the first 16 bytes as a forwarding hello (what a peer sends right
  *     after the TLS handshake): a hello that decodes names a node id
@@ -49,6 +52,7 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 static void check_payload(const struct peer_frame *f)
 {
 	struct peer_admin a;
+	struct peer_service sv;
 	const uint8_t *body;
 	const char *msg;
 	size_t blen, elen;
@@ -60,6 +64,22 @@ static void check_payload(const struct peer_frame *f)
 		uint8_t *e = peer_admin_encode(&a, &elen);
 		if (e == NULL || elen != f->len ||
 		    (elen > 0 && memcmp(e, f->payload, elen) != 0))
+			abort();
+		free(e);
+	}
+	if (peer_service_decode(&sv, f->payload, f->len) == 0) {
+		uint8_t *e;
+		if (!peer_admin_is_service(f->payload, f->len) ||
+		    peer_admin_decode(&a, f->payload, f->len) == 0)
+			abort();
+		for (unsigned k = 0; k < PEER_SERVICE_VALUES; k++)
+			if ((sv.values[k] != NULL) != !!(sv.mask & 1u << k) ||
+			    (sv.values[k] != NULL &&
+			     strlen(sv.values[k]) > PEER_SERVICE_VALUE_MAX))
+				abort();
+		e = peer_service_encode(&sv, &elen);
+		if (e == NULL || elen != f->len ||
+		    memcmp(e, f->payload, elen) != 0)
 			abort();
 		free(e);
 	}

@@ -12,11 +12,23 @@ settings without a restart and `show service smtp` shows them.
     exit, the old listener and every setting kept (nothing half-applied);
     so is a change whose override file cannot be written;
   - --trusted and --tls-cert/--tls-key take effect for new sessions;
-  - bad values, another node's id and a non-admin caller are refused;
+  - bad values, a node id that is not a member and a non-admin caller are
+    refused;
   - a restart keeps the settings (data_dir/service.conf), and the node
     table shows the new SMTP address.
 
 One node (a one-member cluster), no symbiont: accepted mail stays queued.
+
+Then another node's settings, on a cluster of three (started by the first
+test that needs it): `set service smtp --node 2` on node 1's socket goes
+to node 2 over the forwarding port; node 2's own socket shows the change,
+node 2's receiver enforces it (a real SMTP client), it survives node 2's
+restart, a bad value or a busy port is refused with node 2's own reason,
+an unknown id is "not a member" and a stopped node is "unreachable", each
+with a non-zero exit; `show service smtp --node 2` on node 1 shows node
+2's settings; a SERVICE_SET frame from a valid cluster certificate of a
+node that is not a member is refused by node 2.
+
 IT_SERVICE_BASE_PORT changes the ports.
 
 Run: python3 tests/integration/test_service.py (needs build/test/).
@@ -29,12 +41,14 @@ import signal
 import smtplib
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cluster import Cluster, SkipTest, ensure_test_users  # noqa: E402
+from cluster import SMTPCTL, Cluster, SkipTest  # noqa: E402
+from cluster import ensure_test_users  # noqa: E402
 from cluster import run_cluster_suite, wait_until  # noqa: E402
 
 BASE = int(os.environ.get("IT_SERVICE_BASE_PORT", "31600"))
@@ -52,6 +66,10 @@ C = Cluster(os.path.join(WORK, "c"), n=1, base_port=BASE,
             extra_conf={"control": {"admin_group": ADMIN_GROUP}})
 OLD_PORT = C.smtp_port()
 _seq = [0]
+C3 = Cluster(os.path.join(WORK, "c3"), n=3, base_port=BASE + 100,
+             extra_conf={"control": {"admin_group": ADMIN_GROUP}})
+PORT3 = C3.smtp_port()  # every node's, on its own 127.0.0.N
+_c3_up = [False]
 
 
 def check(cond, what, detail=None):
@@ -242,8 +260,9 @@ def test_bad_values_are_refused_and_nothing_changes():
     check("nothing to change" in r.stderr, "no setting", r.stderr)
     r = ctl("set", "service", "smtp", "--node", "2", "--max-sessions", "5",
             want=None)
-    check("node 2" in r.stderr and "control socket" in r.stderr,
-          "another node is refused and the reply says why", r.stderr)
+    check("node 2" in r.stderr and "not a member" in r.stderr,
+          "a node that is not a member is refused and the reply says why",
+          r.stderr)
     after = settings()
     check(after == before, "nothing changed", (before, after))
 
@@ -357,13 +376,240 @@ def test_restart_keeps_the_settings():
             s.close()
 
 
+# ---- another node's settings (three nodes) ----
+
+def three():
+    """C3, started on first use."""
+    if not _c3_up[0]:
+        C3.start()
+        C3.wait_leader()
+        _c3_up[0] = True
+    return C3
+
+
+def ctl3(i, *argv, want=0):
+    """smtpctl against node i of C3 (want as ctl())."""
+    r = three().smtpctl(i, *argv)
+    if want is None:
+        check(r.returncode != 0, "smtpctl %s on node %d: a non-zero exit"
+              % (argv, i), (r.stdout, r.stderr))
+    else:
+        check(r.returncode == want, "smtpctl %s on node %d: exit %d, want %d"
+              % (argv, i, r.returncode, want), (r.stdout, r.stderr))
+    return r
+
+
+def settings3(i, node=None):
+    """show service smtp --json on node i's socket (of node, if given):
+    its settings member."""
+    argv = ["show", "service", "smtp", "--json"]
+    if node is not None:
+        argv += ["--node", str(node)]
+    return json.loads(ctl3(i, *argv).stdout)["settings"]
+
+
+def sessions_admitted(i, most):
+    """How many SMTP sessions node i's receiver admits at once (at most
+    most + 1 tried): a session is admitted when its greeting is 220."""
+    held = []
+    try:
+        for _ in range(most + 1):
+            try:
+                held.append(smtplib.SMTP(C3.host(i), PORT3, timeout=20))
+            except smtplib.SMTPConnectError as e:
+                check(e.smtp_code == 421, "421 past the limit", e.smtp_code)
+                break
+        return len(held)
+    finally:
+        for h in held:
+            h.close()
+
+
+def test_set_another_node_from_this_nodes_socket():
+    three()
+    check(settings3(2)["max_sessions"] == 100, "node 2 starts at 100")
+    check(sessions_admitted(2, 3) == 4, "node 2 admits 4 before")
+    r = ctl3(1, "set", "service", "smtp", "--node", "2", "--max-sessions",
+             "3", "--json")
+    res = json.loads(r.stdout)
+    check(res["node"] == 2 and res["changed"] == ["max_sessions"],
+          "node 2 answers for itself", res)
+    st = settings3(2)
+    check(st["node"] == 2 and st["max_sessions"] == 3
+          and st["from"]["max_sessions"] == "service.conf",
+          "node 2's own socket shows the change", st)
+    check(settings3(1)["max_sessions"] == 100, "node 1 keeps its own")
+    check(settings3(3)["max_sessions"] == 100, "node 3 keeps its own")
+    check(sessions_admitted(2, 4) == 3, "node 2's receiver admits 3")
+    check(sessions_admitted(1, 4) == 5, "node 1's receiver is not limited")
+
+
+def test_show_another_node_from_this_nodes_socket():
+    st = settings3(1, node=2)
+    check(st["node"] == 2 and st["max_sessions"] == 3
+          and st["override_file"].startswith(C3.dir(2)),
+          "node 2's settings through node 1", st)
+    r = ctl3(1, "show", "service", "smtp", "--node", "2")
+    check("Receiver settings" in r.stdout and C3.dir(2) in r.stdout,
+          "the text output", r.stdout)
+
+
+def test_another_nodes_bad_value_is_refused_with_its_reason():
+    # smtpctl takes the text; node 2's receiver refuses it
+    r = ctl3(1, "set", "service", "smtp", "--node", "2", "--trusted",
+             "10.0.0.0/99", want=1)
+    check("node 2 refused" in r.stderr and "not a network" in r.stderr,
+          "node 2's reason", r.stderr)
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind((C3.host(2), PORT3 + 1))
+    busy.listen(1)
+    try:
+        r = ctl3(1, "set", "service", "smtp", "--node", "2", "--listen",
+                 "%s:%d" % (C3.host(2), PORT3 + 1), want=1)
+        check("node 2 refused" in r.stderr
+              and "address already in use" in r.stderr.lower(),
+              "node 2's bind error", r.stderr)
+    finally:
+        busy.close()
+    st = settings3(2)
+    check(st["max_sessions"] == 3 and
+          st["listen"] == "%s:%d" % (C3.host(2), PORT3), "unchanged", st)
+
+
+def test_unknown_node_id_is_refused():
+    for argv in (["set", "service", "smtp", "--max-sessions", "5"],
+                 ["show", "service", "smtp"]):
+        r = ctl3(1, *(argv + ["--node", "9"]), want=1)
+        check("node 9" in r.stderr and "not a member" in r.stderr,
+              "a clear error", r.stderr)
+
+
+def test_stopped_node_is_unreachable():
+    C3.kill(3, sig=signal.SIGTERM)
+    try:
+        r = ctl3(1, "set", "service", "smtp", "--node", "3",
+                 "--max-sessions", "5", want=75)
+        check("node 3 could not be asked" in r.stderr, "unreachable",
+              r.stderr)
+    finally:
+        C3.start_node(3)
+    check(settings3(3)["max_sessions"] == 100, "node 3 unchanged")
+
+
+def test_frozen_node_is_unreachable_and_the_asker_keeps_serving():
+    """Node 3 stopped with SIGSTOP: its kernel takes the connection, the
+    node never answers. Node 1 answers the request "unreachable" and,
+    while it waits, its other requests."""
+    three()
+    os.kill(C3.pid(3), signal.SIGSTOP)
+    try:
+        p = subprocess.Popen(
+            [SMTPCTL, "-s", C3.sock(1), "set", "service", "smtp", "--node",
+             "3", "--max-sessions", "5"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            check(settings3(1)["node"] == 1, "node 1 answers meanwhile")
+            _, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check(p.returncode == 75 and "node 3 could not be asked" in err,
+              "unreachable", (p.returncode, err))
+    finally:
+        os.kill(C3.pid(3), signal.SIGCONT)
+    check(settings3(3)["max_sessions"] == 100, "node 3 unchanged")
+
+
+def _frame(ftype, body, req=7):
+    return struct.pack(">IBBHIQ", 0x53434631, ftype, 1, 0, len(body),
+                       req) + body
+
+
+def _service_set_max_sessions(node, value):
+    v = value.encode()
+    body = (struct.pack(">BQI", 7, node, 0x10)
+            + struct.pack(">I", len(v)) + v + b"\0")
+    return _frame(3, body)
+
+
+def _ask_peer_port(i, cert_of, data):
+    """Send data to node i's forwarding port with node cert_of's cluster
+    certificate and hello; the ADMIN_RESULT: (status, message)."""
+    cert, key = C3.node_cert(cert_of)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(cert, key)
+    raw = socket.create_connection((C3.host(i), C3.raft_port() + 1),
+                                   timeout=20)
+    s = ctx.wrap_socket(raw)
+    try:
+        s.sendall(struct.pack(">IIQ", 0x53434831, 1, cert_of) + data)
+        got = b""
+        for _ in range(1000):
+            if len(got) >= 20 and len(got) >= 20 + struct.unpack(
+                    ">I", got[8:12])[0]:
+                break
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        check(len(got) >= 24 and got[4] == 4, "an ADMIN_RESULT", got[:24])
+        status = struct.unpack(">i", got[20:24])[0]
+        n = struct.unpack(">I", got[24:28])[0]
+        return status, got[28:28 + n].decode()
+    finally:
+        s.close()
+
+
+def test_a_frame_from_a_node_that_is_not_a_member_is_refused():
+    three()
+    st, msg = _ask_peer_port(2, 4, _service_set_max_sessions(2, "1"))
+    check(st < 0 and "not a member" in msg, "refused", (st, msg))
+    check("not a member" in C3.log(2), "logged on node 2")
+    check(settings3(2)["max_sessions"] == 3, "unchanged")
+    # the positive control: a member's certificate gets node 2's answer
+    st, msg = _ask_peer_port(2, 1, _service_set_max_sessions(2, "0"))
+    check(st == 0 and json.loads(msg)["error"] == "usage",
+          "a member is answered (with node 2's refusal of 0)", (st, msg))
+
+
+def test_another_nodes_change_survives_its_restart():
+    C3.kill(2, sig=signal.SIGTERM)
+    C3.start_node(2)
+    C3.wait_leader()
+    st = settings3(2)
+    check(st["max_sessions"] == 3
+          and st["from"]["max_sessions"] == "service.conf", "kept", st)
+    check(sessions_admitted(2, 4) == 3, "still enforced")
+    st = settings3(1, node=2)
+    check(st["max_sessions"] == 3, "and shown through node 1", st)
+
+
+class Both:
+    """Stop and dump both clusters (run_cluster_suite's c)."""
+
+    def stop(self):
+        try:
+            C3.stop()
+        finally:
+            C.stop()
+
+    def dump_logs(self, *a, **kw):
+        C.dump_logs(*a, **kw)
+        if _c3_up[0]:
+            C3.dump_logs(*a, **kw)
+
+
 def setup():
     C.start()
     C.wait_leader()
 
 
 if __name__ == "__main__":
-    run_cluster_suite(C, WORK, setup, [
+    run_cluster_suite(Both(), WORK, setup, [
         test_show_service_smtp_shows_the_receiver_settings,
         test_lower_max_sessions_is_enforced_on_the_next_connection,
         test_max_per_ip_is_enforced,
@@ -375,4 +621,12 @@ if __name__ == "__main__":
         test_override_file_not_written_changes_nothing,
         test_listen_moves_and_a_session_on_the_old_port_finishes,
         test_restart_keeps_the_settings,
+        test_set_another_node_from_this_nodes_socket,
+        test_show_another_node_from_this_nodes_socket,
+        test_another_nodes_bad_value_is_refused_with_its_reason,
+        test_unknown_node_id_is_refused,
+        test_stopped_node_is_unreachable,
+        test_frozen_node_is_unreachable_and_the_asker_keeps_serving,
+        test_a_frame_from_a_node_that_is_not_a_member_is_refused,
+        test_another_nodes_change_survives_its_restart,
     ])

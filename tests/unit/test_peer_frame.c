@@ -1,7 +1,8 @@
 /*
  * test_peer_frame.c — the forwarding frame codec and incremental
  * reader (src/cluster/peer_frame.c): headers, refusals before allocation,
- * split and coalesced input, and the admin/result payloads.
+ * split and coalesced input, and the admin/result payloads, the
+ * receiver-settings requests (SERVICE_SET / SERVICE_SHOW) among them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -183,6 +184,112 @@ static void test_admin_payload_round_trip_and_refusals(void **state)
 	free(p);
 }
 
+static void
+test_service_set_round_trip_keeps_each_value_at_its_bit(void **state)
+{
+	struct peer_service s = {
+	    .op = PEER_OP_SERVICE_SET, .node = 2, .mask = 0x01u | 0x10u};
+	struct peer_service out;
+	size_t len;
+	uint8_t *p, *longer;
+
+	(void)state;
+	s.values[0] = "127.0.0.1:2525";
+	s.values[4] = "7";
+	s.values[2] = "ignored: its bit is not in the mask";
+	p = peer_service_encode(&s, &len);
+	assert_non_null(p);
+	assert_true(peer_admin_is_service(p, len));
+	assert_int_equal(peer_service_decode(&out, p, len), 0);
+	assert_int_equal(out.op, PEER_OP_SERVICE_SET);
+	assert_int_equal(out.node, 2);
+	assert_int_equal(out.mask, 0x11u);
+	assert_string_equal(out.values[0], "127.0.0.1:2525");
+	assert_string_equal(out.values[4], "7");
+	assert_null(out.values[2]);
+	assert_null(out.values[1]);
+	/* an ADMIN of the old layout does not take it, nor it an ADMIN */
+	{
+		struct peer_admin a;
+		assert_int_equal(peer_admin_decode(&a, p, len), -1);
+	}
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_equal(peer_service_decode(&out, p, cut), -1);
+	longer = malloc(len + 1);
+	memcpy(longer, p, len);
+	longer[len] = 0;
+	assert_int_equal(peer_service_decode(&out, longer, len + 1), -1);
+	free(longer);
+	free(p);
+}
+
+static void test_service_show_carries_no_values(void **state)
+{
+	struct peer_service s = {.op = PEER_OP_SERVICE_SHOW, .node = 3};
+	struct peer_service out;
+	size_t len;
+	uint8_t *p = peer_service_encode(&s, &len);
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(len, 1 + 8 + 4);
+	assert_int_equal(peer_service_decode(&out, p, len), 0);
+	assert_int_equal(out.op, PEER_OP_SERVICE_SHOW);
+	assert_int_equal(out.node, 3);
+	assert_int_equal(out.mask, 0);
+	p[12] = 1; /* SHOW with a mask */
+	assert_int_equal(peer_service_decode(&out, p, len), -1);
+	free(p);
+	s.mask = 1;
+	s.values[0] = "x";
+	assert_null(peer_service_encode(&s, &len));
+}
+
+static void test_service_refuses_bad_op_mask_and_long_values(void **state)
+{
+	char big[PEER_SERVICE_VALUE_MAX + 2];
+	struct peer_service s = {.op = PEER_OP_SERVICE_SET, .node = 2};
+	struct peer_service out;
+	struct peer_admin adm = {.op = PEER_OP_STATUS, .address = ""};
+	size_t len;
+	uint8_t *p;
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	s.mask = 1u << PEER_SERVICE_VALUES; /* no such bit */
+	s.values[0] = "x";
+	assert_null(peer_service_encode(&s, &len));
+	s.mask = 0x02u; /* a bit without a value */
+	assert_null(peer_service_encode(&s, &len));
+	s.values[1] = big; /* one byte too long */
+	assert_null(peer_service_encode(&s, &len));
+	big[PEER_SERVICE_VALUE_MAX] = '\0'; /* exactly the maximum */
+	p = peer_service_encode(&s, &len);
+	assert_non_null(p);
+	assert_int_equal(peer_service_decode(&out, p, len), 0);
+	assert_int_equal(strlen(out.values[1]), PEER_SERVICE_VALUE_MAX);
+	p[11] = 0x01; /* bit 8 too: out of range */
+	assert_int_equal(peer_service_decode(&out, p, len), -1);
+	p[11] = 0;
+	p[12] = 0x01; /* the value at another bit decodes: still one value */
+	assert_int_equal(peer_service_decode(&out, p, len), 0);
+	p[12] = 0x03; /* two bits, one value */
+	assert_int_equal(peer_service_decode(&out, p, len), -1);
+	p[12] = 0x02;
+	p[0] = PEER_OP_REPORT; /* another op */
+	assert_int_equal(peer_service_decode(&out, p, len), -1);
+	assert_false(peer_admin_is_service(p, len));
+	free(p);
+	s.op = PEER_OP_STATUS;
+	assert_null(peer_service_encode(&s, &len));
+	p = peer_admin_encode(&adm, &len);
+	assert_false(peer_admin_is_service(p, len));
+	assert_int_equal(peer_service_decode(&out, p, len), -1);
+	free(p);
+	assert_false(peer_admin_is_service(NULL, 0));
+}
+
 static void test_result_payloads_carry_negative_statuses(void **state)
 {
 	size_t len;
@@ -219,6 +326,10 @@ int main(void)
 	    cmocka_unit_test(test_reader_stops_after_each_frame),
 	    cmocka_unit_test(test_admin_payload_round_trip_and_refusals),
 	    cmocka_unit_test(test_result_payloads_carry_negative_statuses),
+	    cmocka_unit_test(
+		test_service_set_round_trip_keeps_each_value_at_its_bit),
+	    cmocka_unit_test(test_service_show_carries_no_values),
+	    cmocka_unit_test(test_service_refuses_bad_op_mask_and_long_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
