@@ -241,7 +241,7 @@ struct cluster {
 	int live_bad_logged;
 
 	/* another node's receiver settings (cluster_service.c) */
-	struct csv *svc_head; /* asks in flight */
+	LIST_HEAD(, csv) svc; /* asks in flight */
 	cluster_service_fn svc_fn;
 	void *svc_arg;
 

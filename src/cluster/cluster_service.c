@@ -43,17 +43,13 @@ struct csv {
 	cluster_service_cb cb;
 	void *arg;
 	struct cluster *c;
-	struct csv *next, *prev;
+	LIST_ENTRY(csv) next; /* in c->svc */
 };
 
 static void csv_unlink(struct cluster *c, struct csv *q)
 {
-	if (q->prev != NULL)
-		q->prev->next = q->next;
-	else
-		c->svc_head = q->next;
-	if (q->next != NULL)
-		q->next->prev = q->prev;
+	(void)c;
+	LIST_REMOVE(q, next);
 }
 
 /* Answer the ask and forget it; its connection is closed (its close
@@ -202,10 +198,7 @@ int cluster_service_ask(struct cluster *c, uint64_t node, int set,
 	q->deadline = cluster_now(c) + CLUSTER_SERVICE_MS;
 	q->cb = cb;
 	q->arg = arg;
-	q->next = c->svc_head;
-	if (c->svc_head != NULL)
-		c->svc_head->prev = q;
-	c->svc_head = q;
+	LIST_INSERT_HEAD(&c->svc, q, next);
 	return 0;
 
 err_after_frame:
@@ -218,18 +211,18 @@ err_after_alloc:
 void csv_tick(struct cluster *c)
 {
 	uint64_t now = cluster_now(c);
-	struct csv *q = c->svc_head, *next;
+	struct csv *q = LIST_FIRST(&c->svc), *next;
 	char why[160];
 
 	for (; q != NULL; q = next) {
-		next = q->next;
+		next = LIST_NEXT(q, next);
 		if (now < q->deadline)
 			continue;
 		snprintf(why, sizeof(why),
 			 "no answer from node %" PRIu64 " within %u ms",
 			 q->node, CLUSTER_SERVICE_MS);
 		finish(q, CLUSTER_E_UNREACHABLE, why);
-		next = c->svc_head; /* the callback may have changed it */
+		next = LIST_FIRST(&c->svc); /* the callback may change it */
 	}
 }
 
@@ -237,8 +230,9 @@ void csv_fail_all(struct cluster *c)
 {
 	unsigned bound = 100000; /* every ask is unlinked by finish */
 
-	while (c->svc_head != NULL && bound-- > 0)
-		finish(c->svc_head, CLUSTER_E_SHUTDOWN, "the node is stopping");
+	while (!LIST_EMPTY(&c->svc) && bound-- > 0)
+		finish(LIST_FIRST(&c->svc), CLUSTER_E_SHUTDOWN,
+		       "the node is stopping");
 }
 
 void cluster_set_service_hook(struct cluster *c, cluster_service_fn fn,
