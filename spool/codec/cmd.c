@@ -173,7 +173,9 @@ static void enc_complete(struct enc *e, const struct spool_cmd_complete *c)
 	e_str(e, c->name, SPOOL_NAME_MAX, 1);
 	wbuf_u64(e->wb, c->node);
 	wbuf_u64(e->wb, c->fence);
-	e_check(e, (c->flags & ~(uint32_t)COMPLETE_BOUNCE_DONE) == 0);
+	e_check(e, (c->flags & ~(uint32_t)COMPLETE_F_ALL) == 0 &&
+		       (!(c->flags & COMPLETE_UNTRIED) ||
+			(c->n == 0 && !c->has_bounce)));
 	wbuf_u32(e->wb, c->flags);
 	if (e_count(e, c->n, SPOOL_RCPT_MAX, c->items)) {
 		for (uint32_t i = 0; i < c->n && !e->err; i++) {
@@ -467,7 +469,7 @@ static void dec_complete(struct dec *d, struct spool_cmd_complete *c)
 	c->node = rbuf_u64(&d->rb);
 	c->fence = rbuf_u64(&d->rb);
 	c->flags = rbuf_u32(&d->rb);
-	d_check(d, (c->flags & ~(uint32_t)COMPLETE_BOUNCE_DONE) == 0);
+	d_check(d, (c->flags & ~(uint32_t)COMPLETE_F_ALL) == 0);
 	c->n = rbuf_u32(&d->rb);
 	c->items =
 	    d_array(d, c->n, SPOOL_RCPT_MAX, OUTCOME_MIN, sizeof(*c->items));
@@ -482,6 +484,9 @@ static void dec_complete(struct dec *d, struct spool_cmd_complete *c)
 		it->reply = d_str(d, SPOOL_TEXT_MAX, 0);
 	}
 	c->has_bounce = d_u8(d, 1);
+	/* a claim given back carries no outcome and no bounce */
+	d_check(d, !(c->flags & COMPLETE_UNTRIED) ||
+		       (c->n == 0 && !c->has_bounce));
 	if (c->has_bounce && !d->rb.err)
 		dec_enqueue(d, &c->bounce);
 }

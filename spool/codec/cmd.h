@@ -101,6 +101,11 @@ enum {
 	/* the failed recipients of this file are dealt with: the attached
 	 * bounce (if any) carries them, or none is due (bounce of <>) */
 	COMPLETE_BOUNCE_DONE = 1,
+	/* no attempt was made (n is 0): the holder gives its claim back, so
+	 * the file is due at once and its attempt count stays; refused like
+	 * any COMPLETE when the claim is not the sender's any more */
+	COMPLETE_UNTRIED = 2,
+	COMPLETE_F_ALL = 3,
 };
 
 /* COMPLETE: outcomes of one delivery attempt by the claim holder. The

@@ -211,6 +211,16 @@ int apply_complete(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 	res->status = check_holder(&f.rec, cp->node, cp->fence, c->stamp);
 	if (res->status)
 		goto out_free_ctl;
+	if (cp->flags & COMPLETE_UNTRIED) {
+		/* the holder gives the claim back before any attempt */
+		rec = f.rec;
+		memset(&rec.claim, 0, sizeof(rec.claim));
+		rec.last_fence = cp->fence;
+		rec.next_ms = c->stamp;
+		res->value = rec.next_ms;
+		rc = spool_ctl_put(sp, txn, cp->name, &f.rec, &rec);
+		goto out_free_ctl;
+	}
 	if ((rc = spool_config_read(sp, txn, &cfg)) != 0)
 		goto out_free_ctl;
 

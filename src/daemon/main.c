@@ -246,6 +246,7 @@ static int symbiont_stats_json(void *arg, struct json_object *out)
 	add_u64(out, "lease_lost", st.lease_lost);
 	add_u64(out, "lease_expired", st.lease_expired);
 	add_u64(out, "complete_errors", st.complete_errors);
+	add_u64(out, "released", st.released);
 	return 0;
 }
 

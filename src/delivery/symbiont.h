@@ -58,6 +58,8 @@ struct symbiont_stats {
 				     end (no RENEW in time) */
 	uint64_t complete_errors; /* COMPLETE without an answer (retried by
 				     the lease) */
+	uint64_t released;	  /* claims given back before any attempt
+				     (COMPLETE_UNTRIED) */
 };
 
 struct symbiont;

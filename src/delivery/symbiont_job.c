@@ -292,6 +292,40 @@ err_nomem:
 	job_done(j);
 }
 
+/* The answer to a claim given back: nothing waits for it (the file is
+ * due at once, or the lease ends as before when the release is refused). */
+static void release_cb(void *arg, int status, const struct spool_result *res)
+{
+	(void)arg;
+	if (status == 0 && res != NULL && res->status != 0)
+		log_debug("symbiont: a claim given back was refused: %s",
+			  spool_strerror(res->status));
+}
+
+/* No delivery was started: give the claim back (COMPLETE_UNTRIED), so
+ * the file is due at once rather than after the lease, then finish. Only
+ * the holder with this fence can give it back (the spool checks). May
+ * free j. */
+static void job_release(struct symbiont_job *j)
+{
+	const struct symbiont_job_env *env = j->env;
+	struct spool_cmd cmd;
+	struct wbuf wb;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.type = CMD_COMPLETE;
+	cmd.u.complete.name = j->name;
+	cmd.u.complete.node = env->self;
+	cmd.u.complete.fence = j->fence;
+	cmd.u.complete.flags = COMPLETE_UNTRIED;
+	wbuf_init(&wb);
+	if (j->fence != 0 && spool_cmd_encode(&cmd, &wb) == 0 &&
+	    env->ops->propose(env->ctx, wb.p, wb.len, release_cb, NULL) == 0)
+		env->st->released++;
+	wbuf_free(&wb);
+	job_done(j);
+}
+
 /* ---- delivery ---- */
 
 void symbiont_job_delivered(struct symbiont_job *j,
@@ -341,9 +375,9 @@ void symbiont_job_try_start(struct symbiont_job *j)
 	    j->ctl.rec.claim.fence != j->fence) {
 		if (env->ops->now(env->ctx) >= j->wait_until) {
 			log_warn("symbiont: %s: this node's spool has not "
-				 "applied our claim in time; left to the lease",
+				 "applied our claim in time; given back",
 				 j->name);
-			job_done(j);
+			job_release(j);
 			return;
 		}
 		env->ops->kick(env->ctx);
@@ -352,9 +386,9 @@ void symbiont_job_try_start(struct symbiont_job *j)
 	if (env->ops->now(env->ctx) >= symbiont_job_deadline(j)) {
 		/* no transaction starts that would outlive the lease */
 		log_warn("symbiont: %s: lease ends on this node's clock "
-			 "before a delivery could start; left to the lease",
+			 "before a delivery could start; given back",
 			 j->name);
-		job_done(j);
+		job_release(j);
 		return;
 	}
 	if (j->prev_holder != 0)

@@ -101,6 +101,8 @@ static void symbiont(struct mtext *t, const struct symbiont *y)
 		"Deliveries aborted at the local lease end.", st.lease_expired);
 	counter(t, P "complete_errors_total",
 		"COMPLETE proposals without an answer.", st.complete_errors);
+	counter(t, P "claims_released_total",
+		"Claims given back before any delivery attempt.", st.released);
 }
 
 static void raft_numbers(struct mtext *t, const struct cluster *c)

@@ -291,6 +291,51 @@ static void test_complete_refused_after_own_lease_ended(void **state)
 	fx_close(&f);
 }
 
+/* A claim given back before any attempt (COMPLETE_UNTRIED): only by its
+ * holder; the file is then free and due at once, its attempt count and
+ * recipients unchanged, and another node can claim it without waiting
+ * out the lease (issue #10). */
+static void test_complete_untried_gives_the_claim_back(void **state)
+{
+	struct fx f;
+	char n[64];
+	uint64_t f1, f2;
+	struct spool_cmd c;
+	struct spool_result res;
+	struct spool_ctl ctl;
+
+	fx_open(&f);
+	fx_name(n, sizeof(n), 1);
+	fx_enqueue(f.sp, n, T0, 1);
+	fx_claim(f.sp, n, 1, T0, LEASE, &f1);
+	memset(&c, 0, sizeof(c));
+	c.type = CMD_COMPLETE;
+	c.stamp = T0 + 100;
+	c.node = 2;
+	c.u.complete.name = n;
+	c.u.complete.node = 2; /* not the holder */
+	c.u.complete.fence = f1;
+	c.u.complete.flags = COMPLETE_UNTRIED;
+	fx_apply(f.sp, &c, &res);
+	assert_int_equal(res.status, SPOOL_E_STALE);
+	spool_result_free(&res);
+	c.node = c.u.complete.node = 1;
+	fx_apply(f.sp, &c, &res);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, T0 + 100);
+	spool_result_free(&res);
+	fx_get(f.sp, n, &ctl);
+	assert_int_equal(ctl.rec.claim.node, 0);
+	assert_int_equal(ctl.rec.attempts, 0);
+	assert_int_equal(ctl.rec.next_ms, T0 + 100);
+	assert_int_equal(ctl.rec.rcpt[0].state, RCPT_PENDING);
+	spool_ctl_free(&ctl);
+	/* well inside the first lease, another node takes it */
+	assert_int_equal(fx_claim(f.sp, n, 2, T0 + 101, LEASE, &f2), 0);
+	assert_true(f2 > f1);
+	fx_close(&f);
+}
+
 static void test_complete_retried_is_duplicate_not_error(void **state)
 {
 	struct fx f;
@@ -525,6 +570,7 @@ int main(void)
 	    cmocka_unit_test(test_complete_delivered_deletes_file),
 	    cmocka_unit_test(test_complete_refused_from_stale_holder),
 	    cmocka_unit_test(test_complete_refused_after_own_lease_ended),
+	    cmocka_unit_test(test_complete_untried_gives_the_claim_back),
 	    cmocka_unit_test(test_complete_retried_is_duplicate_not_error),
 	    cmocka_unit_test(test_complete_bad_recipient_index_changes_nothing),
 	    cmocka_unit_test(test_complete_delay_warning_is_recorded_once),

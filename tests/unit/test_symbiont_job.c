@@ -547,6 +547,10 @@ static void test_claim_not_applied_here_waits_then_gives_up(void **state)
 	symbiont_job_tick(j, f->now, 0, 0);
 	assert_int_equal(f->gone, 1);
 	assert_int_equal(f->deliveries, 0);
+	/* the claim is given back; this spool holds another fence: refused,
+	 * and nothing waits for the answer */
+	assert_int_equal(f->st.released, 1);
+	assert_int_equal(answer_apply(f, CMD_COMPLETE), SPOOL_E_STALE);
 }
 
 static void test_claimed_again_before_start_is_skipped(void **state)
@@ -704,18 +708,30 @@ static void test_lease_counted_from_when_the_renew_was_sent(void **state)
 }
 
 /* A claim whose answer came after the local lease end does not start a
- * delivery (it could only outlive the lease). */
+ * delivery (it could only outlive the lease). The claim is given back:
+ * once applied the file is unclaimed, due at once, its attempt count
+ * unchanged, so another node takes it now rather than after the lease
+ * (issue #10). */
 static void
 test_claim_answered_after_the_local_lease_end_not_started(void **state)
 {
 	struct fake *f = *state;
 	struct symbiont_job *j = grant(f, f->fence);
+	struct spool_ctl ctl;
 
 	f->now += DEADLINE;
 	symbiont_job_try_start(j);
 	assert_int_equal(f->deliveries, 0);
 	assert_int_equal(f->gone, 1);
-	assert_int_equal(f->nq, 0);
+	assert_int_equal(f->nq, 1); /* the COMPLETE that gives it back */
+	assert_int_equal(f->st.released, 1);
+	assert_int_equal(answer_apply(f, CMD_COMPLETE), 0);
+	assert_int_equal(spool_ctl_get(f->fx.sp, f->name, &ctl), 0);
+	assert_int_equal(ctl.rec.claim.node, 0);
+	assert_int_equal(ctl.rec.attempts, 0);
+	assert_int_equal(ctl.rec.next_ms, f->stamp);
+	assert_int_equal(ctl.rec.last_fence, f->fence);
+	spool_ctl_free(&ctl);
 }
 
 /* What the symbiont wakes up for: the first RENEW, then the deadline. */
