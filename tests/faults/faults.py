@@ -968,11 +968,13 @@ def stop_cluster(c, mounts):
 
 def forget(recorder, mail_root, tag):
     """Drop what a finished round left at the far end and in the Maildir
-    (its tag), so that a shared cluster's later rounds and a long run do
-    not read it again and again."""
+    at mail_root (None: not there), its tag, so that a shared cluster's
+    later rounds and a long run do not read it again and again."""
     with recorder.lock:
         recorder.msgs = [m for m in recorder.msgs
                          if not (m["msgid"] and tag in m["msgid"])]
+    if mail_root is None:
+        return
     for p in glob.glob(os.path.join(mail_root, "alice", "new", "*")):
         try:
             with open(p, "rb") as f:
@@ -1157,7 +1159,8 @@ def one_round(name, rnd, work, lab, recorder, short, injects=(),
                 clusterlib.SANITIZER_REPORTS[reports:]))
         if kind and not res["why"]:
             pool.open[kind] = sh  # the next scenario of its kind goes on
-            forget(recorder, mail_root, tag)
+            if not getattr(sh, "keep", False):  # kept whole for a look
+                forget(recorder, mail_root, tag)
         else:
             if kind:
                 pool.open.pop(kind, None)
@@ -1166,7 +1169,7 @@ def one_round(name, rnd, work, lab, recorder, short, injects=(),
                     not os.environ.get("SMTPCLUSTER_KEEP"):
                 import shutil
                 shutil.rmtree(sh.workdir, ignore_errors=True)
-            forget(recorder, mail_root, tag)
+            forget(recorder, None, tag)  # its Maildir goes or is kept
         phase("stop" if not kind or res["why"] else "keep")
     res["ok"] = not res["why"]
     return res
