@@ -6,11 +6,18 @@ checker of the promises in DESIGN.md "Failure behaviour".
     python3 tests/faults/faults.py [--rounds N] [--short]
                                    [--inject lost,dup,live2] [SCENARIO ...]
 
-One round: a fresh cluster (set up first by the scenario's PREPARE entry
-if it has one: a tmpfs per data_dir, a node under libfaketime); the
-workload runs WORK_S seconds; the fault starts FAULT_AT_S seconds in and
-is healed FAULT_S seconds later; then the harness waits (at most
-SETTLE_S) until every acknowledged message is delivered, and checks:
+A run is ROUNDS rounds of every scenario, round-major. One scenario's
+round: a cluster (SHARED: the network, pause and restart scenarios run
+one after another on one cluster a round, the two full-disk ones on
+another, with a tmpfs per data_dir, each replaced after a failed round;
+skew starts its own, one node under libfaketime: PREPARE); the workload
+runs from TIMES_* "pre" seconds before the fault to "post" seconds after
+the heal; the fault lasts TIMES_* "fault" seconds (the lease + 1 s in
+the full version), or until a scenario's own condition says it has done
+its work (slow-dot, fulldisk-*), or as the scenario sets it
+(rolling-restart); then the harness waits (at most "settle") until
+every acknowledged message is delivered, and checks (in the node logs
+and activity logs only what the round added):
   lost         acknowledged (250 after DATA) but never delivered
   dup ok/bad   Message-IDs delivered more than once, explained (a node
                logged "possible duplicate delivery of NAME" for that control
@@ -30,9 +37,11 @@ claim, a node that crashed (exited without being told to), spools that
 did not converge, or a check of the scenario's own (slow-dot, skew,
 fulldisk-*: see each). --inject spoils what a round collected (the
 checker's own test: every round must then fail).
-Prints one table: scenario, rounds, acknowledged, lost, duplicates
-explained/unexplained, failed rounds, worst takeover. Exits 1 if any round
-failed. Needs root (network namespaces); without it: SKIP, or a failure
+Prints one line a round (with the seconds of its phases) and one table:
+scenario, rounds, acknowledged, lost, duplicates explained/unexplained,
+double live claims, failed rounds, worst takeover, time a round (mean
+and max). A round whose takeover exceeds TAKEOVER_MAX_S keeps its logs.
+Exits 1 if any round failed. Needs root (network namespaces); without it: SKIP, or a failure
 when CI=true. Every wait is bounded; namespaces and mounts are removed at
 the end, also after an error or SIGTERM/SIGINT (and leftovers of a killed
 run when the next one starts).
@@ -226,22 +235,27 @@ def act_time(ts):
         float("0." + frac)
 
 
-def double_live(paths, shifts=None):
+def double_live(paths, shifts=None, since=None):
     """(control files on which two nodes acted under live leases at once
-    (see the module docstring), outcome lines read) from the activity logs
-    at paths; shifts[k] seconds are taken off the time stamps of paths[k]
-    (a node whose wall clock the harness skewed)."""
+    (see the module docstring), outcome lines read after since[path]
+    bytes (a shared cluster's earlier rounds; all of every log is
+    judged)) from the activity logs at paths; shifts[k] seconds are taken
+    off the time stamps of paths[k] (a node whose wall clock the harness
+    skewed)."""
     by_file, nlines = {}, 0
     for k, p in enumerate(paths):
         shift = shifts[k] if shifts else 0
         try:
-            with open(p) as f:
-                lines = f.read().splitlines()
+            with open(p, "rb") as f:
+                data = f.read()
         except OSError:
             continue
-        for line in lines:
+        skip = (since or {}).get(p, 0)
+        old = data[:skip].count(b"\n")
+        for n, line in enumerate(data.decode("utf-8", "replace")
+                                 .splitlines()):
             m = ACT_RE.match(line)
-            nlines += m is not None
+            nlines += m is not None and n >= old
             if m and m.group(5) == "held":
                 by_file.setdefault(m.group(3), []).append(
                     (act_time(m.group(1)) - shift, m.group(2),
@@ -351,12 +365,13 @@ def s_kill_restart(ctx):
 
 def s_rolling_restart(ctx):
     """SIGTERM and restart every node in turn, under load; the heal is a
-    no-op (the restarts happen here)."""
+    no-op (the restarts happen here), due at once after the last."""
     for i in ctx.c.members:
         ctx.c.kill(i, signal.SIGTERM, timeout=30)
         time.sleep(0.5)
         ctx.c.start_node(i, timeout=30)
         ctx.c.wait_leader(timeout=30)
+    ctx.fault_until = time.monotonic()
     return lambda: None
 
 
@@ -396,6 +411,9 @@ def held_messages(ctx, n=1, nodes=None):
     return out
 
 
+SLOW_DOT_CUT_S = 14  # the longest slow-dot's holder is cut off
+
+
 def s_slow_dot(ctx):
     """Defect 1 of issue #10: a far end holds its reply to the final dot
     (Recorder.HOLD_S, 25 s) past the lease while the holder is cut off
@@ -425,12 +443,22 @@ def s_slow_dot(ctx):
                               "end (copies: %s)" % (len(acked), [
                                   (m["peer"], m.get("acked"),
                                    m.get("gave_up")) for m in copies]))
-        if "lease expired locally, aborting" not in ctx.c.log(h):
+        if "lease expired locally, aborting" not in ctx.rlog(h):
             res["why"].append("node %d did not abort on its lease" % h)
     ctx.check = check
-    # cut off longer than lease + grace, so the majority takes it over
-    # while the holder still waits for the held reply
-    time.sleep(max(0.0, 14 - ctx.fault_s))
+
+    def taken_over():
+        """The majority's copy accepted at the far end and the holder
+        aborted on its own lease: what the cut-off is for."""
+        return "lease expired locally, aborting" in ctx.rlog(h) and any(
+            m.get("acked") and m["peer"] != first["peer"]
+            for m in ctx.recorder.find(mid))
+    # cut off until the majority took it over after lease + grace while
+    # the holder still waits for the held reply (at most SLOW_DOT_CUT_S:
+    # a holder that never aborts is still cut off past the majority's
+    # copy, as before)
+    ctx.fault_until = time.monotonic() + SLOW_DOT_CUT_S
+    ctx.heal_when = taken_over
     return ctx.lab.heal
 
 
@@ -440,6 +468,8 @@ FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 SKEW_S = 300  # the skewed node's wall clock is this far ahead
 SKEWED = 3    # the node that runs under libfaketime
 HELD_N = 4    # deliveries holding their leases when leadership moves
+HOLD_AFTER_S = 3.0  # their holds end this long after the move back (a
+                    # renewal through the correct leader again)
 STAMP_SLACK_S = 5  # a stamp this far from the host's clock is a jump
 SHARE_MAX = 0.6    # of the outcomes, at most, by the skewed node (1/3 due)
 
@@ -555,6 +585,10 @@ def s_skew(ctx):
         transfer(c, c.members[0])
         ctx.t_back = time.time()
         ahead["after"] = stamp_probe(ctx, "after")
+        # the holds have spanned the skewed lead and the move back (a
+        # leader that ended them early would have granted them again by
+        # now); they end HOLD_AFTER_S later, not all of HOLD_S
+        ctx.recorder.release_holds(HOLD_AFTER_S)
 
     def check(res, logs):
         # every held copy settled (accepted after its hold, or given up
@@ -607,7 +641,7 @@ def s_skew(ctx):
                               "takes other nodes' share (due times and "
                               "grace judged by its own clock)"
                               % (SKEWED, outcomes[SKEWED], total))
-        if "off cluster time" not in c.log(SKEWED):
+        if "off cluster time" not in ctx.rlog(SKEWED):
             res["why"].append("node %d never stamped off cluster time: "
                               "the skew did not apply" % SKEWED)
         if ctx.t_back is None:
@@ -632,6 +666,7 @@ RESERVE_MB = 20  # [node] min_free_mb
 LEAVE_MB = 12    # free space the ballast leaves: under the reserve
 BACKLOG_N = 3    # messages deferred once, retried while the disk is full
 RETRY_MS = 2000  # /INTERVAL INITIAL for them
+FULL_MIN_S = 3.0  # the disks stay full at least this long
 
 
 def p_fulldisk(ctx):
@@ -692,13 +727,27 @@ def _fulldisk(ctx, nodes):
             disklab.unfill(c.dir(i))
         ctx.t_space = time.time()
 
+    def seen_full():
+        """Each full node refused with 452 4.3.1 and logged its reserve,
+        the deferred messages were delivered, FULL_MIN_S after the fill:
+        what the full disk is for; the heal then comes early."""
+        if time.time() < t_fill + FULL_MIN_S:
+            return False
+        errs = list(ctx.wl.errors)
+        return all(any(n == i and t > t_fill and is_452_full(w)
+                       for t, n, w in errs) and
+                   "below the reserve" in ctx.rlog(i) for i in nodes) and \
+            all(any(m.get("acked") for m in ctx.recorder.find(mid))
+                for mid in backlog)
+    ctx.heal_when = seen_full
+
     def check(res, logs):
         errs = list(ctx.wl.errors)
         for i in nodes:
             if not any(n == i and is_452_full(w) for _, n, w in errs):
                 res["why"].append("node %d never answered 452 4.3.1 while "
                                   "full" % i)
-            if "below the reserve" not in c.log(i):
+            if "below the reserve" not in ctx.rlog(i):
                 res["why"].append("node %d did not log its reserve" % i)
             if ctx.t_space is not None and not any(
                     ctx.wl.acked_on.get(m) == i and t > ctx.t_space
@@ -833,46 +882,202 @@ def keep_logs(src, dst):
             pass
 
 
-def one_round(name, rnd, work, lab, recorder, short, injects=()):
+# Scenarios that leave their cluster healed and converged share one
+# cluster per round, one after another (a round's own checks read only
+# what was logged since it began); the value names the cluster's kind.
+# A cluster is replaced after a round that failed. skew starts its own.
+SHARED = {
+    "partition-leader": "net", "isolate-follower": "net",
+    "asymmetric": "net", "bridge": "net", "pause-leader": "net",
+    "pause-follower": "net", "kill-restart": "net",
+    "rolling-restart": "net", "slow-dot": "net",
+    "fulldisk-one": "disk", "fulldisk-all": "disk",
+}
+
+# (load before the fault, fault, load after the heal, the longest wait
+# for delivery after it, seconds between one client's messages); in the
+# full version the fault outlasts the lease by 1 s (the daemon's default
+# lease is 7 s), so claims held by the node it hits are taken over
+# during it
+LEASE_S = int(LEASE_MS) / 1000.0 if LEASE_MS else 7.0
+TIMES_FULL = (1.5, LEASE_S + 1.0, 1.5, 120, 0.05)
+TIMES_SHORT = (1.5, 6.0, 1.5, 90, 0.15)
+TAKEOVER_MAX_S = 10.0  # issue #10's bound: a round over it keeps its logs
+KEPT = []  # the tags of the rounds whose logs are kept for that
+
+
+class Pool:
+    """The shared clusters of one round: kind -> Ctx-like record with the
+    cluster, its mail root and mounts, and the last scenario it ran."""
+
+    def __init__(self):
+        self.open = {}
+        self.late = []  # (last scenario, sanitizer reports) at a stop
+
+    def make_room(self):
+        """Stop every open cluster (the lab's addresses are one cluster's
+        at a time) before another starts."""
+        self.late += self.close_all()
+
+    def close(self, kind, keep):
+        """Stop the cluster of kind (logs off its tmpfs, mounts removed);
+        its directory is removed unless keep. Returns (last scenario,
+        sanitizer reports seen at the stop)."""
+        sh = self.open.pop(kind)
+        n = len(clusterlib.SANITIZER_REPORTS)
+        stop_cluster(sh.c, sh.mounts)
+        new = clusterlib.SANITIZER_REPORTS[n:]
+        keep = keep or getattr(sh, "keep", False)
+        if not keep and not new and not os.environ.get("SMTPCLUSTER_KEEP"):
+            import shutil
+            shutil.rmtree(sh.workdir, ignore_errors=True)
+        return sh.last, new
+
+    def close_all(self):
+        return [self.close(k, False) for k in list(self.open)]
+
+
+def stop_cluster(c, mounts):
+    """SIGTERM every node: the followers first, then the leader once it
+    has stepped down (a stopping leader hands leadership over and waits
+    up to 3 s for it, CLUSTER_STOP_TRANSFER_MS, in vain when every peer
+    is gone; bounded wait here, then c.stop() as always); then the logs
+    off each tmpfs and the mounts removed."""
+    live = c.live_nodes()
+    if len(live) > 1:
+        st = {i: c.status(i, timeout=2) for i in live}
+        leads = [i for i in live if (st[i] or {}).get("state") == "leader"]
+        last = leads[0] if leads else live[-1]
+        rest = [i for i in live if i != last]
+        for i in rest:
+            c.procs[i].send_signal(signal.SIGTERM)
+        for i in rest:
+            try:
+                c.procs[i].wait(15)
+            except Exception:  # c.stop() below SIGKILLs a straggler
+                pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and c.alive(last) and (
+                c.status(last, timeout=1) or {}).get("state") == "leader":
+            time.sleep(0.1)
+    c.stop()
+    for m in mounts:
+        keep_logs(m, m.rstrip("/") + ".logs")
+        disklab.umount(m)
+
+
+def forget(recorder, mail_root, tag):
+    """Drop what a finished round left at the far end and in the Maildir
+    at mail_root (None: not there), its tag, so that a shared cluster's
+    later rounds and a long run do not read it again and again."""
+    with recorder.lock:
+        recorder.msgs = [m for m in recorder.msgs
+                         if not (m["msgid"] and tag in m["msgid"])]
+    if mail_root is None:
+        return
+    for p in glob.glob(os.path.join(mail_root, "alice", "new", "*")):
+        try:
+            with open(p, "rb") as f:
+                mm = MID_RE.search(f.read(8192))
+            if mm and tag.encode() in mm.group(1):
+                os.remove(p)
+        except OSError:
+            pass
+
+
+def one_round(name, rnd, work, lab, recorder, short, injects=(),
+              pool=None):
     tag = "%s-r%d-%d" % (name, rnd, os.getpid())
-    mail_root = os.path.join(work, "mail")
-    for sub in ("tmp", "new", "cur"):
-        os.makedirs(os.path.join(mail_root, "alice", sub), exist_ok=True)
-    c = NetCluster(os.path.join(work, "cluster"), lab, mail_root)
+    kind = SHARED.get(name) if pool is not None else None
+    sh = pool.open.get(kind) if kind else None
     ctx = Ctx()
+    if sh is None:
+        sh = Ctx()
+        # named for the scenario that opens it: a cluster replaced after
+        # a failed round starts afresh, not on the failed one's spools
+        sh.workdir = os.path.join(work, "r%d-%s" % (rnd, name))
+        sh.mail_root = os.path.join(sh.workdir, "mail")
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(sh.mail_root, "alice", sub),
+                        exist_ok=True)
+        sh.c = NetCluster(os.path.join(sh.workdir, "cluster"), lab,
+                          sh.mail_root)
+        sh.mounts = []  # tmpfs mount points to remove with the cluster
+        fresh = True
+        if pool is not None:
+            pool.make_room()
+    else:
+        fresh = False
+    sh.last = name
+    c, mail_root = sh.c, sh.mail_root
     ctx.c, ctx.lab, ctx.victim = c, lab, None
     ctx.tag, ctx.recorder, ctx.extra_acked, ctx.check = (
         tag, recorder, {}, None)
     ctx.shift = {}    # node id -> seconds its wall clock is ahead
-    ctx.mounts = []   # tmpfs mount points to remove after the round
+    ctx.mounts = sh.mounts
     ctx.start = None  # a scenario's own way to start the cluster
-    work_s, fault_at, fault_s, settle_s = (
-        (10, 3, 6, 90) if short else (16, 4, 8, 120))
+    fault_at, fault_s, post_s, settle_s, pace = (
+        TIMES_SHORT if short else TIMES_FULL)
     ctx.fault_s = fault_s
+    ctx.fault_until = None  # a scenario's own end of the fault (monotonic)
+    ctx.heal_when = None    # a scenario's condition to heal before that
+    recorder.release_holds(clear=True)
+    reports = len(clusterlib.SANITIZER_REPORTS)
     res = {"acked": 0, "lost": 0, "dup_ok": 0, "dup_bad": 0, "live2": 0,
            "takeover": 0.0, "ok": True, "why": []}
     wl = None
+    ph = res["phases"] = []  # (phase, seconds) of this round
+    t_ph = [time.monotonic()]
+
+    def phase(what):
+        now = time.monotonic()
+        ph.append((what, now - t_ph[0]))
+        t_ph[0] = now
     try:
-        if name in PREPARE:
-            PREPARE[name](ctx)
-        if ctx.start is not None:
-            ctx.start()
+        if fresh:
+            if name in PREPARE:
+                PREPARE[name](ctx)
+            if ctx.start is not None:
+                ctx.start()
+            else:
+                c.start(timeout=30)
+            ld = c.wait_leader(timeout=45)
+            c.set_config(ld, zone="cluster.test",
+                         gateway_alternate=netlab.HOST_IP)
         else:
-            c.start(timeout=30)
-        ld = c.wait_leader(timeout=45)
-        c.set_config(ld, zone="cluster.test",
-                     gateway_alternate=netlab.HOST_IP)
-        wl = Workload(c, tag, pace=0.15 if short else 0.05)
+            c.wait_leader(timeout=45)
+        # what this round's checks read of the node logs
+        log0 = {i: len(c.log(i)) for i in c.members}
+        ctx.rlog = lambda i: c.log(i)[log0.get(i, 0):]
+        act0 = {}
+        for i in c.members:
+            try:
+                act0[c.activity_log_path(i)] = os.path.getsize(
+                    c.activity_log_path(i))
+            except OSError:
+                pass
+        phase("start" if fresh else "reuse")
+        wl = Workload(c, tag, pace=pace)
         ctx.wl = wl
         wl.start()
         time.sleep(fault_at)
+        phase("pre")
         t_fault = time.time()
         heal = SCENARIOS[name](ctx)
-        time.sleep(fault_s)
+        phase("fault")
+        until = ctx.fault_until
+        if until is None:
+            until = time.monotonic() + ctx.fault_s
+        while time.monotonic() < until:  # bounded: until is fixed
+            if ctx.heal_when is not None and ctx.heal_when():
+                break
+            time.sleep(min(0.1, max(0.0, until - time.monotonic())))
         heal()
+        phase("faulted")
         t_heal = time.time()
-        time.sleep(max(0.0, work_s - fault_at - fault_s))
+        time.sleep(post_s)
         wl.stop()
+        phase("post")
         acked = dict(wl.acked)
         acked.update(ctx.extra_acked)
         res["acked"] = len(acked)
@@ -881,25 +1086,27 @@ def one_round(name, rnd, work, lab, recorder, short, injects=()):
             d = delivered(recorder, mail_root, tag)
             return d if all(m in d for m in acked) else None
         try:
-            d = wait_until(all_in, settle_s, interval=0.5,
+            d = wait_until(all_in, settle_s, interval=0.2,
                            what="every acknowledged message delivered")
         except ClusterError:
             d = delivered(recorder, mail_root, tag)
+        phase("settle")
         act_paths = [c.activity_log_path(i) for i in c.members]
         shifts = [ctx.shift.get(i, 0) for i in c.members]
         if injects:
-            act_paths = inject(injects, acked, d, act_paths, work)
+            act_paths = inject(injects, acked, d, act_paths, sh.workdir)
             shifts.append(0)
         ctx.acked, ctx.delivered = acked, d
         lost = [m for m in acked if m not in d]
         res["lost"] = len(lost)
         if lost:
             res["why"].append("lost %s" % lost[:3])
-        logs = "".join(c.log(i) for i in c.members)
+        logs = "".join(ctx.rlog(i) for i in c.members)
         warned = set(re.findall(r"possible duplicate delivery of (\S+)",
                                 logs))
         if ctx.check is not None:
             ctx.check(res, logs)
+        phase("check")
         for m, copies in d.items():
             if m not in acked and len(copies) <= 1:
                 continue
@@ -910,7 +1117,7 @@ def one_round(name, rnd, work, lab, recorder, short, injects=()):
                     res["dup_bad"] += 1
                     res["why"].append("unexplained duplicate %s %s"
                                       % (m, copies))
-        live2, nact = double_live(act_paths, shifts)
+        live2, nact = double_live(act_paths, shifts, act0)
         res["live2"] = len(live2)
         if live2:
             res["why"].append("two live leases on %s" % live2[:3])
@@ -926,6 +1133,7 @@ def one_round(name, rnd, work, lab, recorder, short, injects=()):
             res["why"].append("node(s) %s died" % dead)
         if not converged(c, 60):
             res["why"].append("spools not converged after 60 s")
+        phase("converge")
     except (ClusterError, OSError, RuntimeError) as e:
         res["why"].append("round error: %s" % e)
     finally:
@@ -939,10 +1147,30 @@ def one_round(name, rnd, work, lab, recorder, short, injects=()):
                 pass
         if res["why"]:
             c.dump_logs(lines=40)
-        c.stop()
-        for m in ctx.mounts:
-            keep_logs(m, m.rstrip("/") + ".logs")
-            disklab.umount(m)
+        c.collect_sanitizer_reports()
+        if res["takeover"] > TAKEOVER_MAX_S:
+            sh.keep = True
+            KEPT.append(tag)
+            print("faults: %s: takeover %.1f s, over %.0f s: logs kept in %s"
+                  % (tag, res["takeover"], TAKEOVER_MAX_S, sh.workdir),
+                  flush=True)
+        if len(clusterlib.SANITIZER_REPORTS) > reports:
+            res["why"].append("sanitizer report(s): " + "; ".join(
+                clusterlib.SANITIZER_REPORTS[reports:]))
+        if kind and not res["why"]:
+            pool.open[kind] = sh  # the next scenario of its kind goes on
+            if not getattr(sh, "keep", False):  # kept whole for a look
+                forget(recorder, mail_root, tag)
+        else:
+            if kind:
+                pool.open.pop(kind, None)
+            stop_cluster(c, sh.mounts)
+            if not res["why"] and not getattr(sh, "keep", False) and \
+                    not os.environ.get("SMTPCLUSTER_KEEP"):
+                import shutil
+                shutil.rmtree(sh.workdir, ignore_errors=True)
+            forget(recorder, None, tag)  # its Maildir goes or is kept
+        phase("stop" if not kind or res["why"] else "keep")
     res["ok"] = not res["why"]
     return res
 
@@ -976,60 +1204,78 @@ def main():
     os.chmod(work, 0o755)
     rows, failed = [], 0
     recorder = None
+    pool = Pool()
+    t_run = time.monotonic()
     try:
         disklab.sweep(os.path.join(tempfile.gettempdir(),
                                    "smtpcluster-faults-"))
         lab.create()
         recorder = Recorder([netlab.HOST_IP], FAR_PORT)
         recorder.start()
-        for name in names:
-            agg = {"rounds": 0, "acked": 0, "lost": 0, "dup_ok": 0,
-                   "dup_bad": 0, "live2": 0, "failed": 0, "takeover": 0.0}
-            for r in range(a.rounds):
+        aggs = {name: {"rounds": 0, "acked": 0, "lost": 0, "dup_ok": 0,
+                       "dup_bad": 0, "live2": 0, "failed": 0,
+                       "takeover": 0.0, "time": 0.0, "tmax": 0.0}
+                for name in names}
+        rows = [(name, aggs[name]) for name in names]
+        # round-major: every round runs each scenario once, so a run
+        # stopped early has covered all of them
+        for r in range(a.rounds):
+            for name in names:
+                agg = aggs[name]
                 t0 = time.monotonic()
-                reports = len(clusterlib.SANITIZER_REPORTS)
-                res = one_round(name, r, os.path.join(work, "%s-%d"
-                                                      % (name, r)),
-                                lab, recorder, a.short,
-                                [x for x in a.inject.split(",") if x])
-                if len(clusterlib.SANITIZER_REPORTS) > reports:
-                    res["ok"] = False
-                    res["why"].append("sanitizer report(s): " + "; ".join(
-                        clusterlib.SANITIZER_REPORTS[reports:]))
+                res = one_round(name, r, work, lab, recorder, a.short,
+                                [x for x in a.inject.split(",") if x], pool)
+                took = time.monotonic() - t0
                 agg["rounds"] += 1
                 for k in ("acked", "lost", "dup_ok", "dup_bad", "live2"):
                     agg[k] += res[k]
                 agg["takeover"] = max(agg["takeover"], res["takeover"])
+                agg["time"] += took
+                agg["tmax"] = max(agg["tmax"], took)
                 if not res["ok"]:
                     agg["failed"] += 1
+                    failed += 1
                 print("faults: %s round %d: %s (%d acked, takeover %.1fs, "
-                      "%.0fs)%s" % (name, r, "ok" if res["ok"] else "FAILED",
-                                    res["acked"], res["takeover"],
-                                    time.monotonic() - t0,
-                                    "" if res["ok"] else ": " +
-                                    "; ".join(res["why"])[:2000]),
+                      "%.0fs: %s)%s" % (name, r, "ok" if res["ok"] else
+                                        "FAILED", res["acked"],
+                                        res["takeover"], took, " ".join(
+                                            "%s %.1f" % p
+                                            for p in res["phases"]),
+                                        "" if res["ok"] else ": " +
+                                        "; ".join(res["why"])[:2000]),
                       flush=True)
-            rows.append((name, agg))
-            failed += agg["failed"]
+            pool.make_room()
+            for last, new in pool.late:
+                if new:  # found when the shared cluster stopped
+                    aggs[last]["failed"] += 1
+                    failed += 1
+                    print("faults: round %d: sanitizer report(s) when the "
+                          "cluster %s ran last stopped: %s"
+                          % (r, last, "; ".join(new)[:2000]), flush=True)
+            pool.late = []
     except KeyboardInterrupt:
         print("faults: interrupted")
         failed += 1
     finally:
+        for kind in list(pool.open):  # after an interruption
+            pool.close(kind, True)
         if recorder is not None:
             recorder.stop()
         disklab.umount_all()
         lab.destroy()
     print("\n| scenario | rounds | acknowledged | lost | duplicates "
           "explained/unexplained | double live claims | failed rounds | "
-          "worst takeover |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "worst takeover | time a round (mean/max) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, g in rows:
-        print("| %s | %d | %d | %d | %d/%d | %d | %d | %.1f s |"
+        print("| %s | %d | %d | %d | %d/%d | %d | %d | %.1f s | %.0f/%.0f s |"
               % (name, g["rounds"], g["acked"], g["lost"], g["dup_ok"],
-                 g["dup_bad"], g["live2"], g["failed"], g["takeover"]))
+                 g["dup_bad"], g["live2"], g["failed"], g["takeover"],
+                 g["time"] / max(1, g["rounds"]), g["tmax"]))
     total = sum(g["rounds"] for _, g in rows)
-    print("faults: %d passed, %d failed" % (max(0, total - failed), failed))
-    if failed == 0 and not os.environ.get("SMTPCLUSTER_KEEP"):
+    print("faults: %d passed, %d failed, %.0f s" % (
+        max(0, total - failed), failed, time.monotonic() - t_run))
+    if failed == 0 and not KEPT and not os.environ.get("SMTPCLUSTER_KEEP"):
         import shutil
         shutil.rmtree(work, ignore_errors=True)
     else:

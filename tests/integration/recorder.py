@@ -10,9 +10,10 @@ the final dot is answered SLOW seconds after it was recorded. hold_dot
 (seconds, default 0) holds every final-dot reply that long after
 recording, for a delivery still in flight at a fault. holddot*: the
 first message to that address has its final-dot reply held HOLD_S
-seconds; a client that closes the connection meanwhile has not had its
-message accepted. Every record has "acked": True once its 250 was sent
-(False while held, and for good when the client gave up first).
+seconds, or until release_holds() says (earlier); a client that closes
+the connection meanwhile has not had its message accepted. Every
+record has "acked": True once its 250 was sent (False while held, and
+for good when the client gave up first).
 pipelining=False: the EHLO reply offers no PIPELINING. rset_reply: the
 answer to RSET, after which the connection is closed unless it is a 250
 (a far end that dropped an idle connection). eightbitmime=False: no
@@ -57,6 +58,7 @@ class Recorder:
         self.tls = tls
         self.tls_failures = 0
         self.hold_dot = hold_dot
+        self.release_at = None  # monotonic time the holddot* holds end
         self.pipelining = pipelining
         self.rset_reply = rset_reply
         self.sessions = 0
@@ -223,20 +225,31 @@ class Recorder:
                      and self.seen_rcpt[r.lower()] == 1]
         return bool(first)
 
+    def release_holds(self, after=0.0, clear=False):
+        """End every holddot* hold (running or to come) `after` seconds
+        from now, if HOLD_S does not end it first; clear=True: holds last
+        HOLD_S again."""
+        with self.lock:
+            self.release_at = None if clear else time.monotonic() + after
+
     async def _held(self, reader, rec):
-        """Hold the final-dot reply of rec HOLD_S seconds; False when
-        the client closed the connection meanwhile."""
+        """Hold the final-dot reply of rec HOLD_S seconds (or until
+        release_holds() says); False when the client closed the connection
+        meanwhile."""
         with self.lock:
             rec["held"] = True
         deadline = time.monotonic() + self.HOLD_S
         while True:
-            left = deadline - time.monotonic()
+            with self.lock:
+                end = deadline if self.release_at is None else min(
+                    deadline, self.release_at)
+            left = end - time.monotonic()
             if left <= 0:
                 return True
             try:
-                b = await asyncio.wait_for(reader.read(1), left)
+                b = await asyncio.wait_for(reader.read(1), min(left, 0.2))
             except asyncio.TimeoutError:
-                return True
+                continue
             except ConnectionError:
                 b = b""
             if not b:
