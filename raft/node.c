@@ -156,6 +156,11 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 	if (o->snapshot_fill != NULL) {
 		rsnapguard_set_fill(&n->guard, loop, o->snapshot_fill,
 				    o->snapshot_fail, o->snapshot_arg);
+		if (o->restore_run != NULL) {
+			rsnapguard_set_restore(&n->guard, o->restore_begin,
+					       o->restore_run, o->restore_end,
+					       o->snapshot_arg);
+		}
 	}
 	rigate_install(&n->gate, &n->io, loop);
 	rv = raft_init(&n->raft, &n->io, fsm, o->id, o->address);
