@@ -85,6 +85,16 @@ struct rfsm {
 	/* after each snapshot stored: its time (ms) and size (metrics) */
 	void (*on_snapshot)(void *arg, uint64_t ms, size_t bytes);
 	void *snapshot_arg;
+	/* an installed image restored in the pool (rfsm_restore_begin) */
+	struct {
+		enum { RFSM_PRE_NONE, RFSM_PRE_RUNNING, RFSM_PRE_DONE } state;
+		const void *base; /* the buffer restore() will be given */
+		size_t len;
+		int rv;		 /* spool_restore's */
+		uint64_t ms;	 /* how long it took */
+		int failed_then; /* f->failed when it began */
+	} pre;
+	uint64_t skipped_entries; /* not applied: the spool was replaced */
 };
 
 #define RFSM_LOG_RATIO_DIV 2
@@ -96,6 +106,16 @@ struct rfsm {
 void rfsm_init(struct rfsm *f, struct spool *sp, uint64_t (*mono_ms)(void),
 	       void (*on_fatal)(void *arg, int err), void *fatal_arg);
 void rfsm_set_raft(struct rfsm *f, struct raft *r);
+/* Restore an installed image in the thread pool (snapguard.h,
+ * rsnapguard_set_restore), f as arg: begin on the loop, run in the pool
+ * (spool_restore of buf, the only thing that touches the spool there),
+ * end on the loop. restore() of that same buffer afterwards only takes
+ * the result. Meanwhile apply() applies nothing and returns 0: whatever
+ * it would apply is replaced by the image anyway, as when restore() runs
+ * on the loop after it. */
+void rfsm_restore_begin(void *arg, const struct raft_buffer *buf);
+void rfsm_restore_run(void *arg);
+void rfsm_restore_end(void *arg, int ran);
 /* The configured snapshot threshold, the floor of the growing one (0:
  * libraft's own, never changed). Call after rfsm_set_raft. */
 void rfsm_set_threshold_base(struct rfsm *f, unsigned base);

@@ -1,11 +1,13 @@
 /*
  * node.c — lifecycle of one libraft server on the libuv backend (node.h).
  * Owns struct raft, its raft_io, its TCP transport (transport.c) and the
- * snapshot guard (snapguard.c) wrapped around the raft_io. Failures at start
+ * snapshot guard (snapguard.c) and the install gate (installgate.c)
+ * wrapped around the raft_io. Failures at start
  * are returned with libraft's message; nothing is left allocated.
  */
 #include "raft/node.h"
 
+#include "raft/installgate.h"
 #include "raft/snapguard.h"
 #include "raft/transport.h"
 
@@ -20,6 +22,7 @@ struct rnode {
 	struct raft_io io;
 	struct rtransport *transport;
 	struct rsnapguard guard; /* libraft 0.22.1 install-while-taking */
+	struct rigate gate;	 /* one image on its way at a time */
 	uv_loop_t *loop;
 	int bootstrapped;
 	void (*close_cb)(void *arg);
@@ -125,6 +128,10 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 	int rv;
 
 	*out = NULL;
+	if (o->mono_ms == NULL) {
+		snprintf(err, errsize, "no clock given (rnode_opts.mono_ms)");
+		return RAFT_INVALID;
+	}
 	if (check_bind(o->address, err, errsize) != 0) {
 		return RAFT_IOERR;
 	}
@@ -153,7 +160,13 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, const struct rnode_opts *o,
 	if (o->snapshot_fill != NULL) {
 		rsnapguard_set_fill(&n->guard, loop, o->snapshot_fill,
 				    o->snapshot_fail, o->snapshot_arg);
+		if (o->restore_run != NULL) {
+			rsnapguard_set_restore(&n->guard, o->restore_begin,
+					       o->restore_run, o->restore_end,
+					       o->snapshot_arg);
+		}
 	}
+	rigate_install(&n->gate, &n->io, loop, o->mono_ms);
 	rv = raft_init(&n->raft, &n->io, fsm, o->id, o->address);
 	if (rv != 0) {
 		snprintf(err, errsize, "raft init: %s", raft_errmsg(&n->raft));
@@ -205,6 +218,7 @@ err_after_init:
 	raft_close(&n->raft, node_closed);
 	return rv;
 err_after_io:
+	rigate_remove(&n->gate);
 	rsnapguard_remove(&n->guard);
 	raft_uv_close(&n->io);
 err_after_transport:
@@ -238,6 +252,7 @@ static void node_closed(struct raft *r)
 	void *arg = n->close_arg;
 
 	raft_uv_close(&n->io);
+	rigate_remove(&n->gate);
 	rsnapguard_remove(&n->guard);
 	rtransport_free(n->transport);
 	free(n);

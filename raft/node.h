@@ -45,6 +45,15 @@ struct rnode_opts {
 			     unsigned *n_bufs);
 	void (*snapshot_fail)(void *arg, int rv);
 	void *snapshot_arg;
+	/* NULL: an installed snapshot is restored on the loop thread; else
+	 * in the thread pool while libraft stores it (snapguard.h,
+	 * rfsm_restore_begin), with snapshot_arg; needs snapshot_fill */
+	void (*restore_begin)(void *arg, const struct raft_buffer *buf);
+	void (*restore_run)(void *arg);
+	void (*restore_end)(void *arg, int ran);
+	/* the daemon's monotonic clock in ms (raft has no clock of its
+	 * own): the install gate's timing; required */
+	uint64_t (*mono_ms)(void);
 };
 
 struct rnode;

@@ -4,6 +4,7 @@
  * it parks one itself).
  *
  * Also serializes a take in libuv's pool before its put (snapguard.h),
+ * and restores an install's image in the pool while its put runs,
  * its take a state machine: IDLE -> FILLING (fill() in the pool) ->
  * PUTTING (the backend writes it) -> IDLE, or FILLING/PUTTING -> FAILED
  * (fill or the put failed; the node is being stopped) -> IDLE at close.
@@ -158,8 +159,69 @@ static void on_put(struct raft_io_snapshot_put *req, int status)
 	if (g->take.state == RSG_PUTTING && g->take.req == req) {
 		take_enter(g, RSG_IDLE);
 	}
+	if (g->inst.running && g->inst.req == req) {
+		/* the image is still being restored: inst_after calls */
+		g->inst.cb = cb;
+		g->inst.put_done = 1;
+		g->inst.put_status = status;
+		return;
+	}
 	cb(req, status);
 	replay(g);
+}
+
+/* Thread pool: the owner restores the install's image. */
+static void inst_work(uv_work_t *work)
+{
+	struct rsnapguard *g = work->data;
+
+	g->restore_run(g->restore_arg);
+}
+
+static void close_if_idle(struct rsnapguard *g);
+
+/* Loop thread: the restore is done; raft's callback if the put is too. */
+static void inst_after(uv_work_t *work, int status)
+{
+	struct rsnapguard *g = work->data;
+	struct raft_io_snapshot_put *req = g->inst.req;
+
+	(void)status; /* run even when the loop cancelled it: it ran or not */
+	g->restore_end(g->restore_arg, 1);
+	g->inst.running = 0;
+	g->inst.req = NULL;
+	g->prerestored++;
+	if (g->inst.put_done) {
+		raft_io_snapshot_put_cb cb = g->inst.cb;
+
+		g->inst.put_done = 0;
+		g->inst.cb = NULL;
+		cb(req, g->inst.put_status);
+		replay(g);
+	}
+	close_if_idle(g);
+}
+
+/* An install's put: start the owner's restore in the pool (0), or not. */
+static int inst_start(struct rsnapguard *g, unsigned trailing,
+		      struct raft_io_snapshot_put *req,
+		      const struct raft_snapshot *snapshot)
+{
+	if (g->restore_run == NULL || g->loop == NULL || trailing != 0 ||
+	    snapshot->n_bufs != 1 || g->inst.running || req == g->take.req ||
+	    !g->raft->legacy.snapshot_install) {
+		return -1;
+	}
+	g->restore_begin(g->restore_arg, &snapshot->bufs[0]);
+	g->inst.work.data = g;
+	if (uv_queue_work(g->loop, &g->inst.work, inst_work, inst_after) != 0) {
+		g->restore_end(g->restore_arg, 0);
+		return -1;
+	}
+	g->inst.running = 1;
+	g->inst.req = req;
+	g->inst.put_done = 0;
+	return 0;
 }
 
 /* Hand a put to the backend, its callback through on_put. */
@@ -182,9 +244,13 @@ static int guarded_put(struct rsnapguard *g, struct raft_io *io,
 	}
 	g->puts[slot].req = req;
 	g->puts[slot].cb = cb;
+	inst_start(g, trailing, req, snapshot);
 	rv = g->put(io, trailing, req, snapshot, on_put);
 	if (rv != 0) {
 		memset(&g->puts[slot], 0, sizeof(g->puts[slot]));
+		if (g->inst.running && g->inst.req == req) {
+			g->inst.req = NULL; /* raft gets rv; the pool ends it */
+		}
 	}
 	return rv;
 }
@@ -249,9 +315,8 @@ static void take_after(uv_work_t *work, int status)
 		g->take.rv = RAFT_CANCELED;
 	}
 	if (g->close_pending) {
-		g->close_pending = 0;
 		take_cancel(g);
-		g->close(g->io, g->close_cb);
+		close_if_idle(g);
 		return;
 	}
 	take_put(g);
@@ -294,16 +359,24 @@ static void w_close(struct raft_io *io, raft_io_close_cb cb)
 		STAILQ_REMOVE_HEAD(&g->holding, next);
 		held_free(h);
 	}
-	if (g->take.state == RSG_FILLING) {
-		/* fill() is in the pool: take_after closes */
-		g->close_pending = 1;
-		g->close_cb = cb;
-		return;
-	}
+	g->close_pending = 1;
+	g->close_cb = cb;
 	if (g->take.state == RSG_FAILED) {
 		take_cancel(g);
 	}
-	g->close(io, cb);
+	/* fill() or a restore in the pool: their after callback closes */
+	close_if_idle(g);
+}
+
+/* The close waiting for the pool, once nothing of the guard runs there. */
+static void close_if_idle(struct rsnapguard *g)
+{
+	if (!g->close_pending || g->take.state == RSG_FILLING ||
+	    g->inst.running) {
+		return;
+	}
+	g->close_pending = 0;
+	g->close(g->io, g->close_cb);
 }
 
 int rsnapguard_install(struct rsnapguard *g, struct raft_io *io,
@@ -347,6 +420,18 @@ void rsnapguard_set_fill(struct rsnapguard *g, uv_loop_t *loop,
 	g->fill = fill;
 	g->fail = fail;
 	g->fill_arg = arg;
+}
+
+void rsnapguard_set_restore(struct rsnapguard *g,
+			    void (*begin)(void *arg,
+					  const struct raft_buffer *buf),
+			    void (*run)(void *arg),
+			    void (*end)(void *arg, int ran), void *arg)
+{
+	g->restore_begin = begin;
+	g->restore_run = run;
+	g->restore_end = end;
+	g->restore_arg = arg;
 }
 
 unsigned long long rsnapguard_filled(const struct rsnapguard *g)

@@ -307,9 +307,14 @@ int cluster_start(struct cluster **out, uv_loop_t *loop,
 	o.wrap = c->rtls != NULL ? rtls_wrap(c->rtls) : NULL;
 	/* serialize snapshots in the pool, not on the loop (raft/fsm.h) */
 	rfsm_set_deferred(&c->fsm);
+	o.mono_ms = clock_mono_ms;
 	o.snapshot_fill = rfsm_fill;
 	o.snapshot_fail = rfsm_fill_failed;
 	o.snapshot_arg = &c->fsm;
+	/* restore an installed snapshot in the pool, not on the loop */
+	o.restore_begin = rfsm_restore_begin;
+	o.restore_run = rfsm_restore_run;
+	o.restore_end = rfsm_restore_end;
 	rv = rnode_start(&c->node, loop, &o, &c->fsm.fsm, err, sizeof(err));
 	if (rv != 0) {
 		log_error("cluster: cannot start raft: %s", err);

@@ -205,6 +205,61 @@ static void test_snapshot_restores_into_an_identical_spool(void **state)
 	fx_close(&gx);
 }
 
+/* An install's image restored in the pool (rfsm_restore_run, here on
+ * another thread), then restore() of that buffer only takes the result;
+ * an entry applied meanwhile is left to the image. */
+static void *restore_thread(void *arg)
+{
+	rfsm_restore_run(arg);
+	return NULL;
+}
+
+static void test_restore_run_in_the_pool_is_taken_by_restore(void **state)
+{
+	static const char *const d[2] = {"x.example", "y.example"};
+	static const char *const e[1] = {"z.example"};
+	struct raft_buffer b = alias_batch(d, 2), late = alias_batch(e, 1);
+	struct raft_buffer copy;
+	struct rfsm f, g;
+	struct fx fx = {.sp = NULL}, gx = {.sp = NULL};
+	struct wbuf w;
+	void *result = NULL;
+	pthread_t th;
+
+	(void)state;
+	fx_open(&fx);
+	fx_open(&gx);
+	rfsm_init(&f, fx.sp, fake_mono_ms, on_fatal, NULL);
+	rfsm_init(&g, gx.sp, fake_mono_ms, on_fatal, NULL);
+	assert_int_equal(f.fsm.apply(&f.fsm, &b, &result), 0);
+	wbuf_init(&w);
+	assert_int_equal(spool_snapshot(fx.sp, &w), 0);
+	copy.len = w.len;
+	copy.base = raft_malloc(copy.len);
+	memcpy(copy.base, w.p, copy.len);
+	wbuf_free(&w);
+
+	rfsm_restore_begin(&g, &copy);
+	assert_int_equal(g.fsm.apply(&g.fsm, &late, &result), 0);
+	assert_int_equal(g.skipped_entries, 1);
+	assert_int_equal(pthread_create(&th, NULL, restore_thread, &g), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	rfsm_restore_end(&g, 1);
+	assert_int_equal(alias_count(gx.sp), 2); /* restored in the pool */
+	assert_int_equal(g.fsm.restore(&g.fsm, &copy), 0); /* frees copy */
+	assert_int_equal(g.restores, 1);
+	assert_int_equal(alias_count(gx.sp), 2);
+	/* applying works again after the restore */
+	assert_int_equal(g.fsm.apply(&g.fsm, &late, &result), 0);
+	assert_int_equal(alias_count(gx.sp), 3);
+	raft_free(b.base);
+	raft_free(late.base);
+	rfsm_close(&f);
+	rfsm_close(&g);
+	fx_close(&fx);
+	fx_close(&gx);
+}
+
 struct fill_call {
 	struct rfsm *f;
 	struct raft_buffer *bufs;
@@ -583,6 +638,7 @@ int main(void)
 	    cmocka_unit_test(
 		test_malformed_command_inside_a_batch_is_a_business_outcome),
 	    cmocka_unit_test(test_snapshot_restores_into_an_identical_spool),
+	    cmocka_unit_test(test_restore_run_in_the_pool_is_taken_by_restore),
 	    cmocka_unit_test(
 		test_deferred_snapshot_is_filled_on_another_thread),
 	    cmocka_unit_test(test_restore_refuses_garbage_and_keeps_the_spool),

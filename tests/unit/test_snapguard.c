@@ -4,7 +4,8 @@
  * snapshot reaches raft only after the take's put completed; other
  * messages pass at once; what is still held at close is released. And
  * the take serialized in libuv's pool (a real loop) before its put, with
- * a close or a failure while it runs.
+ * a close or a failure while it runs. And an install's image restored in
+ * the pool while the backend stores it, raft told after both.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -398,6 +399,128 @@ static void test_failed_fill_is_fatal_and_close_cancels(void **state)
 	assert_int_equal(io_closed, 1);
 }
 
+/* --- an install restored in the pool --- */
+
+static int restore_begun, restore_runs, restore_ended, restore_ran;
+static int restore_on_loop_thread;
+static const void *restore_base;
+static sem_t restore_go;
+
+static void r_begin(void *arg, const struct raft_buffer *buf)
+{
+	(void)arg;
+	restore_begun++;
+	restore_base = buf->base;
+}
+
+static void r_run(void *arg)
+{
+	(void)arg;
+	restore_on_loop_thread = pthread_equal(pthread_self(), loop_thread);
+	sem_wait(&restore_go);
+	restore_runs++;
+}
+
+static void r_end(void *arg, int ran)
+{
+	(void)arg;
+	restore_ended++;
+	restore_ran = ran;
+}
+
+static int setup_restore(void **state)
+{
+	setup_fill(state);
+	restore_begun = restore_runs = restore_ended = restore_ran = 0;
+	restore_on_loop_thread = 1;
+	restore_base = NULL;
+	sem_init(&restore_go, 0, 0);
+	rsnapguard_set_restore(&guard, r_begin, r_run, r_end, NULL);
+	return 0;
+}
+
+static int teardown_restore(void **state)
+{
+	int rv = teardown_fill(state);
+
+	sem_destroy(&restore_go);
+	return rv;
+}
+
+static char install_data[] = "the leader's image";
+static struct raft_buffer install_buf;
+
+static void start_install_put(void)
+{
+	install_buf.base = install_data;
+	install_buf.len = sizeof(install_data);
+	memset(&take_snap, 0, sizeof(take_snap));
+	take_snap.bufs = &install_buf;
+	take_snap.n_bufs = 1;
+	raft.legacy.snapshot_install = true; /* as legacy.c sets it */
+	assert_int_equal(
+	    io.snapshot_put(&io, 0, &take_req, &take_snap, take_cb_any), 0);
+}
+
+static void
+test_install_is_restored_in_the_pool_before_raft_is_told(void **state)
+{
+	(void)state;
+	start_install_put();
+	assert_int_equal(restore_begun, 1);
+	assert_ptr_equal(restore_base, install_data);
+	assert_ptr_equal(io_put_req, &take_req); /* stored meanwhile */
+	io_put_cb(io_put_req, 0);		 /* the backend is done first */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(cancels, 0); /* raft waits for the restore */
+
+	sem_post(&restore_go);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(restore_runs, 1);
+	assert_int_equal(restore_on_loop_thread, 0);
+	assert_int_equal(restore_ended, 1);
+	assert_int_equal(restore_ran, 1);
+	assert_int_equal(cancels, 1); /* raft's callback, after the end */
+	assert_int_equal(cancel_status, 0);
+}
+
+static void test_restore_done_before_the_put_waits_for_it(void **state)
+{
+	(void)state;
+	start_install_put();
+	sem_post(&restore_go);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(restore_ended, 1);
+	assert_int_equal(cancels, 0); /* the backend is still storing */
+	io_put_cb(io_put_req, 0);
+	assert_int_equal(cancels, 1);
+}
+
+static void test_close_during_the_restore_waits_for_it(void **state)
+{
+	(void)state;
+	start_install_put();
+	uv_run(&loop, UV_RUN_NOWAIT);
+	raft.legacy.closing = true;
+	io.close(&io, NULL);
+	assert_int_equal(io_closed, 0); /* the restore still runs */
+	sem_post(&restore_go);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(restore_ended, 1);
+	assert_int_equal(io_closed, 1);
+}
+
+static void test_a_take_is_not_restored(void **state)
+{
+	(void)state;
+	start_empty_take(take_cb_any);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_ptr_equal(io_put_req, &take_req);
+	io_put_cb(io_put_req, 0);
+	assert_int_equal(restore_begun, 0);
+	assert_int_equal(cancels, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +547,17 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_failed_fill_is_fatal_and_close_cancels, setup_fill,
 		teardown_fill),
+	    cmocka_unit_test_setup_teardown(
+		test_install_is_restored_in_the_pool_before_raft_is_told,
+		setup_restore, teardown_restore),
+	    cmocka_unit_test_setup_teardown(
+		test_restore_done_before_the_put_waits_for_it, setup_restore,
+		teardown_restore),
+	    cmocka_unit_test_setup_teardown(
+		test_close_during_the_restore_waits_for_it, setup_restore,
+		teardown_restore),
+	    cmocka_unit_test_setup_teardown(test_a_take_is_not_restored,
+					    setup_restore, teardown_restore),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
