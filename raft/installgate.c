@@ -17,7 +17,7 @@
 
 #include "raft/rlog.h"
 
-static SLIST_HEAD(, rigate) gates = SLIST_HEAD_INITIALIZER(gates);
+static SLIST_HEAD(rigate_head, rigate) gates = SLIST_HEAD_INITIALIZER(gates);
 
 struct rigate_job {
 	uv_work_t work;

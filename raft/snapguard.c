@@ -29,7 +29,8 @@ struct rsnapguard_held {
 	STAILQ_ENTRY(rsnapguard_held) next;
 };
 
-static SLIST_HEAD(, rsnapguard) guards = SLIST_HEAD_INITIALIZER(guards);
+static SLIST_HEAD(rsnapguard_head,
+		  rsnapguard) guards = SLIST_HEAD_INITIALIZER(guards);
 
 static struct rsnapguard *by_io(struct raft_io *io)
 {

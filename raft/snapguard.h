@@ -101,9 +101,10 @@ struct rsnapguard {
 	raft_io_close_cb close_cb;	/* a close waiting for the pool */
 	int close_pending;
 	unsigned long long filled; /* takes serialized in the pool */
-	STAILQ_HEAD(, rsnapguard_held) holding; /* installs, oldest first */
-	unsigned long long held;		/* installs held so far */
-	SLIST_ENTRY(rsnapguard) next;		/* every installed guard */
+	STAILQ_HEAD(rsnapguard_held_head, rsnapguard_held)
+	holding;		      /* installs, oldest first */
+	unsigned long long held;      /* installs held so far */
+	SLIST_ENTRY(rsnapguard) next; /* every installed guard */
 };
 
 /* Wrap io's recv, snapshot_put and close (after raft_uv_init, before

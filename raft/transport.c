@@ -70,11 +70,11 @@ struct rtransport {
 	raft_uv_accept_cb accept_cb;
 	const struct rtransport_wrap *wrap; /* NULL: plain TCP */
 	raft_id id;
-	LIST_HEAD(, cx) connects; /* wrapped connects not yet reported */
+	LIST_HEAD(cx_head, cx) connects; /* wrapped connects not yet reported */
 	uv_tcp_t listener;
 	uv_timer_t timer;
 	int listener_open, timer_open, inner_open;
-	LIST_HEAD(, hs) pending; /* handshakes being read */
+	LIST_HEAD(hs_head, hs) pending; /* handshakes being read */
 	unsigned npending;
 	unsigned nclosing; /* handshakes being closed */
 	int closing;

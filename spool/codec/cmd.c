@@ -2,6 +2,8 @@
  * cmd.c — the replicated-command codec (cmd.h): the 28-byte header and one
  * payload layout per command type (docs/spool-format.md), and the names of
  * the types.
+ * Long because: one encoder and one decoder per command type (24), kept
+ * side by side so a layout is read and written in one place.
  *
  * Owns: the wire layout and the structural validity rules of commands
  * (lengths, counts, enum ranges, required names). Does not own: what a

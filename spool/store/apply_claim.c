@@ -283,7 +283,9 @@ int apply_complete(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 	}
 	if (pending == 0 && failed == 0) {
 		res->flags |= RES_F_DELETED;
-		rc = spool_ctl_delete(sp, txn, cp->name, &f.rec);
+		rc = spool_body_del(sp, txn, cp->name);
+		if (rc == 0)
+			rc = spool_ctl_delete(sp, txn, cp->name, &f.rec);
 		if (rc == 0)
 			rc = spool_tomb_put(sp, txn, cp->name, c->stamp);
 	} else {

@@ -114,7 +114,9 @@ static int do_remove(struct spool *sp, MDB_txn *txn, const struct spool_cmd *c,
 		return 0;
 	}
 	res->flags |= RES_F_DELETED;
-	rc = spool_ctl_delete(sp, txn, f->name, &f->rec);
+	rc = spool_body_del(sp, txn, f->name);
+	if (rc == 0)
+		rc = spool_ctl_delete(sp, txn, f->name, &f->rec);
 	return rc ? rc : spool_tomb_put(sp, txn, f->name, c->stamp);
 }
 

@@ -124,7 +124,8 @@ int spool_index_update(struct spool *sp, MDB_txn *txn, const char *name,
 int spool_ctl_put(struct spool *sp, MDB_txn *txn, const char *name,
 		  const struct spool_rec *old_rec, const struct spool_rec *rec);
 
-/* Delete a control file, its body and index entries. */
+/* Delete a control file and its index entries; its body is the caller's
+ * to delete (spool_body_del: body.c sits above this layer). */
 int spool_ctl_delete(struct spool *sp, MDB_txn *txn, const char *name,
 		     const struct spool_rec *rec);
 

@@ -173,8 +173,6 @@ int spool_ctl_delete(struct spool *sp, MDB_txn *txn, const char *name,
 
 	if ((rc = spool_index_update(sp, txn, name, rec, NULL)) != 0)
 		return rc;
-	if ((rc = spool_body_del(sp, txn, name)) != 0)
-		return rc;
 	rc = mdb_del(txn, sp->dbi[T_CTL], &k, NULL);
 	return rc == MDB_NOTFOUND ? 0 : spool_mdb_err(rc);
 }

@@ -172,13 +172,13 @@ struct cluster {
 	uint64_t max_payload; /* frame payload limit */
 
 	/* local proposals */
-	TAILQ_HEAD(, lprop) lps;
+	TAILQ_HEAD(lprop_head, lprop) lps;
 	struct lprop *lp_hash[CLUSTER_HASH];
 	unsigned nlps;
 	uint64_t next_req;
 
 	/* leader queue and the entry in flight */
-	TAILQ_HEAD(, qitem) queue;
+	TAILQ_HEAD(qitem_head, qitem) queue;
 	size_t q_bytes;
 	unsigned q_count;
 	struct qitem **inflight;
@@ -199,7 +199,7 @@ struct cluster {
 	raft_term barrier_term;
 
 	/* membership and transfer */
-	TAILQ_HEAD(, aop) aops;
+	TAILQ_HEAD(aop_head, aop) aops;
 	struct aop *change_op; /* the op owning change_req */
 	struct raft_change change_req;
 	int change_inflight;
@@ -219,7 +219,7 @@ struct cluster {
 	/* forwarding: server side (cluster_server.c) */
 	uv_tcp_t listener;
 	int listening;
-	LIST_HEAD(, peer_conn) sconns;
+	LIST_HEAD(peer_conn_head, peer_conn) sconns;
 	unsigned conns_open; /* accepted or connecting, not yet closed */
 	/* forwarding: client side, to the leader (cluster_client.c) */
 	struct peer_conn *client;
@@ -241,7 +241,7 @@ struct cluster {
 	int live_bad_logged;
 
 	/* another node's receiver settings (cluster_service.c) */
-	LIST_HEAD(, csv) svc; /* asks in flight */
+	LIST_HEAD(csv_head, csv) svc; /* asks in flight */
 	cluster_service_fn svc_fn;
 	void *svc_arg;
 

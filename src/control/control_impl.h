@@ -57,7 +57,7 @@ struct control {
 	int server_open; /* server handle initialised, not closed */
 	uv_timer_t idle; /* sweeps idle connections ([control]) */
 	int idle_open;
-	LIST_HEAD(, ctl_conn) conns; /* open connections */
+	LIST_HEAD(ctl_conn_head, ctl_conn) conns; /* open connections */
 	unsigned handles; /* handles not yet closed (server + conns) */
 	unsigned reqs;	  /* requests not yet answered */
 	int stopping;

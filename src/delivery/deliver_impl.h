@@ -144,7 +144,7 @@ struct deliverer {
 	/* deliver.c's, called by the cache when a parked connection closed
 	 * (a pointer: the cache does not call back into deliver.c) */
 	void (*idle_closed)(struct deliverer *d);
-	LIST_HEAD(, delivery) live;
+	LIST_HEAD(delivery_head, delivery) live;
 	uint64_t seq;
 	int closing;
 	void (*close_cb)(void *);
@@ -258,7 +258,7 @@ struct delivery {
 	struct deliver_outcome *out;
 	struct item *items;
 	uint32_t n;
-	SLIST_HEAD(, group) groups;
+	SLIST_HEAD(group_head, group) groups;
 	unsigned routing; /* remote groups whose route is not known yet */
 	unsigned busy;	  /* groups running + the start guard */
 	int cancelled, reported, finishing;

@@ -40,8 +40,8 @@ struct dns {
 	ares_channel ch;
 	int have_ch;
 	uv_timer_t timer;
-	LIST_HEAD(, dns_sock) socks;
-	LIST_HEAD(, dns_flight) flights;
+	LIST_HEAD(dns_sock_head, dns_sock) socks;
+	LIST_HEAD(dns_flight_head, dns_flight) flights;
 	unsigned open_handles; /* timer + polls not yet closed */
 	int closing;
 	void (*close_cb)(void *);
@@ -67,7 +67,7 @@ struct dns_flight {
 	struct dns *d;
 	int type;
 	char name[DNS_NAME_MAX + 1];
-	SLIST_HEAD(, dns_query) waiters;
+	SLIST_HEAD(dns_query_head, dns_query) waiters;
 	LIST_ENTRY(dns_flight) next;
 };
 
