@@ -21,6 +21,7 @@
 #include "src/base/nodeconf_check.c"
 #include "src/base/nodeconf_keys.c"
 #include "src/base/nodeconf_override.c"
+#include "src/base/fsync_dir.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
