@@ -90,7 +90,11 @@ const struct nodeconf_key nodeconf_keys[] = {
      60000},
     {"cluster", "snapshot_threshold", KT_UINT, NUM(snapshot_threshold), 1,
      100000000},
-    {"cluster", "snapshot_trailing", KT_UINT, NUM(snapshot_trailing), 0,
+    /* at least 1: libraft 0.22 stores a snapshot put with trailing 0 as
+     * an install and deletes the whole log, entries newer than the
+     * snapshot included (seen: a barrier appended while the take ran was
+     * gone after a restart) */
+    {"cluster", "snapshot_trailing", KT_UINT, NUM(snapshot_trailing), 1,
      100000000},
     /* at most 10 min: a retried proposal must land while the spool keeps
      * the tombstone of its name (SPOOL_TOMB_KEEP_MS, 30 min) */

@@ -360,6 +360,9 @@ static void test_number_out_of_range_is_refused(void **state)
 		       "[cluster] max_frame: 1000 is out of range");
 	assert_refused("[node]\nid = 99999999999999999999999\n", 2,
 		       "[node] id: not a number");
+	/* libraft takes a trailing of 0 for an install: the whole log */
+	assert_refused("[node]\nid = 1\n[cluster]\nsnapshot_trailing = 0\n", 4,
+		       "[cluster] snapshot_trailing: 0 is out of range");
 }
 
 static void test_id_zero_is_refused(void **state)
