@@ -94,7 +94,7 @@ int spool_body_put(struct spool *sp, MDB_txn *txn, const char *name,
 		k.mv_size = piece_key(kb, name, nlen, (uint32_t)i);
 		v.mv_data = (void *)(p + off);
 		v.mv_size = n;
-		/* pieces come in key order: append is cheap */
+		/* pieces go in key order, each right after the last */
 		rc = mdb_put(txn, sp->dbi[T_BODYX], &k, &v, 0);
 		off += n;
 	}
